@@ -1,0 +1,46 @@
+# opsmeter — PGXS build.  `make`, `make install`, `make test`, `make demo`, `make bench`.
+EXTENSION  = opsmeter
+MODULE_big = opsmeter
+OBJS = \
+	src/opsmeter.o \
+	src/tenancy.o \
+	src/event.o \
+	src/ingest_jsonb.o \
+	src/ingest_ndjson.o \
+	src/ingest.o \
+	src/pricing.o \
+	src/price_loader.o \
+	src/jsonc.o \
+	src/storage.o
+
+DATA = sql/opsmeter--0.1.0.sql data/opsmeter_prices.json
+PGFILEDESC = "opsmeter - LLM cost telemetry"
+
+PG_CPPFLAGS = -I$(srcdir)/include
+PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK  = -ljson-c
+
+# pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
+REGRESS = install tenancy ingest ingest_errors ndjson pricing partitions
+REGRESS_OPTS = --dbname=opsmeter_regress
+
+# Isolation specs live under test/isolation/{specs,expected}.
+ISOLATION = concurrent_duplicates
+ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
+
+# Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.
+override with_llvm = no
+
+PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): $(wildcard $(srcdir)/include/*.h)
+
+.PHONY: test demo bench
+test:
+	bash test/run-tests.sh
+demo:
+	bash test/demo.sh
+bench:
+	bash test/bench/run.sh

@@ -1,0 +1,145 @@
+/*
+ * event.h — one validated telemetry event, and the single validator both
+ * parsers (jsonb in ingest_jsonb.c, json-c in ingest_ndjson.c) feed.
+ *
+ * A parser walks its document and hands every key/value pair to
+ * event_set_field() as a FieldValue; event_finish() then applies required
+ * fields, defaults and cross-field rules.  Every rule of SPEC §4 lives in
+ * event.c and nowhere else, so both entry points accept exactly the same
+ * events and raise exactly the same errors.
+ */
+#ifndef OPSMETER_EVENT_H
+#define OPSMETER_EVENT_H
+
+#include "postgres.h"
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+typedef enum EventField
+{
+	F_EXTERNAL_REQUEST_ID = 0,
+	F_PROVIDER,
+	F_MODEL,
+	F_INPUT_TOKENS,
+	F_OUTPUT_TOKENS,
+	F_TOTAL_TOKENS,
+	F_CACHED_INPUT_TOKENS,
+	F_REASONING_TOKENS,
+	F_LATENCY_MS,
+	F_STATUS,
+	F_ERROR_CODE,
+	F_PROMPT_VERSION,
+	F_ENDPOINT_TAG,
+	F_USER_ID,
+	F_TENANT_ID,
+	F_DATA_MODE,
+	F_ENVIRONMENT,
+	F_COST_USD,
+	F_TIMESTAMP,
+	F_METADATA,
+	F_NUM_FIELDS,
+	F_UNKNOWN = -1
+} EventField;
+
+typedef enum ValueKind
+{
+	VK_NULL,
+	VK_STRING,
+	VK_NUMBER,
+	VK_BOOL,
+	VK_OBJECT,
+	VK_ARRAY
+} ValueKind;
+
+/* A parser's view of one JSON value, before any rule is applied. */
+typedef struct FieldValue
+{
+	ValueKind	kind;
+	const char *str;			/* VK_STRING: not NUL-terminated */
+	int			len;
+	bool		is_int;			/* VK_NUMBER: exact int64 in ival ... */
+	int64		ival;
+	Numeric		num;			/* ... else the exact decimal */
+	Jsonb	   *object;			/* VK_OBJECT, built only for "metadata" */
+} FieldValue;
+
+/* Where an event came from, for error messages. */
+typedef enum EventOrigin
+{
+	ORIGIN_SINGLE,				/* opsmeter_ingest('{...}') */
+	ORIGIN_ELEMENT,				/* opsmeter_ingest('[...]'), 0-based index */
+	ORIGIN_LINE					/* opsmeter_ingest_ndjson, 1-based line */
+} EventOrigin;
+
+typedef struct EventLocation
+{
+	EventOrigin origin;
+	int			number;
+} EventLocation;
+
+/* Enum positions, in the order of the SQL enums. */
+typedef enum DataMode { DM_REAL, DM_TEST, DM_DEMO } DataMode;
+typedef enum Environment { ENV_PROD, ENV_STAGING, ENV_DEV } Environment;
+typedef enum PricingSource { PRICING_CATALOG, PRICING_CALLER, PRICING_UNPRICED } PricingSource;
+
+typedef struct OpsEvent
+{
+	EventLocation loc;
+	bool		seen[F_NUM_FIELDS];
+
+	char	   *external_request_id;
+	char	   *provider;
+	char	   *model;
+	int64		input_tokens;
+	int64		output_tokens;
+	int64		total_tokens;
+	int64		cached_input_tokens;
+	int64		reasoning_tokens;
+	int32		latency_ms;		/* valid when seen[F_LATENCY_MS] */
+	bool		is_error;
+	char	   *error_code;		/* NULL when absent */
+	char	   *prompt_version;
+	char	   *endpoint_tag;
+	char	   *user_id;
+	char	   *tenant_id;
+	DataMode	data_mode;
+	Environment environment;
+	TimestampTz ts;
+	Jsonb	   *metadata;		/* NULL when absent */
+
+	Numeric		cost_usd;		/* NULL when unpriced */
+	PricingSource pricing;
+
+	List	   *warnings;		/* of char *, machine-readable */
+	bool		duplicate;		/* set by storage */
+} OpsEvent;
+
+/* Bounds every event of one call is checked against. */
+typedef struct EventBounds
+{
+	TimestampTz now;			/* default timestamp */
+	TimestampTz newest;			/* now + 5 minutes */
+	TimestampTz oldest;			/* now - raw retention */
+} EventBounds;
+
+extern EventField event_field_lookup(const char *key, int len);
+extern const char *event_field_name(EventField field);
+extern void event_init(OpsEvent *ev, EventOrigin origin, int number);
+extern void event_set_field(OpsEvent *ev, EventField field, const FieldValue *v);
+extern void event_note_unknown_field(OpsEvent *ev, const char *key, int len);
+extern void event_finish(OpsEvent *ev, const EventBounds *bounds);
+
+/* " in element 3", " on line 4" or "" — for messages about an event. */
+extern const char *event_location_text(const EventLocation *loc);
+
+/* Labels, for responses and errors. */
+extern const char *const data_mode_labels[];
+extern const char *const environment_labels[];
+extern const char *const pricing_labels[];
+
+/* Limits (README "Limits"). */
+#define OPSMETER_METADATA_MAX_BYTES 8192
+
+#endif							/* OPSMETER_EVENT_H */

@@ -1,0 +1,408 @@
+-- opsmeter 0.1.0 — storage and query core of LLM cost telemetry.
+--
+-- Layout: internal tables, types and helpers live in schema "opsmeter";
+-- user-facing functions are named opsmeter_* and live in the schema the
+-- extension is installed into (@extschema@, "public" by default).
+--
+-- Identity model (see src/README.md): the caller is current_user.  A
+-- SECURITY DEFINER function cannot see its caller, so every function that
+-- changes shared state is a C "trampoline" (opsmeter_call_as_owner): it
+-- records GetUserId() as the caller, switches to the extension owner and
+-- calls the owner-only implementation opsmeter._NAME_impl(caller, ...).
+-- Reads go through row-level security keyed on opsmeter.my_workspaces().
+
+\echo Use "CREATE EXTENSION opsmeter" to load this file. \quit
+
+CREATE SCHEMA opsmeter;
+COMMENT ON SCHEMA opsmeter IS 'opsmeter internal tables, views and types';
+GRANT USAGE ON SCHEMA opsmeter TO PUBLIC;
+
+-- The NOLOGIN role whose members may create workspaces.  Roles are
+-- cluster-wide, so another database may have created it already.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) 'opsmeter_admin') THEN
+        CREATE ROLE opsmeter_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Types
+------------------------------------------------------------------------------
+CREATE TYPE opsmeter.data_mode AS ENUM ('real', 'test', 'demo');
+CREATE TYPE opsmeter.environment AS ENUM ('prod', 'staging', 'dev');
+CREATE TYPE opsmeter.workspace_role AS ENUM ('owner', 'admin', 'member', 'viewer');
+CREATE TYPE opsmeter.pricing_source AS ENUM ('catalog', 'caller', 'unpriced');
+
+------------------------------------------------------------------------------
+-- Tenancy
+------------------------------------------------------------------------------
+CREATE TABLE opsmeter.workspaces (
+    workspace_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name              text NOT NULL UNIQUE
+                      CHECK (pg_catalog.length(name) OPERATOR(pg_catalog.<=) 100
+                             AND name OPERATOR(pg_catalog.<>) ''),
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by        regrole NOT NULL,
+    raw_retention     interval,      -- NULL: GUC opsmeter.raw_retention
+    summary_retention interval       -- NULL: GUC opsmeter.summary_retention
+);
+COMMENT ON TABLE opsmeter.workspaces IS 'tenants; every stored row belongs to one';
+
+CREATE TABLE opsmeter.workspace_members (
+    workspace_id bigint NOT NULL REFERENCES opsmeter.workspaces ON DELETE CASCADE,
+    member       regrole NOT NULL,
+    role         opsmeter.workspace_role NOT NULL,
+    granted_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    granted_by   regrole NOT NULL,
+    PRIMARY KEY (workspace_id, member)
+);
+CREATE INDEX workspace_members_member_idx ON opsmeter.workspace_members (member, workspace_id);
+COMMENT ON TABLE opsmeter.workspace_members IS 'which PostgreSQL role holds which role in which workspace';
+
+-- Identity primitives, in C so that they see the true caller (GetUserId())
+-- and read membership without recursing through row-level security.
+CREATE FUNCTION opsmeter.my_workspaces() RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'opsmeter_my_workspaces'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.my_workspaces() IS 'ids of the workspaces current_user is a member of';
+
+CREATE FUNCTION opsmeter.my_role(workspace_id bigint) RETURNS opsmeter.workspace_role
+    AS 'MODULE_PATHNAME', 'opsmeter_my_role'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.my_role(bigint) IS 'current_user''s role in a workspace, NULL when not a member';
+
+CREATE FUNCTION opsmeter.active_workspace() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'opsmeter_active_workspace'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.active_workspace() IS
+    'the workspace of this call: GUC opsmeter.workspace, else the caller''s only workspace';
+
+-- The same resolution for an explicit caller; used by owner-only *_impl code.
+CREATE FUNCTION opsmeter._resolve_workspace(caller regrole, workspace text,
+                                            OUT workspace_id bigint, OUT role opsmeter.workspace_role)
+    AS 'MODULE_PATHNAME', 'opsmeter_resolve_workspace_sql'
+    LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION opsmeter._resolve_workspace(regrole, text) FROM PUBLIC;
+
+ALTER TABLE opsmeter.workspaces ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspaces_read ON opsmeter.workspaces FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+ALTER TABLE opsmeter.workspace_members ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspace_members_read ON opsmeter.workspace_members FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.workspaces, opsmeter.workspace_members TO PUBLIC;
+
+-- Raises 42501 unless caller may manage the named workspace; locks the
+-- workspace row so concurrent membership changes serialize (last-owner rule).
+CREATE FUNCTION opsmeter._managed_workspace(caller regrole, workspace text,
+                                            OUT workspace_id bigint, OUT caller_role opsmeter.workspace_role)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    SELECT r.workspace_id, r.role INTO workspace_id, caller_role
+      FROM opsmeter._resolve_workspace(caller, workspace) AS r;
+    IF caller_role NOT IN ('owner', 'admin') THEN
+        RAISE EXCEPTION 'permission denied to manage workspace "%"', workspace
+            USING ERRCODE = '42501',
+                  DETAIL = format('Role %s is %s of this workspace.', caller, caller_role),
+                  HINT = 'Only owners and admins of a workspace manage its members, budgets, prices and retention.';
+    END IF;
+    PERFORM 1 FROM opsmeter.workspaces w WHERE w.workspace_id = _managed_workspace.workspace_id FOR UPDATE;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._managed_workspace(regrole, text) FROM PUBLIC;
+
+CREATE FUNCTION opsmeter._opsmeter_create_workspace_impl(caller regrole, name text, owner regrole)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT (EXISTS (SELECT 1 FROM pg_roles WHERE oid = caller AND rolsuper)
+            OR pg_has_role(caller, 'opsmeter_admin', 'MEMBER')) THEN
+        RAISE EXCEPTION 'permission denied to create workspace "%"', name
+            USING ERRCODE = '42501',
+                  HINT = 'Only superusers and members of role opsmeter_admin create workspaces: GRANT opsmeter_admin TO ' || caller || ';';
+    END IF;
+    IF name IS NULL OR length(name) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'invalid workspace name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023', HINT = 'A workspace name is 1 to 100 characters.';
+    END IF;
+    IF owner IS NULL THEN
+        RAISE EXCEPTION 'invalid owner: NULL'
+            USING ERRCODE = '22023', HINT = 'Name an existing role, or omit owner to own it yourself.';
+    END IF;
+    BEGIN
+        INSERT INTO opsmeter.workspaces (name, created_by) VALUES (name, caller)
+        RETURNING workspace_id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'workspace "%" already exists', name
+            USING ERRCODE = '42710', HINT = 'Workspace names are unique; choose another name.';
+    END;
+    INSERT INTO opsmeter.workspace_members (workspace_id, member, role, granted_by)
+    VALUES (new_id, owner, 'owner', caller);
+    RETURN new_id;
+END
+$$;
+
+CREATE FUNCTION opsmeter._opsmeter_add_member_impl(caller regrole, workspace text, member regrole,
+                                                   role opsmeter.workspace_role)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+BEGIN
+    IF member IS NULL OR role IS NULL THEN
+        RAISE EXCEPTION 'invalid % : NULL', CASE WHEN member IS NULL THEN 'member' ELSE 'role' END
+            USING ERRCODE = '22023', HINT = 'Allowed roles: owner, admin, member, viewer.';
+    END IF;
+    m := opsmeter._managed_workspace(caller, workspace);
+    IF role = 'owner' AND m.caller_role <> 'owner' THEN
+        RAISE EXCEPTION 'permission denied to grant role owner in workspace "%"', workspace
+            USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
+    END IF;
+    INSERT INTO opsmeter.workspace_members (workspace_id, member, role, granted_by)
+    VALUES (m.workspace_id, member, role, caller)
+    ON CONFLICT ON CONSTRAINT workspace_members_pkey DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is already a member of workspace "%"', member, workspace
+            USING ERRCODE = '42710', HINT = 'Use opsmeter_set_member_role() to change its role.';
+    END IF;
+END
+$$;
+
+-- Refuses to leave a workspace without an owner.
+CREATE FUNCTION opsmeter._check_not_last_owner(ws bigint, leaving regrole, workspace text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM opsmeter.workspace_members
+                    WHERE workspace_id = ws AND role = 'owner' AND member <> leaving) THEN
+        RAISE EXCEPTION 'role % is the last owner of workspace "%"', leaving, workspace
+            USING ERRCODE = '55000', HINT = 'Grant the owner role to another member first.';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._check_not_last_owner(bigint, regrole, text) FROM PUBLIC;
+
+CREATE FUNCTION opsmeter._opsmeter_set_member_role_impl(caller regrole, workspace text, member regrole,
+                                                        role opsmeter.workspace_role)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    old_role opsmeter.workspace_role;
+BEGIN
+    IF member IS NULL OR role IS NULL THEN
+        RAISE EXCEPTION 'invalid % : NULL', CASE WHEN member IS NULL THEN 'member' ELSE 'role' END
+            USING ERRCODE = '22023', HINT = 'Allowed roles: owner, admin, member, viewer.';
+    END IF;
+    m := opsmeter._managed_workspace(caller, workspace);
+    SELECT wm.role INTO old_role FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_set_member_role_impl.member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is not a member of workspace "%"', member, workspace
+            USING ERRCODE = '42704', HINT = 'Use opsmeter_add_member() to add it.';
+    END IF;
+    IF (role = 'owner' OR old_role = 'owner') AND m.caller_role <> 'owner' THEN
+        RAISE EXCEPTION 'permission denied to change the owner role in workspace "%"', workspace
+            USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
+    END IF;
+    IF old_role = 'owner' AND role <> 'owner' THEN
+        PERFORM opsmeter._check_not_last_owner(m.workspace_id, member, workspace);
+    END IF;
+    UPDATE opsmeter.workspace_members wm
+       SET role = _opsmeter_set_member_role_impl.role, granted_at = now(), granted_by = caller
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_set_member_role_impl.member;
+END
+$$;
+
+CREATE FUNCTION opsmeter._opsmeter_remove_member_impl(caller regrole, workspace text, member regrole)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    old_role opsmeter.workspace_role;
+BEGIN
+    m := opsmeter._managed_workspace(caller, workspace);
+    SELECT wm.role INTO old_role FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_remove_member_impl.member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is not a member of workspace "%"', coalesce(member::text, 'NULL'), workspace
+            USING ERRCODE = '42704';
+    END IF;
+    IF old_role = 'owner' THEN
+        IF m.caller_role <> 'owner' THEN
+            RAISE EXCEPTION 'permission denied to remove an owner of workspace "%"', workspace
+                USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
+        END IF;
+        PERFORM opsmeter._check_not_last_owner(m.workspace_id, member, workspace);
+    END IF;
+    DELETE FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_remove_member_impl.member;
+END
+$$;
+
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_create_workspace_impl(regrole, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_add_member_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_member_role_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_remove_member_impl(regrole, text, regrole) FROM PUBLIC;
+
+-- User-facing: trampolines into the *_impl functions above.
+CREATE FUNCTION @extschema@.opsmeter_create_workspace(name text, owner regrole DEFAULT current_user::regrole)
+RETURNS bigint AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_create_workspace(text, regrole) IS
+    'create a workspace owned by owner (superusers and opsmeter_admin members)';
+
+CREATE FUNCTION @extschema@.opsmeter_add_member(workspace text, member regrole, role opsmeter.workspace_role)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.opsmeter_set_member_role(workspace text, member regrole, role opsmeter.workspace_role)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+CREATE FUNCTION @extschema@.opsmeter_remove_member(workspace text, member regrole)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+
+------------------------------------------------------------------------------
+-- Price catalog
+------------------------------------------------------------------------------
+CREATE TABLE opsmeter.prices (
+    provider                  text NOT NULL CHECK (provider OPERATOR(pg_catalog.=) pg_catalog.lower(provider)),
+    model                     text NOT NULL CHECK (model OPERATOR(pg_catalog.=) pg_catalog.lower(model)),
+    effective_from            timestamptz NOT NULL,
+    input_usd_per_mtok        numeric NOT NULL CHECK (input_usd_per_mtok OPERATOR(pg_catalog.>=) 0),
+    output_usd_per_mtok       numeric NOT NULL CHECK (output_usd_per_mtok OPERATOR(pg_catalog.>=) 0),
+    cached_input_usd_per_mtok numeric CHECK (cached_input_usd_per_mtok OPERATOR(pg_catalog.>=) 0),
+    source                    text NOT NULL,
+    loaded_at                 timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (provider, model, effective_from)
+);
+COMMENT ON TABLE opsmeter.prices IS
+    'effective-dated list prices, USD per 1M tokens; provider and model stored lower-case';
+GRANT SELECT ON opsmeter.prices TO PUBLIC;
+
+-- Every backend caches the catalog; this trigger tells them it changed.
+CREATE FUNCTION opsmeter._prices_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'opsmeter_prices_changed' LANGUAGE C;
+CREATE TRIGGER prices_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.prices
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._prices_changed();
+
+CREATE FUNCTION @extschema@.opsmeter_load_prices(path text, effective_from timestamptz DEFAULT NULL)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'opsmeter_load_prices' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) TO pg_read_server_files;
+COMMENT ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) IS
+    'load a price file (opsmeter or LiteLLM format) from the server; superusers and pg_read_server_files';
+
+CREATE FUNCTION opsmeter._load_default_prices() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'opsmeter_load_default_prices' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION opsmeter._load_default_prices() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Raw events: daily range partitions on ts (UTC), keys lead with workspace
+------------------------------------------------------------------------------
+CREATE SEQUENCE opsmeter.ingest_batch_seq;
+COMMENT ON SEQUENCE opsmeter.ingest_batch_seq IS 'one value per ingest call; rollup watermark';
+
+CREATE TABLE opsmeter.events (
+    workspace_id        bigint NOT NULL,
+    ts                  timestamptz NOT NULL,
+    ingest_batch        bigint NOT NULL,
+    input_tokens        bigint NOT NULL,
+    output_tokens       bigint NOT NULL,
+    total_tokens        bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    reasoning_tokens    bigint NOT NULL,
+    latency_ms          integer,
+    is_error            boolean NOT NULL,
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    pricing             opsmeter.pricing_source NOT NULL,
+    ingested_by         regrole NOT NULL,
+    ingested_at         timestamptz NOT NULL,
+    external_request_id text NOT NULL,
+    provider            text NOT NULL,
+    model               text NOT NULL,
+    cost_usd            numeric,
+    error_code          text,
+    prompt_version      text,
+    endpoint_tag        text,
+    user_id             text,
+    tenant_id           text,
+    metadata            jsonb
+) PARTITION BY RANGE (ts);
+CREATE INDEX events_workspace_ts_idx ON opsmeter.events (workspace_id, ts);
+COMMENT ON TABLE opsmeter.events IS
+    'raw request rows, one partition per UTC day (opsmeter.events_pYYYYMMDD)';
+
+ALTER TABLE opsmeter.events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY events_read ON opsmeter.events FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.events TO PUBLIC;
+
+-- Dedup: one row per (workspace, externalRequestId) for as long as the raw
+-- row lives.  PostgreSQL has no index across partitions, so the key lives
+-- here; event_day names the partition holding the row (retention).
+CREATE TABLE opsmeter.request_keys (
+    workspace_id        bigint NOT NULL,
+    external_request_id text NOT NULL,
+    event_day           date NOT NULL,
+    PRIMARY KEY (workspace_id, external_request_id)
+);
+ALTER TABLE opsmeter.request_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.request_keys TO PUBLIC;
+
+CREATE FUNCTION opsmeter.partition_name(day date) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'events_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(day, 'YYYYMMDD');
+
+-- Creates the missing daily partitions in [first_day, last_day]; returns how
+-- many it created.  Serialized per day, so concurrent callers never collide.
+CREATE FUNCTION opsmeter.ensure_partitions(first_day date, last_day date) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d date := first_day;
+    created integer := 0;
+    part text;
+BEGIN
+    IF first_day IS NULL OR last_day IS NULL OR last_day - first_day > 3660 THEN
+        RAISE EXCEPTION 'invalid partition range % .. %', first_day, last_day
+            USING ERRCODE = '22023', HINT = 'Give two dates at most ten years apart.';
+    END IF;
+    WHILE d <= last_day LOOP
+        part := opsmeter.partition_name(d);
+        IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
+            PERFORM pg_advisory_xact_lock(hashtext('opsmeter.ensure_partitions'), d - date '2000-01-01');
+            IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
+                EXECUTE format('CREATE TABLE opsmeter.%I PARTITION OF opsmeter.events FOR VALUES FROM (%L) TO (%L)',
+                               part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
+                created := created + 1;
+            END IF;
+        END IF;
+        d := d + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter.ensure_partitions(date, date) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Ingest (C, the hot path)
+------------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.opsmeter_ingest(payload jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'opsmeter_ingest' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.opsmeter_ingest(jsonb) IS
+    'ingest one event object or an array of them (all-or-nothing) into the active workspace';
+
+CREATE FUNCTION @extschema@.opsmeter_ingest_ndjson(body text) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'opsmeter_ingest_ndjson' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.opsmeter_ingest_ndjson(text) IS
+    'ingest newline-delimited JSON events (parsed with json-c), all-or-nothing';
+
+------------------------------------------------------------------------------
+-- Installation-time data
+------------------------------------------------------------------------------
+SELECT opsmeter.ensure_partitions((pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) 1,
+                                  (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.+) 7);
+SELECT opsmeter._load_default_prices();

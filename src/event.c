@@ -1,0 +1,513 @@
+/*
+ * event.c — the rules of one telemetry event (SPEC §4), shared by both
+ * parsers.  Anything a caller can get wrong is reported here with SQLSTATE
+ * 22023, the field's name, where the event sits in the payload, and a hint.
+ */
+#include "postgres.h"
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/numeric.h"
+
+#include "event.h"
+
+const char *const data_mode_labels[] = {"real", "test", "demo"};
+const char *const environment_labels[] = {"prod", "staging", "dev"};
+const char *const pricing_labels[] = {"catalog", "caller", "unpriced"};
+
+static const char *const field_names[F_NUM_FIELDS] = {
+	[F_EXTERNAL_REQUEST_ID] = "externalRequestId",
+	[F_PROVIDER] = "provider",
+	[F_MODEL] = "model",
+	[F_INPUT_TOKENS] = "inputTokens",
+	[F_OUTPUT_TOKENS] = "outputTokens",
+	[F_TOTAL_TOKENS] = "totalTokens",
+	[F_CACHED_INPUT_TOKENS] = "cachedInputTokens",
+	[F_REASONING_TOKENS] = "reasoningTokens",
+	[F_LATENCY_MS] = "latencyMs",
+	[F_STATUS] = "status",
+	[F_ERROR_CODE] = "errorCode",
+	[F_PROMPT_VERSION] = "promptVersion",
+	[F_ENDPOINT_TAG] = "endpointTag",
+	[F_USER_ID] = "userId",
+	[F_TENANT_ID] = "tenantId",
+	[F_DATA_MODE] = "dataMode",
+	[F_ENVIRONMENT] = "environment",
+	[F_COST_USD] = "costUsd",
+	[F_TIMESTAMP] = "timestamp",
+	[F_METADATA] = "metadata",
+};
+
+/* String fields: bounds in characters, and where the value goes. */
+typedef struct StringRule
+{
+	int			min_chars;
+	int			max_chars;
+	size_t		offset;
+} StringRule;
+
+#define STRING_RULE(f, lo, hi, member) [f] = {lo, hi, offsetof(OpsEvent, member)}
+static const StringRule string_rules[F_NUM_FIELDS] = {
+	STRING_RULE(F_EXTERNAL_REQUEST_ID, 1, 128, external_request_id),
+	STRING_RULE(F_PROVIDER, 1, 100, provider),
+	STRING_RULE(F_MODEL, 1, 200, model),
+	STRING_RULE(F_ERROR_CODE, 0, 128, error_code),
+	STRING_RULE(F_PROMPT_VERSION, 0, 128, prompt_version),
+	STRING_RULE(F_ENDPOINT_TAG, 0, 128, endpoint_tag),
+	STRING_RULE(F_USER_ID, 0, 256, user_id),
+	STRING_RULE(F_TENANT_ID, 0, 256, tenant_id),
+};
+
+/* Integer fields: upper bound and destination. */
+typedef struct IntRule
+{
+	int64		max;
+	size_t		offset;
+} IntRule;
+
+#define TOKENS_MAX INT64CONST(1000000000000000)	/* 10^15 tokens */
+#define INT_RULE(f, hi, member) [f] = {hi, offsetof(OpsEvent, member)}
+static const IntRule int_rules[F_NUM_FIELDS] = {
+	INT_RULE(F_INPUT_TOKENS, TOKENS_MAX, input_tokens),
+	INT_RULE(F_OUTPUT_TOKENS, TOKENS_MAX, output_tokens),
+	INT_RULE(F_TOTAL_TOKENS, TOKENS_MAX, total_tokens),
+	INT_RULE(F_CACHED_INPUT_TOKENS, TOKENS_MAX, cached_input_tokens),
+	INT_RULE(F_REASONING_TOKENS, TOKENS_MAX, reasoning_tokens),
+};
+
+#define COST_USD_MAX "1000000000"	/* one billion dollars per request */
+#define FUTURE_SKEW_USECS (5 * USECS_PER_MINUTE)
+
+EventField
+event_field_lookup(const char *key, int len)
+{
+	for (int f = 0; f < F_NUM_FIELDS; f++)
+		if (strncmp(field_names[f], key, len) == 0 && field_names[f][len] == '\0')
+			return (EventField) f;
+	return F_UNKNOWN;
+}
+
+const char *
+event_field_name(EventField field)
+{
+	return field_names[field];
+}
+
+void
+event_init(OpsEvent *ev, EventOrigin origin, int number)
+{
+	memset(ev, 0, sizeof(OpsEvent));
+	ev->loc.origin = origin;
+	ev->loc.number = number;
+	ev->data_mode = DM_REAL;
+	ev->environment = ENV_PROD;
+}
+
+const char *
+event_location_text(const EventLocation *loc)
+{
+	switch (loc->origin)
+	{
+		case ORIGIN_ELEMENT:
+			return psprintf(" in element %d", loc->number);
+		case ORIGIN_LINE:
+			return psprintf(" on line %d", loc->number);
+		default:
+			return "";
+	}
+}
+
+static const char *
+kind_name(ValueKind kind)
+{
+	static const char *const names[] = {"null", "a string", "a number", "a boolean", "an object", "an array"};
+
+	return names[kind];
+}
+
+/* Shortened copy of a caller's string for a message. */
+static char *
+quoted_excerpt(const char *s, int len)
+{
+	int			cut = pg_mbcliplen(s, len, 64);
+
+	return psprintf("\"%.*s%s\"", cut, s, cut < len ? "..." : "");
+}
+
+static void pg_attribute_noreturn()
+field_error(const OpsEvent *ev, EventField f, const char *problem, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid field \"%s\"%s: %s", field_names[f],
+					event_location_text(&ev->loc), problem),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+static void pg_attribute_noreturn()
+type_error(const OpsEvent *ev, EventField f, const char *expected, const FieldValue *v, const char *hint)
+{
+	field_error(ev, f, psprintf("must be %s, not %s", expected, kind_name(v->kind)), hint);
+}
+
+/* Text from a caller: valid in the database encoding, no NUL bytes. */
+static void
+check_text(const OpsEvent *ev, EventField f, const char *s, int len)
+{
+	if (memchr(s, '\0', len) != NULL)
+		field_error(ev, f, "must not contain \\u0000",
+					"PostgreSQL text cannot hold NUL characters; remove them.");
+	if (!pg_verify_mbstr(GetDatabaseEncoding(), s, len, true))
+		field_error(ev, f, psprintf("is not valid %s", GetDatabaseEncodingName()),
+					"Send text as valid UTF-8.");
+}
+
+static void
+set_string(OpsEvent *ev, EventField f, const FieldValue *v)
+{
+	const StringRule *rule = &string_rules[f];
+	int			nchars;
+
+	if (v->kind != VK_STRING)
+		type_error(ev, f, "a string", v, NULL);
+	check_text(ev, f, v->str, v->len);
+	nchars = v->len <= rule->max_chars ? v->len : pg_mbstrlen_with_len(v->str, v->len);
+	if (nchars > rule->max_chars)
+		field_error(ev, f, psprintf("must be at most %d characters, got %d", rule->max_chars, nchars),
+					NULL);
+	if (v->len == 0)
+	{
+		if (rule->min_chars > 0)
+			field_error(ev, f, "must not be empty", NULL);
+		return;					/* an empty optional string means absent */
+	}
+	*(char **) ((char *) ev + rule->offset) = pnstrdup(v->str, v->len);
+	ev->seen[f] = true;
+}
+
+static int
+numeric_compare(Numeric a, Numeric b)
+{
+	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
+}
+
+static void
+set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
+{
+	int64		val;
+
+	if (v->kind != VK_NUMBER)
+		type_error(ev, f, "a non-negative integer", v, NULL);
+	if (v->is_int)
+		val = v->ival;
+	else
+	{
+		char	   *text = numeric_out_sci(v->num, 0);
+
+		if (numeric_is_nan(v->num) || numeric_is_inf(v->num) ||
+			numeric_compare(v->num, int64_to_numeric(PG_INT64_MAX)) > 0 ||
+			numeric_compare(v->num, int64_to_numeric(PG_INT64_MIN)) < 0)
+			field_error(ev, f, psprintf("is out of range: %s", text),
+						psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
+		val = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->num)));
+		if (numeric_compare(v->num, int64_to_numeric(val)) != 0)
+			field_error(ev, f, psprintf("must be an integer, not %s",
+										DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)))),
+						NULL);
+	}
+	if (val < 0)
+		field_error(ev, f, psprintf("must be >= 0, got " INT64_FORMAT, val), NULL);
+	if (val > max)
+		field_error(ev, f, psprintf("is out of range: " INT64_FORMAT, val),
+					psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
+	if (f == F_LATENCY_MS)
+		ev->latency_ms = (int32) val;
+	else
+		*(int64 *) ((char *) ev + int_rules[f].offset) = val;
+	ev->seen[f] = true;
+}
+
+/* Matches a string against labels; returns its position or errors with a hint. */
+static int
+set_label(OpsEvent *ev, EventField f, const FieldValue *v, const char *const *labels, int nlabels)
+{
+	StringInfoData allowed;
+
+	initStringInfo(&allowed);
+	for (int i = 0; i < nlabels; i++)
+		appendStringInfo(&allowed, "%s%s", i ? ", " : "", labels[i]);
+	if (v->kind != VK_STRING)
+		type_error(ev, f, "a string", v, psprintf("Allowed values: %s.", allowed.data));
+	for (int i = 0; i < nlabels; i++)
+		if ((int) strlen(labels[i]) == v->len && memcmp(labels[i], v->str, v->len) == 0)
+		{
+			ev->seen[f] = true;
+			return i;
+		}
+	check_text(ev, f, v->str, v->len);
+	field_error(ev, f, psprintf("unknown value %s", quoted_excerpt(v->str, v->len)),
+				psprintf("Allowed values: %s.", allowed.data));
+}
+
+static void
+set_cost(OpsEvent *ev, const FieldValue *v)
+{
+	Numeric		cost;
+
+	if (v->kind != VK_NUMBER)
+		type_error(ev, F_COST_USD, "a number", v, "Send costUsd as a JSON number of US dollars, e.g. 0.0042.");
+	cost = v->is_int ? int64_to_numeric(v->ival) : v->num;
+	if (numeric_compare(cost, int64_to_numeric(0)) < 0)
+		field_error(ev, F_COST_USD, "must be >= 0", NULL);
+	if (numeric_compare(cost, DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(COST_USD_MAX),
+																   ObjectIdGetDatum(InvalidOid),
+																   Int32GetDatum(-1)))) > 0)
+		field_error(ev, F_COST_USD, "must be at most " COST_USD_MAX, NULL);
+	ev->cost_usd = cost;
+	ev->pricing = PRICING_CALLER;
+	ev->seen[F_COST_USD] = true;
+}
+
+/* Reads exactly "ndigits" decimal digits; false when any is not a digit. */
+static bool
+read_digits(const char **p, const char *end, int ndigits, int *out)
+{
+	int			val = 0;
+
+	if (end - *p < ndigits)
+		return false;
+	for (int i = 0; i < ndigits; i++, (*p)++)
+	{
+		if (**p < '0' || **p > '9')
+			return false;
+		val = val * 10 + (**p - '0');
+	}
+	*out = val;
+	return true;
+}
+
+/*
+ * Strict ISO-8601 / RFC 3339 with a zone:
+ *   YYYY-MM-DD(T| )HH:MM[:SS[.fraction]](Z|+HH:MM|-HH:MM|+HHMM|+HH)
+ * A timestamp without a zone is refused: its meaning would depend on the
+ * server's TimeZone.  Fractions beyond microseconds are truncated.
+ */
+static bool
+parse_iso8601(const char *s, int len, TimestampTz *result)
+{
+	const char *p = s,
+			   *end = s + len;
+	struct pg_tm tm = {0};
+	fsec_t		fsec = 0;
+	int			tz_hours = 0,
+				tz_minutes = 0,
+				sign = 1,
+				offset;
+	Timestamp	ts;
+
+	if (!read_digits(&p, end, 4, &tm.tm_year) || p >= end || *p++ != '-' ||
+		!read_digits(&p, end, 2, &tm.tm_mon) || p >= end || *p++ != '-' ||
+		!read_digits(&p, end, 2, &tm.tm_mday) || p >= end ||
+		(*p != 'T' && *p != 't' && *p != ' '))
+		return false;
+	p++;
+	if (!read_digits(&p, end, 2, &tm.tm_hour) || p >= end || *p++ != ':' ||
+		!read_digits(&p, end, 2, &tm.tm_min))
+		return false;
+	if (p < end && *p == ':')
+	{
+		p++;
+		if (!read_digits(&p, end, 2, &tm.tm_sec))
+			return false;
+		if (p < end && (*p == '.' || *p == ','))
+		{
+			int			scale = 100000;
+
+			p++;
+			if (p >= end || *p < '0' || *p > '9')
+				return false;
+			for (; p < end && *p >= '0' && *p <= '9'; p++, scale /= 10)
+				fsec += (*p - '0') * scale;
+		}
+	}
+	if (p >= end)
+		return false;			/* no zone */
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-')
+	{
+		sign = (*p++ == '-') ? -1 : 1;
+		if (!read_digits(&p, end, 2, &tz_hours))
+			return false;
+		if (p < end && *p == ':')
+			p++;
+		if (p < end && !read_digits(&p, end, 2, &tz_minutes))
+			return false;
+	}
+	else
+		return false;
+	if (p != end)
+		return false;
+
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+		tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59 ||
+		tz_hours > 15 || tz_minutes > 59)
+		return false;
+
+	/* PostgreSQL counts zones in seconds west of Greenwich. */
+	offset = -sign * (tz_hours * SECS_PER_HOUR + tz_minutes * SECS_PER_MINUTE);
+	if (tm2timestamp(&tm, fsec, &offset, &ts) != 0 || !IS_VALID_TIMESTAMP(ts))
+		return false;
+	*result = ts;
+	return true;
+}
+
+static void
+set_timestamp(OpsEvent *ev, const FieldValue *v)
+{
+	if (v->kind != VK_STRING)
+		type_error(ev, F_TIMESTAMP, "an ISO-8601 string", v,
+				   "Example: \"2026-02-07T12:34:56Z\" or \"2026-02-07T13:34:56.250+01:00\".");
+	check_text(ev, F_TIMESTAMP, v->str, v->len);
+	if (!parse_iso8601(v->str, v->len, &ev->ts))
+		field_error(ev, F_TIMESTAMP,
+					psprintf("%s is not an ISO-8601 timestamp with a time zone",
+							 quoted_excerpt(v->str, v->len)),
+					"Example: \"2026-02-07T12:34:56Z\" or \"2026-02-07T13:34:56.250+01:00\".");
+	ev->seen[F_TIMESTAMP] = true;
+}
+
+static void
+set_metadata(OpsEvent *ev, const FieldValue *v)
+{
+	if (v->kind != VK_OBJECT || v->object == NULL)
+		type_error(ev, F_METADATA, "a JSON object", v, NULL);
+	if (VARSIZE(v->object) > OPSMETER_METADATA_MAX_BYTES)
+		field_error(ev, F_METADATA,
+					psprintf("is %d bytes, more than the limit of %d",
+							 (int) VARSIZE(v->object), OPSMETER_METADATA_MAX_BYTES),
+					"Keep metadata small; store large payloads elsewhere and reference them.");
+	ev->metadata = v->object;
+	ev->seen[F_METADATA] = true;
+}
+
+void
+event_set_field(OpsEvent *ev, EventField f, const FieldValue *v)
+{
+	static const char *const status_labels[] = {"success", "error"};
+
+	if (v->kind == VK_NULL)
+	{
+		ev->seen[f] = false;	/* null means absent; required ones fail later */
+		return;
+	}
+	switch (f)
+	{
+		case F_EXTERNAL_REQUEST_ID:
+		case F_PROVIDER:
+		case F_MODEL:
+		case F_ERROR_CODE:
+		case F_PROMPT_VERSION:
+		case F_ENDPOINT_TAG:
+		case F_USER_ID:
+		case F_TENANT_ID:
+			set_string(ev, f, v);
+			break;
+		case F_INPUT_TOKENS:
+		case F_OUTPUT_TOKENS:
+		case F_TOTAL_TOKENS:
+		case F_CACHED_INPUT_TOKENS:
+		case F_REASONING_TOKENS:
+			set_integer(ev, f, v, int_rules[f].max);
+			break;
+		case F_LATENCY_MS:
+			set_integer(ev, f, v, PG_INT32_MAX);
+			break;
+		case F_STATUS:
+			ev->is_error = set_label(ev, f, v, status_labels, 2) == 1;
+			break;
+		case F_DATA_MODE:
+			ev->data_mode = (DataMode) set_label(ev, f, v, data_mode_labels, 3);
+			break;
+		case F_ENVIRONMENT:
+			ev->environment = (Environment) set_label(ev, f, v, environment_labels, 3);
+			break;
+		case F_COST_USD:
+			set_cost(ev, v);
+			break;
+		case F_TIMESTAMP:
+			set_timestamp(ev, v);
+			break;
+		case F_METADATA:
+			set_metadata(ev, v);
+			break;
+		default:
+			elog(ERROR, "unexpected event field %d", f);
+	}
+}
+
+void
+event_note_unknown_field(OpsEvent *ev, const char *key, int len)
+{
+	int			cut = pg_mbcliplen(key, len, 64);
+
+	ev->warnings = lappend(ev->warnings, psprintf("unknown_field:%.*s", cut, key));
+}
+
+static void
+require(const OpsEvent *ev, EventField f)
+{
+	if (!ev->seen[f])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("missing required field \"%s\"%s", field_names[f], event_location_text(&ev->loc)),
+				 errhint("Required fields: externalRequestId, provider, model, inputTokens, outputTokens.")));
+}
+
+void
+event_finish(OpsEvent *ev, const EventBounds *bounds)
+{
+	int64		sum;
+
+	require(ev, F_EXTERNAL_REQUEST_ID);
+	require(ev, F_PROVIDER);
+	require(ev, F_MODEL);
+	require(ev, F_INPUT_TOKENS);
+	require(ev, F_OUTPUT_TOKENS);
+
+	if (ev->seen[F_CACHED_INPUT_TOKENS] && ev->cached_input_tokens > ev->input_tokens)
+		field_error(ev, F_CACHED_INPUT_TOKENS,
+					psprintf("must not exceed inputTokens (" INT64_FORMAT " > " INT64_FORMAT ")",
+							 ev->cached_input_tokens, ev->input_tokens),
+					"cachedInputTokens counts the part of inputTokens served from the prompt cache.");
+	if (ev->seen[F_REASONING_TOKENS] && ev->reasoning_tokens > ev->output_tokens)
+		field_error(ev, F_REASONING_TOKENS,
+					psprintf("must not exceed outputTokens (" INT64_FORMAT " > " INT64_FORMAT ")",
+							 ev->reasoning_tokens, ev->output_tokens),
+					"reasoningTokens counts the part of outputTokens spent on reasoning.");
+
+	sum = ev->input_tokens + ev->output_tokens;	/* both <= 10^15: no overflow */
+	if (!ev->seen[F_TOTAL_TOKENS])
+		ev->total_tokens = sum;
+	else if (ev->total_tokens != sum)
+		ev->warnings = lappend(ev->warnings, "total_tokens_mismatch");
+
+	if (!ev->seen[F_TIMESTAMP])
+		ev->ts = bounds->now;
+	else if (ev->ts > bounds->newest)
+		field_error(ev, F_TIMESTAMP,
+					psprintf("%s is more than 5 minutes in the future",
+							 timestamptz_to_str(ev->ts)),
+					"Check the client's clock; omit timestamp to use the server's time.");
+	else if (ev->ts < bounds->oldest)
+		field_error(ev, F_TIMESTAMP,
+					psprintf("%s is older than the raw retention (oldest accepted: %s)",
+							 timestamptz_to_str(ev->ts), timestamptz_to_str(bounds->oldest)),
+					"Raw retention is set by opsmeter.raw_retention or per workspace; older events cannot be stored.");
+
+	if (!ev->seen[F_COST_USD])
+		ev->pricing = PRICING_UNPRICED;	/* pricing_apply() decides */
+}

@@ -1,0 +1,197 @@
+/*
+ * ingest_ndjson.c — opsmeter_ingest_ndjson(text): one JSON event object per
+ * line, parsed with json-c straight from the text (no jsonb on the way),
+ * then the same validator and pipeline as opsmeter_ingest.
+ */
+#include "postgres.h"
+
+#include "jsonc.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "ingest.h"
+
+PG_FUNCTION_INFO_V1(opsmeter_ingest_ndjson);
+
+static void
+to_field_value(struct json_object *val, EventField field, int lineno, FieldValue *fv)
+{
+	memset(fv, 0, sizeof(FieldValue));
+	switch (json_object_get_type(val))
+	{
+		case json_type_null:
+			fv->kind = VK_NULL;
+			break;
+		case json_type_string:
+			fv->kind = VK_STRING;
+			fv->str = json_object_get_string(val);
+			fv->len = json_object_get_string_len(val);
+			break;
+		case json_type_int:
+			fv->kind = VK_NUMBER;
+			if (jsonc_int_overflows(val))
+				fv->num = jsonc_number(val);
+			else
+			{
+				fv->is_int = true;
+				fv->ival = json_object_get_int64(val);
+			}
+			break;
+		case json_type_double:
+			fv->kind = VK_NUMBER;
+			fv->num = jsonc_number(val);
+			break;
+		case json_type_boolean:
+			fv->kind = VK_BOOL;
+			break;
+		case json_type_array:
+			fv->kind = VK_ARRAY;
+			break;
+		case json_type_object:
+			fv->kind = VK_OBJECT;
+			if (field == F_METADATA)
+			{
+				if (jsonc_contains_nul(val))
+					ereport(ERROR,
+							(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+							 errmsg("invalid field \"metadata\" on line %d: must not contain \\u0000", lineno),
+							 errhint("PostgreSQL jsonb cannot hold NUL characters; remove them.")));
+				fv->object = jsonc_to_jsonb(val);
+			}
+			break;
+	}
+}
+
+static void
+parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
+		   struct json_tokener *tok, struct json_object **current, const EventBounds *bounds)
+{
+	const char *problem;
+	bool		too_deep;
+
+	*current = jsonc_parse(tok, line, len, &problem, &too_deep);
+	if (*current == NULL)
+		ereport(ERROR,
+				(errcode(too_deep ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid JSON on line %d: %s", lineno, problem),
+				 too_deep
+				 ? errhint("JSON nesting deeper than %d levels is refused.", OPSMETER_JSON_MAX_DEPTH)
+				 : errhint("Each line must hold one complete JSON object.")));
+	if (!json_object_is_type(*current, json_type_object))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid line %d: must be a JSON object, not %s", lineno, jsonc_kind_name(*current)),
+				 errhint("Each line holds one event object.")));
+
+	event_init(ev, ORIGIN_LINE, lineno);
+	{
+		json_object_object_foreach(*current, key, val)
+		{
+			int			keylen = strlen(key);
+			EventField	field = event_field_lookup(key, keylen);
+			FieldValue	fv;
+
+			if (field == F_UNKNOWN)
+			{
+				event_note_unknown_field(ev, key, keylen);
+				continue;
+			}
+			to_field_value(val, field, lineno, &fv);
+			event_set_field(ev, field, &fv);
+		}
+	}
+	event_finish(ev, bounds);
+	json_object_put(*current);
+	*current = NULL;
+}
+
+/* Length of a line without its trailing "\r" and blanks. */
+static size_t
+trimmed_length(const char *line, size_t len)
+{
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	return len;
+}
+
+static bool
+is_blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
+/*
+ * opsmeter_ingest_ndjson(body text) RETURNS jsonb — newline-delimited
+ * events; blank lines are skipped; all-or-nothing like a batch.
+ */
+Datum
+opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
+{
+	text	   *body = PG_GETARG_TEXT_PP(0);
+	const char *data = VARDATA_ANY(body);
+	size_t		size = VARSIZE_ANY_EXHDR(body);
+	IngestCall	call;
+	struct json_tokener *volatile tok = NULL;
+	struct json_object *volatile current = NULL;
+	int			nevents = 0;
+
+	ingest_begin(&call, "opsmeter_ingest_ndjson");
+	if (GetDatabaseEncoding() != PG_UTF8)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("opsmeter_ingest_ndjson() requires a UTF8 database"),
+				 errhint("Use opsmeter_ingest(jsonb) in databases of other encodings.")));
+
+	/* Count the events first: the batch limit applies before any parsing. */
+	for (size_t start = 0; start < size;)
+	{
+		const char *nl = memchr(data + start, '\n', size - start);
+		size_t		end = nl ? (size_t) (nl - data) : size;
+
+		if (!is_blank(data + start, end - start))
+			nevents++;
+		start = end + 1;
+	}
+	ingest_check_batch_size(nevents);
+
+	call.batch = true;
+	call.nevents = nevents;
+	call.events = palloc(sizeof(OpsEvent) * Max(nevents, 1));
+
+	PG_TRY();
+	{
+		int			lineno = 0,
+					i = 0;
+
+		tok = jsonc_new_tokener();
+		for (size_t start = 0; start < size;)
+		{
+			const char *nl = memchr(data + start, '\n', size - start);
+			size_t		end = nl ? (size_t) (nl - data) : size;
+			const char *line = data + start;
+			size_t		len = end - start;
+
+			lineno++;
+			start = end + 1;
+			if (is_blank(line, len))
+				continue;
+			parse_line(&call.events[i++], line, trimmed_length(line, len), lineno, tok,
+					   (struct json_object **) &current, &call.bounds);
+		}
+	}
+	PG_FINALLY();
+	{
+		if (current != NULL)
+			json_object_put(current);
+		if (tok != NULL)
+			json_tokener_free(tok);
+	}
+	PG_END_TRY();
+
+	PG_RETURN_JSONB_P(ingest_finish(&call));
+}

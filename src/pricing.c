@@ -1,0 +1,236 @@
+/*
+ * pricing.c — cost of an event from the effective-dated price catalog.
+ *
+ * Each backend caches opsmeter.prices (small: one row per model and price
+ * change).  A statement trigger on the table sends a relcache invalidation
+ * for it, so every backend drops its copy when the catalog changes.  Money
+ * is numeric end to end: tokens * USD-per-1M * 0.000001, never a float.
+ */
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "ingest.h"
+
+PG_FUNCTION_INFO_V1(opsmeter_prices_changed);
+
+#define PRICE_KEY_BYTES 320		/* provider + 0x1F + model, lower-cased */
+
+typedef struct PricePoint
+{
+	TimestampTz effective_from;
+	Numeric		input;			/* USD per 1M tokens */
+	Numeric		output;
+	Numeric		cached_input;	/* NULL: cached tokens cost the input rate */
+} PricePoint;
+
+typedef struct PriceEntry
+{
+	char		key[PRICE_KEY_BYTES];
+	int			npoints;
+	PricePoint *points;			/* ascending effective_from */
+} PriceEntry;
+
+static MemoryContext price_cxt = NULL;
+static HTAB *price_cache = NULL;
+static bool price_cache_valid = false;
+static Numeric per_token = NULL;	/* 0.000001, in price_cxt */
+static Oid	price_relid = InvalidOid;	/* opsmeter.prices when loaded */
+
+/* InvalidOid means "all relations" (e.g. after a cache overflow). */
+static void
+price_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == price_relid)
+		price_cache_valid = false;
+}
+
+void
+pricing_register_invalidation(void)
+{
+	CacheRegisterRelcacheCallback(price_relcache_callback, (Datum) 0);
+}
+
+/* Trigger on opsmeter.prices: tell every backend to reload the catalog. */
+Datum
+opsmeter_prices_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "opsmeter_prices_changed: not called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/* Writes "provider<0x1F>model" lower-cased (ASCII); false when too long. */
+static bool
+make_key(const char *provider, const char *model, char *key)
+{
+	size_t		lp = strlen(provider),
+				lm = strlen(model);
+
+	if (lp + lm + 2 > PRICE_KEY_BYTES)
+		return false;
+	for (size_t i = 0; i < lp; i++)
+		key[i] = pg_ascii_tolower((unsigned char) provider[i]);
+	key[lp] = 0x1F;
+	for (size_t i = 0; i < lm; i++)
+		key[lp + 1 + i] = pg_ascii_tolower((unsigned char) model[i]);
+	key[lp + 1 + lm] = '\0';
+	return true;
+}
+
+static Numeric
+copy_numeric(Datum d)
+{
+	return DatumGetNumericCopy(d);
+}
+
+static void
+load_price_cache(void)
+{
+	HASHCTL		ctl;
+	MemoryContext old;
+
+	if (price_cxt == NULL)
+		price_cxt = AllocSetContextCreate(CacheMemoryContext, "opsmeter price catalog",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(price_cxt);
+	price_cache = NULL;
+
+	/* Set first: an invalidation arriving while we read clears it again. */
+	price_relid = opsmeter_relid("prices");
+	price_cache_valid = true;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = PRICE_KEY_BYTES;
+	ctl.entrysize = sizeof(PriceEntry);
+	ctl.hcxt = price_cxt;
+	price_cache = hash_create("opsmeter prices", 256, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	SPI_connect();
+	if (SPI_execute("SELECT provider, model, effective_from, input_usd_per_mtok, "
+					"output_usd_per_mtok, cached_input_usd_per_mtok "
+					"FROM opsmeter.prices ORDER BY provider, model, effective_from",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading opsmeter.prices failed");
+
+	old = MemoryContextSwitchTo(price_cxt);
+	per_token = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum("0.000001"),
+													ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char		key[PRICE_KEY_BYTES];
+		PriceEntry *entry;
+		PricePoint *pt;
+		bool		found;
+
+		if (!make_key(SPI_getvalue(tup, desc, 1), SPI_getvalue(tup, desc, 2), key))
+			continue;			/* too long to be asked for */
+		entry = hash_search(price_cache, key, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->npoints = 0;
+			entry->points = NULL;
+		}
+		entry->points = entry->points == NULL
+			? palloc(sizeof(PricePoint))
+			: repalloc(entry->points, sizeof(PricePoint) * (entry->npoints + 1));
+		pt = &entry->points[entry->npoints++];
+		pt->effective_from = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		pt->input = copy_numeric(SPI_getbinval(tup, desc, 4, &isnull));
+		pt->output = copy_numeric(SPI_getbinval(tup, desc, 5, &isnull));
+		pt->cached_input = NULL;
+		{
+			Datum		cached = SPI_getbinval(tup, desc, 6, &isnull);
+
+			if (!isnull)
+				pt->cached_input = copy_numeric(cached);
+		}
+	}
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+}
+
+static Numeric
+mul(Numeric a, Numeric b)
+{
+	return numeric_mul_opt_error(a, b, NULL);
+}
+
+static Numeric
+add(Numeric a, Numeric b)
+{
+	return numeric_add_opt_error(a, b, NULL);
+}
+
+/* The price point in effect at ts, or NULL. */
+static const PricePoint *
+point_at(const PriceEntry *entry, TimestampTz ts)
+{
+	const PricePoint *found = NULL;
+
+	for (int i = 0; i < entry->npoints && entry->points[i].effective_from <= ts; i++)
+		found = &entry->points[i];
+	return found;
+}
+
+/*
+ * Sets cost_usd and pricing.  Caller-supplied cost wins; otherwise the
+ * catalog price in effect at the event's timestamp; otherwise NULL with a
+ * warning, never $0.
+ */
+void
+pricing_apply(OpsEvent *ev)
+{
+	char		key[PRICE_KEY_BYTES];
+	PriceEntry *entry = NULL;
+	const PricePoint *pt;
+	Numeric		uncached,
+				cached,
+				cached_rate,
+				sum;
+
+	if (ev->pricing == PRICING_CALLER)
+		return;
+
+	if (!price_cache_valid)
+		load_price_cache();
+
+	if (make_key(ev->provider, ev->model, key))
+		entry = hash_search(price_cache, key, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		ev->pricing = PRICING_UNPRICED;
+		ev->warnings = lappend(ev->warnings, "unknown_model");
+		return;
+	}
+	pt = point_at(entry, ev->ts);
+	if (pt == NULL)
+	{
+		ev->pricing = PRICING_UNPRICED;
+		ev->warnings = lappend(ev->warnings, "no_price_in_effect");
+		return;
+	}
+
+	uncached = int64_to_numeric(ev->input_tokens - ev->cached_input_tokens);
+	cached = int64_to_numeric(ev->cached_input_tokens);
+	cached_rate = pt->cached_input != NULL ? pt->cached_input : pt->input;
+	sum = add(add(mul(uncached, pt->input), mul(cached, cached_rate)),
+			  mul(int64_to_numeric(ev->output_tokens), pt->output));
+	ev->cost_usd = DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+													   NumericGetDatum(mul(sum, per_token))));
+	ev->pricing = PRICING_CATALOG;
+}

@@ -1,0 +1,480 @@
+/*
+ * storage.c — writes validated events: dedup keys, daily partitions, and
+ * multi-row insertion of the raw rows.  See src/README.md ("dedup") for the
+ * invariant: a row exists in opsmeter.events only if its key was inserted
+ * into opsmeter.request_keys by the same transaction.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "nodes/execnodes.h"
+#include "storage/lmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "ingest.h"
+
+/* Tuples handed to table_multi_insert at once, as in COPY. */
+#define MULTI_INSERT_TUPLES 1000
+
+/* Columns of opsmeter.events this code writes, found by name per partition. */
+typedef enum EventColumn
+{
+	COL_WORKSPACE_ID,
+	COL_TS,
+	COL_INGEST_BATCH,
+	COL_INPUT_TOKENS,
+	COL_OUTPUT_TOKENS,
+	COL_TOTAL_TOKENS,
+	COL_CACHED_INPUT_TOKENS,
+	COL_REASONING_TOKENS,
+	COL_LATENCY_MS,
+	COL_IS_ERROR,
+	COL_DATA_MODE,
+	COL_ENVIRONMENT,
+	COL_PRICING,
+	COL_INGESTED_BY,
+	COL_INGESTED_AT,
+	COL_EXTERNAL_REQUEST_ID,
+	COL_PROVIDER,
+	COL_MODEL,
+	COL_COST_USD,
+	COL_ERROR_CODE,
+	COL_PROMPT_VERSION,
+	COL_ENDPOINT_TAG,
+	COL_USER_ID,
+	COL_TENANT_ID,
+	COL_METADATA,
+	NUM_EVENT_COLUMNS
+} EventColumn;
+
+static const char *const column_names[NUM_EVENT_COLUMNS] = {
+	"workspace_id", "ts", "ingest_batch", "input_tokens", "output_tokens",
+	"total_tokens", "cached_input_tokens", "reasoning_tokens", "latency_ms",
+	"is_error", "data_mode", "environment", "pricing", "ingested_by",
+	"ingested_at", "external_request_id", "provider", "model", "cost_usd",
+	"error_code", "prompt_version", "endpoint_tag", "user_id", "tenant_id",
+	"metadata",
+};
+
+/* Enum value OIDs of the opsmeter types, looked up once per call. */
+typedef struct EnumValues
+{
+	Oid			data_mode[3];
+	Oid			environment[3];
+	Oid			pricing[3];
+} EnumValues;
+
+static SPIPlanPtr insert_keys_plan = NULL;
+
+/* UTC day of a timestamp, as a date (days since 2000-01-01). */
+static int32
+utc_day(TimestampTz ts)
+{
+	int64		day = ts / USECS_PER_DAY;
+
+	if (ts < 0 && ts % USECS_PER_DAY != 0)
+		day--;
+	return (int32) day;
+}
+
+static void
+partition_name(int32 day, char *buf, size_t len)
+{
+	int			y,
+				m,
+				d;
+
+	j2date(day + POSTGRES_EPOCH_JDATE, &y, &m, &d);
+	snprintf(buf, len, "events_p%04d%02d%02d", y, m, d);
+}
+
+/* Creates the partition for a day (as the owner; serialized in SQL). */
+static void
+create_partition(int32 day)
+{
+	OwnerSwitch sw;
+	Oid			argtypes[1] = {DATEOID};
+	Datum		args[1] = {DateADTGetDatum(day)};
+
+	opsmeter_become_owner(&sw);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT opsmeter.ensure_partitions($1, $1)",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "opsmeter.ensure_partitions failed");
+	SPI_finish();
+	opsmeter_restore_user(&sw);
+}
+
+/*
+ * The partition for a day, created if missing and locked RowExclusive, so
+ * retention cannot drop it before this transaction ends.
+ */
+static Oid
+lock_partition_for_day(int32 day)
+{
+	char		name[NAMEDATALEN];
+	Oid			nsp = opsmeter_schema_oid();
+
+	partition_name(day, name, sizeof(name));
+	for (int attempt = 0; attempt < 3; attempt++)
+	{
+		Oid			relid = get_relname_relid(name, nsp);
+
+		if (!OidIsValid(relid))
+		{
+			create_partition(day);
+			continue;
+		}
+		LockRelationOid(relid, RowExclusiveLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			return relid;
+		UnlockRelationOid(relid, RowExclusiveLock);	/* dropped meanwhile */
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("could not find or create partition opsmeter.%s", name),
+			 errhint("A retention pass may be dropping it; retry the call.")));
+}
+
+static int
+compare_by_request_id(const void *a, const void *b, void *arg)
+{
+	const OpsEvent *events = arg;
+	int			ia = *(const int *) a,
+				ib = *(const int *) b;
+	int			c = strcmp(events[ia].external_request_id, events[ib].external_request_id);
+
+	return c != 0 ? c : (ia > ib) - (ia < ib);
+}
+
+static int
+compare_by_day(const void *a, const void *b, void *arg)
+{
+	const int32 *days = arg;
+	int			ia = *(const int *) a,
+				ib = *(const int *) b;
+
+	if (days[ia] != days[ib])
+		return days[ia] < days[ib] ? -1 : 1;
+	return (ia > ib) - (ia < ib);
+}
+
+/*
+ * Marks every repeat of an externalRequestId within the call as a
+ * duplicate (the first occurrence wins); leaves the first occurrences in
+ * order[0..return), sorted by request id.
+ */
+static int
+drop_repeats_within_call(OpsEvent *events, int n, int *order)
+{
+	int			kept = 0;
+	const char *prev = NULL;
+
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	if (n > 1)
+		qsort_arg(order, n, sizeof(int), compare_by_request_id, events);
+	for (int k = 0; k < n; k++)
+	{
+		OpsEvent   *ev = &events[order[k]];
+
+		if (prev != NULL && strcmp(prev, ev->external_request_id) == 0)
+			ev->duplicate = true;
+		else
+			order[kept++] = order[k];
+		prev = ev->external_request_id;
+	}
+	return kept;
+}
+
+static int
+find_by_request_id(const OpsEvent *events, const int *order, int n, const char *id)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(events[order[mid]].external_request_id, id);
+
+		if (c == 0)
+			return order[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/*
+ * Inserts the keys of the candidates with ON CONFLICT DO NOTHING, which
+ * waits for a concurrent inserter of the same key and then sees its
+ * outcome: the first committed write wins, the repeat becomes a duplicate.
+ * Leaves the accepted candidates in order[0..return).
+ */
+static int
+claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
+{
+	OpsEvent   *events = call->events;
+	Datum	   *ids = palloc(sizeof(Datum) * ncand);
+	Datum	   *dates = palloc(sizeof(Datum) * ncand);
+	bool	   *claimed = palloc0(sizeof(bool) * call->nevents);
+	Datum		args[3];
+	OwnerSwitch sw;
+	int			accepted = 0;
+
+	for (int k = 0; k < ncand; k++)
+	{
+		ids[k] = CStringGetTextDatum(events[order[k]].external_request_id);
+		dates[k] = DateADTGetDatum(days[order[k]]);
+	}
+	args[0] = Int64GetDatum(call->ws.id);
+	args[1] = PointerGetDatum(construct_array(ids, ncand, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(dates, ncand, DATEOID, sizeof(DateADT), true, TYPALIGN_INT));
+
+	opsmeter_become_owner(&sw);
+	SPI_connect();
+	if (insert_keys_plan == NULL)
+	{
+		Oid			argtypes[3] = {INT8OID, TEXTARRAYOID, DATEARRAYOID};
+		SPIPlanPtr	plan = SPI_prepare(
+									   "INSERT INTO opsmeter.request_keys AS k (workspace_id, external_request_id, event_day) "
+									   "SELECT $1, u.id, u.day "
+									   "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
+									   "ON CONFLICT (workspace_id, external_request_id) DO NOTHING "
+									   "RETURNING k.external_request_id",
+									   3, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		insert_keys_plan = plan;
+	}
+	if (SPI_execute_plan(insert_keys_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "inserting request keys failed");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		char	   *id = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[r],
+														   SPI_tuptable->tupdesc, 1, &isnull));
+		int			i = find_by_request_id(events, order, ncand, id);
+
+		if (i < 0)
+			elog(ERROR, "request key \"%s\" returned but not sent", id);
+		claimed[i] = true;
+	}
+	SPI_finish();
+	opsmeter_restore_user(&sw);
+
+	for (int k = 0; k < ncand; k++)
+	{
+		if (claimed[order[k]])
+			order[accepted++] = order[k];
+		else
+			events[order[k]].duplicate = true;
+	}
+	return accepted;
+}
+
+static void
+map_columns(TupleDesc desc, int *pos)
+{
+	for (int c = 0; c < NUM_EVENT_COLUMNS; c++)
+	{
+		pos[c] = -1;
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), column_names[c]) == 0)
+			{
+				pos[c] = a;
+				break;
+			}
+		}
+		if (pos[c] < 0)
+			elog(ERROR, "opsmeter.events has no column \"%s\"", column_names[c]);
+	}
+}
+
+static void
+fill_slot(TupleTableSlot *slot, const int *pos, const IngestCall *call, const OpsEvent *ev,
+		  int64 batch, const EnumValues *enums)
+{
+	Datum	   *v = slot->tts_values;
+	bool	   *isnull = slot->tts_isnull;
+
+#define SET(col, datum) (v[pos[col]] = (datum), isnull[pos[col]] = false)
+#define SET_TEXT(col, s) do { if ((s) != NULL) SET(col, CStringGetTextDatum(s)); } while (0)
+
+	ExecClearTuple(slot);
+	memset(isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	SET(COL_WORKSPACE_ID, Int64GetDatum(call->ws.id));
+	SET(COL_TS, TimestampTzGetDatum(ev->ts));
+	SET(COL_INGEST_BATCH, Int64GetDatum(batch));
+	SET(COL_INPUT_TOKENS, Int64GetDatum(ev->input_tokens));
+	SET(COL_OUTPUT_TOKENS, Int64GetDatum(ev->output_tokens));
+	SET(COL_TOTAL_TOKENS, Int64GetDatum(ev->total_tokens));
+	SET(COL_CACHED_INPUT_TOKENS, Int64GetDatum(ev->cached_input_tokens));
+	SET(COL_REASONING_TOKENS, Int64GetDatum(ev->reasoning_tokens));
+	if (ev->seen[F_LATENCY_MS])
+		SET(COL_LATENCY_MS, Int32GetDatum(ev->latency_ms));
+	SET(COL_IS_ERROR, BoolGetDatum(ev->is_error));
+	SET(COL_DATA_MODE, ObjectIdGetDatum(enums->data_mode[ev->data_mode]));
+	SET(COL_ENVIRONMENT, ObjectIdGetDatum(enums->environment[ev->environment]));
+	SET(COL_PRICING, ObjectIdGetDatum(enums->pricing[ev->pricing]));
+	SET(COL_INGESTED_BY, ObjectIdGetDatum(call->caller));
+	SET(COL_INGESTED_AT, TimestampTzGetDatum(call->bounds.now));
+	SET_TEXT(COL_EXTERNAL_REQUEST_ID, ev->external_request_id);
+	SET_TEXT(COL_PROVIDER, ev->provider);
+	SET_TEXT(COL_MODEL, ev->model);
+	if (ev->cost_usd != NULL)
+		SET(COL_COST_USD, NumericGetDatum(ev->cost_usd));
+	SET_TEXT(COL_ERROR_CODE, ev->error_code);
+	SET_TEXT(COL_PROMPT_VERSION, ev->prompt_version);
+	SET_TEXT(COL_ENDPOINT_TAG, ev->endpoint_tag);
+	SET_TEXT(COL_USER_ID, ev->user_id);
+	SET_TEXT(COL_TENANT_ID, ev->tenant_id);
+	if (ev->metadata != NULL)
+		SET(COL_METADATA, JsonbPGetDatum(ev->metadata));
+	ExecStoreVirtualTuple(slot);
+#undef SET
+#undef SET_TEXT
+}
+
+/*
+ * Multi-row insertion into one partition, as COPY does: buffered slots to
+ * table_multi_insert, then index entries per tuple.
+ */
+static void
+insert_into_partition(Oid relid, const IngestCall *call, const int *idx, int count,
+					  int64 batch, const EnumValues *enums)
+{
+	Relation	rel = table_open(relid, NoLock);	/* locked by lock_partition_for_day */
+	TupleDesc	desc = RelationGetDescr(rel);
+	EState	   *estate = CreateExecutorState();
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+	BulkInsertState bistate = GetBulkInsertState();
+	CommandId	cid = GetCurrentCommandId(true);
+	int			nslots = Min(count, MULTI_INSERT_TUPLES);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
+	int			pos[NUM_EVENT_COLUMNS];
+
+	map_columns(desc, pos);
+	InitResultRelInfo(rri, rel, 1, NULL, 0);
+	ExecOpenIndices(rri, false);
+	for (int s = 0; s < nslots; s++)
+		slots[s] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
+
+	for (int start = 0; start < count; start += nslots)
+	{
+		int			m = Min(nslots, count - start);
+
+		for (int s = 0; s < m; s++)
+			fill_slot(slots[s], pos, call, &call->events[idx[start + s]], batch, enums);
+		table_multi_insert(rel, slots, m, cid, 0, bistate);
+		for (int s = 0; s < m; s++)
+		{
+			ResetPerTupleExprContext(estate);
+#if PG_VERSION_NUM >= 160000
+			ExecInsertIndexTuples(rri, slots[s], estate, false, false, NULL, NIL, false);
+#else
+			ExecInsertIndexTuples(rri, slots[s], estate, false, false, NULL, NIL);
+#endif
+		}
+	}
+
+	for (int s = 0; s < nslots; s++)
+		ExecDropSingleTupleTableSlot(slots[s]);
+	FreeBulkInsertState(bistate);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+}
+
+static void
+load_enum_values(EnumValues *enums)
+{
+	Oid			dm = opsmeter_typid("data_mode");
+	Oid			env = opsmeter_typid("environment");
+	Oid			pr = opsmeter_typid("pricing_source");
+
+	for (int i = 0; i < 3; i++)
+	{
+		enums->data_mode[i] = opsmeter_enum_value(dm, data_mode_labels[i]);
+		enums->environment[i] = opsmeter_enum_value(env, environment_labels[i]);
+		enums->pricing[i] = opsmeter_enum_value(pr, pricing_labels[i]);
+	}
+}
+
+int
+storage_write_events(IngestCall *call)
+{
+	int			n = call->nevents;
+	int		   *order = palloc(sizeof(int) * Max(n, 1));
+	int32	   *days = palloc(sizeof(int32) * Max(n, 1));
+	Oid		   *relids = palloc(sizeof(Oid) * Max(n, 1));
+	int			ncand,
+				accepted;
+	int64		batch;
+	EnumValues	enums;
+
+	if (n == 0)
+		return 0;
+
+	ncand = drop_repeats_within_call(call->events, n, order);
+
+	/*
+	 * Partitions first, locked until commit: a retention pass can then never
+	 * remove the home of a key this call is about to claim.
+	 */
+	for (int k = 0; k < ncand; k++)
+		days[order[k]] = utc_day(call->events[order[k]].ts);
+	for (int k = 0; k < ncand; k++)
+	{
+		int			i = order[k];
+		int			j;
+
+		for (j = 0; j < k; j++)
+			if (days[order[j]] == days[i])
+				break;
+		relids[i] = j < k ? relids[order[j]] : lock_partition_for_day(days[i]);
+	}
+
+	accepted = claim_request_keys(call, order, ncand, days);
+	if (accepted == 0)
+		return 0;
+
+	/*
+	 * One batch number per call, drawn after the keys: nextval holds a lock on
+	 * the sequence until commit, which the rollup uses as its barrier.
+	 */
+	batch = nextval_internal(opsmeter_relid("ingest_batch_seq"), false);
+	load_enum_values(&enums);
+
+	qsort_arg(order, accepted, sizeof(int), compare_by_day, days);
+	for (int start = 0; start < accepted;)
+	{
+		int			end = start + 1;
+
+		while (end < accepted && days[order[end]] == days[order[start]])
+			end++;
+		insert_into_partition(relids[order[start]], call, order + start, end - start, batch, &enums);
+		start = end;
+	}
+	return accepted;
+}

@@ -1,0 +1,361 @@
+/*
+ * tenancy.c — who is calling and in which workspace.
+ *
+ * Membership is read here with direct index scans, not SQL, for two
+ * reasons: row-level security policies call my_workspaces(), so reading the
+ * table through SQL would recurse into its own policy; and GetUserId() in C
+ * is the true caller, which a SECURITY DEFINER function cannot observe.
+ * opsmeter_call_as_owner() builds on that: it hands the trusted caller to an
+ * owner-only implementation function.  See src/README.md.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "parser/parse_relation.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "opsmeter.h"
+
+PG_FUNCTION_INFO_V1(opsmeter_my_workspaces);
+PG_FUNCTION_INFO_V1(opsmeter_my_role);
+PG_FUNCTION_INFO_V1(opsmeter_active_workspace);
+PG_FUNCTION_INFO_V1(opsmeter_resolve_workspace_sql);
+PG_FUNCTION_INFO_V1(opsmeter_call_as_owner);
+
+typedef struct Membership
+{
+	int64		workspace_id;
+	Oid			role_value;		/* opsmeter.workspace_role enum value */
+} Membership;
+
+static Snapshot
+scan_snapshot(void)
+{
+	return ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+}
+
+static WorkspaceRole
+role_from_enum(Oid enumval)
+{
+	static const char *const labels[] = {"owner", "admin", "member", "viewer"};
+	HeapTuple	tup = SearchSysCache1(ENUMOID, ObjectIdGetDatum(enumval));
+	WorkspaceRole role = WS_ROLE_NONE;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for enum value %u", enumval);
+	for (int i = 0; i < (int) lengthof(labels); i++)
+		if (strcmp(NameStr(((Form_pg_enum) GETSTRUCT(tup))->enumlabel), labels[i]) == 0)
+			role = (WorkspaceRole) i;
+	ReleaseSysCache(tup);
+	return role;
+}
+
+/*
+ * Scans workspace_members through one of its indexes.  With workspace_id
+ * valid: that workspace's row for member; else all of member's rows.
+ */
+static List *
+scan_memberships(Oid member, int64 workspace_id, bool by_workspace)
+{
+	Relation	rel = table_open(opsmeter_relid("workspace_members"), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	att_ws = attnameAttNum(rel, "workspace_id", false);
+	AttrNumber	att_member = attnameAttNum(rel, "member", false);
+	AttrNumber	att_role = attnameAttNum(rel, "role", false);
+	ScanKeyData keys[2];
+	int			nkeys = 0;
+	Oid			index;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	if (by_workspace)
+	{
+		index = opsmeter_relid("workspace_members_pkey");
+		ScanKeyInit(&keys[nkeys++], att_ws, BTEqualStrategyNumber, F_INT8EQ,
+					Int64GetDatum(workspace_id));
+	}
+	else
+		index = opsmeter_relid("workspace_members_member_idx");
+	ScanKeyInit(&keys[nkeys++], att_member, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(member));
+
+	scan = systable_beginscan(rel, index, true, scan_snapshot(), nkeys, keys);
+	while ((tup = systable_getnext(scan)) != NULL)
+	{
+		Membership *m = palloc(sizeof(Membership));
+		bool		isnull;
+
+		m->workspace_id = DatumGetInt64(heap_getattr(tup, att_ws, desc, &isnull));
+		m->role_value = DatumGetObjectId(heap_getattr(tup, att_role, desc, &isnull));
+		result = lappend(result, m);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return result;
+}
+
+static Membership *
+membership_in(int64 workspace_id, Oid member)
+{
+	List	   *rows = scan_memberships(member, workspace_id, true);
+
+	return rows == NIL ? NULL : linitial(rows);
+}
+
+/*
+ * Looks a workspace up by name (name != NULL) or by id; fills id, name and
+ * raw retention.  Returns false when there is no such workspace.
+ */
+static bool
+lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
+{
+	Relation	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber	att_id = attnameAttNum(rel, "workspace_id", false);
+	AttrNumber	att_name = attnameAttNum(rel, "name", false);
+	AttrNumber	att_raw = attnameAttNum(rel, "raw_retention", false);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (name != NULL)
+	{
+		ScanKeyInit(&key, att_name, BTEqualStrategyNumber, F_TEXTEQ,
+					CStringGetTextDatum(name));
+		key.sk_collation = DEFAULT_COLLATION_OID;
+		scan = systable_beginscan(rel, opsmeter_relid("workspaces_name_key"), true,
+								  scan_snapshot(), 1, &key);
+	}
+	else
+	{
+		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+		scan = systable_beginscan(rel, opsmeter_relid("workspaces_pkey"), true,
+								  scan_snapshot(), 1, &key);
+	}
+
+	if ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		raw;
+
+		found = true;
+		out->id = DatumGetInt64(heap_getattr(tup, att_id, desc, &isnull));
+		out->name = TextDatumGetCString(heap_getattr(tup, att_name, desc, &isnull));
+		raw = heap_getattr(tup, att_raw, desc, &isnull);
+		if (isnull)
+			out->raw_retention_usecs = (int64) opsmeter_raw_retention_min * USECS_PER_MINUTE;
+		else
+		{
+			Interval   *iv = DatumGetIntervalP(raw);
+
+			out->raw_retention_usecs = iv->time + (int64) iv->day * USECS_PER_DAY
+				+ (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+static char *
+workspace_names(List *memberships)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, memberships)
+	{
+		WorkspaceRef ws;
+
+		if (lookup_workspace(NULL, ((Membership *) lfirst(lc))->workspace_id, &ws))
+			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", quote_literal_cstr(ws.name));
+	}
+	return buf.data;
+}
+
+void
+opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out)
+{
+	const char *rolname = GetUserNameFromId(caller, true);
+
+	if (rolname == NULL)
+		rolname = "(dropped role)";
+	if (name == NULL || name[0] == '\0')
+		name = (opsmeter_workspace_guc && opsmeter_workspace_guc[0]) ? opsmeter_workspace_guc : NULL;
+
+	if (name != NULL)
+	{
+		Membership *m = NULL;
+		bool		found = lookup_workspace(name, 0, out);
+
+		if (found)
+			m = membership_in(out->id, caller);
+		if (m != NULL)
+			out->role = role_from_enum(m->role_value);
+		else if (found && superuser_arg(caller))
+			out->role = WS_ROLE_OWNER;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for workspace \"%s\"", name),
+					 errdetail("Role \"%s\" is not a member of a workspace of that name.", rolname),
+					 errhint("Set opsmeter.workspace to one of your workspaces, or ask an owner of \"%s\" to run opsmeter_add_member().", name)));
+		return;
+	}
+	else
+	{
+		List	   *rows = scan_memberships(caller, 0, false);
+
+		if (rows == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("role \"%s\" is not a member of any workspace", rolname),
+					 errhint("Ask a workspace owner or admin to run opsmeter_add_member(), or set opsmeter.workspace.")));
+		if (list_length(rows) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("opsmeter.workspace is not set and role \"%s\" belongs to %d workspaces",
+							rolname, list_length(rows)),
+					 errhint("Choose one: SET opsmeter.workspace = <name>; its workspaces are %s.",
+							 workspace_names(rows))));
+		if (!lookup_workspace(NULL, ((Membership *) linitial(rows))->workspace_id, out))
+			elog(ERROR, "workspace " INT64_FORMAT " vanished", ((Membership *) linitial(rows))->workspace_id);
+		out->role = role_from_enum(((Membership *) linitial(rows))->role_value);
+	}
+}
+
+/* opsmeter.my_workspaces(): ids of current_user's workspaces (RLS key). */
+Datum
+opsmeter_my_workspaces(PG_FUNCTION_ARGS)
+{
+	List	   *rows = scan_memberships(GetUserId(), 0, false);
+	Datum	   *ids = palloc(sizeof(Datum) * Max(list_length(rows), 1));
+	int			n = 0;
+	ListCell   *lc;
+
+	foreach(lc, rows)
+		ids[n++] = Int64GetDatum(((Membership *) lfirst(lc))->workspace_id);
+	PG_RETURN_ARRAYTYPE_P(construct_array(ids, n, INT8OID, sizeof(int64),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* opsmeter.my_role(workspace_id): current_user's role there, or NULL. */
+Datum
+opsmeter_my_role(PG_FUNCTION_ARGS)
+{
+	Membership *m = membership_in(PG_GETARG_INT64(0), GetUserId());
+
+	if (m == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_OID(m->role_value);
+}
+
+/* opsmeter.active_workspace(): the workspace a call of current_user acts in. */
+Datum
+opsmeter_active_workspace(PG_FUNCTION_ARGS)
+{
+	WorkspaceRef ws;
+
+	opsmeter_resolve_workspace(GetUserId(), NULL, &ws);
+	PG_RETURN_INT64(ws.id);
+}
+
+/* opsmeter._resolve_workspace(caller, name): for owner-only *_impl code. */
+Datum
+opsmeter_resolve_workspace_sql(PG_FUNCTION_ARGS)
+{
+	WorkspaceRef ws;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	static const char *const labels[] = {"owner", "admin", "member", "viewer"};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("caller must not be NULL")));
+	opsmeter_resolve_workspace(PG_GETARG_OID(0),
+							   PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							   &ws);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int64GetDatum(ws.id);
+	values[1] = ObjectIdGetDatum(opsmeter_enum_value(opsmeter_typid("workspace_role"), labels[ws.role]));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
+ * The trampoline behind opsmeter_create_workspace, opsmeter_add_member, ...:
+ * calls opsmeter._<name>_impl(caller, <same arguments>) as the extension
+ * owner, with caller = the role that called us.  The impl functions are not
+ * executable by PUBLIC, so the caller argument cannot be forged.
+ */
+typedef struct TrampolineTarget
+{
+	FmgrInfo	impl;
+} TrampolineTarget;
+
+Datum
+opsmeter_call_as_owner(PG_FUNCTION_ARGS)
+{
+	TrampolineTarget *target = fcinfo->flinfo->fn_extra;
+	LOCAL_FCINFO(implfc, FUNC_MAX_ARGS);
+	OwnerSwitch sw;
+	Oid			caller = GetUserId();
+	Datum		result;
+	int			nargs = PG_NARGS();
+
+	if (nargs + 1 > FUNC_MAX_ARGS)
+		elog(ERROR, "too many arguments for opsmeter_call_as_owner");
+	if (target == NULL)
+	{
+		Oid			fn_oid = fcinfo->flinfo->fn_oid;
+		Oid		   *argtypes;
+		int			sig_nargs;
+		Oid			impl_argtypes[FUNC_MAX_ARGS];
+		char	   *impl_name;
+		Oid			impl_oid;
+
+		get_func_signature(fn_oid, &argtypes, &sig_nargs);
+		impl_argtypes[0] = REGROLEOID;
+		memcpy(impl_argtypes + 1, argtypes, sizeof(Oid) * sig_nargs);
+		impl_name = psprintf("_%s_impl", get_func_name(fn_oid));
+		impl_oid = LookupFuncName(list_make2(makeString("opsmeter"), makeString(impl_name)),
+								  sig_nargs + 1, impl_argtypes, false);
+		target = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TrampolineTarget));
+		fmgr_info_cxt(impl_oid, &target->impl, fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = target;
+	}
+
+	InitFunctionCallInfoData(*implfc, &target->impl, nargs + 1, fcinfo->fncollation, NULL, NULL);
+	implfc->args[0].value = ObjectIdGetDatum(caller);
+	implfc->args[0].isnull = false;
+	for (int i = 0; i < nargs; i++)
+		implfc->args[i + 1] = fcinfo->args[i];
+
+	opsmeter_become_owner(&sw);
+	result = FunctionCallInvoke(implfc);
+	opsmeter_restore_user(&sw);
+
+	if (implfc->isnull)
+		PG_RETURN_NULL();
+	return result;
+}
