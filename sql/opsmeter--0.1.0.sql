@@ -105,7 +105,7 @@ BEGIN
     IF caller_role NOT IN ('owner', 'admin') THEN
         RAISE EXCEPTION 'permission denied to manage workspace "%"', workspace
             USING ERRCODE = '42501',
-                  DETAIL = format('Role %s is %s of this workspace.', caller, caller_role),
+                  DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
                   HINT = 'Only owners and admins of a workspace manage its members, budgets, prices and retention.';
     END IF;
     PERFORM 1 FROM opsmeter.workspaces w WHERE w.workspace_id = _managed_workspace.workspace_id FOR UPDATE;

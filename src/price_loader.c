@@ -157,7 +157,7 @@ price_value(struct json_object *parent, const char *key, bool *bad)
 		*bad = true;
 		return NULL;
 	}
-	return n;
+	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale, NumericGetDatum(n)));
 }
 
 static const char *

@@ -1,0 +1,44 @@
+-- install: what \set SHOW_CONTEXT never
+CREATE EXTENSION opsmeter puts in place.
+CREATE EXTENSION opsmeter;
+
+-- Internal objects live in schema opsmeter; user-facing functions in the
+-- extension's schema (public), named opsmeter_*.
+SELECT n.nspname, p.proname
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.proname LIKE 'opsmeter\_%'
+ ORDER BY 1, 2;
+
+-- The three enums of the contract.
+SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS labels
+  FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
+ WHERE t.typnamespace = 'opsmeter'::regnamespace
+ GROUP BY 1 ORDER BY 1;
+
+-- The NOLOGIN role whose members create workspaces.
+SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = 'opsmeter_admin';
+
+-- Every table holding workspace data has row-level security.
+SELECT relname, relrowsecurity
+  FROM pg_class
+ WHERE relnamespace = 'opsmeter'::regnamespace AND relkind IN ('r', 'p')
+   AND relname NOT LIKE 'events\_p%'
+ ORDER BY 1;
+
+-- Raw events are range-partitioned by day; yesterday to a week ahead exist.
+SELECT count(*) >= 9 AS partitions_created_ahead
+  FROM pg_inherits WHERE inhparent = 'opsmeter.events'::regclass;
+SELECT to_regclass('opsmeter.' || opsmeter.partition_name((now() AT TIME ZONE 'UTC')::date)) IS NOT NULL AS today_exists,
+       to_regclass('opsmeter.' || opsmeter.partition_name((now() AT TIME ZONE 'UTC')::date + 7)) IS NOT NULL AS next_week_exists;
+
+-- The default price catalog was loaded from the JSON file shipped with the
+-- extension: list prices in USD per 1M tokens.
+SELECT count(*) > 30 AS has_catalog, count(DISTINCT provider) AS providers FROM opsmeter.prices;
+SELECT provider, model, (effective_from AT TIME ZONE 'UTC')::date AS effective_from, input_usd_per_mtok, output_usd_per_mtok, cached_input_usd_per_mtok
+  FROM opsmeter.prices
+ WHERE model IN ('gpt-4o-mini', 'gpt-4o')
+ ORDER BY model, effective_from;
+
+-- Functions that read server files are not for PUBLIC.
+SELECT has_function_privilege('public', 'opsmeter_load_prices(text, timestamptz)', 'EXECUTE') AS public_can_load_prices,
+       has_function_privilege('pg_read_server_files', 'opsmeter_load_prices(text, timestamptz)', 'EXECUTE') AS file_readers_can;

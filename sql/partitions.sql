@@ -1,0 +1,44 @@
+-- partitions: one raw partition per UTC day, created ahead and on demand.
+\set SHOW_CONTEXT never
+CREATE EXTENSION IF NOT EXISTS opsmeter;
+SELECT opsmeter_create_workspace('partitions_ws') > 0 AS created;
+SET opsmeter.workspace = 'partitions_ws';
+
+-- An event 20 days back lands in a partition created on demand.
+SELECT to_regclass('opsmeter.' || opsmeter.partition_name(((now() - interval '25 days') AT TIME ZONE 'UTC')::date)) IS NULL AS missing_before;
+SELECT opsmeter_ingest(jsonb_build_object('externalRequestId', 'old-1', 'provider', 'openai', 'model', 'gpt-4o-mini',
+         'inputTokens', 10, 'outputTokens', 1,
+         'timestamp', to_char((now() - interval '25 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) ->> 'ok' AS ok;
+SELECT tableoid::regclass::text = 'opsmeter.' || opsmeter.partition_name(((now() - interval '25 days') AT TIME ZONE 'UTC')::date) AS in_its_day
+  FROM opsmeter.events WHERE external_request_id = 'old-1';
+
+-- A batch spanning days is split across partitions; event_day in the key
+-- table names each row's partition.
+SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'span-' || d, 'provider', 'openai',
+         'model', 'gpt-4o-mini', 'inputTokens', 10, 'outputTokens', 1,
+         'timestamp', to_char((now() - make_interval(days => d)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+       ->> 'accepted' AS accepted
+  FROM generate_series(0, 3) d;
+SELECT count(DISTINCT e.tableoid) AS partitions_used,
+       bool_and(k.event_day = (e.ts AT TIME ZONE 'UTC')::date) AS key_day_matches
+  FROM opsmeter.events e JOIN opsmeter.request_keys k USING (workspace_id, external_request_id)
+ WHERE e.external_request_id LIKE 'span-%';
+
+-- Partition boundaries are UTC midnights: 23:59:59.999999 and 00:00 fall on
+-- different days whatever the session TimeZone.
+SET TimeZone = 'America/New_York';
+SELECT opsmeter_ingest(jsonb_build_object('externalRequestId', 'edge-' || x.n, 'provider', 'openai', 'model', 'gpt-4o-mini',
+         'inputTokens', 1, 'outputTokens', 1, 'timestamp', x.ts)) ->> 'ok' AS ok
+  FROM (VALUES (1, to_char(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 microsecond', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')),
+               (2, to_char(date_trunc('day', now() AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'))) AS x(n, ts)
+ ORDER BY x.n;
+SELECT external_request_id,
+       substring(tableoid::regclass::text from 'events_p(\d+)')::date
+         - (now() AT TIME ZONE 'UTC')::date AS partition_day_offset
+  FROM opsmeter.events WHERE external_request_id LIKE 'edge-%' ORDER BY 1;
+RESET TimeZone;
+
+-- ensure_partitions is idempotent and owner-only.
+SELECT opsmeter.ensure_partitions((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date + 7) AS created_again;
+SELECT has_function_privilege('public', 'opsmeter.ensure_partitions(date, date)', 'EXECUTE') AS public_may_create;
+RESET opsmeter.workspace;
