@@ -331,6 +331,9 @@ CREATE TABLE opsmeter.events (
     metadata            jsonb
 ) PARTITION BY RANGE (ts);
 CREATE INDEX events_workspace_ts_idx ON opsmeter.events (workspace_id, ts);
+-- Rows arrive in batch order, so a BRIN finds the rows above the rollup
+-- watermark (the not-yet-rolled-up tail) for almost no write cost.
+CREATE INDEX events_ingest_batch_brin ON opsmeter.events USING brin (ingest_batch) WITH (pages_per_range = 16);
 COMMENT ON TABLE opsmeter.events IS
     'raw request rows, one partition per UTC day (opsmeter.events_pYYYYMMDD)';
 
@@ -348,6 +351,7 @@ CREATE TABLE opsmeter.request_keys (
     event_day           date NOT NULL,
     PRIMARY KEY (workspace_id, external_request_id)
 );
+CREATE INDEX request_keys_event_day_brin ON opsmeter.request_keys USING brin (event_day);
 ALTER TABLE opsmeter.request_keys ENABLE ROW LEVEL SECURITY;
 CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
@@ -386,6 +390,304 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION opsmeter.ensure_partitions(date, date) FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Summaries: hourly rollups of the raw rows (see src/README.md, "rollup")
+------------------------------------------------------------------------------
+-- One table, one row per (workspace, UTC hour, dimension value, data mode,
+-- environment).  "overview" and "model" rows are the coarse tier kept for
+-- the summary retention; the detail dimensions live as long as raw rows.
+CREATE TYPE opsmeter.summary_dimension AS ENUM
+    ('overview', 'model', 'user', 'tenant', 'endpoint', 'prompt_version');
+
+CREATE TABLE opsmeter.summaries (
+    workspace_id        bigint NOT NULL,
+    hour                timestamptz NOT NULL,
+    dimension           opsmeter.summary_dimension NOT NULL,
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    provider            text,        -- dimension "model"
+    model               text,        -- dimension "model"
+    key                 text,        -- user, tenant, endpoint or prompt version; NULL = unknown
+    requests            bigint NOT NULL,
+    errors              bigint NOT NULL,
+    input_tokens        bigint NOT NULL,
+    output_tokens       bigint NOT NULL,
+    total_tokens        bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    reasoning_tokens    bigint NOT NULL,
+    cost_usd            numeric NOT NULL,    -- sum over priced requests
+    unpriced_requests   bigint NOT NULL,
+    unpriced_tokens     bigint NOT NULL,
+    latency_count       bigint NOT NULL,
+    latency_sum_ms      bigint NOT NULL
+);
+CREATE UNIQUE INDEX summaries_grain_idx ON opsmeter.summaries
+    (workspace_id, dimension, hour, data_mode, environment, provider, model, key) NULLS NOT DISTINCT;
+COMMENT ON TABLE opsmeter.summaries IS
+    'hourly rollups of opsmeter.events; together with the rows above the watermark they equal the raw data';
+ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summaries_read ON opsmeter.summaries FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.summaries TO PUBLIC;
+
+-- Every raw row with ingest_batch <= watermark is counted in summaries,
+-- every other raw row is not.  Advanced only in the transaction that adds
+-- the rows it covers.
+CREATE TABLE opsmeter.rollup_state (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    watermark    bigint NOT NULL DEFAULT 0,
+    rolled_up_at timestamptz
+);
+INSERT INTO opsmeter.rollup_state DEFAULT VALUES;
+GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
+
+-- Waits until every transaction that has drawn an ingest batch number so
+-- far has ended (the rollup barrier; C, see src/rollup.c).
+CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
+    AS 'MODULE_PATHNAME', 'opsmeter_wait_for_ingest_barrier' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
+
+-- Rolls every raw row above the watermark into summaries; returns how many.
+CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    w_prev bigint;
+    w_new  bigint;
+BEGIN
+    -- Serializes passes: a second pass waits here, then sees the new watermark.
+    SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO w_new FROM opsmeter.ingest_batch_seq;
+    watermark := w_prev;
+    rows_rolled_up := 0;
+    IF w_new <= w_prev THEN
+        RETURN;
+    END IF;
+    -- Every batch number <= w_new was drawn by a transaction holding a lock on
+    -- the sequence; once those have ended, no row <= w_new can still appear.
+    PERFORM opsmeter._wait_for_ingest_barrier();
+
+    WITH fresh AS MATERIALIZED (
+        SELECT * FROM opsmeter.events e
+         WHERE e.ingest_batch > w_prev AND e.ingest_batch <= w_new
+    ), grouped AS (
+        SELECT f.workspace_id,
+               date_trunc('hour', f.ts, 'UTC') AS hour,
+               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
+                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
+                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
+                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
+                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               f.data_mode, f.environment, f.provider, f.model,
+               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
+                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
+                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
+               count(*) AS requests,
+               count(*) FILTER (WHERE f.is_error) AS errors,
+               sum(f.input_tokens) AS input_tokens,
+               sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens,
+               sum(f.cached_input_tokens) AS cached_input_tokens,
+               sum(f.reasoning_tokens) AS reasoning_tokens,
+               coalesce(sum(f.cost_usd), 0) AS cost_usd,
+               count(*) FILTER (WHERE f.cost_usd IS NULL) AS unpriced_requests,
+               coalesce(sum(f.total_tokens) FILTER (WHERE f.cost_usd IS NULL), 0) AS unpriced_tokens,
+               count(f.latency_ms) AS latency_count,
+               coalesce(sum(f.latency_ms), 0) AS latency_sum_ms
+          FROM fresh f
+         GROUP BY f.workspace_id, date_trunc('hour', f.ts, 'UTC'), f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), merged AS (
+        INSERT INTO opsmeter.summaries AS s
+        SELECT g.workspace_id, g.hour, g.dimension, g.data_mode, g.environment, g.provider, g.model, g.key,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
+               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
+          FROM grouped g
+        ON CONFLICT (workspace_id, dimension, hour, data_mode, environment, provider, model, key) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
+        RETURNING 1
+    )
+    SELECT count(*) INTO rows_rolled_up FROM fresh;
+
+    UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
+    watermark := w_new;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
+
+------------------------------------------------------------------------------
+-- Retention
+------------------------------------------------------------------------------
+CREATE TABLE opsmeter.retention_runs (
+    run_id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at           timestamptz NOT NULL,
+    finished_at          timestamptz NOT NULL,
+    triggered_by         text NOT NULL CHECK (triggered_by IN ('worker', 'manual')),
+    run_by               regrole NOT NULL,
+    ok                   boolean NOT NULL,
+    rows_rolled_up       bigint,
+    watermark            bigint,
+    partitions_dropped   integer,
+    partitions_created   integer,
+    raw_rows_deleted     bigint,
+    keys_purged          bigint,
+    summary_rows_deleted bigint,
+    duration_ms          numeric NOT NULL,
+    error                text
+);
+COMMENT ON TABLE opsmeter.retention_runs IS 'one row per retention pass, by the worker or by hand';
+GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;
+
+-- The raw and summary retention of each workspace (its own, else the GUCs).
+CREATE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT w.workspace_id,
+           coalesce(w.raw_retention, make_interval(mins => current_setting('opsmeter.raw_retention_minutes')::int)),
+           coalesce(w.summary_retention, make_interval(mins => current_setting('opsmeter.summary_retention_minutes')::int))
+      FROM opsmeter.workspaces w
+$$;
+
+-- Removes what is past retention.  Raw days past every workspace's raw
+-- retention leave by DROP of their partition, and only when fully rolled
+-- up; workspaces with a shorter retention lose their older (rolled-up)
+-- rows by DELETE; summaries past retention are deleted.  Runs after
+-- _rollup() in the same pass.
+CREATE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
+                                            OUT raw_rows_deleted bigint, OUT keys_purged bigint,
+                                            OUT summary_rows_deleted bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    global_raw interval := make_interval(mins => current_setting('opsmeter.raw_retention_minutes')::int);
+    longest_raw interval;
+    w bigint;
+    part record;
+    n bigint;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+BEGIN
+    partitions_dropped := 0;
+    raw_rows_deleted := 0;
+    keys_purged := 0;
+    SELECT s.watermark INTO w FROM opsmeter.rollup_state s;
+    SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
+
+    -- Whole days older than every workspace's raw retention.
+    FOR part IN
+        SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'opsmeter.events'::regclass
+           AND c.relname ~ '^events_p\d{8}$'
+         ORDER BY 2
+    LOOP
+        EXIT WHEN (part.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - longest_raw;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', part.rel) INTO STRICT n USING w;
+        IF n::int::boolean THEN
+            CONTINUE;               -- not rolled up yet: the next pass drops it
+        END IF;
+        BEGIN
+            SET LOCAL lock_timeout = '5s';
+            EXECUTE format('DROP TABLE %s', part.rel);
+            DELETE FROM opsmeter.request_keys k WHERE k.event_day = part.day;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            keys_purged := keys_purged + n;
+            partitions_dropped := partitions_dropped + 1;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', part.rel;
+        END;
+    END LOOP;
+    RESET lock_timeout;
+
+    -- Workspaces whose raw retention is shorter than the longest: their older
+    -- rolled-up rows leave row by row, with their dedup keys.
+    FOR part IN
+        SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
+    LOOP
+        WITH gone AS (
+            DELETE FROM opsmeter.events e
+             WHERE e.workspace_id = part.workspace_id
+               AND e.ts < now() - part.raw AND e.ingest_batch <= w
+            RETURNING e.workspace_id, e.external_request_id
+        ), keys AS (
+            DELETE FROM opsmeter.request_keys k USING gone g
+             WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone) INTO n;
+        raw_rows_deleted := raw_rows_deleted + n;
+    END LOOP;
+
+    -- Summaries: the coarse tier for the summary retention, the detail
+    -- dimensions for as long as the raw rows they describe.
+    DELETE FROM opsmeter.summaries s
+     USING opsmeter.effective_retention() r
+     WHERE s.workspace_id = r.workspace_id
+       AND s.hour < now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := n;
+
+    partitions_created := opsmeter.ensure_partitions(today, today + 7);
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
+
+-- One retention pass (rollup, then retention), recorded in retention_runs.
+CREATE FUNCTION @extschema@.opsmeter_run_retention() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'opsmeter_run_retention' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+REVOKE ALL ON FUNCTION @extschema@.opsmeter_run_retention() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_run_retention() TO opsmeter_admin;
+COMMENT ON FUNCTION @extschema@.opsmeter_run_retention() IS
+    'run one rollup + retention pass now (superusers and opsmeter_admin); for pg_cron or by hand';
+
+-- Per-workspace retention (owner/admin of the active workspace).
+CREATE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    eff_raw interval;
+    eff_summary interval;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF raw IS NOT NULL AND raw < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid raw retention %', raw
+            USING ERRCODE = '22023', HINT = 'Raw retention is at least 1 hour; NULL falls back to opsmeter.raw_retention.';
+    END IF;
+    IF summary IS NOT NULL AND summary < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid summary retention %', summary
+            USING ERRCODE = '22023', HINT = 'Summary retention is at least 1 hour; NULL falls back to opsmeter.summary_retention.';
+    END IF;
+    eff_raw := coalesce(raw, make_interval(mins => current_setting('opsmeter.raw_retention_minutes')::int));
+    eff_summary := coalesce(summary, make_interval(mins => current_setting('opsmeter.summary_retention_minutes')::int));
+    IF eff_summary < eff_raw THEN
+        RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
+            USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
+    END IF;
+    UPDATE opsmeter.workspaces w
+       SET raw_retention = _opsmeter_set_retention_impl.raw,
+           summary_retention = _opsmeter_set_retention_impl.summary
+     WHERE w.workspace_id = m.workspace_id;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_retention_impl(regrole, interval, interval) FROM PUBLIC;
+CREATE FUNCTION @extschema@.opsmeter_set_retention(raw interval, summary interval)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_set_retention(interval, interval) IS
+    'set the active workspace''s raw and summary retention (owner/admin); NULL falls back to the GUCs';
 
 ------------------------------------------------------------------------------
 -- Ingest (C, the hot path)
