@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "event.h"
@@ -83,8 +84,14 @@ static const IntRule int_rules[F_NUM_FIELDS] = {
 EventField
 event_field_lookup(const char *key, int len)
 {
+	static uint8 lengths[F_NUM_FIELDS];
+
+	if (lengths[0] == 0)
+		for (int f = 0; f < F_NUM_FIELDS; f++)
+			lengths[f] = (uint8) strlen(field_names[f]);
 	for (int f = 0; f < F_NUM_FIELDS; f++)
-		if (strncmp(field_names[f], key, len) == 0 && field_names[f][len] == '\0')
+		if (lengths[f] == len && field_names[f][0] == key[0] &&
+			memcmp(field_names[f], key, len) == 0)
 			return (EventField) f;
 	return F_UNKNOWN;
 }
@@ -234,6 +241,33 @@ numeric_compare(Numeric a, Numeric b)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
+/*
+ * An integral numeric inside int64 converts exactly with numeric_int8; a
+ * zero display scale (what "120" parses to) and the bounds prove both.
+ * The bounds are built once per backend.
+ */
+static bool
+numeric_fast_int64(Numeric num, int64 *out)
+{
+	static Numeric lo = NULL,
+				hi = NULL;
+
+	if (hi == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		lo = int64_to_numeric(PG_INT64_MIN);
+		hi = int64_to_numeric(PG_INT64_MAX);
+		MemoryContextSwitchTo(old);
+	}
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) != 0 ||
+		numeric_compare(num, hi) > 0 || numeric_compare(num, lo) < 0)
+		return false;
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
+	return true;
+}
+
 static void
 set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 {
@@ -246,6 +280,8 @@ set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 					psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
 	if (v->is_int)
 		val = v->ival;
+	else if (numeric_fast_int64(v->num, &val))
+		;
 	else
 	{
 		char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)));
