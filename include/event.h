@@ -61,7 +61,8 @@ typedef struct FieldValue
 	int			len;
 	bool		is_int;			/* VK_NUMBER: exact int64 in ival ... */
 	int64		ival;
-	Numeric		num;			/* ... else the exact decimal */
+	Numeric		num;			/* ... else the exact decimal ... */
+	bool		beyond_int64;	/* ... or an integer too large to represent */
 	Jsonb	   *object;			/* VK_OBJECT, built only for "metadata" */
 } FieldValue;
 
@@ -141,5 +142,6 @@ extern const char *const pricing_labels[];
 
 /* Limits (README "Limits"). */
 #define OPSMETER_METADATA_MAX_BYTES 8192
+#define OPSMETER_MAX_NESTING 64		/* levels, counting the event object */
 
 #endif							/* OPSMETER_EVENT_H */

@@ -10,14 +10,18 @@
 #include "opsmeter.h"
 #include "event.h"
 
+typedef struct StoragePlan StoragePlan;	/* storage.c's state between claim and write */
+
 typedef struct IngestCall
 {
 	Oid			caller;
 	WorkspaceRef ws;
 	EventBounds bounds;
 	bool		batch;			/* respond with the batch shape */
+	bool		by_line;		/* NDJSON: also answer with line numbers */
 	OpsEvent   *events;
 	int			nevents;
+	StoragePlan *storage;
 } IngestCall;
 
 extern void ingest_begin(IngestCall *call, const char *funcname);
@@ -27,7 +31,12 @@ extern Jsonb *ingest_finish(IngestCall *call);
 /* pricing.c */
 extern void pricing_apply(OpsEvent *ev);
 
-/* storage.c: marks duplicates, writes the rest; returns rows written. */
-extern int	storage_write_events(IngestCall *call);
+/*
+ * storage.c: storage_claim() marks every duplicate (within the call and
+ * against stored rows) and locks the partitions; storage_write() then
+ * writes the other events and returns how many.
+ */
+extern void storage_claim(IngestCall *call);
+extern int	storage_write(IngestCall *call);
 
 #endif							/* OPSMETER_INGEST_H */

@@ -23,11 +23,22 @@
 
 #include <json-c/json.h>
 
-/* Deepest nesting json-c accepts in a line or price file (README "Limits"). */
-#define OPSMETER_JSON_MAX_DEPTH 64
+/*
+ * Deepest nesting json-c itself accepts: a backstop only, as event.c
+ * enforces the documented limit (OPSMETER_MAX_NESTING) on both paths.
+ */
+#define OPSMETER_JSON_MAX_DEPTH 128
 
 /* A strict, UTF-8-validating tokener; free with json_tokener_free(). */
 extern struct json_tokener *jsonc_new_tokener(void);
+
+/*
+ * What json-c lets through but JSON (RFC 8259) and jsonb refuse: \u0000
+ * (which json-c would also truncate inside keys), lone UTF-16 surrogates,
+ * single-quoted strings, NaN and Infinity.  Returns NULL when the text is
+ * clean, else a description; *nul is set for \u0000.
+ */
+extern const char *jsonc_strict_problem(const char *text, size_t len, bool *nul);
 
 /*
  * Parses exactly text[0..len) as one JSON document.  On failure returns NULL
@@ -39,11 +50,14 @@ extern struct json_object *jsonc_parse(struct json_tokener *tok, const char *tex
 /* A JSON number as an exact numeric, from json-c's original text. */
 extern Numeric jsonc_number(struct json_object *num);
 
-/* True when an int does not fit int64 (json-c clamps it silently). */
+/* True when json-c clamped an int (its digits are lost). */
 extern bool jsonc_int_overflows(struct json_object *num);
 
-/* True when a string anywhere inside (keys too) holds a NUL byte. */
-extern bool jsonc_contains_nul(struct json_object *obj);
+/* True for an exact int above INT64_MAX (json-c holds it as uint64). */
+extern bool jsonc_int_above_int64(struct json_object *num);
+
+/* True when an integer anywhere inside does not fit int64. */
+extern bool jsonc_has_int_beyond_int64(struct json_object *obj);
 
 /* Converts an object to jsonb (the caller checked it holds no NUL). */
 extern Jsonb *jsonc_to_jsonb(struct json_object *obj);

@@ -1,5 +1,5 @@
--- install: what \set SHOW_CONTEXT never
-CREATE EXTENSION opsmeter puts in place.
+-- install: what CREATE EXTENSION opsmeter puts in place.
+\set SHOW_CONTEXT never
 CREATE EXTENSION opsmeter;
 
 -- Internal objects live in schema opsmeter; user-facing functions in the

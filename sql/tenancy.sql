@@ -13,7 +13,11 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
-GRANT opsmeter_admin TO regress_creator;
+DO $$ BEGIN
+    IF NOT pg_has_role('regress_creator', 'opsmeter_admin', 'MEMBER') THEN
+        GRANT opsmeter_admin TO regress_creator;
+    END IF;
+END $$;
 
 -- Only superusers and members of opsmeter_admin create workspaces.
 SET ROLE regress_nobody;

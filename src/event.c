@@ -9,6 +9,7 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "event.h"
@@ -83,8 +84,14 @@ static const IntRule int_rules[F_NUM_FIELDS] = {
 EventField
 event_field_lookup(const char *key, int len)
 {
+	static uint8 lengths[F_NUM_FIELDS];
+
+	if (lengths[0] == 0)
+		for (int f = 0; f < F_NUM_FIELDS; f++)
+			lengths[f] = (uint8) strlen(field_names[f]);
 	for (int f = 0; f < F_NUM_FIELDS; f++)
-		if (strncmp(field_names[f], key, len) == 0 && field_names[f][len] == '\0')
+		if (lengths[f] == len && field_names[f][0] == key[0] &&
+			memcmp(field_names[f], key, len) == 0)
 			return (EventField) f;
 	return F_UNKNOWN;
 }
@@ -136,9 +143,47 @@ quoted_excerpt(const char *s, int len)
 	return psprintf("\"%.*s%s\"", cut, s, cut < len ? "..." : "");
 }
 
+/* What a field takes, for hints. */
+static const char *
+field_expectation(EventField f)
+{
+	switch (f)
+	{
+		case F_EXTERNAL_REQUEST_ID:
+			return "Send externalRequestId as a JSON string of 1 to 128 characters, unique per request.";
+		case F_PROVIDER:
+			return "Send provider as a JSON string of 1 to 100 characters, e.g. \"openai\".";
+		case F_MODEL:
+			return "Send model as a JSON string of 1 to 200 characters, e.g. \"gpt-4o-mini\".";
+		case F_INPUT_TOKENS:
+		case F_OUTPUT_TOKENS:
+		case F_TOTAL_TOKENS:
+		case F_CACHED_INPUT_TOKENS:
+		case F_REASONING_TOKENS:
+			return "Token counts are JSON integers from 0 to 1000000000000000.";
+		case F_LATENCY_MS:
+			return "latencyMs is a JSON integer from 0 to 2147483647 (milliseconds).";
+		case F_ERROR_CODE:
+		case F_PROMPT_VERSION:
+		case F_ENDPOINT_TAG:
+			return "Send it as a JSON string of at most 128 characters, or omit it.";
+		case F_USER_ID:
+		case F_TENANT_ID:
+			return "Send it as a JSON string of at most 256 characters, or omit it.";
+		case F_COST_USD:
+			return "costUsd is a JSON number of US dollars from 0 to 1000000000, e.g. 0.0042.";
+		case F_METADATA:
+			return "metadata is a JSON object of at most 8192 bytes.";
+		default:
+			return NULL;
+	}
+}
+
 static void pg_attribute_noreturn()
 field_error(const OpsEvent *ev, EventField f, const char *problem, const char *hint)
 {
+	if (hint == NULL)
+		hint = field_expectation(f);
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid field \"%s\"%s: %s", field_names[f],
@@ -157,8 +202,11 @@ static void
 check_text(const OpsEvent *ev, EventField f, const char *s, int len)
 {
 	if (memchr(s, '\0', len) != NULL)
-		field_error(ev, f, "must not contain \\u0000",
-					"PostgreSQL text cannot hold NUL characters; remove them.");
+		ereport(ERROR,
+				(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
+				 errmsg("invalid field \"%s\"%s: must not contain \\u0000",
+						field_names[f], event_location_text(&ev->loc)),
+				 errhint("PostgreSQL text cannot hold NUL characters; remove them.")));
 	if (!pg_verify_mbstr(GetDatabaseEncoding(), s, len, true))
 		field_error(ev, f, psprintf("is not valid %s", GetDatabaseEncodingName()),
 					"Send text as valid UTF-8.");
@@ -193,6 +241,33 @@ numeric_compare(Numeric a, Numeric b)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
+/*
+ * An integral numeric inside int64 converts exactly with numeric_int8; a
+ * zero display scale (what "120" parses to) and the bounds prove both.
+ * The bounds are built once per backend.
+ */
+static bool
+numeric_fast_int64(Numeric num, int64 *out)
+{
+	static Numeric lo = NULL,
+				hi = NULL;
+
+	if (hi == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		lo = int64_to_numeric(PG_INT64_MIN);
+		hi = int64_to_numeric(PG_INT64_MAX);
+		MemoryContextSwitchTo(old);
+	}
+	if (numeric_is_nan(num) || numeric_is_inf(num) ||
+		DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) != 0 ||
+		numeric_compare(num, hi) > 0 || numeric_compare(num, lo) < 0)
+		return false;
+	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
+	return true;
+}
+
 static void
 set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 {
@@ -200,22 +275,25 @@ set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 
 	if (v->kind != VK_NUMBER)
 		type_error(ev, f, "a non-negative integer", v, NULL);
+	if (v->beyond_int64)
+		field_error(ev, f, "is out of range: beyond 64-bit integers",
+					psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
 	if (v->is_int)
 		val = v->ival;
+	else if (numeric_fast_int64(v->num, &val))
+		;
 	else
 	{
-		char	   *text = numeric_out_sci(v->num, 0);
+		char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)));
 
 		if (numeric_is_nan(v->num) || numeric_is_inf(v->num) ||
 			numeric_compare(v->num, int64_to_numeric(PG_INT64_MAX)) > 0 ||
 			numeric_compare(v->num, int64_to_numeric(PG_INT64_MIN)) < 0)
-			field_error(ev, f, psprintf("is out of range: %s", text),
+			field_error(ev, f, psprintf("is out of range: %s", quoted_excerpt(text, strlen(text))),
 						psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
 		val = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->num)));
 		if (numeric_compare(v->num, int64_to_numeric(val)) != 0)
-			field_error(ev, f, psprintf("must be an integer, not %s",
-										DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)))),
-						NULL);
+			field_error(ev, f, psprintf("must be an integer, not %s", text), NULL);
 	}
 	if (val < 0)
 		field_error(ev, f, psprintf("must be >= 0, got " INT64_FORMAT, val), NULL);
@@ -257,10 +335,17 @@ set_cost(OpsEvent *ev, const FieldValue *v)
 	Numeric		cost;
 
 	if (v->kind != VK_NUMBER)
-		type_error(ev, F_COST_USD, "a number", v, "Send costUsd as a JSON number of US dollars, e.g. 0.0042.");
+		type_error(ev, F_COST_USD, "a number", v, NULL);
+	if (v->beyond_int64)
+		field_error(ev, F_COST_USD, "must be at most " COST_USD_MAX, NULL);
 	cost = v->is_int ? int64_to_numeric(v->ival) : v->num;
+	if (numeric_is_nan(cost) || numeric_is_inf(cost))
+		field_error(ev, F_COST_USD, "must be a finite number", NULL);
 	if (numeric_compare(cost, int64_to_numeric(0)) < 0)
-		field_error(ev, F_COST_USD, "must be >= 0", NULL);
+		field_error(ev, F_COST_USD,
+					psprintf("must be >= 0, got %s",
+							 DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(cost)))),
+					NULL);
 	if (numeric_compare(cost, DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(COST_USD_MAX),
 																   ObjectIdGetDatum(InvalidOid),
 																   Int32GetDatum(-1)))) > 0)
@@ -380,11 +465,41 @@ set_timestamp(OpsEvent *ev, const FieldValue *v)
 	ev->seen[F_TIMESTAMP] = true;
 }
 
+/* Deepest nesting of containers inside a jsonb document (1 for {}). */
+static int
+jsonb_depth(Jsonb *doc)
+{
+	JsonbIterator *it = JsonbIteratorInit(&doc->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			depth = 0,
+				deepest = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+		{
+			depth++;
+			deepest = Max(deepest, depth);
+		}
+		else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			depth--;
+	}
+	return deepest;
+}
+
 static void
 set_metadata(OpsEvent *ev, const FieldValue *v)
 {
 	if (v->kind != VK_OBJECT || v->object == NULL)
 		type_error(ev, F_METADATA, "a JSON object", v, NULL);
+	if (1 + jsonb_depth(v->object) > OPSMETER_MAX_NESTING)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid field \"metadata\"%s: nested deeper than %d levels",
+						event_location_text(&ev->loc), OPSMETER_MAX_NESTING),
+				 errhint("An event and its metadata may nest at most %d levels of objects and arrays.",
+						 OPSMETER_MAX_NESTING)));
 	if (VARSIZE(v->object) > OPSMETER_METADATA_MAX_BYTES)
 		field_error(ev, F_METADATA,
 					psprintf("is %d bytes, more than the limit of %d",
@@ -503,10 +618,15 @@ event_finish(OpsEvent *ev, const EventBounds *bounds)
 							 timestamptz_to_str(ev->ts)),
 					"Check the client's clock; omit timestamp to use the server's time.");
 	else if (ev->ts < bounds->oldest)
+	{
+		/* timestamptz_to_str() returns a static buffer: copy each result. */
+		char	   *sent = pstrdup(timestamptz_to_str(ev->ts));
+		char	   *oldest = pstrdup(timestamptz_to_str(bounds->oldest));
+
 		field_error(ev, F_TIMESTAMP,
-					psprintf("%s is older than the raw retention (oldest accepted: %s)",
-							 timestamptz_to_str(ev->ts), timestamptz_to_str(bounds->oldest)),
+					psprintf("%s is older than the raw retention (oldest accepted: %s)", sent, oldest),
 					"Raw retention is set by opsmeter.raw_retention or per workspace; older events cannot be stored.");
+	}
 
 	if (!ev->seen[F_COST_USD])
 		ev->pricing = PRICING_UNPRICED;	/* pricing_apply() decides */

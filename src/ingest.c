@@ -168,6 +168,7 @@ batch_response(const IngestCall *call, int accepted)
 	JsonbParseState *st = NULL;
 	int			duplicates = 0,
 				unpriced = 0;
+	bool		by_line = call->by_line;
 
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	put_key(&st, "ok");
@@ -190,6 +191,16 @@ batch_response(const IngestCall *call, int accepted)
 			unpriced++;
 	}
 	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	if (by_line)
+	{
+		/* NDJSON: the same, as the line numbers errors use */
+		put_key(&st, "duplicateLines");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < call->nevents; i++)
+			if (call->events[i].duplicate)
+				put_int(&st, WJB_ELEM, call->events[i].loc.number);
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	}
 	put_key(&st, "duplicates");
 	put_int(&st, WJB_VALUE, duplicates);
 	put_key(&st, "unpriced");
@@ -206,6 +217,11 @@ batch_response(const IngestCall *call, int accepted)
 			pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 			put_key(&st, "index");
 			put_int(&st, WJB_VALUE, i);
+			if (by_line)
+			{
+				put_key(&st, "line");
+				put_int(&st, WJB_VALUE, call->events[i].loc.number);
+			}
 			put_key(&st, "warning");
 			put_string(&st, WJB_VALUE, lfirst(lc));
 			pushJsonbValue(&st, WJB_END_OBJECT, NULL);
@@ -218,16 +234,20 @@ batch_response(const IngestCall *call, int accepted)
 	return JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
 }
 
-/* Prices, stores and answers the validated events of a call. */
+/*
+ * Dedups, prices and stores the validated events of a call, and answers.
+ * Duplicates are found first so that only what is stored is priced.
+ */
 Jsonb *
 ingest_finish(IngestCall *call)
 {
 	int			accepted;
 
+	storage_claim(call);
 	for (int i = 0; i < call->nevents; i++)
-		pricing_apply(&call->events[i]);
-
-	accepted = storage_write_events(call);
+		if (!call->events[i].duplicate)
+			pricing_apply(&call->events[i]);
+	accepted = storage_write(call);
 
 	return call->batch ? batch_response(call, accepted) : single_response(call);
 }

@@ -32,7 +32,9 @@ to_field_value(struct json_object *val, EventField field, int lineno, FieldValue
 		case json_type_int:
 			fv->kind = VK_NUMBER;
 			if (jsonc_int_overflows(val))
-				fv->num = jsonc_number(val);
+				fv->beyond_int64 = true;	/* json-c lost its digits */
+			else if (jsonc_int_above_int64(val))
+				fv->num = jsonc_number(val);	/* exact text, out of range */
 			else
 			{
 				fv->is_int = true;
@@ -53,11 +55,11 @@ to_field_value(struct json_object *val, EventField field, int lineno, FieldValue
 			fv->kind = VK_OBJECT;
 			if (field == F_METADATA)
 			{
-				if (jsonc_contains_nul(val))
+				if (jsonc_has_int_beyond_int64(val))
 					ereport(ERROR,
-							(errcode(ERRCODE_UNTRANSLATABLE_CHARACTER),
-							 errmsg("invalid field \"metadata\" on line %d: must not contain \\u0000", lineno),
-							 errhint("PostgreSQL jsonb cannot hold NUL characters; remove them.")));
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid field \"metadata\" on line %d: holds an integer beyond the 64-bit range", lineno),
+							 errhint("In NDJSON bodies, metadata integers must lie between -9223372036854775807 and 18446744073709551614; send larger ones as strings or decimals.")));
 				fv->object = jsonc_to_jsonb(val);
 			}
 			break;
@@ -70,14 +72,22 @@ parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
 {
 	const char *problem;
 	bool		too_deep;
+	bool		nul;
 
+	problem = jsonc_strict_problem(line, len, &nul);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(nul ? ERRCODE_UNTRANSLATABLE_CHARACTER : ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid JSON on line %d: %s", lineno, problem),
+				 nul ? errhint("PostgreSQL text and jsonb cannot hold NUL characters; remove them.")
+				 : errhint("Each line must hold one JSON object (RFC 8259).")));
 	*current = jsonc_parse(tok, line, len, &problem, &too_deep);
 	if (*current == NULL)
 		ereport(ERROR,
 				(errcode(too_deep ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid JSON on line %d: %s", lineno, problem),
 				 too_deep
-				 ? errhint("JSON nesting deeper than %d levels is refused.", OPSMETER_JSON_MAX_DEPTH)
+				 ? errhint("An event and its metadata may nest at most %d levels.", OPSMETER_MAX_NESTING)
 				 : errhint("Each line must hold one complete JSON object.")));
 	if (!json_object_is_type(*current, json_type_object))
 		ereport(ERROR,
@@ -160,6 +170,7 @@ opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
 	ingest_check_batch_size(nevents);
 
 	call.batch = true;
+	call.by_line = true;
 	call.nevents = nevents;
 	call.events = palloc(sizeof(OpsEvent) * Max(nevents, 1));
 

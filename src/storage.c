@@ -78,6 +78,14 @@ typedef struct EnumValues
 
 static SPIPlanPtr insert_keys_plan = NULL;
 
+struct StoragePlan
+{
+	int		   *order;			/* accepted events, by request id */
+	int			accepted;
+	int32	   *days;			/* per event: UTC day */
+	Oid		   *relids;			/* per event: its locked partition */
+};
+
 /* UTC day of a timestamp, as a date (days since 2000-01-01). */
 static int32
 utc_day(TimestampTz ts)
@@ -421,20 +429,22 @@ load_enum_values(EnumValues *enums)
 	}
 }
 
-int
-storage_write_events(IngestCall *call)
+void
+storage_claim(IngestCall *call)
 {
 	int			n = call->nevents;
+	StoragePlan *plan = palloc0(sizeof(StoragePlan));
 	int		   *order = palloc(sizeof(int) * Max(n, 1));
 	int32	   *days = palloc(sizeof(int32) * Max(n, 1));
 	Oid		   *relids = palloc(sizeof(Oid) * Max(n, 1));
-	int			ncand,
-				accepted;
-	int64		batch;
-	EnumValues	enums;
+	int			ncand;
 
+	plan->order = order;
+	plan->days = days;
+	plan->relids = relids;
+	call->storage = plan;
 	if (n == 0)
-		return 0;
+		return;
 
 	ncand = drop_repeats_within_call(call->events, n, order);
 
@@ -455,7 +465,19 @@ storage_write_events(IngestCall *call)
 		relids[i] = j < k ? relids[order[j]] : lock_partition_for_day(days[i]);
 	}
 
-	accepted = claim_request_keys(call, order, ncand, days);
+	plan->accepted = claim_request_keys(call, order, ncand, days);
+}
+
+int
+storage_write(IngestCall *call)
+{
+	StoragePlan *plan = call->storage;
+	int		   *order = plan->order;
+	int32	   *days = plan->days;
+	int			accepted = plan->accepted;
+	int64		batch;
+	EnumValues	enums;
+
 	if (accepted == 0)
 		return 0;
 
@@ -473,7 +495,7 @@ storage_write_events(IngestCall *call)
 
 		while (end < accepted && days[order[end]] == days[order[start]])
 			end++;
-		insert_into_partition(relids[order[start]], call, order + start, end - start, batch, &enums);
+		insert_into_partition(plan->relids[order[start]], call, order + start, end - start, batch, &enums);
 		start = end;
 	}
 	return accepted;
