@@ -11,7 +11,9 @@ OBJS = \
 	src/pricing.o \
 	src/price_loader.o \
 	src/jsonc.o \
-	src/storage.o
+	src/storage.o \
+	src/retention.o \
+	src/worker.o
 
 DATA = sql/opsmeter--0.1.0.sql data/opsmeter_prices.json
 PGFILEDESC = "opsmeter - LLM cost telemetry"

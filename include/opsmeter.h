@@ -6,6 +6,7 @@
 #define OPSMETER_H
 
 #include "postgres.h"
+#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 /* GUCs (src/opsmeter.c) */
@@ -13,6 +14,16 @@ extern char *opsmeter_workspace_guc;
 extern int	opsmeter_raw_retention_min;
 extern int	opsmeter_summary_retention_min;
 extern int	opsmeter_max_batch_events;
+extern char *opsmeter_database;
+extern char *opsmeter_worker_role;
+extern bool opsmeter_worker_enabled;
+extern int	opsmeter_worker_interval_s;
+
+/* The background worker (src/worker.c). */
+extern void opsmeter_register_worker(void);
+
+/* One rollup + retention pass, recorded (src/retention.c); returns jsonb. */
+extern Jsonb *opsmeter_retention_pass(const char *trigger);
 
 /* Registers the price catalog's cache invalidation (src/pricing.c). */
 extern void pricing_register_invalidation(void);

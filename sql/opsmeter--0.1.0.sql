@@ -553,13 +553,18 @@ CREATE TABLE opsmeter.retention_runs (
 COMMENT ON TABLE opsmeter.retention_runs IS 'one row per retention pass, by the worker or by hand';
 GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;
 
+CREATE FUNCTION opsmeter.guc_raw_retention() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter.guc_summary_retention() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_summary_retention' LANGUAGE C STABLE PARALLEL SAFE;
+
 -- The raw and summary retention of each workspace (its own, else the GUCs).
 CREATE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
 RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT w.workspace_id,
-           coalesce(w.raw_retention, make_interval(mins => current_setting('opsmeter.raw_retention_minutes')::int)),
-           coalesce(w.summary_retention, make_interval(mins => current_setting('opsmeter.summary_retention_minutes')::int))
+           coalesce(w.raw_retention, opsmeter.guc_raw_retention()),
+           coalesce(w.summary_retention, opsmeter.guc_summary_retention())
       FROM opsmeter.workspaces w
 $$;
 
@@ -573,7 +578,7 @@ CREATE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT 
                                             OUT summary_rows_deleted bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    global_raw interval := make_interval(mins => current_setting('opsmeter.raw_retention_minutes')::int);
+    global_raw interval := opsmeter.guc_raw_retention();
     longest_raw interval;
     w bigint;
     part record;
@@ -671,8 +676,8 @@ BEGIN
         RAISE EXCEPTION 'invalid summary retention %', summary
             USING ERRCODE = '22023', HINT = 'Summary retention is at least 1 hour; NULL falls back to opsmeter.summary_retention.';
     END IF;
-    eff_raw := coalesce(raw, make_interval(mins => current_setting('opsmeter.raw_retention_minutes')::int));
-    eff_summary := coalesce(summary, make_interval(mins => current_setting('opsmeter.summary_retention_minutes')::int));
+    eff_raw := coalesce(raw, opsmeter.guc_raw_retention());
+    eff_summary := coalesce(summary, opsmeter.guc_summary_retention());
     IF eff_summary < eff_raw THEN
         RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
             USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';

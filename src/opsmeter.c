@@ -23,6 +23,10 @@ char	   *opsmeter_workspace_guc = NULL;
 int			opsmeter_raw_retention_min = 30 * 24 * 60;
 int			opsmeter_summary_retention_min = 365 * 24 * 60;
 int			opsmeter_max_batch_events = 10000;
+char	   *opsmeter_database = NULL;
+char	   *opsmeter_worker_role = NULL;
+bool		opsmeter_worker_enabled = true;
+int			opsmeter_worker_interval_s = 60;
 
 void		_PG_init(void);
 
@@ -62,9 +66,43 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
+	DefineCustomStringVariable("opsmeter.database",
+							   "Database the opsmeter background worker works in.",
+							   NULL,
+							   &opsmeter_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("opsmeter.worker_role",
+							   "Role the opsmeter background worker connects as.",
+							   "Empty means the bootstrap superuser; prefer a LOGIN role that is a member of opsmeter_admin.",
+							   &opsmeter_worker_role,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("opsmeter.worker_enabled",
+							 "Whether the opsmeter background worker runs retention passes.",
+							 NULL,
+							 &opsmeter_worker_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.worker_interval",
+							"Time between two passes of the opsmeter background worker.",
+							NULL,
+							&opsmeter_worker_interval_s,
+							60, 1, 24 * 60 * 60,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("opsmeter");
 
 	pricing_register_invalidation();
+	if (process_shared_preload_libraries_in_progress)
+		opsmeter_register_worker();
 }
 
 Oid

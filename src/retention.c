@@ -1,0 +1,252 @@
+/*
+ * retention.c — one retention pass: roll raw rows up into summaries, then
+ * remove what is past retention, recorded in opsmeter.retention_runs.
+ *
+ * The SQL of both steps is in opsmeter._rollup() and
+ * opsmeter._enforce_retention(); this file is the trusted entry point
+ * (who may run a pass, as whom, in which isolation) and the rollup barrier.
+ * The invariant is in src/README.md ("rollup").
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "opsmeter.h"
+
+PG_FUNCTION_INFO_V1(opsmeter_wait_for_ingest_barrier);
+PG_FUNCTION_INFO_V1(opsmeter_run_retention);
+PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
+PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
+
+/*
+ * Waits for every transaction that holds a lock on opsmeter.ingest_batch_seq,
+ * i.e. every ingest that has drawn a batch number and not yet ended.  New
+ * ingests are not blocked: this only waits for the current lockers, as
+ * CREATE INDEX CONCURRENTLY does.
+ */
+Datum
+opsmeter_wait_for_ingest_barrier(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, opsmeter_relid("ingest_batch_seq"));
+	WaitForLockers(tag, ShareLock, false);
+	PG_RETURN_VOID();
+}
+
+static Datum
+minutes_interval(int minutes)
+{
+	Interval   *iv = palloc0(sizeof(Interval));
+
+	iv->time = (int64) minutes * USECS_PER_MINUTE;
+	return IntervalPGetDatum(iv);
+}
+
+/* opsmeter.guc_raw_retention(): the GUC as an interval. */
+Datum
+opsmeter_guc_raw_retention(PG_FUNCTION_ARGS)
+{
+	return minutes_interval(opsmeter_raw_retention_min);
+}
+
+Datum
+opsmeter_guc_summary_retention(PG_FUNCTION_ARGS)
+{
+	return minutes_interval(opsmeter_summary_retention_min);
+}
+
+/* The figures of one pass, for retention_runs and the answer. */
+typedef struct PassResult
+{
+	bool		ok;
+	char	   *error;
+	int64		rows_rolled_up;
+	int64		watermark;
+	int64		partitions_dropped;
+	int64		partitions_created;
+	int64		raw_rows_deleted;
+	int64		keys_purged;
+	int64		summary_rows_deleted;
+	double		duration_ms;
+} PassResult;
+
+static int64
+int8_column(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	if (isnull)
+		return 0;
+	switch (SPI_gettypeid(SPI_tuptable->tupdesc, col))
+	{
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+static void
+run_steps(PassResult *r)
+{
+	if (SPI_execute("SELECT rows_rolled_up, watermark FROM opsmeter._rollup()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "opsmeter._rollup() failed");
+	r->rows_rolled_up = int8_column(1);
+	r->watermark = int8_column(2);
+	if (SPI_execute("SELECT partitions_dropped, partitions_created, raw_rows_deleted, keys_purged, "
+					"summary_rows_deleted FROM opsmeter._enforce_retention()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "opsmeter._enforce_retention() failed");
+	r->partitions_dropped = int8_column(1);
+	r->partitions_created = int8_column(2);
+	r->raw_rows_deleted = int8_column(3);
+	r->keys_purged = int8_column(4);
+	r->summary_rows_deleted = int8_column(5);
+}
+
+static void
+record_run(const PassResult *r, const char *trigger, Oid run_by, TimestampTz started)
+{
+	Oid			types[13] = {TIMESTAMPTZOID, TEXTOID, OIDOID, BOOLOID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, TEXTOID};
+	Datum		values[13];
+	char		nulls[13];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = TimestampTzGetDatum(started);
+	values[1] = CStringGetTextDatum(trigger);
+	values[2] = ObjectIdGetDatum(run_by);
+	values[3] = BoolGetDatum(r->ok);
+	values[4] = Int64GetDatum(r->rows_rolled_up);
+	values[5] = Int64GetDatum(r->watermark);
+	values[6] = Int64GetDatum(r->partitions_dropped);
+	values[7] = Int64GetDatum(r->partitions_created);
+	values[8] = Int64GetDatum(r->raw_rows_deleted);
+	values[9] = Int64GetDatum(r->keys_purged);
+	values[10] = Int64GetDatum(r->summary_rows_deleted);
+	values[11] = Float8GetDatum(r->duration_ms);
+	values[12] = r->error ? CStringGetTextDatum(r->error) : (Datum) 0;
+	if (!r->ok)
+		for (int i = 4; i <= 10; i++)
+			nulls[i] = 'n';
+	if (r->error == NULL)
+		nulls[12] = 'n';
+	if (SPI_execute_with_args("INSERT INTO opsmeter.retention_runs (started_at, finished_at, triggered_by, run_by, ok, "
+							  "  rows_rolled_up, watermark, partitions_dropped, partitions_created, raw_rows_deleted, "
+							  "  keys_purged, summary_rows_deleted, duration_ms, error) "
+							  "VALUES ($1, clock_timestamp(), $2, $3::regrole, $4, $5, $6, $7::int, $8::int, $9, $10, "
+							  "        $11, round($12::numeric, 3), $13)",
+							  13, types, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "recording the retention pass failed");
+}
+
+static Jsonb *
+pass_result_jsonb(const PassResult *r)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"ok\": %s, \"rowsRolledUp\": " INT64_FORMAT ", \"watermark\": " INT64_FORMAT
+					 ", \"partitionsDropped\": " INT64_FORMAT ", \"partitionsCreated\": " INT64_FORMAT
+					 ", \"rawRowsDeleted\": " INT64_FORMAT ", \"keysPurged\": " INT64_FORMAT
+					 ", \"summaryRowsDeleted\": " INT64_FORMAT ", \"durationMs\": %.3f, \"error\": ",
+					 r->ok ? "true" : "false", r->rows_rolled_up, r->watermark, r->partitions_dropped,
+					 r->partitions_created, r->raw_rows_deleted, r->keys_purged, r->summary_rows_deleted,
+					 r->duration_ms);
+	if (r->error)
+		escape_json(&buf, r->error);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * One pass, in the caller's transaction.  A failing step is rolled back to
+ * a subtransaction, reported as a WARNING and recorded with its error, so
+ * the record survives the failure; a pass never half-applies.
+ */
+Jsonb *
+opsmeter_retention_pass(const char *trigger)
+{
+	Oid			caller = GetUserId();
+	Oid			admin = get_role_oid("opsmeter_admin", true);
+	TimestampTz started = GetCurrentTimestamp();
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	PassResult	r = {0};
+	OwnerSwitch sw;
+
+	if (!superuser() && !(OidIsValid(admin) && has_privs_of_role(caller, admin)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run a retention pass"),
+				 errhint("Only superusers and members of opsmeter_admin run opsmeter_run_retention().")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("opsmeter_run_retention() must run in a READ COMMITTED transaction"),
+				 errhint("The rollup must see rows committed while it waits for in-flight ingests.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run a retention pass in a read-only transaction")));
+
+	opsmeter_become_owner(&sw);
+	SPI_connect();
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		run_steps(&r);
+		r.ok = true;
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		memset(&r, 0, sizeof(r));
+		r.ok = false;
+		r.error = edata->message;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("opsmeter retention pass failed: %s", edata->message),
+				 errhint("The pass was rolled back and recorded in opsmeter.retention_runs; the next pass retries.")));
+	}
+	PG_END_TRY();
+
+	r.duration_ms = (double) (GetCurrentTimestamp() - started) / 1000.0;
+	record_run(&r, trigger, caller, started);
+	SPI_finish();
+	opsmeter_restore_user(&sw);
+	return pass_result_jsonb(&r);
+}
+
+/* opsmeter_run_retention() RETURNS jsonb — one pass now (pg_cron, by hand). */
+Datum
+opsmeter_run_retention(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(opsmeter_retention_pass("manual"));
+}
