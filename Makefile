@@ -23,11 +23,11 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = -ljson-c
 
 # pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
-REGRESS = install tenancy ingest ingest_errors ndjson pricing partitions
+REGRESS = install tenancy ingest ingest_errors ndjson pricing partitions rollup
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.
-ISOLATION = concurrent_duplicates
+ISOLATION = concurrent_duplicates rollup_vs_ingest
 ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
 
 # Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.

@@ -1,0 +1,148 @@
+# The background worker: start, reload, a failing pass it survives, SIGTERM,
+# and kill -9 in the middle of a pass (of a backend and of the worker) after
+# which every total is still exact.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('worker');
+$node->init;
+$node->append_conf('postgresql.conf', q{
+shared_preload_libraries = 'opsmeter'
+opsmeter.database = 'postgres'
+opsmeter.worker_interval = '1s'
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION opsmeter;
+SELECT opsmeter_create_workspace('tap');
+});
+
+# summaries + rows above the watermark = raw rows, in count and in money.
+my $exact = q{
+SELECT (SELECT count(*) FROM opsmeter.events)
+       = (SELECT coalesce(sum(requests), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
+         + (SELECT count(*) FROM opsmeter.events e, opsmeter.rollup_state s WHERE e.ingest_batch > s.watermark)
+   AND (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.events)
+       = (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
+         + (SELECT coalesce(sum(e.cost_usd), 0) FROM opsmeter.events e, opsmeter.rollup_state s WHERE e.ingest_batch > s.watermark)
+   AND (SELECT count(*) FROM opsmeter.events) = (SELECT count(*) FROM opsmeter.request_keys)
+};
+my $n = 0;
+sub ingest
+{
+	my ($count) = @_;
+	my $first = $n + 1;
+	$n += $count;
+	return qq{SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'tap-' || i,
+	  'provider', 'openai', 'model', 'gpt-4o-mini', 'inputTokens', 100 + i, 'outputTokens', 10,
+	  'userId', 'u' || (i % 5)))) FROM generate_series($first, $n) i};
+}
+sub worker_pid
+{
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'opsmeter worker'");
+}
+
+# 1. Start: the worker is visible and rolls up what is ingested.
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'opsmeter worker'"),
+	'worker shows in pg_stat_activity');
+$node->safe_psql('postgres', ingest(50));
+ok($node->poll_query_until('postgres',
+	"SELECT coalesce(sum(requests), 0) = 50 FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	'worker rolled up 50 events');
+is($node->safe_psql('postgres', $exact), 't', 'totals exact after worker passes');
+ok($node->safe_psql('postgres',
+	"SELECT count(*) > 0 FROM opsmeter.retention_runs WHERE triggered_by = 'worker' AND ok") eq 't',
+	'worker passes are recorded');
+
+# 2. Reload: SIGHUP picks up a new interval and pauses/resumes.
+my $log_offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', "opsmeter.worker_interval = '2s'\n");
+$node->reload;
+ok($node->wait_for_log(qr/opsmeter worker reloaded its configuration: enabled=on, every 2 s/, $log_offset),
+	'worker reloads on SIGHUP');
+
+# 3. A failing pass: logged, recorded, survived; the next pass catches up.
+my $pid_before = worker_pid();
+$node->safe_psql('postgres', q{
+CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'summaries refused for the test'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON opsmeter.summaries FOR EACH ROW EXECUTE FUNCTION public.refuse();
+});
+$node->safe_psql('postgres', ingest(20));
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM opsmeter.retention_runs WHERE triggered_by = 'worker' AND NOT ok AND error LIKE '%summaries refused%'"),
+	'failed pass recorded with its error');
+is(worker_pid(), $pid_before, 'worker survived the failing pass');
+is($node->safe_psql('postgres', $exact), 't', 'totals exact while passes fail');
+$node->safe_psql('postgres', 'DROP TRIGGER refuse ON opsmeter.summaries');
+ok($node->poll_query_until('postgres',
+	"SELECT coalesce(sum(requests), 0) = 70 FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	'next pass caught up after the fault was fixed');
+
+# 4. kill -9 of a backend in the middle of a pass.  A session holds an
+#    uncommitted ingest, so a manual pass waits at the rollup barrier; the
+#    worker is paused so that the manual pass is the one in flight.
+$node->append_conf('postgresql.conf', "opsmeter.worker_enabled = off\n");
+$node->reload;
+$node->safe_psql('postgres', ingest(30));
+my $holder = $node->background_psql('postgres', on_error_stop => 0);
+$holder->query_safe('BEGIN');
+$holder->query_safe(ingest(5));
+my $pass = $node->background_psql('postgres', on_error_stop => 0);
+$pass->query_until(qr/started/, "\\echo started\nSELECT opsmeter_run_retention();\n");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT opsmeter_run_retention()%' AND wait_event_type = 'Lock'"),
+	'manual pass is waiting at the barrier');
+my $pass_pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT opsmeter_run_retention()%'");
+kill 'KILL', $pass_pid;
+eval { $holder->quit; };
+eval { $pass->quit; };
+ok($node->poll_query_until('postgres', 'SELECT 1'), 'server back after kill -9 of a backend');
+$n -= 5;    # the holder's ingest never committed
+is($node->safe_psql('postgres', "SELECT count(*) FROM opsmeter.events"), $n, 'only committed events are stored');
+is($node->safe_psql('postgres', $exact), 't', 'totals exact after the crash');
+$node->safe_psql('postgres', 'SELECT opsmeter_run_retention()');
+is($node->safe_psql('postgres', $exact), 't', 'totals exact after the next pass');
+is($node->safe_psql('postgres',
+	"SELECT coalesce(sum(requests), 0) FROM opsmeter.summaries WHERE dimension = 'overview'"), $n,
+	'every committed event counted once');
+
+# 5. kill -9 of the worker in the middle of its pass.
+$node->append_conf('postgresql.conf', "opsmeter.worker_enabled = on\nopsmeter.worker_interval = '1s'\n");
+$node->reload;
+$holder = $node->background_psql('postgres', on_error_stop => 0);
+$holder->query_safe('BEGIN');
+$holder->query_safe(ingest(5));
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'opsmeter worker' AND wait_event_type = 'Lock'"),
+	'worker pass is waiting at the barrier');
+kill 'KILL', worker_pid();
+eval { $holder->quit; };
+$n -= 5;
+ok($node->poll_query_until('postgres', 'SELECT 1'), 'server back after kill -9 of the worker');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'opsmeter worker'"),
+	'worker restarted after the crash');
+$node->safe_psql('postgres', ingest(10));
+ok($node->poll_query_until('postgres',
+	"SELECT coalesce(sum(requests), 0) = $n FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	'restarted worker rolled everything up exactly once');
+is($node->safe_psql('postgres', $exact), 't', 'totals exact after the worker crash');
+
+# 6. SIGTERM ends the worker process (the postmaster starts it again after
+#    10 s), and a fast shutdown stops it.
+my $old = worker_pid();
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $old"), 'worker stops on SIGTERM');
+$node->stop('fast');
+ok(1, 'server stops with the worker running');
+
+done_testing();
