@@ -46,3 +46,4 @@ demo:
 	bash test/demo.sh
 bench:
 	bash test/bench/run.sh
+	bash test/bench/retention.sh

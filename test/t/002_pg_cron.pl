@@ -10,6 +10,9 @@ $node->init;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'opsmeter,pg_cron'
 cron.database_name = 'postgres'
+# jobs run in background workers: the test node listens on a Unix socket only
+cron.use_background_workers = on
+max_worker_processes = 16
 opsmeter.worker_enabled = off
 });
 $node->start;
