@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# test/bench/run.sh — `make bench`: opsmeter's ingest benchmark (not part of the
+# test suite).  Builds + installs opsmeter, starts a throwaway PostgreSQL 15
+# cluster (shared_buffers = 1GB, max_wal_size = 8GB, checkpoint_timeout = 30min,
+# fsync and synchronous_commit on, autovacuum off so no background vacuum lands
+# inside one measurement and not another), and measures on that one cluster:
+#
+#   (a) COPY of N events (CSV) into bench.plain_events: an unpartitioned table
+#       with the columns of opsmeter.events and the same keys.  The baseline:
+#       the physical limit of storing these rows.
+#   (b) opsmeter_ingest(jsonb), a JSON array of 1,000 events per call, one
+#       transaction per call (psql -f of N/1000 SELECTs).
+#   (c) opsmeter_ingest_ndjson(text), 1,000 lines per call.
+#   (d) bench_plpgsql_ingest(jsonb) (plpgsql_ingest.sql): the same rules
+#       written by hand in PL/pgSQL, same batches.
+#   (e) pgbench, 8 clients (-j 2), BENCH_SECONDS each: one event per
+#       transaction through opsmeter_ingest vs a bare prepared INSERT of the same
+#       row into bench.plain_events.  Then, for information, the same pair with
+#       synchronous_commit = off in the pgbench sessions only: with it on, both
+#       sides mostly wait for the WAL flush and the ratio hides the CPU per call.
+#   (f) one session ingesting BENCH_MEM_EVENTS single events (one transaction
+#       each, pgbench -c 1 -M prepared); the backend's memory growth.
+#
+# Every timed run starts on empty tables (TRUNCATE + CHECKPOINT before it) and
+# is timed by the wall clock around the client, so it includes the server's
+# parsing of the input (CSV for COPY, JSON for the others) and the commits.
+# All of (a)-(d) use the same synthetic events (gen.sql).
+#
+# Environment:
+#   BENCH_EVENTS=500000      events for (a)-(d)
+#   BENCH_SECONDS=30         duration of each pgbench run of (e)
+#   BENCH_MEM_EVENTS=1000000 single-event calls for (f)
+#   BENCH_BATCH=1000         events per call in (b)-(d)
+#   BENCH_E_ASYNC=1          0 skips the informational synchronous_commit=off pair of (e)
+#   BENCH_RESULTS=<repo>/bench-results/latest.md   where the table is saved
+#
+# Output: progress, the machine facts, then a markdown table with PASS/MISS
+# per target; the same table (with the facts) is written to BENCH_RESULTS.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+export REPO
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
+. "$HERE/../lib/common.sh"
+
+N="${BENCH_EVENTS:-500000}"
+SECS="${BENCH_SECONDS:-30}"
+MEM_EVENTS="${BENCH_MEM_EVENTS:-1000000}"
+BATCH="${BENCH_BATCH:-1000}"
+RESULTS="${BENCH_RESULTS:-$REPO/bench-results/latest.md}"
+
+for var in N SECS MEM_EVENTS BATCH; do
+	if ! [[ "${!var}" =~ ^[1-9][0-9]*$ ]]; then
+		echo "bench: $var must be a positive integer, got '${!var}'" >&2
+		exit 2
+	fi
+done
+if ((MEM_EVENTS < 2000)); then
+	echo "bench: BENCH_MEM_EVENTS must be at least 2000 (the first memory sample is taken after ~1000 events)" >&2
+	exit 2
+fi
+
+log() { printf 'bench: %s\n' "$*"; }
+now_s() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"$1\", ($2) }"; }
+q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
+
+# ---------------------------------------------------------------------------
+opsmeter_require_packages
+opsmeter_build_install
+opsmeter_cluster_start bench \
+	"shared_buffers = 1GB" \
+	"max_wal_size = 8GB" \
+	"checkpoint_timeout = 30min" \
+	"fsync = on" \
+	"synchronous_commit = on" \
+	"autovacuum = off"
+
+WORK="$(mktemp -d "${OPSMETER_TMPDIR:-/tmp}/opsmeter-bench-work.XXXXXX")"
+opsmeter_defer "rm -rf -- $(printf '%q' "$WORK")"
+T_START="$(now_s)"
+SO_SUM="$(sha256sum "$("$OPSMETER_PGBIN/pg_config" --pkglibdir)/opsmeter.so" | cut -c1-16)"
+SRC_NEWEST="$(find "$REPO/src" "$REPO/include" "$REPO/sql" -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' \) -printf '%TY-%Tm-%Td %TH:%TM:%TS %p\n' 2>/dev/null | sort | tail -n 1 | sed "s|$REPO/||; s|\.[0-9]* | |")"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "load average at start: $LOAD_START ($(nproc) CPUs)"
+
+log "creating the extension, the workspace and the comparison tables (setup.sql, plpgsql_ingest.sql)"
+psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/plpgsql_ingest.sql" >/dev/null
+WS="$(q "SELECT workspace_id FROM opsmeter.workspaces WHERE name = 'bench'")"
+
+# ---------------------------------------------------------------------------
+# the synthetic events and the client input files made from them
+log "generating $N synthetic events (gen.sql)"
+psql -X -q -v ON_ERROR_STOP=1 -v n="$N" -v batch="$BATCH" -f "$HERE/gen.sql" >/dev/null
+read -r FIRST_DAY LAST_DAY < <(q "SELECT min((ts AT TIME ZONE 'UTC')::date), max((ts AT TIME ZONE 'UTC')::date) FROM bench.src" | tr '|' ' ')
+# The daily partitions exist before any timed run (both opsmeter's and the
+# PL/pgSQL baseline's), as they would in steady state.
+q "SELECT opsmeter.ensure_partitions('$FIRST_DAY', '$LAST_DAY'); SELECT bench.ensure_pl_partitions('$FIRST_DAY', '$LAST_DAY');" >/dev/null
+read -r EXP_COUNT EXP_COST EXP_UNPRICED < <(q "SELECT count(*), sum(cost_usd), count(*) FILTER (WHERE pricing = 'unpriced') FROM bench.src" | tr '|' ' ')
+
+COLS="workspace_id, ts, ingest_batch, input_tokens, output_tokens, total_tokens, cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode, environment, pricing, ingested_by, ingested_at, external_request_id, provider, model, cost_usd, error_code, prompt_version, endpoint_tag, user_id, tenant_id, metadata"
+
+log "writing client input files into $WORK"
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT $COLS FROM bench.src ORDER BY seq) TO '$WORK/events.csv' WITH (FORMAT csv)"
+# One statement per line: SELECT fn('<literal>');  (the JSON holds no quote or backslash)
+batch_script() { # FUNCTION SEPARATOR-SQL-EXPR WRAP-OPEN WRAP-CLOSE FILE
+	psql -X -A -t -q -v ON_ERROR_STOP=1 -o "$5" -c "
+		SELECT format('SELECT %s(%L);', '$1', $3 || string_agg(doc, $2 ORDER BY seq) || $4)
+		  FROM bench.src GROUP BY (seq - 1) / $BATCH ORDER BY (seq - 1) / $BATCH"
+}
+batch_script opsmeter_ingest "','" "'['" "']'" "$WORK/ingest_batch.sql"
+batch_script opsmeter_ingest_ndjson "E'\\n'" "''" "''" "$WORK/ingest_ndjson.sql"
+batch_script bench_plpgsql_ingest "','" "'['" "']'" "$WORK/plpgsql_batch.sql"
+NCALLS="$(q "SELECT count(DISTINCT (seq - 1) / $BATCH) FROM bench.src")"
+log "$(du -sh "$WORK/events.csv" | cut -f1) CSV, $(du -sh "$WORK/ingest_batch.sql" | cut -f1) per JSON script, $NCALLS calls of $BATCH events; days $FIRST_DAY .. $LAST_DAY (UTC)"
+log "a sample event: $(q "SELECT doc FROM bench.src ORDER BY seq LIMIT 1")"
+
+# ---------------------------------------------------------------------------
+# helpers for the timed runs
+
+reset_tables() {
+	q "TRUNCATE opsmeter.events, opsmeter.request_keys, bench.plain_events, bench.pl_events, bench.pl_request_keys" >/dev/null
+	q "CHECKPOINT" >/dev/null
+}
+
+# timed LABEL CMD...: runs CMD, sets ELAPSED (seconds)
+timed() {
+	local label="$1" t0 t1
+	shift
+	log "run $label"
+	t0="$(now_s)"
+	"$@"
+	t1="$(now_s)"
+	ELAPSED="$(calc '%.3f' "$t1 - $t0")"
+	log "  $label: ${ELAPSED}s"
+}
+
+# check_table LABEL TABLE: the stored rows match bench.src (count, total cost, unpriced)
+CHECK_NOTES=()
+check_table() {
+	local label="$1" table="$2" count cost unpriced
+	read -r count cost unpriced < <(q "SELECT count(*), sum(cost_usd), count(*) FILTER (WHERE pricing = 'unpriced') FROM $table" | tr '|' ' ')
+	if [[ "$count" == "$EXP_COUNT" && "$cost" == "$EXP_COST" && "$unpriced" == "$EXP_UNPRICED" ]]; then
+		log "  $label stored $count rows, total cost \$$cost, $unpriced unpriced: matches the generated events"
+	else
+		log "  WARNING: $label stored $count rows, cost \$$cost, $unpriced unpriced; expected $EXP_COUNT, \$$EXP_COST, $EXP_UNPRICED"
+		CHECK_NOTES+=("$label: stored $count rows / \$$cost / $unpriced unpriced, expected $EXP_COUNT / \$$EXP_COST / $EXP_UNPRICED")
+	fi
+}
+
+run_psql_file() { psql -X -q -v ON_ERROR_STOP=1 -f "$1" >/dev/null; }
+
+# pgbench_tps LOGFILE: the tps line (without initial connection time)
+pgbench_field() {
+	case "$2" in
+		tps) sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$1" ;;
+		txns) sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$1" ;;
+		failed) sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$1" ;;
+	esac
+}
+
+# ---------------------------------------------------------------------------
+# (a) COPY
+reset_tables
+timed "(a) COPY $N rows into bench.plain_events" \
+	psql -X -q -v ON_ERROR_STOP=1 -c "\\copy bench.plain_events ($COLS) FROM '$WORK/events.csv' WITH (FORMAT csv)"
+A_SECS="$ELAPSED"
+check_table "(a)" bench.plain_events
+
+# (b) opsmeter_ingest, JSON arrays
+reset_tables
+timed "(b) opsmeter_ingest, $NCALLS calls of $BATCH events" run_psql_file "$WORK/ingest_batch.sql"
+B_SECS="$ELAPSED"
+check_table "(b)" opsmeter.events
+if [[ "$(q "SELECT count(*) FROM opsmeter.request_keys")" != "$EXP_COUNT" ]]; then
+	CHECK_NOTES+=("(b): opsmeter.request_keys does not hold $EXP_COUNT keys")
+fi
+
+# (c) opsmeter_ingest_ndjson
+reset_tables
+timed "(c) opsmeter_ingest_ndjson, $NCALLS calls of $BATCH lines" run_psql_file "$WORK/ingest_ndjson.sql"
+C_SECS="$ELAPSED"
+check_table "(c)" opsmeter.events
+
+# (d) PL/pgSQL baseline
+reset_tables
+timed "(d) bench_plpgsql_ingest, $NCALLS calls of $BATCH events" run_psql_file "$WORK/plpgsql_batch.sql"
+D_SECS="$ELAPSED"
+check_table "(d)" bench.pl_events
+
+# ---------------------------------------------------------------------------
+# (e) pgbench: single-event transactions, 8 clients
+reset_tables
+log "run (e) pgbench bare INSERT, 8 clients, ${SECS}s"
+pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -D ws="$WS" -f "$HERE/pgbench_insert.sql" >"$WORK/e_insert.log" 2>&1 ||
+	{ cat "$WORK/e_insert.log" >&2; exit 1; }
+E_INS_TPS="$(pgbench_field "$WORK/e_insert.log" tps)"
+E_INS_TXNS="$(pgbench_field "$WORK/e_insert.log" txns)"
+log "  bare INSERT: $E_INS_TXNS transactions, $E_INS_TPS tps"
+
+reset_tables
+log "run (e) pgbench opsmeter_ingest single event, 8 clients, ${SECS}s"
+pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -f "$HERE/pgbench_ingest.sql" >"$WORK/e_ingest.log" 2>&1 ||
+	{ cat "$WORK/e_ingest.log" >&2; exit 1; }
+E_ING_TPS="$(pgbench_field "$WORK/e_ingest.log" tps)"
+E_ING_TXNS="$(pgbench_field "$WORK/e_ingest.log" txns)"
+E_ING_ROWS="$(q "SELECT count(*) FROM opsmeter.events")"
+log "  opsmeter_ingest: $E_ING_TXNS transactions, $E_ING_TPS tps ($E_ING_ROWS rows stored)"
+if [[ "$E_ING_ROWS" != "$E_ING_TXNS" ]]; then
+	CHECK_NOTES+=("(e): pgbench committed $E_ING_TXNS ingest calls but opsmeter.events holds $E_ING_ROWS rows")
+fi
+
+# Informational: the same pair with synchronous_commit = off in the pgbench
+# sessions (PGOPTIONS), so the ratio shows the CPU cost per call rather than
+# the WAL flush both pay.  BENCH_E_ASYNC=0 skips it.
+E_ASYNC="${BENCH_E_ASYNC:-1}"
+if [[ "$E_ASYNC" == 1 ]]; then
+	reset_tables
+	log "run (e, info) pgbench bare INSERT, synchronous_commit=off, 8 clients, ${SECS}s"
+	PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -D ws="$WS" -f "$HERE/pgbench_insert.sql" >"$WORK/e2_insert.log" 2>&1 ||
+		{ cat "$WORK/e2_insert.log" >&2; exit 1; }
+	E2_INS_TPS="$(pgbench_field "$WORK/e2_insert.log" tps)"
+	E2_INS_TXNS="$(pgbench_field "$WORK/e2_insert.log" txns)"
+	log "  bare INSERT: $E2_INS_TXNS transactions, $E2_INS_TPS tps"
+	reset_tables
+	log "run (e, info) pgbench opsmeter_ingest, synchronous_commit=off, 8 clients, ${SECS}s"
+	PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -f "$HERE/pgbench_ingest.sql" >"$WORK/e2_ingest.log" 2>&1 ||
+		{ cat "$WORK/e2_ingest.log" >&2; exit 1; }
+	E2_ING_TPS="$(pgbench_field "$WORK/e2_ingest.log" tps)"
+	E2_ING_TXNS="$(pgbench_field "$WORK/e2_ingest.log" txns)"
+	log "  opsmeter_ingest: $E2_ING_TXNS transactions, $E2_ING_TPS tps"
+fi
+
+# ---------------------------------------------------------------------------
+# (f) memory of one backend over MEM_EVENTS single-event calls
+reset_tables
+log "run (f) pgbench -c 1 -t $MEM_EVENTS -M prepared opsmeter_ingest (memory)"
+SEQ0="$(q "SELECT last_value FROM opsmeter.ingest_batch_seq")"
+F_T0="$(now_s)"
+pgbench -n -M prepared -c 1 -t "$MEM_EVENTS" -f "$HERE/pgbench_ingest.sql" >"$WORK/f.log" 2>&1 &
+PGB_PID=$!
+# (evaluated at exit: only while pgbench has not been waited for, so never a reused pid)
+opsmeter_defer 'if [[ -n "${PGB_PID:-}" ]]; then kill "$PGB_PID" 2>/dev/null || true; fi'
+
+
+BPID=""
+for _ in $(seq 1 600); do
+	BPID="$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND backend_type = 'client backend' LIMIT 1")"
+	[[ -n "$BPID" ]] && break
+	kill -0 "$PGB_PID" 2>/dev/null || break
+	sleep 0.05
+done
+if [[ -z "$BPID" ]]; then
+	cat "$WORK/f.log" >&2
+	echo "bench: could not find the pgbench backend" >&2
+	exit 1
+fi
+# status_kb PID FIELD: a field of /proc/PID/status in kB (empty once it is gone)
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+# wait for ~1000 events (each call draws one ingest_batch_seq value)
+while kill -0 "$PGB_PID" 2>/dev/null; do
+	cur="$(q "SELECT last_value FROM opsmeter.ingest_batch_seq")"
+	((cur - SEQ0 >= 1000)) && break
+	sleep 0.05
+done
+F_EVENTS_AT_FIRST="$(($(q "SELECT last_value FROM opsmeter.ingest_batch_seq") - SEQ0))"
+RSS_FIRST="$(status_kb "$BPID" VmRSS)"
+ANON_FIRST="$(status_kb "$BPID" RssAnon)"
+SHMEM_FIRST="$(status_kb "$BPID" RssShmem)"
+RSS_LAST="$RSS_FIRST" ANON_LAST="$ANON_FIRST" SHMEM_LAST="$SHMEM_FIRST" ANON_MAX="$ANON_FIRST" HWM=""
+log "  backend pid $BPID after $F_EVENTS_AT_FIRST events: VmRSS ${RSS_FIRST} kB (RssAnon ${ANON_FIRST} kB, RssShmem ${SHMEM_FIRST} kB)"
+NSAMPLES=1
+LAST_REPORT="$(now_s)"
+while kill -0 "$PGB_PID" 2>/dev/null; do
+	r="$(status_kb "$BPID" VmRSS)"
+	a="$(status_kb "$BPID" RssAnon)"
+	s="$(status_kb "$BPID" RssShmem)"
+	h="$(status_kb "$BPID" VmHWM)"
+	if [[ -n "$r" && -n "$a" ]]; then
+		RSS_LAST="$r" ANON_LAST="$a" SHMEM_LAST="$s" HWM="$h"
+		((a > ANON_MAX)) && ANON_MAX="$a"
+		NSAMPLES=$((NSAMPLES + 1))
+	fi
+	if [[ "$(calc '%d' "$(now_s) - $LAST_REPORT >= 30")" == 1 ]]; then
+		LAST_REPORT="$(now_s)"
+		log "  ... VmRSS ${RSS_LAST} kB, RssAnon ${ANON_LAST} kB ($(($(q "SELECT last_value FROM opsmeter.ingest_batch_seq") - SEQ0)) events)"
+	fi
+	sleep 1
+done
+F_RC=0
+wait "$PGB_PID" || F_RC=$?
+PGB_PID=""
+F_T1="$(now_s)"
+if [[ "$F_RC" -ne 0 ]]; then
+	cat "$WORK/f.log" >&2
+	echo "bench: pgbench for (f) failed" >&2
+	exit 1
+fi
+F_SECS="$(calc '%.3f' "$F_T1 - $F_T0")"
+F_TPS="$(pgbench_field "$WORK/f.log" tps)"
+F_TXNS="$(pgbench_field "$WORK/f.log" txns)"
+F_ANON_MB="$(calc '%.1f' "($ANON_LAST - $ANON_FIRST) / 1024")"
+F_ANON_MAX_MB="$(calc '%.1f' "($ANON_MAX - $ANON_FIRST) / 1024")"
+F_RSS_MB="$(calc '%.1f' "($RSS_LAST - $RSS_FIRST) / 1024")"
+F_SHMEM_MB="$(calc '%.1f' "($SHMEM_LAST - $SHMEM_FIRST) / 1024")"
+log "  $F_TXNS calls in ${F_SECS}s ($F_TPS tps); $NSAMPLES samples; last: VmRSS ${RSS_LAST} kB, RssAnon ${ANON_LAST} kB, RssShmem ${SHMEM_LAST} kB, VmHWM ${HWM} kB"
+T_END="$(now_s)"
+
+# ---------------------------------------------------------------------------
+# the table
+
+rate() { calc '%.0f' "$1 / $2"; }
+pass() { if [[ "$(calc '%d' "$1")" == 1 ]]; then echo PASS; else echo MISS; fi; }
+
+A_RATE="$(rate "$N" "$A_SECS")"
+B_RATE="$(rate "$N" "$B_SECS")"
+C_RATE="$(rate "$N" "$C_SECS")"
+D_RATE="$(rate "$N" "$D_SECS")"
+B_RATIO="$(calc '%.2f' "$A_SECS / $B_SECS")"
+C_RATIO="$(calc '%.2f' "$A_SECS / $C_SECS")"
+D_RATIO="$(calc '%.2f' "$A_SECS / $D_SECS")"
+BD_RATIO="$(calc '%.2f' "$D_SECS / $B_SECS")"
+CD_RATIO="$(calc '%.2f' "$D_SECS / $C_SECS")"
+E_RATIO="$(calc '%.2f' "$E_ING_TPS / $E_INS_TPS")"
+E_INS_TPS_R="$(calc '%.0f' "$E_INS_TPS")"
+E_ING_TPS_R="$(calc '%.0f' "$E_ING_TPS")"
+F_TPS_R="$(calc '%.0f' "$F_TPS")"
+
+PG_VERSION="$(q "SELECT version()")"
+SETTINGS="$(q "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings
+              WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'fsync', 'synchronous_commit',
+                             'wal_level', 'wal_sync_method', 'full_page_writes', 'autovacuum', 'jit', 'wal_buffers',
+                             'work_mem', 'max_connections', 'opsmeter.max_batch_events')")"
+CPU="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+MEMTOTAL="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || echo unknown)"
+TOTAL_SECS="$(calc '%.0f' "$T_END - $T_START")"
+
+{
+	echo "# opsmeter ingest benchmark"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), total run ${TOTAL_SECS}s (after build)"
+	echo "- machine: nproc $(nproc), $CPU, $MEMTOTAL RAM, $(uname -sr)"
+	echo "- server: $PG_VERSION"
+	echo "- opsmeter: $(q "SELECT extversion FROM pg_extension WHERE extname = 'opsmeter'"), opsmeter.so sha256 $SO_SUM (installed at the start of this run; the source newest change $SRC_NEWEST)"
+	echo "- settings: $SETTINGS"
+	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running on the machine shows here and skews the numbers)"
+	echo "- sizes: BENCH_EVENTS=$N BENCH_BATCH=$BATCH BENCH_SECONDS=$SECS BENCH_MEM_EVENTS=$MEM_EVENTS"
+	echo
+	echo "| measurement | events | seconds | events/s | ratio vs baseline | target | result |"
+	echo "| --- | ---: | ---: | ---: | --- | --- | --- |"
+	echo "| (a) COPY CSV into plain table (baseline) | $N | $A_SECS | $A_RATE | 1.00 | baseline | - |"
+	echo "| (b) opsmeter_ingest, batches of $BATCH | $N | $B_SECS | $B_RATE | $B_RATIO (b/a) | >= 0.9 | $(pass "$B_RATIO >= 0.9") |"
+	echo "| (c) opsmeter_ingest_ndjson, $BATCH lines | $N | $C_SECS | $C_RATE | $C_RATIO (c/a) | >= 0.9 | $(pass "$C_RATIO >= 0.9") |"
+	echo "| (d) PL/pgSQL bench_plpgsql_ingest, batches of $BATCH | $N | $D_SECS | $D_RATE | $D_RATIO (d/a); b/d = $BD_RATIO, c/d = $CD_RATIO | b/d >= 3 | $(pass "$BD_RATIO >= 3") |"
+	echo "| (e) pgbench bare prepared INSERT, 8 clients (baseline) | $E_INS_TXNS | $SECS | $E_INS_TPS_R | 1.00 | baseline | - |"
+	echo "| (e) pgbench opsmeter_ingest 1 event/txn, 8 clients | $E_ING_TXNS | $SECS | $E_ING_TPS_R | $E_RATIO (vs bare INSERT) | >= 0.9 | $(pass "$E_RATIO >= 0.9") |"
+	if [[ "$E_ASYNC" == 1 ]]; then
+		echo "| (e, info) bare INSERT, synchronous_commit=off in the session | $E2_INS_TXNS | $SECS | $(calc '%.0f' "$E2_INS_TPS") | 1.00 | info | - |"
+		echo "| (e, info) opsmeter_ingest, synchronous_commit=off in the session | $E2_ING_TXNS | $SECS | $(calc '%.0f' "$E2_ING_TPS") | $(calc '%.2f' "$E2_ING_TPS / $E2_INS_TPS") (vs bare INSERT) | info | - |"
+	fi
+	echo "| (f) memory: 1 session, single-event calls | $F_TXNS | $F_SECS | $F_TPS_R | +$F_ANON_MB MB private/RssAnon (max +$F_ANON_MAX_MB); VmRSS +$F_RSS_MB MB | < 10 MB | $(pass "$F_ANON_MB < 10") |"
+	echo
+	echo "Notes:"
+	echo "- ratios are events/s over the baseline's events/s; every run starts on empty tables after a CHECKPOINT; times are wall clock around the client and include the server parsing the CSV/JSON and every commit."
+	echo "- (e): with synchronous_commit = on every transaction waits for a WAL flush (fdatasync), so both sides are mostly bound by the disk and by group commit, and short runs are noisy.$([[ "$E_ASYNC" == 1 ]] && echo " The (e, info) rows repeat the pair with synchronous_commit = off in the pgbench sessions only, which shows the CPU cost per call.")"
+	echo "- (f): the first sample is taken after $F_EVENTS_AT_FIRST events, the last about a second before the session ends ($NSAMPLES samples, every second). \"private\" is RssAnon (the backend's own heap: palloc/malloc), which is what a leak grows; VmRSS also counts the shared_buffers pages the backend has touched (RssShmem +$F_SHMEM_MB MB here), which is bounded by shared_buffers and not a leak. VmRSS: ${RSS_FIRST} -> ${RSS_LAST} kB, RssAnon: ${ANON_FIRST} -> ${ANON_LAST} kB, VmHWM at the end ${HWM} kB."
+	if [[ ${#CHECK_NOTES[@]} -gt 0 ]]; then
+		for note in "${CHECK_NOTES[@]}"; do
+			echo "- CHECK FAILED: $note"
+		done
+	else
+		echo "- checks: (a)-(d) each stored all $EXP_COUNT events with the same total cost (\$$EXP_COST, $EXP_UNPRICED unpriced) as computed independently in gen.sql; (e) stored one row per committed call."
+	fi
+} >"$WORK/table.md"
+
+mkdir -p "$(dirname "$RESULTS")"
+cp "$WORK/table.md" "$RESULTS"
+
+opsmeter_cleanup_now 0
+echo
+cat "$RESULTS"
+echo
+log "saved to $RESULTS"
