@@ -637,11 +637,13 @@ BEGIN
     END LOOP;
 
     -- Summaries: the coarse tier for the summary retention, the detail
-    -- dimensions for as long as the raw rows they describe.
+    -- dimensions for as long as the raw rows they describe.  An hour leaves
+    -- only when all of it is past retention.
     DELETE FROM opsmeter.summaries s
      USING opsmeter.effective_retention() r
      WHERE s.workspace_id = r.workspace_id
-       AND s.hour < now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
+       AND s.hour + interval '1 hour'
+           <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
     GET DIAGNOSTICS n = ROW_COUNT;
     summary_rows_deleted := n;
 

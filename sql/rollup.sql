@@ -100,7 +100,8 @@ COMMIT;
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 
 -- Every pass is recorded.
-SELECT triggered_by, run_by, ok, rows_rolled_up, error FROM opsmeter.retention_runs ORDER BY run_id;
+SELECT triggered_by, run_by, ok, error, count(*) AS passes, sum(rows_rolled_up) >= 63 AS rolled_ours
+  FROM opsmeter.retention_runs GROUP BY 1, 2, 3, 4;
 
 -- A failing pass is rolled back, reported as a WARNING, recorded, and the
 -- next pass catches up: nothing is lost or counted twice.
@@ -152,9 +153,13 @@ SELECT count(*) AS raw_older_than_2h FROM opsmeter.events
 SELECT count(*) AS orphan_keys FROM opsmeter.request_keys k
  WHERE k.workspace_id = opsmeter.active_workspace()
    AND NOT EXISTS (SELECT 1 FROM opsmeter.events e WHERE e.workspace_id = k.workspace_id AND e.external_request_id = k.external_request_id);
+-- (Detail summaries leave by whole hours, so they cover at least the raw
+-- rows still kept: a user's row in a partly expired hour stays counted.)
 SELECT (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()) AS raw_requests,
        sum(requests) FILTER (WHERE dimension = 'overview') AS overview_requests,
-       sum(requests) FILTER (WHERE dimension = 'user') AS user_detail_requests
+       sum(requests) FILTER (WHERE dimension = 'user')
+         >= (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()) AS detail_covers_raw,
+       sum(requests) FILTER (WHERE dimension = 'user') < 64 AS detail_expired_some
   FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace();
 -- The ingest window follows the workspace's retention.
 DO $$
