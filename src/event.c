@@ -307,17 +307,26 @@ set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 	ev->seen[f] = true;
 }
 
-/* Matches a string against labels; returns its position or errors with a hint. */
-static int
-set_label(OpsEvent *ev, EventField f, const FieldValue *v, const char *const *labels, int nlabels)
+/* "Allowed values: a, b, c." — built only when an error needs it. */
+static char *
+allowed_hint(const char *const *labels, int nlabels)
 {
 	StringInfoData allowed;
 
 	initStringInfo(&allowed);
+	appendStringInfoString(&allowed, "Allowed values: ");
 	for (int i = 0; i < nlabels; i++)
 		appendStringInfo(&allowed, "%s%s", i ? ", " : "", labels[i]);
+	appendStringInfoChar(&allowed, '.');
+	return allowed.data;
+}
+
+/* Matches a string against labels; returns its position or errors with a hint. */
+static int
+set_label(OpsEvent *ev, EventField f, const FieldValue *v, const char *const *labels, int nlabels)
+{
 	if (v->kind != VK_STRING)
-		type_error(ev, f, "a string", v, psprintf("Allowed values: %s.", allowed.data));
+		type_error(ev, f, "a string", v, allowed_hint(labels, nlabels));
 	for (int i = 0; i < nlabels; i++)
 		if ((int) strlen(labels[i]) == v->len && memcmp(labels[i], v->str, v->len) == 0)
 		{
@@ -326,7 +335,7 @@ set_label(OpsEvent *ev, EventField f, const FieldValue *v, const char *const *la
 		}
 	check_text(ev, f, v->str, v->len);
 	field_error(ev, f, psprintf("unknown value %s", quoted_excerpt(v->str, v->len)),
-				psprintf("Allowed values: %s.", allowed.data));
+				allowed_hint(labels, nlabels));
 }
 
 static void

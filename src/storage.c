@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -19,14 +21,20 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "ingest.h"
 
-/* Tuples handed to table_multi_insert at once, as in COPY. */
-#define MULTI_INSERT_TUPLES 1000
+/*
+ * Tuples handed to table_multi_insert at once.  COPY buffers up to 1000;
+ * fewer slots here keep each call's memory (slots are built per call) small
+ * with no measurable loss per tuple.
+ */
+#define MULTI_INSERT_TUPLES 256
 
 /* Columns of opsmeter.events this code writes, found by name per partition. */
 typedef enum EventColumn
@@ -229,21 +237,182 @@ find_by_request_id(const OpsEvent *events, const int *order, int n, const char *
 }
 
 /*
- * Inserts the keys of the candidates with ON CONFLICT DO NOTHING, which
+ * Multi-row insertion into one table, as COPY does: slots filled by the
+ * caller go to table_multi_insert, then index entries per tuple.
+ */
+typedef struct BulkWriter
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	CommandId	cid;
+	TupleTableSlot **slots;
+	int			nslots;
+} BulkWriter;
+
+static void
+bulk_begin(BulkWriter *w, Relation rel, int rows)
+{
+	w->rel = rel;
+	w->estate = CreateExecutorState();
+	w->rri = makeNode(ResultRelInfo);
+	w->bistate = GetBulkInsertState();
+	w->cid = GetCurrentCommandId(true);
+	w->nslots = Min(rows, MULTI_INSERT_TUPLES);
+	w->slots = palloc(sizeof(TupleTableSlot *) * w->nslots);
+	InitResultRelInfo(w->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	for (int s = 0; s < w->nslots; s++)
+		w->slots[s] = MakeSingleTupleTableSlot(RelationGetDescr(rel), table_slot_callbacks(rel));
+}
+
+/*
+ * Writes slots[0..m) and their index entries.  With partial_unique, a
+ * unique index reports a possible conflict instead of waiting or raising:
+ * conflicted[s] is set for those tuples (see claim_keys_directly).
+ */
+static void
+bulk_write(BulkWriter *w, int m, bool partial_unique, bool *conflicted)
+{
+	table_multi_insert(w->rel, w->slots, m, w->cid, 0, w->bistate);
+	for (int s = 0; s < m; s++)
+	{
+		List	   *conflicts;
+		bool		spec_conflict = false;
+
+		ResetPerTupleExprContext(w->estate);
+#if PG_VERSION_NUM >= 160000
+		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
+										  &spec_conflict, NIL, false);
+#else
+		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
+										  &spec_conflict, NIL);
+#endif
+		if (conflicted)
+			conflicted[s] = (conflicts != NIL);
+	}
+}
+
+static void
+bulk_end(BulkWriter *w)
+{
+	for (int s = 0; s < w->nslots; s++)
+		ExecDropSingleTupleTableSlot(w->slots[s]);
+	FreeBulkInsertState(w->bistate);
+	ExecCloseIndices(w->rri);
+	FreeExecutorState(w->estate);
+}
+
+/*
+ * The common case of claiming keys, without SQL: probe the key index with
+ * a dirty snapshot (it sees committed and in-progress rows), insert the
+ * keys nobody holds with multi-row insertion, and let the unique index
+ * report (UNIQUE_CHECK_PARTIAL) any key a concurrent transaction inserted
+ * meanwhile.  Keys held by a transaction still in progress, or that raced
+ * us, go to contended[] for claim_keys_waiting(), which waits for the
+ * other transaction's outcome; our own raced tuple is deleted first.
+ */
+static void
+claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *days,
+					bool *claimed, int *contended, int *ncontended)
+{
+	OpsEvent   *events = call->events;
+	Relation	keys = table_open(opsmeter_relid("request_keys"), RowExclusiveLock);
+	Relation	pk = index_open(opsmeter_relid("request_keys_pkey"), AccessShareLock);
+	TupleTableSlot *found = table_slot_create(keys, NULL);
+	SnapshotData dirty;
+	IndexScanDesc scan;
+	ScanKeyData skey[2];
+	int		   *fresh = palloc(sizeof(int) * ncand);
+	int			nfresh = 0;
+	BulkWriter	w;
+	bool	   *conflicted;
+	ItemPointerData *raced;
+	int			nraced = 0;
+
+	InitDirtySnapshot(dirty);
+	scan = index_beginscan(keys, pk, &dirty, 2, 0);
+	for (int k = 0; k < ncand; k++)
+	{
+		int			i = order[k];
+
+		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(call->ws.id));
+		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
+					CStringGetTextDatum(events[i].external_request_id));
+		skey[1].sk_collation = pk->rd_indcollation[1];
+		index_rescan(scan, skey, 2, NULL, 0);
+		if (!index_getnext_slot(scan, ForwardScanDirection, found))
+			fresh[nfresh++] = i;
+		else if (TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax))
+			contended[(*ncontended)++] = i;	/* being inserted or deleted */
+		else
+			events[i].duplicate = true;	/* committed, or ours */
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(found);
+	index_close(pk, AccessShareLock);
+
+	if (nfresh > 0)
+	{
+		bulk_begin(&w, keys, nfresh);
+		conflicted = palloc(sizeof(bool) * w.nslots);
+		raced = palloc(sizeof(ItemPointerData) * nfresh);
+		for (int start = 0; start < nfresh; start += w.nslots)
+		{
+			int			m = Min(w.nslots, nfresh - start);
+
+			for (int s = 0; s < m; s++)
+			{
+				TupleTableSlot *slot = w.slots[s];
+				int			i = fresh[start + s];
+
+				ExecClearTuple(slot);
+				slot->tts_values[0] = Int64GetDatum(call->ws.id);
+				slot->tts_values[1] = CStringGetTextDatum(events[i].external_request_id);
+				slot->tts_values[2] = DateADTGetDatum(days[i]);
+				memset(slot->tts_isnull, false, sizeof(bool) * 3);
+				ExecStoreVirtualTuple(slot);
+			}
+			bulk_write(&w, m, true, conflicted);
+			for (int s = 0; s < m; s++)
+			{
+				int			i = fresh[start + s];
+
+				if (!conflicted[s])
+					claimed[i] = true;
+				else
+				{
+					raced[nraced++] = w.slots[s]->tts_tid;
+					contended[(*ncontended)++] = i;
+				}
+			}
+		}
+		bulk_end(&w);
+		if (nraced > 0)
+		{
+			CommandCounterIncrement();	/* our own new tuples become deletable */
+			for (int r = 0; r < nraced; r++)
+				simple_heap_delete(keys, &raced[r]);
+		}
+	}
+	table_close(keys, NoLock);
+}
+
+/*
+ * Claims contended keys with INSERT ... ON CONFLICT DO NOTHING, which
  * waits for a concurrent inserter of the same key and then sees its
  * outcome: the first committed write wins, the repeat becomes a duplicate.
- * Leaves the accepted candidates in order[0..return).
+ * order[] must be sorted by request id.
  */
-static int
-claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
+static void
+claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *days, bool *claimed)
 {
 	OpsEvent   *events = call->events;
 	Datum	   *ids = palloc(sizeof(Datum) * ncand);
 	Datum	   *dates = palloc(sizeof(Datum) * ncand);
-	bool	   *claimed = palloc0(sizeof(bool) * call->nevents);
 	Datum		args[3];
 	OwnerSwitch sw;
-	int			accepted = 0;
 
 	for (int k = 0; k < ncand; k++)
 	{
@@ -287,13 +456,33 @@ claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
 	}
 	SPI_finish();
 	opsmeter_restore_user(&sw);
+}
+
+/*
+ * Claims the candidates' keys: the first committed write of a key wins,
+ * every other is a duplicate.  Leaves the accepted candidates in
+ * order[0..return), still sorted by request id.
+ */
+static int
+claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
+{
+	bool	   *claimed = palloc0(sizeof(bool) * call->nevents);
+	int		   *contended = palloc(sizeof(int) * Max(ncand, 1));
+	int			ncontended = 0;
+	int			accepted = 0;
+
+	claim_keys_directly(call, order, ncand, days, claimed, contended, &ncontended);
+	if (ncontended > 0)
+		claim_keys_waiting(call, contended, ncontended, days, claimed);
 
 	for (int k = 0; k < ncand; k++)
 	{
-		if (claimed[order[k]])
-			order[accepted++] = order[k];
+		int			i = order[k];
+
+		if (claimed[i])
+			order[accepted++] = i;
 		else
-			events[order[k]].duplicate = true;
+			call->events[i].duplicate = true;
 	}
 	return accepted;
 }
@@ -373,44 +562,20 @@ insert_into_partition(Oid relid, const IngestCall *call, const int *idx, int cou
 					  int64 batch, const EnumValues *enums)
 {
 	Relation	rel = table_open(relid, NoLock);	/* locked by lock_partition_for_day */
-	TupleDesc	desc = RelationGetDescr(rel);
-	EState	   *estate = CreateExecutorState();
-	ResultRelInfo *rri = makeNode(ResultRelInfo);
-	BulkInsertState bistate = GetBulkInsertState();
-	CommandId	cid = GetCurrentCommandId(true);
-	int			nslots = Min(count, MULTI_INSERT_TUPLES);
-	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * nslots);
 	int			pos[NUM_EVENT_COLUMNS];
+	BulkWriter	w;
 
-	map_columns(desc, pos);
-	InitResultRelInfo(rri, rel, 1, NULL, 0);
-	ExecOpenIndices(rri, false);
-	for (int s = 0; s < nslots; s++)
-		slots[s] = MakeSingleTupleTableSlot(desc, table_slot_callbacks(rel));
-
-	for (int start = 0; start < count; start += nslots)
+	map_columns(RelationGetDescr(rel), pos);
+	bulk_begin(&w, rel, count);
+	for (int start = 0; start < count; start += w.nslots)
 	{
-		int			m = Min(nslots, count - start);
+		int			m = Min(w.nslots, count - start);
 
 		for (int s = 0; s < m; s++)
-			fill_slot(slots[s], pos, call, &call->events[idx[start + s]], batch, enums);
-		table_multi_insert(rel, slots, m, cid, 0, bistate);
-		for (int s = 0; s < m; s++)
-		{
-			ResetPerTupleExprContext(estate);
-#if PG_VERSION_NUM >= 160000
-			ExecInsertIndexTuples(rri, slots[s], estate, false, false, NULL, NIL, false);
-#else
-			ExecInsertIndexTuples(rri, slots[s], estate, false, false, NULL, NIL);
-#endif
-		}
+			fill_slot(w.slots[s], pos, call, &call->events[idx[start + s]], batch, enums);
+		bulk_write(&w, m, false, NULL);
 	}
-
-	for (int s = 0; s < nslots; s++)
-		ExecDropSingleTupleTableSlot(slots[s]);
-	FreeBulkInsertState(bistate);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
+	bulk_end(&w);
 	table_close(rel, NoLock);
 }
 
