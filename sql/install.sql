@@ -25,11 +25,20 @@ SELECT relname, relrowsecurity
    AND relname NOT LIKE 'events\_p%'
  ORDER BY 1;
 
--- Raw events are range-partitioned by day; yesterday to a week ahead exist.
-SELECT count(*) >= 9 AS partitions_created_ahead
-  FROM pg_inherits WHERE inhparent = 'opsmeter.events'::regclass;
+-- Raw events are range-partitioned by UTC day.  The partitions are not part
+-- of the extension (so pg_dump keeps them with their rows): the first
+-- retention pass creates the coming week, and ingest creates any other day
+-- on demand.
+SELECT count(*) AS partitions_at_install FROM pg_inherits WHERE inhparent = 'opsmeter.events'::regclass;
+SELECT (opsmeter_run_retention() ->> 'partitionsCreated')::int AS created_by_first_pass;
 SELECT to_regclass('opsmeter.' || opsmeter.partition_name((now() AT TIME ZONE 'UTC')::date)) IS NOT NULL AS today_exists,
        to_regclass('opsmeter.' || opsmeter.partition_name((now() AT TIME ZONE 'UTC')::date + 7)) IS NOT NULL AS next_week_exists;
+-- Partitions carry row-level security and no grants: rows are read through
+-- the parent only.
+SELECT bool_and(c.relrowsecurity) AS rls, bool_and(c.relacl IS NULL OR NOT c.relacl::text LIKE '%=r%') AS no_public_read
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'opsmeter.events'::regclass;
+-- What pg_dump carries besides the partitions.
+SELECT c::regclass::text AS dumped FROM pg_extension, unnest(extconfig) AS c WHERE extname = 'opsmeter' ORDER BY 1;
 
 -- The default price catalog was loaded from the JSON file shipped with the
 -- extension: list prices in USD per 1M tokens.

@@ -100,15 +100,17 @@ CREATE FUNCTION opsmeter._managed_workspace(caller regrole, workspace text,
                                             OUT workspace_id bigint, OUT caller_role opsmeter.workspace_role)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    SELECT r.workspace_id, r.role INTO workspace_id, caller_role
-      FROM opsmeter._resolve_workspace(caller, workspace) AS r;
+    -- Resolve, lock the workspace row (membership changes serialize on it),
+    -- then read the caller's role again as it is now.
+    SELECT r.workspace_id INTO workspace_id FROM opsmeter._resolve_workspace(caller, workspace) AS r;
+    PERFORM 1 FROM opsmeter.workspaces w WHERE w.workspace_id = _managed_workspace.workspace_id FOR UPDATE;
+    SELECT r.role INTO caller_role FROM opsmeter._resolve_workspace(caller, workspace) AS r;
     IF caller_role NOT IN ('owner', 'admin') THEN
         RAISE EXCEPTION 'permission denied to manage workspace "%"', workspace
             USING ERRCODE = '42501',
                   DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
                   HINT = 'Only owners and admins of a workspace manage its members, budgets, prices and retention.';
     END IF;
-    PERFORM 1 FROM opsmeter.workspaces w WHERE w.workspace_id = _managed_workspace.workspace_id FOR UPDATE;
 END
 $$;
 REVOKE ALL ON FUNCTION opsmeter._managed_workspace(regrole, text) FROM PUBLIC;
@@ -129,8 +131,8 @@ BEGIN
         RAISE EXCEPTION 'invalid workspace name %', coalesce(quote_literal(name), 'NULL')
             USING ERRCODE = '22023', HINT = 'A workspace name is 1 to 100 characters.';
     END IF;
-    IF owner IS NULL THEN
-        RAISE EXCEPTION 'invalid owner: NULL'
+    IF owner IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = owner) THEN
+        RAISE EXCEPTION 'invalid owner: %', coalesce(owner::oid::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Name an existing role, or omit owner to own it yourself.';
     END IF;
     BEGIN
@@ -158,6 +160,10 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Allowed roles: owner, admin, member, viewer.';
     END IF;
     m := opsmeter._managed_workspace(caller, workspace);
+    IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = member) THEN
+        RAISE EXCEPTION 'role with OID % does not exist', member::oid
+            USING ERRCODE = '42704', HINT = 'Name an existing role.';
+    END IF;
     IF role = 'owner' AND m.caller_role <> 'owner' THEN
         RAISE EXCEPTION 'permission denied to grant role owner in workspace "%"', workspace
             USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
@@ -362,9 +368,13 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN 'events_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(day, 'YYYYMMDD');
 
 -- Creates the missing daily partitions in [first_day, last_day]; returns how
--- many it created.  Serialized per day, so concurrent callers never collide.
+-- many it created.  A new day is built as a table of its own and then
+-- attached: ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on
+-- opsmeter.events, so neither readers nor other ingests wait for the
+-- transaction that creates a day (CREATE TABLE ... PARTITION OF would take
+-- ACCESS EXCLUSIVE until it commits).
 CREATE FUNCTION opsmeter.ensure_partitions(first_day date, last_day date) RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
 DECLARE
     d date := first_day;
     created integer := 0;
@@ -377,12 +387,19 @@ BEGIN
     WHILE d <= last_day LOOP
         part := opsmeter.partition_name(d);
         IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
-            PERFORM pg_advisory_xact_lock(hashtext('opsmeter.ensure_partitions'), d - date '2000-01-01');
-            IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
-                EXECUTE format('CREATE TABLE opsmeter.%I PARTITION OF opsmeter.events FOR VALUES FROM (%L) TO (%L)',
+            -- A concurrent creator of the same day wins; we then have nothing to do.
+            BEGIN
+                EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+                EXECUTE format('ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.%I FOR VALUES FROM (%L) TO (%L)',
                                part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
+                -- Rows are read through the parent only: deny direct reads even
+                -- to roles that default privileges would grant them to.
+                EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
+                EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
                 created := created + 1;
-            END IF;
+            EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                NULL;
+            END;
         END IF;
         d := d + 1;
     END LOOP;
@@ -411,14 +428,15 @@ CREATE TABLE opsmeter.summaries (
     key                 text,        -- user, tenant, endpoint or prompt version; NULL = unknown
     requests            bigint NOT NULL,
     errors              bigint NOT NULL,
-    input_tokens        bigint NOT NULL,
-    output_tokens       bigint NOT NULL,
-    total_tokens        bigint NOT NULL,
-    cached_input_tokens bigint NOT NULL,
-    reasoning_tokens    bigint NOT NULL,
+    -- token sums are numeric: 10^15 tokens per event cannot overflow them
+    input_tokens        numeric NOT NULL,
+    output_tokens       numeric NOT NULL,
+    total_tokens        numeric NOT NULL,
+    cached_input_tokens numeric NOT NULL,
+    reasoning_tokens    numeric NOT NULL,
     cost_usd            numeric NOT NULL,    -- sum over priced requests
     unpriced_requests   bigint NOT NULL,
-    unpriced_tokens     bigint NOT NULL,
+    unpriced_tokens     numeric NOT NULL,
     latency_count       bigint NOT NULL,
     latency_sum_ms      bigint NOT NULL
 );
@@ -434,13 +452,20 @@ GRANT SELECT ON opsmeter.summaries TO PUBLIC;
 -- Every raw row with ingest_batch <= watermark is counted in summaries,
 -- every other raw row is not.  Advanced only in the transaction that adds
 -- the rows it covers.
+-- The row is created by the first pass (not by this script), so that
+-- pg_dump can carry it into a restored database without a collision.
 CREATE TABLE opsmeter.rollup_state (
     singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     watermark    bigint NOT NULL DEFAULT 0,
     rolled_up_at timestamptz
 );
-INSERT INTO opsmeter.rollup_state DEFAULT VALUES;
 GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
+
+CREATE FUNCTION opsmeter.rollup_watermark() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(max(s.watermark), 0) FROM opsmeter.rollup_state s);
+COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
+    'raw rows with ingest_batch above this are not in opsmeter.summaries yet';
 
 -- Waits until every transaction that has drawn an ingest batch number so
 -- far has ended (the rollup barrier; C, see src/rollup.c).
@@ -449,13 +474,16 @@ CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
 REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 
 -- Rolls every raw row above the watermark into summaries; returns how many.
+-- lock_timeout bounds the wait for in-flight ingests: a transaction left
+-- idle after ingesting makes the pass fail (recorded) instead of hanging.
 CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' AS $$
 DECLARE
     w_prev bigint;
     w_new  bigint;
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
     SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
     SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO w_new FROM opsmeter.ingest_batch_seq;
     watermark := w_prev;
@@ -576,19 +604,20 @@ $$;
 CREATE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
                                             OUT raw_rows_deleted bigint, OUT keys_purged bigint,
                                             OUT summary_rows_deleted bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     global_raw interval := opsmeter.guc_raw_retention();
     longest_raw interval;
     w bigint;
     part record;
     n bigint;
+    busy boolean;
     today date := (now() AT TIME ZONE 'UTC')::date;
 BEGIN
     partitions_dropped := 0;
     raw_rows_deleted := 0;
     keys_purged := 0;
-    SELECT s.watermark INTO w FROM opsmeter.rollup_state s;
+    w := opsmeter.rollup_watermark();
     SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
 
     -- Whole days older than every workspace's raw retention.
@@ -600,12 +629,15 @@ BEGIN
          ORDER BY 2
     LOOP
         EXIT WHEN (part.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - longest_raw;
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', part.rel) INTO STRICT n USING w;
-        IF n::int::boolean THEN
-            CONTINUE;               -- not rolled up yet: the next pass drops it
-        END IF;
         BEGIN
-            SET LOCAL lock_timeout = '5s';
+            -- Lock first: an ingest still writing into this day must finish
+            -- before we look, so its rows are either seen above the
+            -- watermark (and the day kept) or rolled up already.
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part.rel);
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', part.rel) INTO STRICT busy USING w;
+            IF busy THEN
+                CONTINUE;           -- not rolled up yet: a later pass drops it
+            END IF;
             EXECUTE format('DROP TABLE %s', part.rel);
             DELETE FROM opsmeter.request_keys k WHERE k.event_day = part.day;
             GET DIAGNOSTICS n = ROW_COUNT;
@@ -615,7 +647,6 @@ BEGIN
             RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', part.rel;
         END;
     END LOOP;
-    RESET lock_timeout;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
     -- rolled-up rows leave row by row, with their dedup keys.
@@ -670,6 +701,10 @@ DECLARE
     eff_summary interval;
 BEGIN
     m := opsmeter._managed_workspace(caller, NULL);
+    IF raw > interval '100 years' OR summary > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid retention: more than 100 years'
+            USING ERRCODE = '22023', HINT = 'Retention is at most 100 years.';
+    END IF;
     IF raw IS NOT NULL AND raw < interval '1 hour' THEN
         RAISE EXCEPTION 'invalid raw retention %', raw
             USING ERRCODE = '22023', HINT = 'Raw retention is at least 1 hour; NULL falls back to opsmeter.raw_retention.';
@@ -710,8 +745,25 @@ COMMENT ON FUNCTION @extschema@.opsmeter_ingest_ndjson(text) IS
     'ingest newline-delimited JSON events (parsed with json-c), all-or-nothing';
 
 ------------------------------------------------------------------------------
+-- Backups: what pg_dump must carry
+------------------------------------------------------------------------------
+-- Tables created by this script are extension members, whose rows pg_dump
+-- skips unless registered here.  Daily partitions are never created by this
+-- script (the first pass or ingest creates them), so they are ordinary
+-- tables that pg_dump dumps with their rows.  Default prices come back with
+-- CREATE EXTENSION; only prices loaded later are dumped.
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspaces', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspaces_workspace_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_members', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.prices', $$WHERE source <> 'opsmeter default catalog'$$);
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.request_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.ingest_batch_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.summaries', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_state', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs_run_id_seq', '');
+
+------------------------------------------------------------------------------
 -- Installation-time data
 ------------------------------------------------------------------------------
-SELECT opsmeter.ensure_partitions((pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.-) 1,
-                                  (pg_catalog.now() AT TIME ZONE 'UTC')::date OPERATOR(pg_catalog.+) 7);
 SELECT opsmeter._load_default_prices();

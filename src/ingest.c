@@ -38,9 +38,10 @@ ingest_begin(IngestCall *call, const char *funcname)
 				 errdetail("Role \"%s\" is a viewer of this workspace.", GetUserNameFromId(call->caller, false)),
 				 errhint("Viewers read only; ask an owner or admin for the member role.")));
 
+	/* The default timestamp is now(); the window is measured from this statement. */
 	call->bounds.now = GetCurrentTransactionStartTimestamp();
-	call->bounds.newest = call->bounds.now + FUTURE_SKEW_USECS;
-	call->bounds.oldest = call->bounds.now - call->ws.raw_retention_usecs;
+	call->bounds.newest = GetCurrentStatementStartTimestamp() + FUTURE_SKEW_USECS;
+	call->bounds.oldest = GetCurrentStatementStartTimestamp() - call->ws.raw_retention_usecs;
 }
 
 void

@@ -98,7 +98,11 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("opsmeter");
+#else
+	EmitWarningsOnPlaceholders("opsmeter");
+#endif
 
 	pricing_register_invalidation();
 	if (process_shared_preload_libraries_in_progress)

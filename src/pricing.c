@@ -42,6 +42,7 @@ typedef struct PriceEntry
 static MemoryContext price_cxt = NULL;
 static HTAB *price_cache = NULL;
 static bool price_cache_valid = false;
+static uint64 price_invalidations = 0;	/* bumped by every relevant invalidation */
 static Numeric per_token = NULL;	/* 0.000001, in price_cxt */
 static Oid	price_relid = InvalidOid;	/* opsmeter.prices when loaded */
 
@@ -50,7 +51,10 @@ static void
 price_relcache_callback(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == price_relid)
+	{
 		price_cache_valid = false;
+		price_invalidations++;
+	}
 }
 
 void
@@ -71,21 +75,26 @@ opsmeter_prices_changed(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
-/* Writes "provider<0x1F>model" lower-cased (ASCII); false when too long. */
+/*
+ * Writes "<length of provider>:<provider><model>" lower-cased (ASCII): the
+ * length prefix keeps every (provider, model) pair distinct whatever
+ * characters they hold.  False when too long to be in the catalog.
+ */
 static bool
 make_key(const char *provider, const char *model, char *key)
 {
 	size_t		lp = strlen(provider),
 				lm = strlen(model);
+	int			head;
 
-	if (lp + lm + 2 > PRICE_KEY_BYTES)
+	if (lp + lm + 8 > PRICE_KEY_BYTES)
 		return false;
+	head = snprintf(key, 8, "%zu:", lp);
 	for (size_t i = 0; i < lp; i++)
-		key[i] = pg_ascii_tolower((unsigned char) provider[i]);
-	key[lp] = 0x1F;
+		key[head + i] = pg_ascii_tolower((unsigned char) provider[i]);
 	for (size_t i = 0; i < lm; i++)
-		key[lp + 1 + i] = pg_ascii_tolower((unsigned char) model[i]);
-	key[lp + 1 + lm] = '\0';
+		key[head + lp + i] = pg_ascii_tolower((unsigned char) model[i]);
+	key[head + lp + lm] = '\0';
 	return true;
 }
 
@@ -100,6 +109,7 @@ load_price_cache(void)
 {
 	HASHCTL		ctl;
 	MemoryContext old;
+	uint64		invalidations_at_start = price_invalidations;
 
 	if (price_cxt == NULL)
 		price_cxt = AllocSetContextCreate(CacheMemoryContext, "opsmeter price catalog",
@@ -107,9 +117,8 @@ load_price_cache(void)
 	MemoryContextReset(price_cxt);
 	price_cache = NULL;
 
-	/* Set first: an invalidation arriving while we read clears it again. */
 	price_relid = opsmeter_relid("prices");
-	price_cache_valid = true;
+	price_cache_valid = false;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = PRICE_KEY_BYTES;
@@ -162,6 +171,12 @@ load_price_cache(void)
 	}
 	MemoryContextSwitchTo(old);
 	SPI_finish();
+
+	/*
+	 * Valid only when complete (an error above leaves it invalid) and no
+	 * invalidation arrived while we read: then the next call reloads.
+	 */
+	price_cache_valid = (price_invalidations == invalidations_at_start);
 }
 
 static Numeric
@@ -206,7 +221,7 @@ pricing_apply(OpsEvent *ev)
 	if (ev->pricing == PRICING_CALLER)
 		return;
 
-	if (!price_cache_valid)
+	if (!price_cache_valid || price_cache == NULL)
 		load_price_cache();
 
 	if (make_key(ev->provider, ev->model, key))

@@ -285,8 +285,11 @@ bulk_write(BulkWriter *w, int m, bool partial_unique, bool *conflicted)
 #if PG_VERSION_NUM >= 160000
 		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
 										  &spec_conflict, NIL, false);
-#else
+#elif PG_VERSION_NUM >= 140000
 		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
+										  &spec_conflict, NIL);
+#else
+		conflicts = ExecInsertIndexTuples(w->slots[s], w->estate, partial_unique,
 										  &spec_conflict, NIL);
 #endif
 		if (conflicted)
@@ -309,13 +312,15 @@ bulk_end(BulkWriter *w)
  * a dirty snapshot (it sees committed and in-progress rows), insert the
  * keys nobody holds with multi-row insertion, and let the unique index
  * report (UNIQUE_CHECK_PARTIAL) any key a concurrent transaction inserted
- * meanwhile.  Keys held by a transaction still in progress, or that raced
- * us, go to contended[] for claim_keys_waiting(), which waits for the
- * other transaction's outcome; our own raced tuple is deleted first.
+ * meanwhile.  It is all or nothing: when any key is held by a transaction
+ * still in progress, or raced us, the call keeps none of its own new keys
+ * and returns false, and claim_keys_waiting() claims every candidate in
+ * request-id order.  Holding keys of our own while waiting for another
+ * transaction's could close a wait cycle; taking them all in one global
+ * order cannot.
  */
-static void
-claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *days,
-					bool *claimed, int *contended, int *ncontended)
+static bool
+claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *days, bool *claimed)
 {
 	OpsEvent   *events = call->events;
 	Relation	keys = table_open(opsmeter_relid("request_keys"), RowExclusiveLock);
@@ -326,10 +331,11 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 	ScanKeyData skey[2];
 	int		   *fresh = palloc(sizeof(int) * ncand);
 	int			nfresh = 0;
+	bool		contended = false;
 	BulkWriter	w;
 	bool	   *conflicted;
-	ItemPointerData *raced;
-	int			nraced = 0;
+	ItemPointerData *written;
+	int			nwritten = 0;
 
 	InitDirtySnapshot(dirty);
 	scan = index_beginscan(keys, pk, &dirty, 2, 0);
@@ -345,7 +351,10 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 		if (!index_getnext_slot(scan, ForwardScanDirection, found))
 			fresh[nfresh++] = i;
 		else if (TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax))
-			contended[(*ncontended)++] = i;	/* being inserted or deleted */
+		{
+			contended = true;	/* being inserted or deleted right now */
+			break;
+		}
 		else
 			events[i].duplicate = true;	/* committed, or ours */
 	}
@@ -353,11 +362,11 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 	ExecDropSingleTupleTableSlot(found);
 	index_close(pk, AccessShareLock);
 
-	if (nfresh > 0)
+	if (!contended && nfresh > 0)
 	{
 		bulk_begin(&w, keys, nfresh);
 		conflicted = palloc(sizeof(bool) * w.nslots);
-		raced = palloc(sizeof(ItemPointerData) * nfresh);
+		written = palloc(sizeof(ItemPointerData) * nfresh);
 		for (int start = 0; start < nfresh; start += w.nslots)
 		{
 			int			m = Min(w.nslots, nfresh - start);
@@ -377,26 +386,29 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 			bulk_write(&w, m, true, conflicted);
 			for (int s = 0; s < m; s++)
 			{
-				int			i = fresh[start + s];
-
-				if (!conflicted[s])
-					claimed[i] = true;
-				else
-				{
-					raced[nraced++] = w.slots[s]->tts_tid;
-					contended[(*ncontended)++] = i;
-				}
+				written[nwritten++] = w.slots[s]->tts_tid;
+				claimed[fresh[start + s]] = true;
+				if (conflicted[s])
+					contended = true;	/* a concurrent insert of the same key */
 			}
 		}
 		bulk_end(&w);
-		if (nraced > 0)
+		if (contended)
 		{
+			/* Give back every key this call wrote; the waiting path decides. */
 			CommandCounterIncrement();	/* our own new tuples become deletable */
-			for (int r = 0; r < nraced; r++)
-				simple_heap_delete(keys, &raced[r]);
+			for (int r = 0; r < nwritten; r++)
+				simple_heap_delete(keys, &written[r]);
 		}
 	}
 	table_close(keys, NoLock);
+	if (contended)
+		for (int k = 0; k < ncand; k++)
+		{
+			claimed[order[k]] = false;
+			call->events[order[k]].duplicate = false;
+		}
+	return !contended;
 }
 
 /*
@@ -467,13 +479,10 @@ static int
 claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
 {
 	bool	   *claimed = palloc0(sizeof(bool) * call->nevents);
-	int		   *contended = palloc(sizeof(int) * Max(ncand, 1));
-	int			ncontended = 0;
 	int			accepted = 0;
 
-	claim_keys_directly(call, order, ncand, days, claimed, contended, &ncontended);
-	if (ncontended > 0)
-		claim_keys_waiting(call, contended, ncontended, days, claimed);
+	if (!claim_keys_directly(call, order, ncand, days, claimed))
+		claim_keys_waiting(call, order, ncand, days, claimed);
 
 	for (int k = 0; k < ncand; k++)
 	{

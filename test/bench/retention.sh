@@ -54,7 +54,7 @@ log "ingesting $N events dated two days ago (batches of 1000)"
 t0=$(now_s)
 psql -X -q -v ON_ERROR_STOP=1 -o /dev/null <<SQL
 SET opsmeter.workspace = 'bench';
-SELECT opsmeter_ingest(bench.batch(1000, 2)) FROM generate_series(1, $N / 1000) \gexec
+SELECT opsmeter_ingest(bench.batch(1000, 2)) FROM generate_series(1, $N / 1000);
 SQL
 log "  done in $(calc "%.1f" "$(now_s) - $t0") s; $(q "SELECT count(*) FROM opsmeter.events") rows"
 q "CHECKPOINT"

@@ -25,10 +25,10 @@ SELECT opsmeter_create_workspace('tap');
 my $exact = q{
 SELECT (SELECT count(*) FROM opsmeter.events)
        = (SELECT coalesce(sum(requests), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
-         + (SELECT count(*) FROM opsmeter.events e, opsmeter.rollup_state s WHERE e.ingest_batch > s.watermark)
+         + (SELECT count(*) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark())
    AND (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.events)
        = (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
-         + (SELECT coalesce(sum(e.cost_usd), 0) FROM opsmeter.events e, opsmeter.rollup_state s WHERE e.ingest_batch > s.watermark)
+         + (SELECT coalesce(sum(e.cost_usd), 0) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark())
    AND (SELECT count(*) FROM opsmeter.events) = (SELECT count(*) FROM opsmeter.request_keys)
 };
 my $n = 0;
@@ -136,7 +136,34 @@ ok($node->poll_query_until('postgres',
 	'restarted worker rolled everything up exactly once');
 is($node->safe_psql('postgres', $exact), 't', 'totals exact after the worker crash');
 
-# 6. SIGTERM ends the worker process (the postmaster starts it again after
+# 6. Retention drops a whole day once it is past every workspace's raw
+#    retention, with its dedup keys; overview summaries keep the history.
+$node->safe_psql('postgres', qq{SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'old-' || i,
+  'provider', 'openai', 'model', 'gpt-4o', 'inputTokens', 10, 'outputTokens', 1,
+  'timestamp', to_char(now() AT TIME ZONE 'UTC' - interval '3 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+  FROM generate_series(1, 30) i});
+$n += 30;
+ok($node->poll_query_until('postgres',
+	"SELECT coalesce(sum(requests), 0) = $n FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	'old day rolled up');
+my $old_part = $node->safe_psql('postgres',
+	"SELECT opsmeter.partition_name(((now() - interval '3 days') AT TIME ZONE 'UTC')::date)");
+$node->append_conf('postgresql.conf', "opsmeter.raw_retention = '2d'\n");
+$node->reload;
+ok($node->poll_query_until('postgres', "SELECT to_regclass('opsmeter.$old_part') IS NULL"),
+	"partition $old_part dropped by the worker");
+is($node->safe_psql('postgres', q{
+  SELECT (SELECT count(*) FROM opsmeter.events WHERE external_request_id LIKE 'old-%') || '/' ||
+         (SELECT count(*) FROM opsmeter.request_keys WHERE external_request_id LIKE 'old-%') || '/' ||
+         (SELECT count(*) FROM opsmeter.events) || '/' || (SELECT count(*) FROM opsmeter.request_keys)}),
+	'0/0/' . ($n - 30) . '/' . ($n - 30), 'rows and dedup keys of the day are gone, the rest kept');
+is($node->safe_psql('postgres', "SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	$n, 'overview summaries keep the dropped day');
+ok($node->safe_psql('postgres',
+	"SELECT partitions_dropped > 0 AND keys_purged = 30 FROM opsmeter.retention_runs WHERE partitions_dropped > 0 ORDER BY run_id DESC LIMIT 1") eq 't',
+	'the pass recorded the drop');
+
+# 7. SIGTERM ends the worker process (the postmaster starts it again after
 #    10 s), and a fast shutdown stops it.
 my $old = worker_pid();
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($old)");
