@@ -336,10 +336,9 @@ CREATE TABLE opsmeter.events (
     tenant_id           text,
     metadata            jsonb
 ) PARTITION BY RANGE (ts);
-CREATE INDEX events_workspace_ts_idx ON opsmeter.events (workspace_id, ts);
--- Rows arrive in batch order, so a BRIN finds the rows above the rollup
--- watermark (the not-yet-rolled-up tail) for almost no write cost.
-CREATE INDEX events_ingest_batch_brin ON opsmeter.events USING brin (ingest_batch) WITH (pages_per_range = 16);
+-- Indexes are created per partition by opsmeter.ensure_partitions(), not
+-- on this parent: a parent index would be re-created on every partition
+-- that pg_restore attaches, colliding with the partition's own dumped index.
 COMMENT ON TABLE opsmeter.events IS
     'raw request rows, one partition per UTC day (opsmeter.events_pYYYYMMDD)';
 
@@ -390,6 +389,12 @@ BEGIN
             -- A concurrent creator of the same day wins; we then have nothing to do.
             BEGIN
                 EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+                -- Keys lead with the workspace; rows arrive in batch order, so a
+                -- BRIN finds the rows above the rollup watermark (the raw tail)
+                -- for almost no write cost.
+                EXECUTE format('CREATE INDEX %I ON opsmeter.%I (workspace_id, ts)', part || '_workspace_ts_idx', part);
+                EXECUTE format('CREATE INDEX %I ON opsmeter.%I USING brin (ingest_batch) WITH (pages_per_range = 16)',
+                               part || '_ingest_batch_brin', part);
                 EXECUTE format('ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.%I FOR VALUES FROM (%L) TO (%L)',
                                part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
                 -- Rows are read through the parent only: deny direct reads even
