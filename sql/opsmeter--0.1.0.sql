@@ -500,6 +500,16 @@ BEGIN
     -- the sequence; once those have ended, no row <= w_new can still appear.
     PERFORM opsmeter._wait_for_ingest_barrier();
 
+    -- Summarize the BRIN ranges filled since the last pass, so that the scan
+    -- below skips every range already rolled up and reads only new pages
+    -- (unsummarized ranges always match; without this, each pass would read
+    -- the whole current day again until a VACUUM).
+    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
+       FROM pg_catalog.pg_inherits p
+       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
+       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
+
     WITH fresh AS MATERIALIZED (
         SELECT * FROM opsmeter.events e
          WHERE e.ingest_batch > w_prev AND e.ingest_batch <= w_new

@@ -45,8 +45,11 @@ q "CREATE FUNCTION bench.batch(n int, days_ago int DEFAULT 0) RETURNS jsonb LANG
         'inputTokens', 100 + i % 900, 'outputTokens', 10 + i % 300, 'latencyMs', 100 + i % 2000,
         'userId', 'user-' || (i % 500), 'tenantId', 'tenant-' || (i % 40),
         'endpointTag', 'ep-' || (i % 25), 'promptVersion', 'v' || (i % 6),
-        'timestamp', to_char(date_trunc('day', now() AT TIME ZONE 'UTC') - make_interval(days => days_ago)
-                             + make_interval(secs => (i * 86399.0 / n)), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))
+        'timestamp', to_char(CASE WHEN days_ago = 0
+                                  THEN now() AT TIME ZONE 'UTC' - make_interval(secs => i % 3600)
+                                  ELSE date_trunc('day', now() AT TIME ZONE 'UTC') - make_interval(days => days_ago)
+                                       + make_interval(secs => (i * 86399.0 / n)) END,
+                             'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))
       FROM generate_series(1, n) i
 \$\$"
 
@@ -62,7 +65,7 @@ q "SELECT count(*) FROM opsmeter.events" >/dev/null   # warm the cache for both 
 
 # (g) baseline: the same GROUPING SETS aggregation into an empty copy of summaries.
 q "CREATE TABLE bench.summaries_baseline (LIKE opsmeter.summaries INCLUDING ALL)"
-G_BASE=$(timed "INSERT INTO bench.summaries_baseline
+BASELINE_SQL="INSERT INTO bench.summaries_baseline
   SELECT f.workspace_id, date_trunc('hour', f.ts, 'UTC'),
          CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model' WHEN GROUPING(f.user_id) = 0 THEN 'user'
               WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant' WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
@@ -76,15 +79,21 @@ G_BASE=$(timed "INSERT INTO bench.summaries_baseline
          count(f.latency_ms), coalesce(sum(f.latency_ms), 0)
     FROM opsmeter.events f
    GROUP BY f.workspace_id, date_trunc('hour', f.ts, 'UTC'), f.data_mode, f.environment,
-            GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id), (f.endpoint_tag), (f.prompt_version))")
+            GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id), (f.endpoint_tag), (f.prompt_version))"
+# The baseline runs before and after the pass; the faster of the two counts,
+# so the order cannot flatter the pass.
+G_BASE1=$(timed "$BASELINE_SQL")
+q "TRUNCATE bench.summaries_baseline"
 G_PASS=$(timed "SELECT opsmeter_run_retention()")
+G_BASE2=$(timed "$BASELINE_SQL")
+G_BASE=$(awk "BEGIN { print ($G_BASE1 < $G_BASE2) ? $G_BASE1 : $G_BASE2 }")
 G_ROWS=$(q "SELECT rows_rolled_up FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1")
 G_SAME=$(q "SELECT count(*) = 0 FROM ((SELECT dimension, hour, provider, model, key, requests, cost_usd FROM opsmeter.summaries
                                         EXCEPT SELECT dimension, hour, provider, model, key, requests, cost_usd FROM bench.summaries_baseline)
                                        UNION ALL
                                        (SELECT dimension, hour, provider, model, key, requests, cost_usd FROM bench.summaries_baseline
                                         EXCEPT SELECT dimension, hour, provider, model, key, requests, cost_usd FROM opsmeter.summaries)) d")
-log "(g) rollup pass ${G_PASS}s over $G_ROWS rows vs INSERT..SELECT GROUP BY ${G_BASE}s (same result: $G_SAME)"
+log "(g) rollup pass ${G_PASS}s over $G_ROWS rows vs INSERT..SELECT GROUP BY ${G_BASE1}s / ${G_BASE2}s (same result: $G_SAME)"
 
 # (h) baseline: the same rows in a plain table with the same keys, DELETEd.
 q "CREATE TABLE bench.plain_day AS SELECT * FROM opsmeter.events"
@@ -96,10 +105,16 @@ q "ALTER SYSTEM SET opsmeter.raw_retention = '1d'"
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 1
 q "CHECKPOINT"
+# What a DROP of the day alone costs, on a copy (the rest of a pass is the
+# deletion of the day's dedup keys).
+q "CREATE TABLE bench.drop_probe (LIKE opsmeter.events INCLUDING ALL)"
+q "INSERT INTO bench.drop_probe SELECT * FROM opsmeter.events"
+q "CHECKPOINT"
+H_DROP_ONLY=$(timed "DROP TABLE bench.drop_probe")
 H_PASS=$(timed "SELECT opsmeter_run_retention()")
 H_FACTS=$(q "SELECT partitions_dropped || ' partition(s), ' || keys_purged || ' keys' FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1")
 H_LEFT=$(q "SELECT count(*) FROM opsmeter.events")
-log "(h) retention pass ${H_PASS}s ($H_FACTS dropped; $H_LEFT raw rows left) vs DELETE ${H_DELETE}s"
+log "(h) retention pass ${H_PASS}s ($H_FACTS dropped; $H_LEFT raw rows left) vs DELETE ${H_DELETE}s; a DROP alone takes ${H_DROP_ONLY}s"
 q "ALTER SYSTEM RESET opsmeter.raw_retention"
 q "SELECT pg_reload_conf()" >/dev/null
 
@@ -119,9 +134,10 @@ sleep 2
 RUNS0=$(q "SELECT count(*) FROM opsmeter.retention_runs WHERE triggered_by = 'worker'")
 I_ON=$(tps)
 RUNS1=$(q "SELECT count(*) FROM opsmeter.retention_runs WHERE triggered_by = 'worker'")
-I_EXACT=$(q "SELECT opsmeter_run_retention() IS NOT NULL AND
-  (SELECT count(*) FROM opsmeter.events) = (SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview'
-     AND hour >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - interval '1 day')")
+q "SELECT opsmeter_run_retention()" >/dev/null
+I_EXACT=$(q "SELECT (SELECT count(*) FROM opsmeter.events WHERE ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+  = (SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview'
+     AND hour >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
 log "(i) ingest ${I_OFF} tps worker off vs ${I_ON} tps worker every 1 s ($((RUNS1 - RUNS0)) worker passes; exact after: $I_EXACT)"
 
 mkdir -p "$(dirname "$RESULTS")"
@@ -133,7 +149,8 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo
 	echo "| measurement | opsmeter | baseline | ratio | target | result |"
 	echo "| --- | ---: | ---: | --- | --- | --- |"
-	echo "| (g) rollup pass over $G_ROWS new rows vs INSERT ... SELECT ... GROUP BY (same summaries: $G_SAME) | ${G_PASS} s | ${G_BASE} s | $(calc "%.2f" "$G_PASS / $G_BASE")x the baseline's time | <= 1.5x | $(awk "BEGIN{print ($G_PASS <= 1.5 * $G_BASE) ? \"PASS\" : \"MISS\"}") |"
+	echo "| (g) rollup pass over $G_ROWS new rows vs INSERT ... SELECT ... GROUP BY (faster of ${G_BASE1} s before / ${G_BASE2} s after; same summaries: $G_SAME) | ${G_PASS} s | ${G_BASE} s | $(calc "%.2f" "$G_PASS / $G_BASE")x the baseline's time | <= 1.5x | $(awk "BEGIN{print ($G_PASS <= 1.5 * $G_BASE) ? \"PASS\" : \"MISS\"}") |"
 	echo "| (h) retention of one day of $N raw rows ($H_FACTS) vs DELETE of the same rows | ${H_PASS} s | ${H_DELETE} s | $(calc "%.1f" "$H_DELETE / $H_PASS")x faster | >= 50x | $(awk "BEGIN{print ($H_DELETE >= 50 * $H_PASS) ? \"PASS\" : \"MISS\"}") |"
+	echo "| (h, info) DROP of the same day's partition alone, without its dedup keys | ${H_DROP_ONLY} s | ${H_DELETE} s | $(calc "%.0f" "$H_DELETE / $H_DROP_ONLY")x faster | info | - |"
 	echo "| (i) ingest with the worker every 1 s ($((RUNS1 - RUNS0)) passes) vs worker off, events/s | $(calc "%.0f" "$I_ON * 100") | $(calc "%.0f" "$I_OFF * 100") | $(calc "%.2f" "$I_ON / $I_OFF") | >= 0.9 | $(awk "BEGIN{print ($I_ON >= 0.9 * $I_OFF) ? \"PASS\" : \"MISS\"}") |"
 } | tee "$RESULTS"
