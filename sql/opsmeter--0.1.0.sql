@@ -481,8 +481,11 @@ REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 -- Rolls every raw row above the watermark into summaries; returns how many.
 -- lock_timeout bounds the wait for in-flight ingests: a transaction left
 -- idle after ingesting makes the pass fail (recorded) instead of hanging.
+-- enable_seqscan is off because a fresh day's partition has no statistics
+-- yet and the planner would read all of it each pass; the BRIN on
+-- ingest_batch reads only the pages above the watermark.
 CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off AS $$
 DECLARE
     w_prev bigint;
     w_new  bigint;

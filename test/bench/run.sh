@@ -43,6 +43,7 @@ REPO="$(cd "$HERE/../.." && pwd)"
 export REPO
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$HERE/../lib/common.sh"
+. "$HERE/lib.sh"
 
 N="${BENCH_EVENTS:-500000}"
 SECS="${BENCH_SECONDS:-30}"
@@ -61,10 +62,6 @@ if ((MEM_EVENTS < 2000)); then
 	exit 2
 fi
 
-log() { printf 'bench: %s\n' "$*"; }
-now_s() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"$1\", ($2) }"; }
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -c "$1"; }
 
 # ---------------------------------------------------------------------------
 opsmeter_require_packages
