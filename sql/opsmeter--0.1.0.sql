@@ -483,9 +483,11 @@ REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 -- idle after ingesting makes the pass fail (recorded) instead of hanging.
 -- enable_seqscan is off because a fresh day's partition has no statistics
 -- yet and the planner would read all of it each pass; the BRIN on
--- ingest_batch reads only the pages above the watermark.
+-- ingest_batch reads only the pages above the watermark.  work_mem lets
+-- the six grouping sets sort in memory.
 CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off
+    SET work_mem = '64MB' AS $$
 DECLARE
     w_prev bigint;
     w_new  bigint;
@@ -513,8 +515,14 @@ BEGIN
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
+    -- Only the columns summaries need (not metadata): the set is
+    -- materialized and sorted once per grouping set.
     WITH fresh AS MATERIALIZED (
-        SELECT * FROM opsmeter.events e
+        SELECT e.workspace_id, e.ts, e.data_mode, e.environment, e.provider, e.model,
+               e.user_id, e.tenant_id, e.endpoint_tag, e.prompt_version, e.is_error,
+               e.input_tokens, e.output_tokens, e.total_tokens, e.cached_input_tokens,
+               e.reasoning_tokens, e.cost_usd, e.latency_ms
+          FROM opsmeter.events e
          WHERE e.ingest_batch > w_prev AND e.ingest_batch <= w_new
     ), grouped AS (
         SELECT f.workspace_id,

@@ -109,6 +109,13 @@ opsmeter_worker_main(Datum main_arg)
 
 	BackgroundWorkerInitializeConnection(opsmeter_database,
 										 opsmeter_worker_role[0] ? opsmeter_worker_role : NULL, 0);
+
+	/*
+	 * A pass acknowledges nothing to a client, and its summaries and watermark
+	 * commit together: a pass lost in a crash is simply done again.  So its
+	 * commits need not wait for the WAL flush that ingest commits compete for.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_USERSET, PGC_S_OVERRIDE);
 	ereport(LOG,
 			(errmsg("opsmeter worker started in database \"%s\", every %d s",
 					opsmeter_database, opsmeter_worker_interval_s)));
