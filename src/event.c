@@ -241,13 +241,21 @@ numeric_compare(Numeric a, Numeric b)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
+typedef enum Int64Conversion
+{
+	INT64_EXACT,
+	INT64_OUT_OF_RANGE,
+	INT64_FRACTION
+} Int64Conversion;
+
 /*
- * An integral numeric inside int64 converts exactly with numeric_int8; a
- * zero display scale (what "120" parses to) and the bounds prove both.
- * The bounds are built once per backend.
+ * Converts a numeric to int64 exactly, or says why it cannot.  Inside the
+ * bounds numeric_int8 is exact for integral values; a zero display scale
+ * (what "120" parses to) proves integral without another comparison.  The
+ * bounds are built once per backend.
  */
-static bool
-numeric_fast_int64(Numeric num, int64 *out)
+static Int64Conversion
+numeric_to_int64(Numeric num, int64 *out)
 {
 	static Numeric lo = NULL,
 				hi = NULL;
@@ -261,11 +269,13 @@ numeric_fast_int64(Numeric num, int64 *out)
 		MemoryContextSwitchTo(old);
 	}
 	if (numeric_is_nan(num) || numeric_is_inf(num) ||
-		DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) != 0 ||
 		numeric_compare(num, hi) > 0 || numeric_compare(num, lo) < 0)
-		return false;
+		return INT64_OUT_OF_RANGE;
 	*out = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
-	return true;
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(num))) == 0 ||
+		numeric_compare(num, int64_to_numeric(*out)) == 0)
+		return INT64_EXACT;
+	return INT64_FRACTION;
 }
 
 static void
@@ -280,20 +290,19 @@ set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 					psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
 	if (v->is_int)
 		val = v->ival;
-	else if (numeric_fast_int64(v->num, &val))
-		;
 	else
 	{
-		char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)));
+		Int64Conversion conv = numeric_to_int64(v->num, &val);
 
-		if (numeric_is_nan(v->num) || numeric_is_inf(v->num) ||
-			numeric_compare(v->num, int64_to_numeric(PG_INT64_MAX)) > 0 ||
-			numeric_compare(v->num, int64_to_numeric(PG_INT64_MIN)) < 0)
-			field_error(ev, f, psprintf("is out of range: %s", quoted_excerpt(text, strlen(text))),
-						psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
-		val = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v->num)));
-		if (numeric_compare(v->num, int64_to_numeric(val)) != 0)
+		if (conv != INT64_EXACT)
+		{
+			char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->num)));
+
+			if (conv == INT64_OUT_OF_RANGE)
+				field_error(ev, f, psprintf("is out of range: %s", quoted_excerpt(text, strlen(text))),
+							psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
 			field_error(ev, f, psprintf("must be an integer, not %s", text), NULL);
+		}
 	}
 	if (val < 0)
 		field_error(ev, f, psprintf("must be >= 0, got " INT64_FORMAT, val), NULL);

@@ -21,6 +21,8 @@
 void
 ingest_begin(IngestCall *call, const char *funcname)
 {
+	TimestampTz statement_start;
+
 	memset(call, 0, sizeof(IngestCall));
 
 	if (XactReadOnly)
@@ -39,9 +41,10 @@ ingest_begin(IngestCall *call, const char *funcname)
 				 errhint("Viewers read only; ask an owner or admin for the member role.")));
 
 	/* The default timestamp is now(); the window is measured from this statement. */
+	statement_start = GetCurrentStatementStartTimestamp();
 	call->bounds.now = GetCurrentTransactionStartTimestamp();
-	call->bounds.newest = GetCurrentStatementStartTimestamp() + FUTURE_SKEW_USECS;
-	call->bounds.oldest = GetCurrentStatementStartTimestamp() - call->ws.raw_retention_usecs;
+	call->bounds.newest = statement_start + FUTURE_SKEW_USECS;
+	call->bounds.oldest = statement_start - call->ws.raw_retention_usecs;
 }
 
 void

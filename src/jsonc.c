@@ -9,7 +9,6 @@
 #include "utils/fmgrprotos.h"
 
 
-#include <errno.h>
 
 struct json_tokener *
 jsonc_new_tokener(void)

@@ -320,7 +320,8 @@ bulk_end(BulkWriter *w)
  * order cannot.
  */
 static bool
-claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *days, bool *claimed)
+claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *days,
+					const Datum *key_text, bool *claimed)
 {
 	OpsEvent   *events = call->events;
 	Relation	keys = table_open(opsmeter_relid("request_keys"), RowExclusiveLock);
@@ -344,8 +345,7 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 		int			i = order[k];
 
 		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(call->ws.id));
-		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ,
-					CStringGetTextDatum(events[i].external_request_id));
+		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key_text[i]);
 		skey[1].sk_collation = pk->rd_indcollation[1];
 		index_rescan(scan, skey, 2, NULL, 0);
 		if (!index_getnext_slot(scan, ForwardScanDirection, found))
@@ -378,7 +378,7 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 
 				ExecClearTuple(slot);
 				slot->tts_values[0] = Int64GetDatum(call->ws.id);
-				slot->tts_values[1] = CStringGetTextDatum(events[i].external_request_id);
+				slot->tts_values[1] = key_text[i];
 				slot->tts_values[2] = DateADTGetDatum(days[i]);
 				memset(slot->tts_isnull, false, sizeof(bool) * 3);
 				ExecStoreVirtualTuple(slot);
@@ -418,7 +418,8 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
  * order[] must be sorted by request id.
  */
 static void
-claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *days, bool *claimed)
+claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *days,
+				   const Datum *key_text, bool *claimed)
 {
 	OpsEvent   *events = call->events;
 	Datum	   *ids = palloc(sizeof(Datum) * ncand);
@@ -428,7 +429,7 @@ claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *d
 
 	for (int k = 0; k < ncand; k++)
 	{
-		ids[k] = CStringGetTextDatum(events[order[k]].external_request_id);
+		ids[k] = key_text[order[k]];
 		dates[k] = DateADTGetDatum(days[order[k]]);
 	}
 	args[0] = Int64GetDatum(call->ws.id);
@@ -479,10 +480,14 @@ static int
 claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
 {
 	bool	   *claimed = palloc0(sizeof(bool) * call->nevents);
+	Datum	   *key_text = palloc(sizeof(Datum) * call->nevents);
 	int			accepted = 0;
 
-	if (!claim_keys_directly(call, order, ncand, days, claimed))
-		claim_keys_waiting(call, order, ncand, days, claimed);
+	/* Each key as text once: the probe, the insert and the fallback share it. */
+	for (int k = 0; k < ncand; k++)
+		key_text[order[k]] = CStringGetTextDatum(call->events[order[k]].external_request_id);
+	if (!claim_keys_directly(call, order, ncand, days, key_text, claimed))
+		claim_keys_waiting(call, order, ncand, days, key_text, claimed);
 
 	for (int k = 0; k < ncand; k++)
 	{
