@@ -13,7 +13,9 @@ OBJS = \
 	src/jsonc.o \
 	src/storage.o \
 	src/retention.o \
-	src/worker.o
+	src/worker.o \
+	src/filters.o \
+	src/budget.o
 
 DATA = sql/opsmeter--0.1.0.sql data/opsmeter_prices.json
 PGFILEDESC = "opsmeter - LLM cost telemetry"
@@ -47,3 +49,4 @@ demo:
 bench:
 	bash test/bench/run.sh
 	bash test/bench/retention.sh
+	bash test/bench/views.sh

@@ -22,6 +22,8 @@ typedef struct IngestCall
 	OpsEvent   *events;
 	int			nevents;
 	StoragePlan *storage;
+	bool		budget_warning; /* set by budget_account() */
+	bool		budget_exceeded;
 } IngestCall;
 
 extern void ingest_begin(IngestCall *call, const char *funcname);
@@ -37,6 +39,13 @@ extern void pricing_apply(OpsEvent *ev);
  * writes the other events and returns how many.
  */
 extern void storage_claim(IngestCall *call);
+extern int32 utc_day(TimestampTz ts);
 extern int	storage_write(IngestCall *call);
+
+/*
+ * budget.c: adds the stored events' real spend to the workspace's spend
+ * counters and, when the workspace has a budget, sets the budget flags.
+ */
+extern void budget_account(IngestCall *call);
 
 #endif							/* OPSMETER_INGEST_H */

@@ -25,6 +25,9 @@ extern void opsmeter_register_worker(void);
 /* One rollup + retention pass, recorded (src/retention.c); returns jsonb. */
 extern Jsonb *opsmeter_retention_pass(const char *trigger);
 
+/* Analytics filters and window GUCs (src/filters.c). */
+extern void filters_define_gucs(void);
+
 /* Registers the price catalog's cache invalidation (src/pricing.c). */
 extern void pricing_register_invalidation(void);
 
@@ -65,6 +68,7 @@ typedef struct WorkspaceRef
 	char	   *name;
 	WorkspaceRole role;			/* superusers act as owner */
 	int64		raw_retention_usecs;	/* workspace setting, else the GUC */
+	bool		has_budget;		/* a daily or monthly budget is set */
 } WorkspaceRef;
 
 /*

@@ -46,7 +46,14 @@ CREATE TABLE opsmeter.workspaces (
     created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     created_by        regrole NOT NULL,
     raw_retention     interval,      -- NULL: GUC opsmeter.raw_retention
-    summary_retention interval       -- NULL: GUC opsmeter.summary_retention
+    summary_retention interval,      -- NULL: GUC opsmeter.summary_retention
+    -- budgets (opsmeter_set_budget); NULL: no budget for that period
+    daily_budget_usd      numeric CHECK (daily_budget_usd OPERATOR(pg_catalog.>) 0),
+    daily_warning_ratio   numeric NOT NULL DEFAULT 0.8
+                          CHECK (daily_warning_ratio OPERATOR(pg_catalog.>) 0 AND daily_warning_ratio OPERATOR(pg_catalog.<=) 1),
+    monthly_budget_usd    numeric CHECK (monthly_budget_usd OPERATOR(pg_catalog.>) 0),
+    monthly_warning_ratio numeric NOT NULL DEFAULT 0.8
+                          CHECK (monthly_warning_ratio OPERATOR(pg_catalog.>) 0 AND monthly_warning_ratio OPERATOR(pg_catalog.<=) 1)
 );
 COMMENT ON TABLE opsmeter.workspaces IS 'tenants; every stored row belongs to one';
 
@@ -416,16 +423,22 @@ REVOKE ALL ON FUNCTION opsmeter.ensure_partitions(date, date) FROM PUBLIC;
 ------------------------------------------------------------------------------
 -- Summaries: hourly rollups of the raw rows (see src/README.md, "rollup")
 ------------------------------------------------------------------------------
--- One table, one row per (workspace, UTC hour, dimension value, data mode,
--- environment).  "overview" and "model" rows are the coarse tier kept for
--- the summary retention; the detail dimensions live as long as raw rows.
+-- One table, one row per (workspace, dimension, grain, period, dimension
+-- value, data mode, environment).  Every dimension has hourly rows (UTC
+-- hours: a reporting day in any whole-hour time zone is a sum of them);
+-- the dimensions of the top lists also have daily rows (UTC days), which
+-- answer the whole days of a long window with 24 times fewer rows.
+-- "overview" and "model" rows are the coarse tier kept for the summary
+-- retention; the detail dimensions live as long as raw rows.
 CREATE TYPE opsmeter.summary_dimension AS ENUM
     ('overview', 'model', 'user', 'tenant', 'endpoint', 'prompt_version');
+CREATE TYPE opsmeter.summary_grain AS ENUM ('hour', 'day');
 
 CREATE TABLE opsmeter.summaries (
     workspace_id        bigint NOT NULL,
-    hour                timestamptz NOT NULL,
     dimension           opsmeter.summary_dimension NOT NULL,
+    grain               opsmeter.summary_grain NOT NULL,
+    period_start        timestamptz NOT NULL,    -- start of the UTC hour or day
     data_mode           opsmeter.data_mode NOT NULL,
     environment         opsmeter.environment NOT NULL,
     provider            text,        -- dimension "model"
@@ -446,13 +459,106 @@ CREATE TABLE opsmeter.summaries (
     latency_sum_ms      bigint NOT NULL
 );
 CREATE UNIQUE INDEX summaries_grain_idx ON opsmeter.summaries
-    (workspace_id, dimension, hour, data_mode, environment, provider, model, key) NULLS NOT DISTINCT;
+    (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) NULLS NOT DISTINCT;
 COMMENT ON TABLE opsmeter.summaries IS
-    'hourly rollups of opsmeter.events; together with the rows above the watermark they equal the raw data';
+    'hourly and daily rollups of opsmeter.events; together with the pending rows above the watermark they equal the raw data';
 ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summaries_read ON opsmeter.summaries FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.summaries TO PUBLIC;
+
+-- Latency histograms per hour (the overview's p95): requests per bucket of
+-- opsmeter.latency_bucket().  Counts add up, so a p95 read from rolled-up
+-- hours and from raw rows is the same number.
+CREATE TABLE opsmeter.latency_histogram (
+    workspace_id bigint NOT NULL,
+    hour         timestamptz NOT NULL,
+    data_mode    opsmeter.data_mode NOT NULL,
+    environment  opsmeter.environment NOT NULL,
+    bucket       integer NOT NULL,     -- inclusive upper bound, ms
+    requests     bigint NOT NULL,
+    PRIMARY KEY (workspace_id, hour, data_mode, environment, bucket)
+);
+COMMENT ON TABLE opsmeter.latency_histogram IS 'hourly latency histograms (requests per bucket), for p95';
+ALTER TABLE opsmeter.latency_histogram ENABLE ROW LEVEL SECURITY;
+CREATE POLICY latency_histogram_read ON opsmeter.latency_histogram FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.latency_histogram TO PUBLIC;
+
+CREATE FUNCTION opsmeter.latency_bucket(ms integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'opsmeter_latency_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.latency_bucket(integer) IS
+    'upper bound (ms, inclusive) of the histogram bucket holding ms: exact below 128 ms, then at most 3.2% wide';
+
+-- Corrections to rows that are already rolled up (opsmeter_reprice, the
+-- cleanups): signed contributions (-1 for the old version of a row, +1 for
+-- the new one), stamped with a batch number like raw rows.  The next pass
+-- folds them into summaries and deletes them; until then the views add
+-- them like raw rows above the watermark.
+CREATE TABLE opsmeter.summary_adjustments (
+    workspace_id        bigint NOT NULL,
+    ingest_batch        bigint NOT NULL,
+    ts                  timestamptz NOT NULL,
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    provider            text NOT NULL,
+    model               text NOT NULL,
+    user_id             text,
+    tenant_id           text,
+    endpoint_tag        text,
+    prompt_version      text,
+    requests            integer NOT NULL,
+    errors              integer NOT NULL,
+    input_tokens        bigint NOT NULL,
+    output_tokens       bigint NOT NULL,
+    total_tokens        bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    reasoning_tokens    bigint NOT NULL,
+    cost_usd            numeric NOT NULL,
+    unpriced_requests   integer NOT NULL,
+    unpriced_tokens     bigint NOT NULL,
+    latency_count       integer NOT NULL,
+    latency_sum_ms      bigint NOT NULL,
+    latency_bucket      integer
+);
+CREATE INDEX summary_adjustments_batch_idx ON opsmeter.summary_adjustments (ingest_batch);
+COMMENT ON TABLE opsmeter.summary_adjustments IS
+    'signed corrections to rolled-up rows, folded into summaries by the next pass';
+ALTER TABLE opsmeter.summary_adjustments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_adjustments_read ON opsmeter.summary_adjustments FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.summary_adjustments TO PUBLIC;
+
+-- Everything with a batch number in (after_batch, upto_batch] that is not
+-- in summaries yet, one signed contribution per row: the raw rows, and the
+-- adjustments.  The rollup folds exactly this set; the views add it to the
+-- summaries.  (Inlined into its callers, so their filters reach the scans.)
+CREATE FUNCTION opsmeter.pending_contributions(after_batch bigint, upto_batch bigint)
+RETURNS TABLE (is_adjustment boolean, workspace_id bigint, ts timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, user_id text, tenant_id text, endpoint_tag text, prompt_version text,
+               requests integer, errors integer, input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, cost_usd numeric,
+               unpriced_requests integer, unpriced_tokens bigint,
+               latency_count integer, latency_sum_ms bigint, latency_bucket integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT false, e.workspace_id, e.ts, e.data_mode, e.environment, e.provider, e.model,
+           e.user_id, e.tenant_id, e.endpoint_tag, e.prompt_version,
+           1, e.is_error::integer, e.input_tokens, e.output_tokens, e.total_tokens,
+           e.cached_input_tokens, e.reasoning_tokens, coalesce(e.cost_usd, 0),
+           (e.cost_usd IS NULL)::integer, CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END,
+           (e.latency_ms IS NOT NULL)::integer, coalesce(e.latency_ms, 0), opsmeter.latency_bucket(e.latency_ms)
+      FROM opsmeter.events e
+     WHERE e.ingest_batch OPERATOR(pg_catalog.>) after_batch AND e.ingest_batch OPERATOR(pg_catalog.<=) upto_batch
+    UNION ALL
+    SELECT true, a.workspace_id, a.ts, a.data_mode, a.environment, a.provider, a.model,
+           a.user_id, a.tenant_id, a.endpoint_tag, a.prompt_version,
+           a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens,
+           a.cached_input_tokens, a.reasoning_tokens, a.cost_usd,
+           a.unpriced_requests, a.unpriced_tokens, a.latency_count, a.latency_sum_ms, a.latency_bucket
+      FROM opsmeter.summary_adjustments a
+     WHERE a.ingest_batch OPERATOR(pg_catalog.>) after_batch AND a.ingest_batch OPERATOR(pg_catalog.<=) upto_batch
+$$;
 
 -- Every raw row with ingest_batch <= watermark is counted in summaries,
 -- every other raw row is not.  Advanced only in the transaction that adds
@@ -491,6 +597,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min'
 DECLARE
     w_prev bigint;
     w_new  bigint;
+    adjustments bigint;
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
@@ -516,52 +623,52 @@ BEGIN
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
     -- Only the columns summaries need (not metadata): the set is
-    -- materialized and sorted once per grouping set.
+    -- materialized once and sorted once per grouping set.
     WITH fresh AS MATERIALIZED (
-        SELECT e.workspace_id, e.ts, e.data_mode, e.environment, e.provider, e.model,
-               e.user_id, e.tenant_id, e.endpoint_tag, e.prompt_version, e.is_error,
-               e.input_tokens, e.output_tokens, e.total_tokens, e.cached_input_tokens,
-               e.reasoning_tokens, e.cost_usd, e.latency_ms
-          FROM opsmeter.events e
-         WHERE e.ingest_batch > w_prev AND e.ingest_batch <= w_new
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour, date_trunc('day', p.ts, 'UTC') AS day
+          FROM opsmeter.pending_contributions(w_prev, w_new) p
     ), grouped AS (
         SELECT f.workspace_id,
-               date_trunc('hour', f.ts, 'UTC') AS hour,
                CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
                     WHEN GROUPING(f.user_id) = 0 THEN 'user'
                     WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
                     WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
                     WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
                     ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               CASE WHEN GROUPING(f.hour) = 0 THEN 'hour' ELSE 'day' END::opsmeter.summary_grain AS grain,
+               CASE WHEN GROUPING(f.hour) = 0 THEN f.hour ELSE f.day END AS period_start,
                f.data_mode, f.environment, f.provider, f.model,
                CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
                     WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
                     WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
                     WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
-               count(*) AS requests,
-               count(*) FILTER (WHERE f.is_error) AS errors,
+               sum(f.requests) AS requests,
+               sum(f.errors) AS errors,
                sum(f.input_tokens) AS input_tokens,
                sum(f.output_tokens) AS output_tokens,
                sum(f.total_tokens) AS total_tokens,
                sum(f.cached_input_tokens) AS cached_input_tokens,
                sum(f.reasoning_tokens) AS reasoning_tokens,
-               coalesce(sum(f.cost_usd), 0) AS cost_usd,
-               count(*) FILTER (WHERE f.cost_usd IS NULL) AS unpriced_requests,
-               coalesce(sum(f.total_tokens) FILTER (WHERE f.cost_usd IS NULL), 0) AS unpriced_tokens,
-               count(f.latency_ms) AS latency_count,
-               coalesce(sum(f.latency_ms), 0) AS latency_sum_ms
+               sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests) AS unpriced_requests,
+               sum(f.unpriced_tokens) AS unpriced_tokens,
+               sum(f.latency_count) AS latency_count,
+               sum(f.latency_sum_ms) AS latency_sum_ms
           FROM fresh f
-         GROUP BY f.workspace_id, date_trunc('hour', f.ts, 'UTC'), f.data_mode, f.environment,
-                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
-                                 (f.endpoint_tag), (f.prompt_version))
+         GROUP BY f.workspace_id, f.data_mode, f.environment,
+                  GROUPING SETS ((f.hour), (f.hour, f.provider, f.model), (f.hour, f.user_id),
+                                 (f.hour, f.tenant_id), (f.hour, f.endpoint_tag), (f.hour, f.prompt_version),
+                                 (f.day, f.provider, f.model), (f.day, f.user_id), (f.day, f.tenant_id),
+                                 (f.day, f.endpoint_tag), (f.day, f.prompt_version))
     ), merged AS (
         INSERT INTO opsmeter.summaries AS s
-        SELECT g.workspace_id, g.hour, g.dimension, g.data_mode, g.environment, g.provider, g.model, g.key,
+        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key,
                g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
                g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
                g.unpriced_tokens, g.latency_count, g.latency_sum_ms
           FROM grouped g
-        ON CONFLICT (workspace_id, dimension, hour, data_mode, environment, provider, model, key) DO UPDATE
+        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
            SET requests = s.requests + excluded.requests,
                errors = s.errors + excluded.errors,
                input_tokens = s.input_tokens + excluded.input_tokens,
@@ -575,8 +682,27 @@ BEGIN
                latency_count = s.latency_count + excluded.latency_count,
                latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
         RETURNING 1
+    ), histogram AS (
+        INSERT INTO opsmeter.latency_histogram AS h
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment, f.latency_bucket, sum(f.latency_count)
+          FROM fresh f
+         WHERE f.latency_bucket IS NOT NULL
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment, f.latency_bucket
+        ON CONFLICT (workspace_id, hour, data_mode, environment, bucket) DO UPDATE
+           SET requests = h.requests + excluded.requests
+        RETURNING 1
     )
-    SELECT count(*) INTO rows_rolled_up FROM fresh;
+    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
+      INTO rows_rolled_up, adjustments
+      FROM fresh f;
+
+    IF adjustments > 0 THEN
+        -- Folded corrections leave; groups they emptied leave too, so no
+        -- view shows a trace of rows that were removed.
+        DELETE FROM opsmeter.summary_adjustments a WHERE a.ingest_batch <= w_new;
+        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
+        DELETE FROM opsmeter.latency_histogram h WHERE h.requests = 0;
+    END IF;
 
     UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
     watermark := w_new;
@@ -699,10 +825,19 @@ BEGIN
     DELETE FROM opsmeter.summaries s
      USING opsmeter.effective_retention() r
      WHERE s.workspace_id = r.workspace_id
-       AND s.hour + interval '1 hour'
+       AND s.period_start + CASE s.grain WHEN 'hour' THEN interval '1 hour' ELSE interval '1 day' END
            <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
     GET DIAGNOSTICS n = ROW_COUNT;
     summary_rows_deleted := n;
+    DELETE FROM opsmeter.latency_histogram h
+     USING opsmeter.effective_retention() r
+     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := summary_rows_deleted + n;
+
+    -- Budgets look at the current UTC day and month only; keep two months.
+    DELETE FROM opsmeter.spend_counters c
+     WHERE c.day < (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
 
     partitions_created := opsmeter.ensure_partitions(today, today + 7);
 END
@@ -758,6 +893,585 @@ COMMENT ON FUNCTION @extschema@.opsmeter_set_retention(interval, interval) IS
     'set the active workspace''s raw and summary retention (owner/admin); NULL falls back to the GUCs';
 
 ------------------------------------------------------------------------------
+-- Budgets: a small counter, never a raw scan (see src/budget.c)
+------------------------------------------------------------------------------
+-- Spend of real rows per workspace and UTC day, in a few shards (a backend
+-- adds to the shard of its PGPROC slot, so concurrent ingests do not queue
+-- on one row).  Written by ingest in the transaction of the rows it counts.
+CREATE TABLE opsmeter.spend_counters (
+    workspace_id bigint NOT NULL,
+    day          date NOT NULL,       -- UTC day of the events
+    shard        smallint NOT NULL,
+    spend_usd    numeric NOT NULL,
+    PRIMARY KEY (workspace_id, day, shard)
+);
+COMMENT ON TABLE opsmeter.spend_counters IS
+    'spend of real rows per workspace and UTC day (sum the shards); read by budget checks';
+ALTER TABLE opsmeter.spend_counters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY spend_counters_read ON opsmeter.spend_counters FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.spend_counters TO PUBLIC;
+
+-- The budget windows of a workspace now: one row per budget that is set.
+-- Windows are the current UTC day and UTC calendar month.  A budget warns
+-- once spend reaches warning_ratio x limit and is exceeded once spend is
+-- above the limit.
+CREATE FUNCTION opsmeter.budget_state(ws bigint)
+RETURNS TABLE (period text, limit_usd numeric, warning_ratio numeric, current_spend_usd numeric,
+               utilization_ratio numeric, is_warning boolean, is_exceeded boolean,
+               period_start timestamptz, period_end timestamptz)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.period, p.limit_usd, p.ratio, s.spend,
+           round(s.spend / p.limit_usd, 6),
+           s.spend >= p.ratio * p.limit_usd,
+           s.spend > p.limit_usd,
+           p.period_start, p.period_end
+      FROM opsmeter.workspaces w
+     CROSS JOIN LATERAL (VALUES
+            ('daily', w.daily_budget_usd, w.daily_warning_ratio,
+             date_trunc('day', now(), 'UTC'), date_trunc('day', now(), 'UTC') + interval '1 day'),
+            ('monthly', w.monthly_budget_usd, w.monthly_warning_ratio,
+             date_trunc('month', now(), 'UTC'), date_trunc('month', now(), 'UTC') + interval '1 month'))
+            AS p(period, limit_usd, ratio, period_start, period_end)
+     CROSS JOIN LATERAL (
+            SELECT coalesce(sum(c.spend_usd), 0) AS spend
+              FROM opsmeter.spend_counters c
+             WHERE c.workspace_id = w.workspace_id
+               AND c.day >= (p.period_start AT TIME ZONE 'UTC')::date
+               AND c.day < (p.period_end AT TIME ZONE 'UTC')::date) s
+     WHERE w.workspace_id = ws AND p.limit_usd IS NOT NULL
+     ORDER BY p.period
+$$;
+
+CREATE FUNCTION opsmeter._opsmeter_set_budget_impl(caller regrole, period text, limit_usd numeric,
+                                                   warning_ratio numeric)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF period IS NULL OR lower(period) NOT IN ('daily', 'monthly') THEN
+        RAISE EXCEPTION 'invalid budget period %', coalesce(quote_literal(period), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Allowed periods: daily, monthly.';
+    END IF;
+    IF limit_usd IS NOT NULL AND NOT limit_usd > 0 THEN
+        RAISE EXCEPTION 'invalid budget limit_usd %', limit_usd
+            USING ERRCODE = '22023', HINT = 'A budget is a positive amount of USD; NULL removes it.';
+    END IF;
+    IF warning_ratio IS NULL OR NOT (warning_ratio > 0 AND warning_ratio <= 1) THEN
+        RAISE EXCEPTION 'invalid budget warning_ratio %', coalesce(warning_ratio::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'The warning ratio is above 0 and at most 1 (default 0.8).';
+    END IF;
+    IF lower(period) = 'daily' THEN
+        UPDATE opsmeter.workspaces w SET daily_budget_usd = limit_usd, daily_warning_ratio = warning_ratio
+         WHERE w.workspace_id = m.workspace_id;
+    ELSE
+        UPDATE opsmeter.workspaces w SET monthly_budget_usd = limit_usd, monthly_warning_ratio = warning_ratio
+         WHERE w.workspace_id = m.workspace_id;
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_budget_impl(regrole, text, numeric, numeric) FROM PUBLIC;
+CREATE FUNCTION @extschema@.opsmeter_set_budget(period text, limit_usd numeric, warning_ratio numeric DEFAULT 0.8)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_set_budget(text, numeric, numeric) IS
+    'set (or, with a NULL limit, remove) the active workspace''s daily or monthly USD budget (owner/admin)';
+
+CREATE VIEW opsmeter.budget_signals WITH (security_invoker = true) AS
+    SELECT b.period, b.limit_usd, b.warning_ratio, b.current_spend_usd, b.utilization_ratio,
+           b.is_warning, b.is_exceeded, b.period_start, b.period_end
+      FROM opsmeter.budget_state(opsmeter.active_workspace()) b;
+COMMENT ON VIEW opsmeter.budget_signals IS 'the active workspace''s budgets: spend of real rows in the current UTC day / month';
+GRANT SELECT ON opsmeter.budget_signals TO PUBLIC;
+
+CREATE FUNCTION @extschema@.opsmeter_workspace_status() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH b AS (
+        SELECT s.*, CASE WHEN s.is_exceeded THEN 'critical' WHEN s.is_warning THEN 'warning' ELSE 'normal' END AS severity
+          FROM opsmeter.budget_state(opsmeter.active_workspace()) s
+    )
+    SELECT jsonb_build_object(
+        'workspace', (SELECT w.name FROM opsmeter.workspaces w WHERE w.workspace_id = opsmeter.active_workspace()),
+        'severity', coalesce((SELECT CASE max(CASE b.severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END)
+                                     WHEN 2 THEN 'critical' WHEN 1 THEN 'warning' ELSE 'normal' END FROM b), 'normal'),
+        'budgets', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                        'period', b.period,
+                        'limitUsd', b.limit_usd,
+                        'warningRatio', b.warning_ratio,
+                        'currentSpendUsd', b.current_spend_usd,
+                        'utilizationRatio', b.utilization_ratio,
+                        'isWarning', b.is_warning,
+                        'isExceeded', b.is_exceeded,
+                        'severity', b.severity,
+                        'periodStartUtc', to_char(b.period_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                        'periodEndUtc', to_char(b.period_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+                        ORDER BY b.period) FROM b), '[]'::jsonb))
+$$;
+COMMENT ON FUNCTION @extschema@.opsmeter_workspace_status() IS
+    'the active workspace''s budget windows and overall severity (normal, warning, critical)';
+
+------------------------------------------------------------------------------
+-- Analytics: summaries for what is rolled up, plus the pending rows
+------------------------------------------------------------------------------
+-- Filters: "all" or a list, from the argument, else the session GUC
+-- (opsmeter.data_mode defaults to real, opsmeter.environment to all).
+CREATE FUNCTION opsmeter.data_mode_filter(spec text DEFAULT NULL) RETURNS opsmeter.data_mode[]
+    AS 'MODULE_PATHNAME', 'opsmeter_data_mode_filter' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter.environment_filter(spec text DEFAULT NULL) RETURNS opsmeter.environment[]
+    AS 'MODULE_PATHNAME', 'opsmeter_environment_filter' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter.guc_range() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_range' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- Start of the reporting window of a range.  Whole days (or months): the
+-- last N calendar days in the session TimeZone, today included.  Anything
+-- with hours: the last whole hours, the current one included.  Windows
+-- start on an hour, so hourly summaries answer them exactly.
+CREATE FUNCTION opsmeter.window_start(range interval) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF range IS NULL OR range <= interval '0' OR range > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid range %', coalesce(range::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A range is a positive interval of at most 100 years, such as ''7 days'' or ''12 hours''.';
+    END IF;
+    IF date_trunc('day', range) = range THEN
+        RETURN date_trunc('day', now() - range + interval '1 day');
+    END IF;
+    RETURN date_trunc('hour', now() - range + interval '1 hour');
+END
+$$;
+
+-- Oldest instant whose rows every answer still has, for a workspace:
+-- detail (raw rows and detail summaries) and coarse (overview and model
+-- summaries).  Windows are cut there, so an answer is the same before and
+-- after a retention pass.
+CREATE FUNCTION opsmeter.retained_from(ws bigint, OUT raw_from timestamptz, OUT summary_from timestamptz)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT now() - r.raw, now() - r.summary FROM opsmeter.effective_retention() r WHERE r.workspace_id = ws
+$$;
+
+-- The measures of one dimension in [from_ts, to_ts) for the active
+-- workspace, filtered: summary rows for what is rolled up plus one row per
+-- pending raw row or adjustment.  Callers aggregate.  Hourly rows cover
+-- the partial days at both ends of the window; whole UTC days in between
+-- come from daily rows (except for "overview", whose callers group by the
+-- session's days).  Rows are cut at the retention horizon of the dimension.
+CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                               modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric,
+               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    horizon record := opsmeter.retained_from(ws);
+    first_day timestamptz;
+    last_day timestamptz;
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
+                                                        THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
+    -- [first_day, last_day): whole UTC days, all in the past, read as daily rows
+    first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
+    last_day := least(date_trunc('day', to_ts, 'UTC'), date_trunc('day', now(), 'UTC'));
+    IF dim = 'overview' OR first_day >= last_day THEN
+        first_day := to_ts;
+        last_day := to_ts;
+    END IF;
+
+    RETURN QUERY
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND ((s.grain = 'hour' AND s.period_start >= from_ts AND s.period_start < first_day)
+         OR (s.grain = 'day' AND s.period_start >= first_day AND s.period_start < last_day)
+         OR (s.grain = 'hour' AND s.period_start >= last_day AND s.period_start < to_ts))
+    UNION ALL
+    SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
+           CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
+           CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
+                    WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
+           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
+           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
+           p.latency_count, p.latency_sum_ms
+      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+     WHERE p.workspace_id = ws
+       AND p.ts >= from_ts - interval '1 hour' AND p.ts < to_ts   -- partition pruning
+       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
+END
+$$;
+
+-- Latency histogram rows for the same window (overview's p95).
+CREATE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (hour timestamptz, bucket integer, requests bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
+    RETURN QUERY
+    SELECT h.hour, h.bucket, h.requests
+      FROM opsmeter.latency_histogram h
+     WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
+       AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
+    UNION ALL
+    SELECT date_trunc('hour', p.ts, 'UTC'), p.latency_bucket, p.latency_count::bigint
+      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+     WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
+       AND p.ts >= from_ts - interval '1 hour' AND p.ts < to_ts
+       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
+END
+$$;
+
+-- Overview: one row per day of the session's TimeZone.  p95 is the upper
+-- bound of the latency bucket holding the 95th percentile (nearest rank).
+CREATE FUNCTION opsmeter.overview_rows(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH totals AS (
+        SELECT f.period_start::date AS day, sum(f.requests)::bigint AS requests, sum(f.errors)::bigint AS errors,
+               sum(f.input_tokens) AS input_tokens, sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens, sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests)::bigint AS unpriced_requests,
+               round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2) AS avg_latency_ms
+          FROM opsmeter.facts('overview', from_ts, to_ts, modes, envs) f
+         GROUP BY 1
+        HAVING sum(f.requests) <> 0
+    ), histogram AS (
+        SELECT h.hour::date AS day, h.bucket, sum(h.requests) AS n
+          FROM opsmeter.latency_facts(from_ts, to_ts, modes, envs) h
+         GROUP BY 1, 2
+        HAVING sum(h.requests) <> 0
+    ), ranked AS (
+        SELECT h.day, h.bucket,
+               sum(h.n) OVER (PARTITION BY h.day ORDER BY h.bucket) AS below,
+               sum(h.n) OVER (PARTITION BY h.day) AS n_all
+          FROM histogram h
+    ), p95 AS (
+        SELECT DISTINCT ON (r.day) r.day, r.bucket
+          FROM ranked r
+         WHERE r.below >= ceil(0.95 * r.n_all)
+         ORDER BY r.day, r.bucket
+    )
+    SELECT t.day, t.requests, t.errors, t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd,
+           t.unpriced_requests, t.avg_latency_ms, p.bucket
+      FROM totals t LEFT JOIN p95 p USING (day)
+     ORDER BY t.day
+$$;
+
+-- A ranked list over one dimension.  Absent values group as 'unknown'.
+CREATE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                                     modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
+RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT f.provider, f.model, coalesce(f.key, 'unknown'),
+           sum(f.requests)::bigint, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
+           sum(f.total_tokens), sum(f.cost_usd), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
+           round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
+           round(sum(f.cost_usd) / sum(f.requests), 6),
+           round(sum(f.total_tokens) / sum(f.requests), 2)
+      FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
+     GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
+    HAVING sum(f.requests) <> 0
+     ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
+     LIMIT lim
+$$;
+
+-- Function forms (the HTTP API's range / dataMode / environment / limit).
+CREATE FUNCTION @extschema@.opsmeter_overview(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
+                                              environment text DEFAULT 'all')
+RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM opsmeter.overview_rows(opsmeter.window_start($1), 'infinity',
+                                         opsmeter.data_mode_filter($2), opsmeter.environment_filter($3))
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_top_users(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
+                                               environment text DEFAULT 'all', lim integer DEFAULT 10)
+RETURNS TABLE (user_id text, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, avg_latency_ms numeric,
+               cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('user', opsmeter.window_start($1), 'infinity',
+                                opsmeter.data_mode_filter($2), opsmeter.environment_filter($3), $4) r
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_top_tenants(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
+                                                 environment text DEFAULT 'all', lim integer DEFAULT 10)
+RETURNS TABLE (tenant_id text, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, avg_latency_ms numeric,
+               cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('tenant', opsmeter.window_start($1), 'infinity',
+                                opsmeter.data_mode_filter($2), opsmeter.environment_filter($3), $4) r
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_top_endpoints(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
+                                                   environment text DEFAULT 'all', lim integer DEFAULT 10)
+RETURNS TABLE (endpoint_tag text, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, avg_latency_ms numeric,
+               cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('endpoint', opsmeter.window_start($1), 'infinity',
+                                opsmeter.data_mode_filter($2), opsmeter.environment_filter($3), $4) r
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_prompt_versions(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
+                                                     environment text DEFAULT 'all', lim integer DEFAULT 10)
+RETURNS TABLE (prompt_version text, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, avg_latency_ms numeric,
+               cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('prompt_version', opsmeter.window_start($1), 'infinity',
+                                opsmeter.data_mode_filter($2), opsmeter.environment_filter($3), $4) r
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_top_models(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
+                                                environment text DEFAULT 'all', lim integer DEFAULT 10)
+RETURNS TABLE (provider text, model text, requests bigint, errors bigint, input_tokens numeric,
+               output_tokens numeric, total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('model', opsmeter.window_start($1), 'infinity',
+                                opsmeter.data_mode_filter($2), opsmeter.environment_filter($3), $4) r
+$$;
+
+-- Views: the same questions for BI tools, over the window opsmeter.range
+-- (default 7 days) with the session filters opsmeter.data_mode (default
+-- real) and opsmeter.environment (default all).  security_invoker: row
+-- level security applies to the reader.
+CREATE VIEW opsmeter.overview WITH (security_invoker = true) AS
+    SELECT * FROM opsmeter.overview_rows(opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                         opsmeter.data_mode_filter(), opsmeter.environment_filter());
+CREATE VIEW opsmeter.top_users WITH (security_invoker = true) AS
+    SELECT r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('user', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+CREATE VIEW opsmeter.top_tenants WITH (security_invoker = true) AS
+    SELECT r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('tenant', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+CREATE VIEW opsmeter.top_endpoints WITH (security_invoker = true) AS
+    SELECT r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('endpoint', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+CREATE VIEW opsmeter.prompt_versions WITH (security_invoker = true) AS
+    SELECT r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('prompt_version', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+CREATE VIEW opsmeter.top_models WITH (security_invoker = true) AS
+    SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('model', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+-- Models stored without a price in the window: what to add to the catalog.
+CREATE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
+    SELECT r.provider, r.model, r.unpriced_requests AS requests, r.unpriced_tokens AS total_tokens
+      FROM opsmeter.ranked_rows('model', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE r.unpriced_requests > 0
+     ORDER BY r.unpriced_requests DESC, r.provider, r.model;
+
+-- Export: request-level rows, cut at the raw retention horizon.
+CREATE FUNCTION @extschema@.opsmeter_export_meta(range_start timestamptz, range_end timestamptz,
+                                                 OUT retention_truncated boolean,
+                                                 OUT retention_available_from_utc timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF range_start IS NULL OR range_end IS NULL OR range_start > range_end THEN
+        RAISE EXCEPTION 'invalid export range % .. %', coalesce(range_start::text, 'NULL'), coalesce(range_end::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Give range_start <= range_end; the range includes range_start, excludes range_end.';
+    END IF;
+    retention_available_from_utc := (opsmeter.retained_from(opsmeter.active_workspace())).raw_from;
+    retention_truncated := range_start < retention_available_from_utc;
+END
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_export(range_start timestamptz, range_end timestamptz,
+                                            data_mode text DEFAULT 'real', environment text DEFAULT 'all')
+RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model text,
+               input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, latency_ms integer, status text,
+               error_code text, prompt_version text, endpoint_tag text, user_id text, tenant_id text,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               cost_usd numeric, pricing opsmeter.pricing_source, ingested_by regrole, metadata jsonb)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT e.ts, e.external_request_id, e.provider, e.model, e.input_tokens, e.output_tokens, e.total_tokens,
+           e.cached_input_tokens, e.reasoning_tokens, e.latency_ms,
+           CASE WHEN e.is_error THEN 'error' ELSE 'success' END, e.error_code,
+           e.prompt_version, e.endpoint_tag, e.user_id, e.tenant_id, e.data_mode, e.environment,
+           e.cost_usd, e.pricing, e.ingested_by, e.metadata
+      FROM @extschema@.opsmeter_export_meta($1, $2) m,
+           opsmeter.events e
+     WHERE e.workspace_id = opsmeter.active_workspace()
+       AND e.ts >= greatest($1, m.retention_available_from_utc) AND e.ts < $2
+       AND e.data_mode = ANY (opsmeter.data_mode_filter($3))
+       AND e.environment = ANY (opsmeter.environment_filter($4))
+     ORDER BY e.ts, e.external_request_id
+$$;
+CREATE VIEW opsmeter.export WITH (security_invoker = true) AS
+    SELECT x.* FROM @extschema@.opsmeter_export(opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+                                                pg_catalog.current_setting('opsmeter.data_mode'),
+                                                pg_catalog.current_setting('opsmeter.environment')) x;
+
+-- Compare: the current window against the previous window of equal length.
+CREATE FUNCTION @extschema@.opsmeter_compare(dimension text, range interval DEFAULT '7 days')
+RETURNS TABLE (value text, current_cost_usd numeric, previous_cost_usd numeric, cost_delta_usd numeric,
+               current_requests bigint, previous_requests bigint, requests_delta bigint,
+               current_cost_per_request numeric, previous_cost_per_request numeric, cost_per_request_delta numeric,
+               current_tokens_per_request numeric, previous_tokens_per_request numeric,
+               tokens_per_request_delta numeric)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    dim opsmeter.summary_dimension;
+    cur_start timestamptz := opsmeter.window_start(range);
+    prev_start timestamptz := cur_start - range;
+    modes opsmeter.data_mode[] := opsmeter.data_mode_filter();
+    envs opsmeter.environment[] := opsmeter.environment_filter();
+BEGIN
+    dim := CASE lower(dimension) WHEN 'endpoint' THEN 'endpoint' WHEN 'prompt_version' THEN 'prompt_version'
+                                 WHEN 'model' THEN 'model' WHEN 'tenant' THEN 'tenant' WHEN 'user' THEN 'user' END;
+    IF dim IS NULL THEN
+        RAISE EXCEPTION 'invalid compare dimension %', coalesce(quote_literal(dimension), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Allowed dimensions: endpoint, prompt_version, model, tenant, user.';
+    END IF;
+    RETURN QUERY
+    WITH cur AS (SELECT * FROM opsmeter.ranked_rows(dim, cur_start, 'infinity', modes, envs, NULL)),
+         prev AS (SELECT * FROM opsmeter.ranked_rows(dim, prev_start, cur_start, modes, envs, NULL))
+    SELECT CASE WHEN dim = 'model' THEN coalesce(c.provider, p.provider) || '/' || coalesce(c.model, p.model)
+                ELSE coalesce(c.key, p.key) END,
+           coalesce(c.cost_usd, 0), coalesce(p.cost_usd, 0), coalesce(c.cost_usd, 0) - coalesce(p.cost_usd, 0),
+           coalesce(c.requests, 0), coalesce(p.requests, 0), coalesce(c.requests, 0) - coalesce(p.requests, 0),
+           c.cost_per_request, p.cost_per_request, c.cost_per_request - p.cost_per_request,
+           c.tokens_per_request, p.tokens_per_request, c.tokens_per_request - p.tokens_per_request
+      FROM cur c
+      FULL JOIN prev p ON c.provider IS NOT DISTINCT FROM p.provider AND c.model IS NOT DISTINCT FROM p.model
+                      AND c.key = p.key
+     ORDER BY abs(coalesce(c.cost_usd, 0) - coalesce(p.cost_usd, 0)) DESC,
+              abs(coalesce(c.requests, 0) - coalesce(p.requests, 0)) DESC, 1;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Re-pricing after the catalog changed
+------------------------------------------------------------------------------
+CREATE FUNCTION opsmeter.catalog_cost(provider text, model text, ts timestamptz, input_tokens bigint,
+                                      cached_input_tokens bigint, output_tokens bigint) RETURNS numeric
+    AS 'MODULE_PATHNAME', 'opsmeter_catalog_cost' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.catalog_cost(text, text, timestamptz, bigint, bigint, bigint) IS
+    'catalog cost of these tokens at ts (NULL when unpriced), as ingest computes it';
+
+-- Rows already rolled up get a -1 contribution of their old version and a
+-- +1 of the new one (summary_adjustments); the next pass folds both.
+-- Passes are locked out meanwhile, so "rolled up" cannot change under us.
+CREATE FUNCTION opsmeter._opsmeter_reprice_impl(caller regrole, range_start timestamptz, range_end timestamptz,
+                                                only_unpriced boolean)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    w bigint;
+    batch bigint;
+    n_repriced bigint;
+    n_priced bigint;
+    delta numeric;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF range_start IS NULL OR range_end IS NULL OR range_start >= range_end OR only_unpriced IS NULL THEN
+        RAISE EXCEPTION 'invalid reprice range % .. %', coalesce(range_start::text, 'NULL'), coalesce(range_end::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Give range_start < range_end and only_unpriced true or false.';
+    END IF;
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark INTO w FROM opsmeter.rollup_state s FOR UPDATE;
+    batch := nextval('opsmeter.ingest_batch_seq');
+
+    WITH changed AS MATERIALIZED (
+        SELECT e.*, opsmeter.catalog_cost(e.provider, e.model, e.ts, e.input_tokens,
+                                          e.cached_input_tokens, e.output_tokens) AS new_cost
+          FROM opsmeter.events e
+         WHERE e.workspace_id = m.workspace_id AND e.ts >= range_start AND e.ts < range_end
+           AND e.pricing <> 'caller' AND (e.pricing = 'unpriced' OR NOT only_unpriced)
+    ), repriced AS (
+        SELECT c.* FROM changed c WHERE c.new_cost IS DISTINCT FROM c.cost_usd
+    ), updated AS (
+        UPDATE opsmeter.events e
+           SET cost_usd = r.new_cost,
+               pricing = CASE WHEN r.new_cost IS NULL THEN 'unpriced' ELSE 'catalog' END::opsmeter.pricing_source
+          FROM repriced r
+         WHERE e.workspace_id = r.workspace_id AND e.ts = r.ts AND e.external_request_id = r.external_request_id
+        RETURNING 1
+    ), adjusted AS (
+        INSERT INTO opsmeter.summary_adjustments
+        SELECT r.workspace_id, batch, r.ts, r.data_mode, r.environment, r.provider, r.model,
+               r.user_id, r.tenant_id, r.endpoint_tag, r.prompt_version,
+               0, 0, 0, 0, 0, 0, 0,     -- requests, errors and tokens do not change
+               v.sign * coalesce(v.cost, 0), v.sign * (v.cost IS NULL)::integer,
+               v.sign * CASE WHEN v.cost IS NULL THEN r.total_tokens ELSE 0 END,
+               0, 0, NULL
+          FROM repriced r
+         CROSS JOIN LATERAL (VALUES (-1, r.cost_usd), (1, r.new_cost)) AS v(sign, cost)
+         WHERE r.ingest_batch <= w
+        RETURNING 1
+    ), spent AS (
+        INSERT INTO opsmeter.spend_counters AS c (workspace_id, day, shard, spend_usd)
+        SELECT r.workspace_id, (r.ts AT TIME ZONE 'UTC')::date, 0,
+               sum(coalesce(r.new_cost, 0) - coalesce(r.cost_usd, 0))
+          FROM repriced r
+         WHERE r.data_mode = 'real'
+         GROUP BY 1, 2
+        ON CONFLICT (workspace_id, day, shard) DO UPDATE SET spend_usd = c.spend_usd + excluded.spend_usd
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM repriced WHERE new_cost IS NOT NULL),
+           (SELECT coalesce(sum(coalesce(new_cost, 0) - coalesce(cost_usd, 0)), 0) FROM repriced)
+      INTO n_repriced, n_priced, delta;
+    RETURN jsonb_build_object('repriced', n_repriced, 'nowPriced', n_priced,
+                              'stillUnpriced', (SELECT count(*) FROM opsmeter.events e
+                                                 WHERE e.workspace_id = m.workspace_id AND e.ts >= range_start
+                                                   AND e.ts < range_end AND e.pricing = 'unpriced'),
+                              'costDeltaUsd', delta);
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_reprice_impl(regrole, timestamptz, timestamptz, boolean) FROM PUBLIC;
+CREATE FUNCTION @extschema@.opsmeter_reprice(range_start timestamptz, range_end timestamptz,
+                                             only_unpriced boolean DEFAULT true)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_reprice(timestamptz, timestamptz, boolean) IS
+    'price the active workspace''s rows in a range with the current catalog (owner/admin); summaries and budgets follow';
+
+------------------------------------------------------------------------------
 -- Ingest (C, the hot path)
 ------------------------------------------------------------------------------
 CREATE FUNCTION @extschema@.opsmeter_ingest(payload jsonb) RETURNS jsonb
@@ -785,6 +1499,9 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.prices', $$WHERE source <> 
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.request_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.ingest_batch_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.summaries', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.latency_histogram', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.summary_adjustments', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.spend_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs_run_id_seq', '');

@@ -26,13 +26,14 @@ LANGUAGE sql AS $$
     ),
     summed AS (
         SELECT hour, dim, k, sum(requests) AS requests, sum(cost) AS cost FROM (
-            SELECT s.hour, s.dimension::text AS dim,
+            SELECT s.period_start AS hour, s.dimension::text AS dim,
                    CASE s.dimension WHEN 'user' THEN coalesce(s.key, '?')
                                     WHEN 'model' THEN s.provider || '/' || s.model
                                     ELSE s.data_mode || '/' || s.environment END AS k,
                    s.requests, s.cost_usd AS cost
               FROM opsmeter.summaries s
              WHERE s.workspace_id = opsmeter.active_workspace() AND s.dimension IN ('user', 'model', 'overview')
+               AND s.grain = 'hour'
             UNION ALL
             SELECT date_trunc('hour', e.ts, 'UTC'), d.dim,
                    CASE d.dim WHEN 'user' THEN coalesce(e.user_id, '?')
@@ -73,7 +74,7 @@ SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 SELECT count(*) AS tail FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark();
 SELECT dimension, sum(requests) AS requests, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
        sum(unpriced_requests) AS unpriced, sum(latency_sum_ms) AS latency_sum
-  FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace()
+  FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace() AND grain = 'hour'
  GROUP BY 1 ORDER BY 1;
 SELECT count(*) AS requests, count(*) FILTER (WHERE is_error) AS errors, sum(cost_usd) AS cost_usd,
        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, sum(latency_ms) AS latency_sum
@@ -160,7 +161,7 @@ SELECT (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.activ
        sum(requests) FILTER (WHERE dimension = 'user')
          >= (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()) AS detail_covers_raw,
        sum(requests) FILTER (WHERE dimension = 'user') < 64 AS detail_expired_some
-  FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace();
+  FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace() AND grain = 'hour';
 -- The ingest window follows the workspace's retention.
 DO $$
 BEGIN

@@ -126,11 +126,10 @@ put_int(JsonbParseState **st, JsonbIteratorToken tok, int64 i)
 static void
 put_budget_flags(JsonbParseState **st, const IngestCall *call)
 {
-	/* No budget configured for the workspace yet: both flags are false. */
 	put_key(st, "budgetWarning");
-	put_bool(st, false);
+	put_bool(st, call->budget_warning);
 	put_key(st, "budgetExceeded");
-	put_bool(st, false);
+	put_bool(st, call->budget_exceeded);
 }
 
 static Jsonb *
@@ -239,7 +238,8 @@ batch_response(const IngestCall *call, int accepted)
 }
 
 /*
- * Dedups, prices and stores the validated events of a call, and answers.
+ * Dedups, prices and stores the validated events of a call, counts their
+ * spend against the workspace's budgets, and answers.
  * Duplicates are found first so that only what is stored is priced.
  */
 Jsonb *
@@ -252,6 +252,7 @@ ingest_finish(IngestCall *call)
 		if (!call->events[i].duplicate)
 			pricing_apply(&call->events[i]);
 	accepted = storage_write(call);
+	budget_account(call);
 
 	return call->batch ? batch_response(call, accepted) : single_response(call);
 }

@@ -98,6 +98,8 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	filters_define_gucs();
+
 #if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("opsmeter");
 #else

@@ -21,6 +21,7 @@
 #include "ingest.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_prices_changed);
+PG_FUNCTION_INFO_V1(opsmeter_catalog_cost);
 
 #define PRICE_KEY_BYTES 320		/* provider + 0x1F + model, lower-cased */
 
@@ -203,12 +204,13 @@ point_at(const PriceEntry *entry, TimestampTz ts)
 }
 
 /*
- * Sets cost_usd and pricing.  Caller-supplied cost wins; otherwise the
- * catalog price in effect at the event's timestamp; otherwise NULL with a
- * warning, never $0.
+ * The catalog cost of these tokens at ts, or NULL with *reason set
+ * ("unknown_model" or "no_price_in_effect").
  */
-void
-pricing_apply(OpsEvent *ev)
+static Numeric
+catalog_cost(const char *provider, const char *model, TimestampTz ts,
+			 int64 input_tokens, int64 cached_input_tokens, int64 output_tokens,
+			 const char **reason)
 {
 	char		key[PRICE_KEY_BYTES];
 	PriceEntry *entry = NULL;
@@ -218,34 +220,71 @@ pricing_apply(OpsEvent *ev)
 				cached_rate,
 				sum;
 
-	if (ev->pricing == PRICING_CALLER)
-		return;
-
 	if (!price_cache_valid || price_cache == NULL)
 		load_price_cache();
 
-	if (make_key(ev->provider, ev->model, key))
+	if (make_key(provider, model, key))
 		entry = hash_search(price_cache, key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
-		ev->pricing = PRICING_UNPRICED;
-		ev->warnings = lappend(ev->warnings, "unknown_model");
-		return;
+		*reason = "unknown_model";
+		return NULL;
 	}
-	pt = point_at(entry, ev->ts);
+	pt = point_at(entry, ts);
 	if (pt == NULL)
 	{
-		ev->pricing = PRICING_UNPRICED;
-		ev->warnings = lappend(ev->warnings, "no_price_in_effect");
-		return;
+		*reason = "no_price_in_effect";
+		return NULL;
 	}
 
-	uncached = int64_to_numeric(ev->input_tokens - ev->cached_input_tokens);
-	cached = int64_to_numeric(ev->cached_input_tokens);
+	uncached = int64_to_numeric(input_tokens - cached_input_tokens);
+	cached = int64_to_numeric(cached_input_tokens);
 	cached_rate = pt->cached_input != NULL ? pt->cached_input : pt->input;
 	sum = add(add(mul(uncached, pt->input), mul(cached, cached_rate)),
-			  mul(int64_to_numeric(ev->output_tokens), pt->output));
-	ev->cost_usd = DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
-													   NumericGetDatum(mul(sum, per_token))));
+			  mul(int64_to_numeric(output_tokens), pt->output));
+	return DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale,
+											   NumericGetDatum(mul(sum, per_token))));
+}
+
+/*
+ * Sets cost_usd and pricing.  Caller-supplied cost wins; otherwise the
+ * catalog price in effect at the event's timestamp; otherwise NULL with a
+ * warning, never $0.
+ */
+void
+pricing_apply(OpsEvent *ev)
+{
+	const char *reason = NULL;
+
+	if (ev->pricing == PRICING_CALLER)
+		return;
+	ev->cost_usd = catalog_cost(ev->provider, ev->model, ev->ts, ev->input_tokens,
+								ev->cached_input_tokens, ev->output_tokens, &reason);
+	if (ev->cost_usd == NULL)
+	{
+		ev->pricing = PRICING_UNPRICED;
+		ev->warnings = lappend(ev->warnings, (char *) reason);
+		return;
+	}
 	ev->pricing = PRICING_CATALOG;
+}
+
+/*
+ * opsmeter.catalog_cost(provider, model, ts, input_tokens,
+ * cached_input_tokens, output_tokens) -> numeric: what ingest would charge
+ * now for these tokens at ts; NULL when the catalog has no price.  Used by
+ * opsmeter_reprice().
+ */
+Datum
+opsmeter_catalog_cost(PG_FUNCTION_ARGS)
+{
+	const char *reason;
+	Numeric		cost;
+
+	cost = catalog_cost(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_INT64(3), PG_GETARG_INT64(4),
+						PG_GETARG_INT64(5), &reason);
+	if (cost == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_NUMERIC(cost);
 }

@@ -95,7 +95,7 @@ struct StoragePlan
 };
 
 /* UTC day of a timestamp, as a date (days since 2000-01-01). */
-static int32
+int32
 utc_day(TimestampTz ts)
 {
 	int64		day = ts / USECS_PER_DAY;

@@ -132,6 +132,8 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 	AttrNumber	att_id = attnameAttNum(rel, "workspace_id", false);
 	AttrNumber	att_name = attnameAttNum(rel, "name", false);
 	AttrNumber	att_raw = attnameAttNum(rel, "raw_retention", false);
+	AttrNumber	att_daily = attnameAttNum(rel, "daily_budget_usd", false);
+	AttrNumber	att_monthly = attnameAttNum(rel, "monthly_budget_usd", false);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -170,6 +172,10 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 			out->raw_retention_usecs = iv->time + (int64) iv->day * USECS_PER_DAY
 				+ (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
 		}
+		(void) heap_getattr(tup, att_daily, desc, &isnull);
+		out->has_budget = !isnull;
+		(void) heap_getattr(tup, att_monthly, desc, &isnull);
+		out->has_budget |= !isnull;
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);

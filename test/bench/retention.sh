@@ -60,13 +60,17 @@ log "  done in $(calc "%.1f" "$(now_s) - $t0") s; $(q "SELECT count(*) FROM opsm
 q "CHECKPOINT"
 q "SELECT count(*) FROM opsmeter.events" >/dev/null   # warm the cache for both sides
 
-# (g) baseline: the same GROUPING SETS aggregation into an empty copy of summaries.
+# (g) baseline: the same GROUPING SETS aggregation (hourly and daily rows, latency
+# histograms) into empty copies of the summary tables.
 q "CREATE TABLE bench.summaries_baseline (LIKE opsmeter.summaries INCLUDING ALL)"
-BASELINE_SQL="INSERT INTO bench.summaries_baseline
-  SELECT f.workspace_id, date_trunc('hour', f.ts, 'UTC'),
+q "CREATE TABLE bench.histogram_baseline (LIKE opsmeter.latency_histogram INCLUDING ALL)"
+BASELINE_SQL="WITH s AS (INSERT INTO bench.summaries_baseline
+  SELECT f.workspace_id,
          CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model' WHEN GROUPING(f.user_id) = 0 THEN 'user'
               WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant' WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
               WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version' ELSE 'overview' END::opsmeter.summary_dimension,
+         CASE WHEN GROUPING(date_trunc('hour', f.ts, 'UTC')) = 0 THEN 'hour' ELSE 'day' END::opsmeter.summary_grain,
+         coalesce(date_trunc('hour', f.ts, 'UTC'), date_trunc('day', f.ts, 'UTC')),
          f.data_mode, f.environment, f.provider, f.model,
          CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
               WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END,
@@ -75,21 +79,30 @@ BASELINE_SQL="INSERT INTO bench.summaries_baseline
          count(*) FILTER (WHERE f.cost_usd IS NULL), coalesce(sum(f.total_tokens) FILTER (WHERE f.cost_usd IS NULL), 0),
          count(f.latency_ms), coalesce(sum(f.latency_ms), 0)
     FROM opsmeter.events f
-   GROUP BY f.workspace_id, date_trunc('hour', f.ts, 'UTC'), f.data_mode, f.environment,
-            GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id), (f.endpoint_tag), (f.prompt_version))"
+   GROUP BY f.workspace_id, f.data_mode, f.environment,
+            GROUPING SETS ((date_trunc('hour', f.ts, 'UTC')), (date_trunc('hour', f.ts, 'UTC'), f.provider, f.model),
+                           (date_trunc('hour', f.ts, 'UTC'), f.user_id), (date_trunc('hour', f.ts, 'UTC'), f.tenant_id),
+                           (date_trunc('hour', f.ts, 'UTC'), f.endpoint_tag), (date_trunc('hour', f.ts, 'UTC'), f.prompt_version),
+                           (date_trunc('day', f.ts, 'UTC'), f.provider, f.model), (date_trunc('day', f.ts, 'UTC'), f.user_id),
+                           (date_trunc('day', f.ts, 'UTC'), f.tenant_id), (date_trunc('day', f.ts, 'UTC'), f.endpoint_tag),
+                           (date_trunc('day', f.ts, 'UTC'), f.prompt_version))
+  RETURNING 1)
+  INSERT INTO bench.histogram_baseline
+  SELECT f.workspace_id, date_trunc('hour', f.ts, 'UTC'), f.data_mode, f.environment, opsmeter.latency_bucket(f.latency_ms), count(*)
+    FROM opsmeter.events f WHERE f.latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
 # The baseline runs before and after the pass; the faster of the two counts,
 # so the order cannot flatter the pass.
 G_BASE1=$(timed "$BASELINE_SQL")
-q "TRUNCATE bench.summaries_baseline"
+q "TRUNCATE bench.summaries_baseline, bench.histogram_baseline"
 G_PASS=$(timed "SELECT opsmeter_run_retention()")
 G_BASE2=$(timed "$BASELINE_SQL")
 G_BASE=$(awk "BEGIN { print ($G_BASE1 < $G_BASE2) ? $G_BASE1 : $G_BASE2 }")
 G_ROWS=$(q "SELECT rows_rolled_up FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1")
-G_SAME=$(q "SELECT count(*) = 0 FROM ((SELECT dimension, hour, provider, model, key, requests, cost_usd FROM opsmeter.summaries
-                                        EXCEPT SELECT dimension, hour, provider, model, key, requests, cost_usd FROM bench.summaries_baseline)
+G_SAME=$(q "SELECT count(*) = 0 FROM ((SELECT dimension, grain, period_start, provider, model, key, requests, cost_usd FROM opsmeter.summaries
+                                        EXCEPT SELECT dimension, grain, period_start, provider, model, key, requests, cost_usd FROM bench.summaries_baseline)
                                        UNION ALL
-                                       (SELECT dimension, hour, provider, model, key, requests, cost_usd FROM bench.summaries_baseline
-                                        EXCEPT SELECT dimension, hour, provider, model, key, requests, cost_usd FROM opsmeter.summaries)) d")
+                                       (SELECT dimension, grain, period_start, provider, model, key, requests, cost_usd FROM bench.summaries_baseline
+                                        EXCEPT SELECT dimension, grain, period_start, provider, model, key, requests, cost_usd FROM opsmeter.summaries)) d")
 log "(g) rollup pass ${G_PASS}s over $G_ROWS rows vs INSERT..SELECT GROUP BY ${G_BASE1}s / ${G_BASE2}s (same result: $G_SAME)"
 
 # (h) baseline: the same rows in a plain table with the same keys, DELETEd.
@@ -134,7 +147,7 @@ RUNS1=$(q "SELECT count(*) FROM opsmeter.retention_runs WHERE triggered_by = 'wo
 q "SELECT opsmeter_run_retention()" >/dev/null
 I_EXACT=$(q "SELECT (SELECT count(*) FROM opsmeter.events WHERE ts >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
   = (SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview'
-     AND hour >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
+     AND period_start >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
 log "(i) ingest ${I_OFF} tps worker off vs ${I_ON} tps worker every 1 s ($((RUNS1 - RUNS0)) worker passes; exact after: $I_EXACT)"
 
 mkdir -p "$(dirname "$RESULTS")"
