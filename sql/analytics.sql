@@ -1,0 +1,212 @@
+-- analytics: the views and their function forms read summaries plus the
+-- pending rows, answer the same before and after rollup and retention,
+-- count real rows only by default, and follow the session's TimeZone.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS opsmeter;
+RESET client_min_messages;
+SELECT opsmeter_create_workspace('analytics_ws') IS NOT NULL AS created;
+SET opsmeter.workspace = 'analytics_ws';
+SET TimeZone = 'UTC';
+
+-- 72 hours of traffic ending at the last UTC midnight: three whole UTC days,
+-- so the top lists read daily summary rows once they are rolled up.
+-- Mostly real; some test and demo rows; one unpriced model.
+CREATE FUNCTION pg_temp.base() RETURNS timestamptz LANGUAGE sql STABLE
+    RETURN date_trunc('day', now(), 'UTC');
+SELECT (opsmeter_ingest(jsonb_agg(jsonb_build_object(
+         'externalRequestId', 'a-' || i,
+         'provider', CASE WHEN i % 7 = 0 THEN 'acme' ELSE 'openai' END,
+         'model', CASE WHEN i % 7 = 0 THEN 'acme-1' WHEN i % 2 = 0 THEN 'gpt-4o' ELSE 'gpt-4o-mini' END,
+         'inputTokens', 1000 + 10 * i, 'outputTokens', 100 + i % 50, 'latencyMs', 40 + (i * 37) % 3000,
+         'status', CASE WHEN i % 13 = 0 THEN 'error' ELSE 'success' END,
+         'userId', CASE WHEN i % 6 = 0 THEN NULL ELSE 'user-' || (i % 5) END,
+         'tenantId', 'tenant-' || (i % 3),
+         'endpointTag', CASE WHEN i % 4 = 0 THEN NULL ELSE 'ep-' || (i % 2) END,
+         'promptVersion', 'v' || (i % 3),
+         'dataMode', CASE WHEN i % 10 = 0 THEN 'test' WHEN i % 10 = 1 THEN 'demo' ELSE 'real' END,
+         'environment', CASE WHEN i % 8 = 0 THEN 'staging' WHEN i % 8 = 1 THEN 'dev' ELSE 'prod' END,
+         'timestamp', to_char((pg_temp.base() - make_interval(mins => 17 * i)) AT TIME ZONE 'UTC',
+                              'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+       ->> 'accepted') AS accepted
+  FROM generate_series(1, 254) i;
+
+-- Every answer, as rows of jsonb, to compare snapshots.
+CREATE FUNCTION pg_temp.answers() RETURNS TABLE (source text, answer jsonb) LANGUAGE sql AS $$
+    SELECT 'overview', to_jsonb(v) FROM opsmeter.overview v
+    UNION ALL SELECT 'top_users', to_jsonb(v) FROM opsmeter.top_users v
+    UNION ALL SELECT 'top_tenants', to_jsonb(v) FROM opsmeter.top_tenants v
+    UNION ALL SELECT 'top_endpoints', to_jsonb(v) FROM opsmeter.top_endpoints v
+    UNION ALL SELECT 'top_models', to_jsonb(v) FROM opsmeter.top_models v
+    UNION ALL SELECT 'prompt_versions', to_jsonb(v) FROM opsmeter.prompt_versions v
+    UNION ALL SELECT 'unpriced_models', to_jsonb(v) FROM opsmeter.unpriced_models v
+    UNION ALL SELECT 'budget_signals', to_jsonb(v) FROM opsmeter.budget_signals v
+    UNION ALL SELECT 'export', to_jsonb(v) FROM opsmeter.export v
+    UNION ALL SELECT 'overview(all)', to_jsonb(v) FROM opsmeter_overview('7 days', 'all', 'all') v
+    UNION ALL SELECT 'top_users(test,staging)', to_jsonb(v) FROM opsmeter_top_users('7 days', 'test', 'staging') v
+    UNION ALL SELECT 'top_models(36 hours)', to_jsonb(v) FROM opsmeter_top_models('36 hours') v
+    UNION ALL SELECT 'compare(user, 2 days)', to_jsonb(v) FROM opsmeter_compare('user', '2 days') v
+    UNION ALL SELECT 'compare(model, 1 day)', to_jsonb(v) FROM opsmeter_compare('model', '1 day') v
+$$;
+CREATE TEMP TABLE raw_answers AS SELECT * FROM pg_temp.answers();
+SELECT source, count(*) > 0 AS answered FROM raw_answers GROUP BY 1 ORDER BY 1;
+
+-- Nothing is rolled up yet: every answer came from raw rows.  The views
+-- count real rows of every environment by default.
+SELECT opsmeter.rollup_watermark() AS watermark;
+SELECT sum(requests) AS real_requests, sum(cost_usd) AS real_cost FROM opsmeter.overview;
+SELECT count(*) AS raw_real_requests, sum(cost_usd) AS raw_real_cost
+  FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real';
+
+-- The top users, checked against the same question asked of the raw table.
+SELECT * FROM opsmeter.top_users;
+SELECT coalesce(user_id, 'unknown') AS user_id, count(*) AS requests, sum(cost_usd) AS cost_usd,
+       round(avg(latency_ms), 2) AS avg_latency_ms
+  FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real'
+ GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1;
+
+-- The overview: one row per day of the session's TimeZone.
+SELECT day - (pg_temp.base() - interval '1 day')::date AS day_offset, requests, errors, total_tokens, cost_usd,
+       unpriced_requests, avg_latency_ms, p95_latency_ms
+  FROM opsmeter.overview ORDER BY day;
+-- p95 is the upper bound of the latency bucket holding the 95th percentile
+-- (nearest rank); buckets are exact below 128 ms and at most 3.2% wide.
+SELECT d AS day_offset, bool_and(p95_ok) AS p95_within_bucket FROM (
+    SELECT (e.ts::date - (pg_temp.base() - interval '1 day')::date) AS d,
+           percentile_disc(0.95) WITHIN GROUP (ORDER BY e.latency_ms) AS exact_p95
+      FROM opsmeter.events e
+     WHERE e.workspace_id = opsmeter.active_workspace() AND e.data_mode = 'real'
+     GROUP BY 1) x
+  JOIN LATERAL (SELECT o.p95_latency_ms BETWEEN x.exact_p95 AND x.exact_p95 * 1.032 AS p95_ok
+                  FROM opsmeter.overview o
+                 WHERE o.day - (pg_temp.base() - interval '1 day')::date = x.d) y ON true
+ GROUP BY 1 ORDER BY 1;
+SELECT opsmeter.latency_bucket(0) AS b0, opsmeter.latency_bucket(127) AS b127, opsmeter.latency_bucket(128) AS b128,
+       opsmeter.latency_bucket(1000) AS b1000, opsmeter.latency_bucket(2147483647) AS bmax;
+
+-- In New York the same rows fall on other days; nothing is lost or counted twice.
+SET TimeZone = 'America/New_York';
+SELECT day - (pg_temp.base() - interval '1 day')::date AS day_offset, requests, cost_usd
+  FROM opsmeter_overview('7 days', 'all', 'all') ORDER BY day;
+SELECT sum(requests) AS all_requests, sum(cost_usd) AS all_cost FROM opsmeter_overview('7 days', 'all', 'all');
+-- The same days asked of the raw table, grouped by New York calendar day.
+SELECT count(*) AS differences_vs_raw FROM (
+    SELECT day, requests, cost_usd FROM opsmeter_overview('7 days', 'all', 'all')
+    EXCEPT ALL
+    SELECT ts::date, count(*), sum(cost_usd) FROM opsmeter.events
+     WHERE workspace_id = opsmeter.active_workspace() GROUP BY 1) d;
+RESET TimeZone;
+SET TimeZone = 'UTC';
+
+-- Filters: GUCs for the views, arguments for the function forms.
+SET opsmeter.data_mode = 'all';
+SELECT sum(requests) AS all_modes FROM opsmeter.overview;
+SET opsmeter.data_mode = 'test, demo';
+SET opsmeter.environment = 'staging';
+SELECT sum(requests) AS test_demo_staging FROM opsmeter.overview;
+SELECT count(*) AS raw_test_demo_staging FROM opsmeter.events
+ WHERE workspace_id = opsmeter.active_workspace() AND data_mode IN ('test', 'demo') AND environment = 'staging';
+RESET opsmeter.data_mode;
+RESET opsmeter.environment;
+SHOW opsmeter.data_mode;
+SHOW opsmeter.environment;
+SHOW opsmeter.range;
+SET opsmeter.range = '2d';
+SELECT count(*) AS days_in_2d_window FROM opsmeter.overview;
+RESET opsmeter.range;
+SELECT user_id, requests FROM opsmeter_top_users('7 days', 'real', 'all', 2);
+SELECT provider, model, requests, unpriced_requests FROM opsmeter_top_models(lim => 10);
+SELECT * FROM opsmeter.unpriced_models;
+
+-- Bad filters and ranges: 22023 with the allowed values.
+\set ON_ERROR_STOP 0
+SET opsmeter.data_mode = 'real,prod';
+SET opsmeter.environment = 'production';
+SELECT * FROM opsmeter_top_users('7 days', 'everything');
+SELECT * FROM opsmeter_top_tenants('7 days', 'real', 'moon');
+SELECT * FROM opsmeter_overview('-1 day');
+SELECT * FROM opsmeter_overview(NULL);
+SELECT * FROM opsmeter_compare('color');
+SELECT * FROM opsmeter_export('2026-01-02 00:00+00', '2026-01-01 00:00+00');
+SET opsmeter.range = '10min';
+\set ON_ERROR_STOP 1
+
+-- Export: request-level rows; the meta says when raw retention cut the range.
+SELECT count(*) AS exported, count(DISTINCT external_request_id) AS distinct_ids, sum(cost_usd) AS cost_usd
+  FROM opsmeter_export(pg_temp.base() - interval '4 days', pg_temp.base());
+SELECT external_request_id, provider, model, status, user_id, data_mode, environment, cost_usd, pricing
+  FROM opsmeter_export(pg_temp.base() - interval '4 days', pg_temp.base(), 'all', 'all')
+ ORDER BY ts DESC LIMIT 3;
+SELECT retention_truncated, retention_available_from_utc > now() - interval '31 days' AS from_about_30_days_ago
+  FROM opsmeter_export_meta(now() - interval '60 days', now());
+SELECT retention_truncated FROM opsmeter_export_meta(now() - interval '1 day', now());
+
+-- Compare: current window against the previous one of equal length.
+SELECT value, current_requests, previous_requests, requests_delta, cost_delta_usd = current_cost_usd - previous_cost_usd AS delta_ok
+  FROM opsmeter_compare('endpoint', '2 days');
+
+-- Roll everything up: every answer is the same.
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT count(*) AS pending FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark();
+SELECT count(*) AS daily_rows FROM opsmeter.summaries WHERE grain = 'day' AND workspace_id = opsmeter.active_workspace();
+CREATE TEMP TABLE rolled_answers AS SELECT * FROM pg_temp.answers();
+SELECT count(*) AS differences FROM (
+    (SELECT * FROM raw_answers EXCEPT ALL SELECT * FROM rolled_answers)
+    UNION ALL
+    (SELECT * FROM rolled_answers EXCEPT ALL SELECT * FROM raw_answers)) d;
+
+-- Late events for hours already rolled up, and a repeat: same answers as raw.
+SELECT (opsmeter_ingest(jsonb_build_array(
+    jsonb_build_object('externalRequestId', 'late-1', 'provider', 'openai', 'model', 'gpt-4o', 'inputTokens', 500,
+                       'outputTokens', 50, 'latencyMs', 900, 'userId', 'user-1',
+                       'timestamp', to_char((pg_temp.base() - interval '30 hours') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+    jsonb_build_object('externalRequestId', 'a-2', 'provider', 'openai', 'model', 'gpt-4o', 'inputTokens', 1, 'outputTokens', 1)))
+  - 'warnings') AS late_batch;
+SELECT count(*) AS differences_vs_raw FROM (
+    (SELECT user_id, requests, cost_usd FROM opsmeter.top_users
+     EXCEPT ALL
+     SELECT coalesce(user_id, 'unknown'), count(*), sum(cost_usd)
+       FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real' GROUP BY 1)) d;
+
+-- Re-pricing: the catalog gains acme-1; rolled-up rows get adjustments,
+-- views and budgets follow at once, and again after the next pass.
+INSERT INTO opsmeter.prices (provider, model, effective_from, input_usd_per_mtok, output_usd_per_mtok, source)
+VALUES ('acme', 'acme-1', '2020-01-01', 1.00, 2.00, 'analytics test');
+SELECT opsmeter_reprice(pg_temp.base() - interval '4 days', pg_temp.base()) AS reprice;
+SELECT count(*) AS adjustments FROM opsmeter.summary_adjustments WHERE workspace_id = opsmeter.active_workspace();
+SELECT * FROM opsmeter.unpriced_models;
+CREATE TEMP TABLE repriced_answers AS SELECT * FROM pg_temp.answers();
+SELECT sum(cost_usd) AS view_cost FROM opsmeter.overview;
+SELECT sum(cost_usd) AS raw_cost FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real';
+SELECT sum(spend_usd) AS counted_spend FROM opsmeter.spend_counters WHERE workspace_id = opsmeter.active_workspace();
+SELECT opsmeter_reprice(pg_temp.base() - interval '4 days', pg_temp.base()) ->> 'repriced' AS second_reprice;
+SELECT (opsmeter_run_retention() ->> 'ok') AS pass_ok;
+SELECT count(*) AS adjustments_left FROM opsmeter.summary_adjustments;
+CREATE TEMP TABLE folded_answers AS SELECT * FROM pg_temp.answers();
+SELECT count(*) AS differences FROM (
+    (SELECT * FROM repriced_answers EXCEPT ALL SELECT * FROM folded_answers)
+    UNION ALL
+    (SELECT * FROM folded_answers EXCEPT ALL SELECT * FROM repriced_answers)) d;
+
+-- A shorter raw retention for this workspace: the detail lists and the
+-- export are cut at the new horizon at once, and the retention pass that
+-- deletes the older raw rows changes no answer.
+SELECT opsmeter_set_retention('2 days', NULL);
+CREATE TEMP TABLE before_retention AS SELECT * FROM pg_temp.answers();
+SELECT (r ->> 'rawRowsDeleted')::int > 0 AS deleted_raw_rows, (r ->> 'summaryRowsDeleted')::int > 0 AS deleted_summaries
+  FROM opsmeter_run_retention() r;
+CREATE TEMP TABLE after_retention AS SELECT * FROM pg_temp.answers();
+SELECT count(*) AS differences FROM (
+    (SELECT * FROM before_retention EXCEPT ALL SELECT * FROM after_retention)
+    UNION ALL
+    (SELECT * FROM after_retention EXCEPT ALL SELECT * FROM before_retention)) d;
+-- The overview keeps the history the detail lists lost.
+SELECT (SELECT sum(requests) FROM opsmeter.overview) AS overview_requests,
+       (SELECT sum(requests) FROM opsmeter.top_users) < (SELECT sum(requests) FROM opsmeter.overview) AS detail_lists_cut;
+SELECT opsmeter_set_retention(NULL, NULL);
+
+-- A workspace's views never show another workspace's rows.
+SELECT opsmeter_create_workspace('analytics_other') IS NOT NULL AS created;
+SET opsmeter.workspace = 'analytics_other';
+SELECT count(*) AS other_overview, (SELECT count(*) FROM opsmeter.export) AS other_export FROM opsmeter.overview;
+RESET opsmeter.workspace;
