@@ -53,7 +53,8 @@ SELECT source, count(*) > 0 AS answered FROM raw_answers GROUP BY 1 ORDER BY 1;
 
 -- Nothing is rolled up yet: every answer came from raw rows.  The views
 -- count real rows of every environment by default.
-SELECT opsmeter.rollup_watermark() AS watermark;
+SELECT count(*) AS rolled_up FROM opsmeter.events
+ WHERE workspace_id = opsmeter.active_workspace() AND ingest_batch <= opsmeter.rollup_watermark();
 SELECT sum(requests) AS real_requests, sum(cost_usd) AS real_cost FROM opsmeter.overview;
 SELECT count(*) AS raw_real_requests, sum(cost_usd) AS raw_real_cost
   FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real';

@@ -113,7 +113,8 @@ BEGIN
     PERFORM 1 FROM opsmeter.workspaces w WHERE w.workspace_id = _managed_workspace.workspace_id FOR UPDATE;
     SELECT r.role INTO caller_role FROM opsmeter._resolve_workspace(caller, workspace) AS r;
     IF caller_role NOT IN ('owner', 'admin') THEN
-        RAISE EXCEPTION 'permission denied to manage workspace "%"', workspace
+        RAISE EXCEPTION 'permission denied to manage workspace "%"',
+                        (SELECT w.name FROM opsmeter.workspaces w WHERE w.workspace_id = _managed_workspace.workspace_id)
             USING ERRCODE = '42501',
                   DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
                   HINT = 'Only owners and admins of a workspace manage its members, budgets, prices and retention.';
@@ -1328,15 +1329,16 @@ RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model te
                data_mode opsmeter.data_mode, environment opsmeter.environment,
                cost_usd numeric, pricing opsmeter.pricing_source, ingested_by regrole, metadata jsonb)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.opsmeter_export_meta($1, $2);    -- validates the range first
     SELECT e.ts, e.external_request_id, e.provider, e.model, e.input_tokens, e.output_tokens, e.total_tokens,
            e.cached_input_tokens, e.reasoning_tokens, e.latency_ms,
            CASE WHEN e.is_error THEN 'error' ELSE 'success' END, e.error_code,
            e.prompt_version, e.endpoint_tag, e.user_id, e.tenant_id, e.data_mode, e.environment,
            e.cost_usd, e.pricing, e.ingested_by, e.metadata
-      FROM @extschema@.opsmeter_export_meta($1, $2) m,
-           opsmeter.events e
+      FROM opsmeter.events e
      WHERE e.workspace_id = opsmeter.active_workspace()
-       AND e.ts >= greatest($1, m.retention_available_from_utc) AND e.ts < $2
+       AND e.ts >= greatest($1, (@extschema@.opsmeter_export_meta($1, $2)).retention_available_from_utc)
+       AND e.ts < $2
        AND e.data_mode = ANY (opsmeter.data_mode_filter($3))
        AND e.environment = ANY (opsmeter.environment_filter($4))
      ORDER BY e.ts, e.external_request_id

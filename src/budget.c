@@ -78,7 +78,8 @@ read_flags(IngestCall *call)
 			"SELECT coalesce(bool_or(b.is_warning), false), coalesce(bool_or(b.is_exceeded), false) "
 			"FROM opsmeter.budget_state($1) b", 1, types);
 	}
-	if (SPI_execute_plan(flags_plan, &arg, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	/* not read-only: a fresh snapshot that sees this call's own increments */
+	if (SPI_execute_plan(flags_plan, &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "opsmeter: could not read the budget state");
 	call->budget_warning = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	call->budget_exceeded = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
