@@ -1305,6 +1305,10 @@ CREATE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
      WHERE r.unpriced_requests > 0
      ORDER BY r.unpriced_requests DESC, r.provider, r.model;
 
+-- Views are security_invoker: a reader sees only its own workspaces' rows.
+GRANT SELECT ON opsmeter.overview, opsmeter.top_users, opsmeter.top_tenants, opsmeter.top_endpoints,
+                opsmeter.prompt_versions, opsmeter.top_models, opsmeter.unpriced_models TO PUBLIC;
+
 -- Export: request-level rows, cut at the raw retention horizon.
 CREATE FUNCTION @extschema@.opsmeter_export_meta(range_start timestamptz, range_end timestamptz,
                                                  OUT retention_truncated boolean,
@@ -1347,6 +1351,7 @@ CREATE VIEW opsmeter.export WITH (security_invoker = true) AS
     SELECT x.* FROM @extschema@.opsmeter_export(opsmeter.window_start(opsmeter.guc_range()), 'infinity',
                                                 pg_catalog.current_setting('opsmeter.data_mode'),
                                                 pg_catalog.current_setting('opsmeter.environment')) x;
+GRANT SELECT ON opsmeter.export TO PUBLIC;
 
 -- Compare: the current window against the previous window of equal length.
 CREATE FUNCTION @extschema@.opsmeter_compare(dimension text, range interval DEFAULT '7 days')
