@@ -66,3 +66,22 @@ SELECT count(*) AS requests,
        sum(cost_usd) AS total_cost_usd,
        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced
 FROM opsmeter.events;
+
+\echo
+\echo '== 8. the analytics views (real rows of every environment, last 7 days)'
+SELECT * FROM opsmeter.overview;
+SELECT user_id, requests, cost_usd, cost_per_request FROM opsmeter.top_users LIMIT 5;
+SELECT * FROM opsmeter.unpriced_models;
+
+\echo
+\echo '== 9. demo traffic, seen only when asked for, then cleared'
+SELECT opsmeter_ingest_demo(300) ->> 'accepted' AS demo_rows;
+SELECT provider, model, requests, cost_usd FROM opsmeter_top_models('7 days', 'demo');
+SELECT opsmeter_clear_demo_data('workspace') AS demo_rows_cleared;
+
+\echo
+\echo '== 10. a daily budget and what ingest answers once it is used up'
+SELECT opsmeter_set_budget('daily', 0.01);
+SELECT period, limit_usd, current_spend_usd, is_warning, is_exceeded FROM opsmeter.budget_signals;
+SELECT opsmeter_ingest('{"externalRequestId":"req_demo_budget","provider":"openai","model":"gpt-4o","inputTokens":900,"outputTokens":200}')
+       - 'warnings' AS response;
