@@ -299,6 +299,7 @@ CREATE FUNCTION opsmeter._prices_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'opsmeter_prices_changed' LANGUAGE C;
 CREATE TRIGGER prices_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.prices
     FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._prices_changed();
+REVOKE ALL ON FUNCTION opsmeter._prices_changed() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.opsmeter_load_prices(path text, effective_from timestamptz DEFAULT NULL)
 RETURNS jsonb AS 'MODULE_PATHNAME', 'opsmeter_load_prices' LANGUAGE C VOLATILE;
