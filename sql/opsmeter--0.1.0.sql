@@ -625,11 +625,12 @@ BEGIN
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
     -- Only the columns summaries need (not metadata): the set is
-    -- materialized once and sorted once per grouping set.
+    -- materialized once and sorted once per grouping set.  Daily rows are
+    -- sums of the (far fewer) hourly rows just computed.
     WITH fresh AS MATERIALIZED (
-        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour, date_trunc('day', p.ts, 'UTC') AS day
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
           FROM opsmeter.pending_contributions(w_prev, w_new) p
-    ), grouped AS (
+    ), hourly AS (
         SELECT f.workspace_id,
                CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
                     WHEN GROUPING(f.user_id) = 0 THEN 'user'
@@ -637,8 +638,7 @@ BEGIN
                     WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
                     WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
                     ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
-               CASE WHEN GROUPING(f.hour) = 0 THEN 'hour' ELSE 'day' END::opsmeter.summary_grain AS grain,
-               CASE WHEN GROUPING(f.hour) = 0 THEN f.hour ELSE f.day END AS period_start,
+               f.hour AS period_start,
                f.data_mode, f.environment, f.provider, f.model,
                CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
                     WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
@@ -657,11 +657,25 @@ BEGIN
                sum(f.latency_count) AS latency_count,
                sum(f.latency_sum_ms) AS latency_sum_ms
           FROM fresh f
-         GROUP BY f.workspace_id, f.data_mode, f.environment,
-                  GROUPING SETS ((f.hour), (f.hour, f.provider, f.model), (f.hour, f.user_id),
-                                 (f.hour, f.tenant_id), (f.hour, f.endpoint_tag), (f.hour, f.prompt_version),
-                                 (f.day, f.provider, f.model), (f.day, f.user_id), (f.day, f.tenant_id),
-                                 (f.day, f.endpoint_tag), (f.day, f.prompt_version))
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), grouped AS (
+        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
+               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
+               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
+               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
+          FROM hourly h
+        UNION ALL
+        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
+               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
+               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
+               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
+               sum(h.latency_count), sum(h.latency_sum_ms)
+          FROM hourly h
+         WHERE h.dimension <> 'overview'
+         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
+                  h.provider, h.model, h.key
     ), merged AS (
         INSERT INTO opsmeter.summaries AS s
         SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
