@@ -591,10 +591,12 @@ REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 -- idle after ingesting makes the pass fail (recorded) instead of hanging.
 -- enable_seqscan is off because a fresh day's partition has no statistics
 -- yet and the planner would read all of it each pass; the BRIN on
--- ingest_batch reads only the pages above the watermark.  work_mem lets
--- the six grouping sets sort in memory.
+-- ingest_batch reads only the pages above the watermark.  jit is off:
+-- disabled seq scans price every small lookup at 1e10, which would make
+-- each of them pay for JIT compilation.  work_mem lets the six grouping
+-- sets sort in memory.
 CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
     SET work_mem = '64MB' AS $$
 DECLARE
     w_prev bigint;
@@ -1073,6 +1075,7 @@ $$;
 -- the partial days at both ends of the window; whole UTC days in between
 -- come from daily rows (except for "overview", whose callers group by the
 -- session's days).  Rows are cut at the retention horizon of the dimension.
+-- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
 CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
@@ -1080,7 +1083,7 @@ RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environme
                input_tokens numeric, output_tokens numeric, total_tokens numeric,
                cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
@@ -1128,7 +1131,7 @@ $$;
 CREATE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
                                        modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (hour timestamptz, bucket integer, requests bigint)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
