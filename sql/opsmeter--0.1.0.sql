@@ -469,17 +469,17 @@ CREATE POLICY summaries_read ON opsmeter.summaries FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.summaries TO PUBLIC;
 
--- Latency histograms per hour (the overview's p95): requests per bucket of
--- opsmeter.latency_bucket().  Counts add up, so a p95 read from rolled-up
--- hours and from raw rows is the same number.
+-- Latency histograms per hour (the overview's p95): one bigint[] of
+-- request counts per bucket of opsmeter.latency_bucket() (element i counts
+-- bucket index i - 1).  Counts add up, so a p95 read from rolled-up hours
+-- and from raw rows is the same number.
 CREATE TABLE opsmeter.latency_histogram (
     workspace_id bigint NOT NULL,
     hour         timestamptz NOT NULL,
     data_mode    opsmeter.data_mode NOT NULL,
     environment  opsmeter.environment NOT NULL,
-    bucket       integer NOT NULL,     -- inclusive upper bound, ms
-    requests     bigint NOT NULL,
-    PRIMARY KEY (workspace_id, hour, data_mode, environment, bucket)
+    counts       bigint[] NOT NULL,
+    PRIMARY KEY (workspace_id, hour, data_mode, environment)
 );
 COMMENT ON TABLE opsmeter.latency_histogram IS 'hourly latency histograms (requests per bucket), for p95';
 ALTER TABLE opsmeter.latency_histogram ENABLE ROW LEVEL SECURITY;
@@ -491,6 +491,27 @@ CREATE FUNCTION opsmeter.latency_bucket(ms integer) RETURNS integer
     AS 'MODULE_PATHNAME', 'opsmeter_latency_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.latency_bucket(integer) IS
     'upper bound (ms, inclusive) of the histogram bucket holding ms: exact below 128 ms, then at most 3.2% wide';
+CREATE FUNCTION opsmeter._histogram_count(internal, integer, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_count' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter._histogram_merge(internal, bigint[]) RETURNS internal
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_merge' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter._histogram_final(internal) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+-- (Aggregates run their support functions with the aggregate owner's rights.)
+REVOKE ALL ON FUNCTION opsmeter._histogram_count(internal, integer, bigint), opsmeter._histogram_merge(internal, bigint[]),
+                       opsmeter._histogram_final(internal) FROM PUBLIC;
+-- histogram of latencies (ms), each counted n times (n may be -1: a retraction)
+CREATE AGGREGATE opsmeter.latency_histogram_of(latency_ms integer, n bigint) (
+    SFUNC = opsmeter._histogram_count, STYPE = internal, FINALFUNC = opsmeter._histogram_final);
+-- element-wise sum of histograms
+CREATE AGGREGATE opsmeter.latency_histogram_sum(bigint[]) (
+    SFUNC = opsmeter._histogram_merge, STYPE = internal, FINALFUNC = opsmeter._histogram_final);
+CREATE FUNCTION opsmeter.latency_histogram_add(bigint[], bigint[]) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_add' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter.latency_percentile(histogram bigint[], fraction double precision) RETURNS integer
+    AS 'MODULE_PATHNAME', 'opsmeter_latency_percentile' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.latency_percentile(bigint[], double precision) IS
+    'upper bound (ms) of the bucket holding the nearest-rank percentile of a latency histogram';
 
 -- Corrections to rows that are already rolled up (opsmeter_reprice, the
 -- cleanups): signed contributions (-1 for the old version of a row, +1 for
@@ -702,12 +723,13 @@ BEGIN
         RETURNING 1
     ), histogram AS (
         INSERT INTO opsmeter.latency_histogram AS h
-        SELECT f.workspace_id, f.hour, f.data_mode, f.environment, f.latency_bucket, sum(f.latency_count)
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
           FROM fresh f
          WHERE f.latency_bucket IS NOT NULL
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment, f.latency_bucket
-        ON CONFLICT (workspace_id, hour, data_mode, environment, bucket) DO UPDATE
-           SET requests = h.requests + excluded.requests
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
+        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
+           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
         RETURNING 1
     )
     SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
@@ -719,7 +741,7 @@ BEGIN
         -- view shows a trace of rows that were removed.
         DELETE FROM opsmeter.summary_adjustments a WHERE a.ingest_batch <= w_new;
         DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
-        DELETE FROM opsmeter.latency_histogram h WHERE h.requests = 0;
+        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
     END IF;
 
     UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
@@ -1127,10 +1149,11 @@ BEGIN
 END
 $$;
 
--- Latency histogram rows for the same window (overview's p95).
+-- Latency histograms for the same window (overview's p95), one per hour
+-- and mode / environment, plus the pending rows' (one per hour).
 CREATE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
                                        modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (hour timestamptz, bucket integer, requests bigint)
+RETURNS TABLE (hour timestamptz, counts bigint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
@@ -1138,17 +1161,18 @@ DECLARE
 BEGIN
     from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
     RETURN QUERY
-    SELECT h.hour, h.bucket, h.requests
+    SELECT h.hour, h.counts
       FROM opsmeter.latency_histogram h
      WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
        AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
     UNION ALL
-    SELECT date_trunc('hour', p.ts, 'UTC'), p.latency_bucket, p.latency_count::bigint
+    SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
        AND p.ts >= from_ts - interval '1 hour' AND p.ts < to_ts
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+     GROUP BY 1;
 END
 $$;
 
@@ -1169,24 +1193,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
           FROM opsmeter.facts('overview', from_ts, to_ts, modes, envs) f
          GROUP BY 1
         HAVING sum(f.requests) <> 0
-    ), histogram AS (
-        SELECT h.hour::date AS day, h.bucket, sum(h.requests) AS n
-          FROM opsmeter.latency_facts(from_ts, to_ts, modes, envs) h
-         GROUP BY 1, 2
-        HAVING sum(h.requests) <> 0
-    ), ranked AS (
-        SELECT h.day, h.bucket,
-               sum(h.n) OVER (PARTITION BY h.day ORDER BY h.bucket) AS below,
-               sum(h.n) OVER (PARTITION BY h.day) AS n_all
-          FROM histogram h
     ), p95 AS (
-        SELECT DISTINCT ON (r.day) r.day, r.bucket
-          FROM ranked r
-         WHERE r.below >= ceil(0.95 * r.n_all)
-         ORDER BY r.day, r.bucket
+        SELECT h.hour::date AS day,
+               opsmeter.latency_percentile(opsmeter.latency_histogram_sum(h.counts), 0.95) AS p95
+          FROM opsmeter.latency_facts(from_ts, to_ts, modes, envs) h
+         GROUP BY 1
     )
     SELECT t.day, t.requests, t.errors, t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd,
-           t.unpriced_requests, t.avg_latency_ms, p.bucket
+           t.unpriced_requests, t.avg_latency_ms, p.p95
       FROM totals t LEFT JOIN p95 p USING (day)
      ORDER BY t.day
 $$;

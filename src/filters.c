@@ -11,6 +11,8 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include <math.h>
+
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -23,6 +25,11 @@ PG_FUNCTION_INFO_V1(opsmeter_data_mode_filter);
 PG_FUNCTION_INFO_V1(opsmeter_environment_filter);
 PG_FUNCTION_INFO_V1(opsmeter_guc_range);
 PG_FUNCTION_INFO_V1(opsmeter_latency_bucket);
+PG_FUNCTION_INFO_V1(opsmeter_histogram_count);
+PG_FUNCTION_INFO_V1(opsmeter_histogram_merge);
+PG_FUNCTION_INFO_V1(opsmeter_histogram_final);
+PG_FUNCTION_INFO_V1(opsmeter_histogram_add);
+PG_FUNCTION_INFO_V1(opsmeter_latency_percentile);
 
 static char *data_mode_guc = NULL;
 static char *environment_guc = NULL;
@@ -198,25 +205,185 @@ opsmeter_guc_range(PG_FUNCTION_ARGS)
 }
 
 /*
- * opsmeter.latency_bucket(ms int) -> int: the inclusive upper bound of the
- * histogram bucket holding ms.  Below 128 ms every millisecond is its own
- * bucket; above, each power of two is cut into 32 buckets, so a bucket is
- * at most 3.2% wide.  Summaries keep counts per bucket; a p95 read from
- * them is the same whether the rows are raw or rolled up.
+ * Latency histograms.  Below 128 ms every millisecond is its own bucket;
+ * above, each power of two is cut into 32 buckets, so a bucket is at most
+ * 3.2% wide.  Bucket i of a histogram (a bigint[] indexed from 1) counts
+ * the requests of bucket index i - 1.  Counts add up, so a p95 read from
+ * rolled-up hours and from raw rows is the same number.
  */
-Datum
-opsmeter_latency_bucket(PG_FUNCTION_ARGS)
+#define HIST_LINEAR 128
+#define HIST_SUB 32
+#define HIST_BUCKETS (HIST_LINEAR + 24 * HIST_SUB)	/* covers 0 .. 2^31 - 1 */
+
+static int
+bucket_index(int32 ms)
 {
-	int32		ms = PG_GETARG_INT32(0);
+	int			shift = 0;
+
+	if (ms < HIST_LINEAR)
+		return Max(ms, 0);
+	while ((ms >> shift) >= 2 * HIST_SUB)
+		shift++;
+	/* now 32 <= ms >> shift < 64, shift >= 2 */
+	return HIST_LINEAR + (shift - 2) * HIST_SUB + ((ms >> shift) - HIST_SUB);
+}
+
+/* inclusive upper bound (ms) of a bucket */
+static int32
+bucket_upper(int index)
+{
 	int			shift;
 	int64		upper;
 
-	if (ms < 128)
-		PG_RETURN_INT32(ms);
-	shift = 0;
-	while ((ms >> shift) >= 64)
-		shift++;
-	/* now 32 <= ms >> shift < 64: 32 buckets of width 2^shift per octave */
-	upper = ((((int64) ms >> shift) + 1) << shift) - 1;
-	PG_RETURN_INT32((int32) Min(upper, (int64) PG_INT32_MAX));
+	if (index < HIST_LINEAR)
+		return index;
+	shift = (index - HIST_LINEAR) / HIST_SUB + 2;
+	upper = ((int64) ((index - HIST_LINEAR) % HIST_SUB + HIST_SUB + 1) << shift) - 1;
+	return (int32) Min(upper, (int64) PG_INT32_MAX);
+}
+
+/* opsmeter.latency_bucket(ms int) -> int: upper bound of the bucket holding ms */
+Datum
+opsmeter_latency_bucket(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(bucket_upper(bucket_index(PG_GETARG_INT32(0))));
+}
+
+typedef struct Histogram
+{
+	int			used;			/* highest bucket index with a count, + 1 */
+	int64		counts[HIST_BUCKETS];
+} Histogram;
+
+static Histogram *
+histogram_state(FunctionCallInfo fcinfo)
+{
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "opsmeter histogram aggregate called in a non-aggregate context");
+	if (PG_ARGISNULL(0))
+		return MemoryContextAllocZero(aggcxt, sizeof(Histogram));
+	return (Histogram *) PG_GETARG_POINTER(0);
+}
+
+static void
+histogram_add_array(Histogram *h, ArrayType *arr)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid latency histogram"),
+				 errhint("A histogram is a one-dimensional bigint[] of at most %d counts.", HIST_BUCKETS)));
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	if (n > HIST_BUCKETS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid latency histogram: %d buckets", n),
+				 errhint("A histogram is a one-dimensional bigint[] of at most %d counts.", HIST_BUCKETS)));
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			h->counts[i] += DatumGetInt64(elems[i]);
+	h->used = Max(h->used, n);
+}
+
+static Datum
+histogram_result(const Histogram *h)
+{
+	Datum	   *elems;
+	int			n = h->used;
+
+	while (n > 0 && h->counts[n - 1] == 0)
+		n--;
+	elems = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(h->counts[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* transition of opsmeter.latency_histogram_of(latency_ms int, requests bigint) */
+Datum
+opsmeter_histogram_count(PG_FUNCTION_ARGS)
+{
+	Histogram  *h = histogram_state(fcinfo);
+
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2))
+	{
+		int			i = bucket_index(PG_GETARG_INT32(1));
+
+		h->counts[i] += PG_GETARG_INT64(2);
+		h->used = Max(h->used, i + 1);
+	}
+	PG_RETURN_POINTER(h);
+}
+
+/* transition of opsmeter.latency_histogram_sum(bigint[]) */
+Datum
+opsmeter_histogram_merge(PG_FUNCTION_ARGS)
+{
+	Histogram  *h = histogram_state(fcinfo);
+
+	if (!PG_ARGISNULL(1))
+		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
+	PG_RETURN_POINTER(h);
+}
+
+/* final function of both aggregates: the counts as bigint[], trailing zeros cut */
+Datum
+opsmeter_histogram_final(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	return histogram_result((Histogram *) PG_GETARG_POINTER(0));
+}
+
+/* opsmeter.latency_histogram_add(a bigint[], b bigint[]) -> bigint[] */
+Datum
+opsmeter_histogram_add(PG_FUNCTION_ARGS)
+{
+	Histogram  *h = palloc0(sizeof(Histogram));
+
+	if (!PG_ARGISNULL(0))
+		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
+	if (!PG_ARGISNULL(1))
+		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
+	return histogram_result(h);
+}
+
+/*
+ * opsmeter.latency_percentile(histogram bigint[], fraction float8) -> int:
+ * the upper bound of the bucket holding the nearest-rank percentile; NULL
+ * for an empty histogram.
+ */
+Datum
+opsmeter_latency_percentile(PG_FUNCTION_ARGS)
+{
+	Histogram  *h = palloc0(sizeof(Histogram));
+	float8		fraction = PG_GETARG_FLOAT8(1);
+	int64		total = 0,
+				rank,
+				below = 0;
+
+	if (!(fraction > 0 && fraction <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid percentile fraction %g", fraction),
+				 errhint("Give a fraction above 0 and at most 1, such as 0.95.")));
+	histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
+	for (int i = 0; i < h->used; i++)
+		total += h->counts[i];
+	if (total <= 0)
+		PG_RETURN_NULL();
+	rank = (int64) ceil(fraction * (float8) total);
+	for (int i = 0; i < h->used; i++)
+	{
+		below += h->counts[i];
+		if (below >= rank)
+			PG_RETURN_INT32(bucket_upper(i));
+	}
+	PG_RETURN_NULL();
 }
