@@ -1134,18 +1134,24 @@ BEGIN
          OR (s.grain = 'day' AND s.period_start >= first_day AND s.period_start < last_day)
          OR (s.grain = 'hour' AND s.period_start >= last_day AND s.period_start < to_ts))
     UNION ALL
+    -- Pending rows, grouped here (integer sums are cheaper than numeric
+    -- ones downstream).  No pending row is dated more than 5 minutes past
+    -- the statement that wrote it, so later partitions need no look.
     SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
            CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
            CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
                     WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
-           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
-           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
-           p.latency_count, p.latency_sum_ms
+           sum(p.requests)::bigint, sum(p.errors)::bigint, sum(p.input_tokens), sum(p.output_tokens),
+           sum(p.total_tokens), sum(p.cached_input_tokens), sum(p.reasoning_tokens), sum(p.cost_usd),
+           sum(p.unpriced_requests)::bigint, sum(p.unpriced_tokens),
+           sum(p.latency_count)::bigint, sum(p.latency_sum_ms)::bigint
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws
-       AND p.ts >= from_ts - interval '1 hour' AND p.ts < to_ts   -- partition pruning
+       AND p.ts >= from_ts - interval '1 hour'                      -- partition pruning
+       AND p.ts < least(to_ts, statement_timestamp() + interval '1 hour')
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+     GROUP BY 1, 2, 3, 4, 5, 6;
 END
 $$;
 
@@ -1169,7 +1175,7 @@ BEGIN
     SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
-       AND p.ts >= from_ts - interval '1 hour' AND p.ts < to_ts
+       AND p.ts >= from_ts - interval '1 hour' AND p.ts < least(to_ts, statement_timestamp() + interval '1 hour')
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
        AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
      GROUP BY 1;
@@ -1297,38 +1303,28 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                                 opsmeter.data_mode_filter($2), opsmeter.environment_filter($3), $4) r
 $$;
 
--- Views: the same questions for BI tools, over the window opsmeter.range
+-- Views: the function forms for BI tools, over the window opsmeter.range
 -- (default 7 days) with the session filters opsmeter.data_mode (default
 -- real) and opsmeter.environment (default all).  security_invoker: row
 -- level security applies to the reader.
 CREATE VIEW opsmeter.overview WITH (security_invoker = true) AS
-    SELECT * FROM opsmeter.overview_rows(opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                         opsmeter.data_mode_filter(), opsmeter.environment_filter());
+    SELECT * FROM @extschema@.opsmeter_overview(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
+                                                pg_catalog.current_setting('opsmeter.environment'));
 CREATE VIEW opsmeter.top_users WITH (security_invoker = true) AS
-    SELECT r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.ranked_rows('user', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+    SELECT * FROM @extschema@.opsmeter_top_users(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
+                                                 pg_catalog.current_setting('opsmeter.environment'), NULL);
 CREATE VIEW opsmeter.top_tenants WITH (security_invoker = true) AS
-    SELECT r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.ranked_rows('tenant', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+    SELECT * FROM @extschema@.opsmeter_top_tenants(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
+                                                   pg_catalog.current_setting('opsmeter.environment'), NULL);
 CREATE VIEW opsmeter.top_endpoints WITH (security_invoker = true) AS
-    SELECT r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.ranked_rows('endpoint', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+    SELECT * FROM @extschema@.opsmeter_top_endpoints(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
+                                                     pg_catalog.current_setting('opsmeter.environment'), NULL);
 CREATE VIEW opsmeter.prompt_versions WITH (security_invoker = true) AS
-    SELECT r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.ranked_rows('prompt_version', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+    SELECT * FROM @extschema@.opsmeter_prompt_versions(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
+                                                       pg_catalog.current_setting('opsmeter.environment'), NULL);
 CREATE VIEW opsmeter.top_models WITH (security_invoker = true) AS
-    SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.ranked_rows('model', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+    SELECT * FROM @extschema@.opsmeter_top_models(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
+                                                  pg_catalog.current_setting('opsmeter.environment'), NULL);
 -- Models stored without a price in the window: what to add to the catalog.
 CREATE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
     SELECT r.provider, r.model, r.unpriced_requests AS requests, r.unpriced_tokens AS total_tokens
