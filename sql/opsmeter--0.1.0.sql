@@ -1134,24 +1134,21 @@ BEGIN
          OR (s.grain = 'day' AND s.period_start >= first_day AND s.period_start < last_day)
          OR (s.grain = 'hour' AND s.period_start >= last_day AND s.period_start < to_ts))
     UNION ALL
-    -- Pending rows, grouped here (integer sums are cheaper than numeric
-    -- ones downstream).  No pending row is dated more than 5 minutes past
-    -- the statement that wrote it, so later partitions need no look.
+    -- The pending rows.  None is dated more than 5 minutes past the
+    -- statement that wrote it, so later partitions need no look.
     SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
            CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
            CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
                     WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
-           sum(p.requests)::bigint, sum(p.errors)::bigint, sum(p.input_tokens), sum(p.output_tokens),
-           sum(p.total_tokens), sum(p.cached_input_tokens), sum(p.reasoning_tokens), sum(p.cost_usd),
-           sum(p.unpriced_requests)::bigint, sum(p.unpriced_tokens),
-           sum(p.latency_count)::bigint, sum(p.latency_sum_ms)::bigint
+           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
+           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
+           p.latency_count, p.latency_sum_ms
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws
        AND p.ts >= from_ts - interval '1 hour'                      -- partition pruning
        AND p.ts < least(to_ts, statement_timestamp() + interval '1 hour')
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-     GROUP BY 1, 2, 3, 4, 5, 6;
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
 END
 $$;
 
