@@ -935,9 +935,10 @@ COMMENT ON FUNCTION @extschema@.opsmeter_set_retention(interval, interval) IS
 ------------------------------------------------------------------------------
 -- Budgets: a small counter, never a raw scan (see src/budget.c)
 ------------------------------------------------------------------------------
--- Spend of real rows per workspace and UTC day, in a few shards (a backend
--- adds to the shard of its PGPROC slot, so concurrent ingests do not queue
--- on one row).  Written by ingest in the transaction of the rows it counts.
+-- Spend of real rows per workspace and UTC day, in shards: ingest adds to
+-- the shard of its backend's PGPROC slot, so concurrent ingests never
+-- touch the same row; opsmeter_reprice adds to shard -1.  Written in the
+-- transaction of the rows it counts.
 CREATE TABLE opsmeter.spend_counters (
     workspace_id bigint NOT NULL,
     day          date NOT NULL,       -- UTC day of the events
@@ -1478,7 +1479,7 @@ BEGIN
         RETURNING 1
     ), spent AS (
         INSERT INTO opsmeter.spend_counters AS c (workspace_id, day, shard, spend_usd)
-        SELECT r.workspace_id, (r.ts AT TIME ZONE 'UTC')::date, 0,
+        SELECT r.workspace_id, (r.ts AT TIME ZONE 'UTC')::date, -1,   -- shard -1: no backend's (src/budget.c)
                sum(coalesce(r.new_cost, 0) - coalesce(r.cost_usd, 0))
           FROM repriced r
          WHERE r.data_mode = 'real'
