@@ -28,6 +28,7 @@ typedef struct IngestCall
 
 extern void ingest_begin(IngestCall *call, const char *funcname);
 extern void ingest_check_batch_size(int nevents);
+extern void ingest_check_payload_size(size_t bytes);
 extern Jsonb *ingest_finish(IngestCall *call);
 
 /* pricing.c */

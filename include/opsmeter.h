@@ -14,6 +14,7 @@ extern char *opsmeter_workspace_guc;
 extern int	opsmeter_raw_retention_min;
 extern int	opsmeter_summary_retention_min;
 extern int	opsmeter_max_batch_events;
+extern int	opsmeter_max_payload_bytes;
 extern char *opsmeter_database;
 extern char *opsmeter_worker_role;
 extern bool opsmeter_worker_enabled;

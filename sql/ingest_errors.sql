@@ -227,6 +227,18 @@ SELECT opsmeter_ingest(jsonb_build_array(:'ev'::jsonb, :'ev'::jsonb, :'ev'::json
 RESET opsmeter.max_batch_events;
 SHOW opsmeter.max_batch_events;
 
+-- Payload size: opsmeter.max_payload_bytes (superuser setting, default 64MB),
+-- checked before any event is read, on both entry points.
+SHOW opsmeter.max_payload_bytes;
+SET opsmeter.max_payload_bytes = '2kB';
+SELECT opsmeter_ingest(:'ev'::jsonb || jsonb_build_object('metadata', jsonb_build_object('note', repeat('x', 3000))));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT opsmeter_ingest_ndjson(repeat(:'ev' || E'\n', 20));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SET opsmeter.max_payload_bytes = 100;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+RESET opsmeter.max_payload_bytes;
+
 ------------------------------------------------------------------------------
 -- 12. Ingest writes; a read-only transaction cannot
 ------------------------------------------------------------------------------

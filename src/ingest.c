@@ -58,6 +58,17 @@ ingest_check_batch_size(int nevents)
 				 errhint("Split the batch into calls of at most %d events.", opsmeter_max_batch_events)));
 }
 
+void
+ingest_check_payload_size(size_t bytes)
+{
+	if (bytes > (size_t) opsmeter_max_payload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("payload of %zu bytes exceeds opsmeter.max_payload_bytes (%d)",
+						bytes, opsmeter_max_payload_bytes),
+				 errhint("Split the events over several calls.")));
+}
+
 /* Small helpers over pushJsonbValue for building responses. */
 static void
 put_key(JsonbParseState **st, const char *key)

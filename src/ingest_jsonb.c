@@ -108,6 +108,7 @@ opsmeter_ingest(PG_FUNCTION_ARGS)
 	IngestCall	call;
 
 	ingest_begin(&call, "opsmeter_ingest");
+	ingest_check_payload_size(VARSIZE(payload));
 
 	if (JB_ROOT_IS_SCALAR(payload))
 		ereport(ERROR,

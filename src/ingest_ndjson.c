@@ -156,6 +156,7 @@ opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("opsmeter_ingest_ndjson() requires a UTF8 database"),
 				 errhint("Use opsmeter_ingest(jsonb) in databases of other encodings.")));
+	ingest_check_payload_size(size);
 
 	/* Count the events first: the batch limit applies before any parsing. */
 	for (size_t start = 0; start < size;)

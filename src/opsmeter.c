@@ -13,6 +13,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "opsmeter.h"
@@ -23,6 +24,7 @@ char	   *opsmeter_workspace_guc = NULL;
 int			opsmeter_raw_retention_min = 30 * 24 * 60;
 int			opsmeter_summary_retention_min = 365 * 24 * 60;
 int			opsmeter_max_batch_events = 10000;
+int			opsmeter_max_payload_bytes = 64 * 1024 * 1024;
 char	   *opsmeter_database = NULL;
 char	   *opsmeter_worker_role = NULL;
 bool		opsmeter_worker_enabled = true;
@@ -64,6 +66,18 @@ _PG_init(void)
 							&opsmeter_max_batch_events,
 							10000, 1, 1000000,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Bounds the memory and time one call can take before any parsing; the
+	 * batch limit alone does not, since events can be fat.
+	 */
+	DefineCustomIntVariable("opsmeter.max_payload_bytes",
+							"Largest payload one ingest call accepts, in bytes.",
+							"Measured as the jsonb argument's size or the NDJSON body's length.",
+							&opsmeter_max_payload_bytes,
+							64 * 1024 * 1024, 1024, (int) MaxAllocSize,
+							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("opsmeter.database",
