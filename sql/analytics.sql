@@ -169,6 +169,18 @@ SELECT count(*) AS differences_vs_raw FROM (
      SELECT coalesce(user_id, 'unknown'), count(*), sum(cost_usd)
        FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real' GROUP BY 1)) d;
 
+-- Only a workspace with a budget has spend counters; its first budget seeds
+-- them from the summaries and the raw tail (both exist here).
+SELECT count(*) AS counters_before_a_budget FROM opsmeter.spend_counters WHERE workspace_id = opsmeter.active_workspace();
+SELECT opsmeter_set_budget('monthly', 1000000);
+CREATE FUNCTION pg_temp.counters_match_raw() RETURNS boolean LANGUAGE sql AS $$
+    SELECT (SELECT sum(spend_usd) FROM opsmeter.spend_counters WHERE workspace_id = opsmeter.active_workspace())
+         = (SELECT sum(cost_usd) FROM opsmeter.events
+             WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real'
+               AND ts >= date_trunc('month', now(), 'UTC') - interval '1 month')
+$$;
+SELECT pg_temp.counters_match_raw() AS seeded_counters_match_raw;
+
 -- Re-pricing: the catalog gains acme-1; rolled-up rows get adjustments,
 -- views and budgets follow at once, and again after the next pass.
 INSERT INTO opsmeter.prices (provider, model, effective_from, input_usd_per_mtok, output_usd_per_mtok, source)
@@ -179,7 +191,7 @@ SELECT * FROM opsmeter.unpriced_models;
 CREATE TEMP TABLE repriced_answers AS SELECT * FROM pg_temp.answers();
 SELECT sum(cost_usd) AS view_cost FROM opsmeter.overview;
 SELECT sum(cost_usd) AS raw_cost FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real';
-SELECT sum(spend_usd) AS counted_spend FROM opsmeter.spend_counters WHERE workspace_id = opsmeter.active_workspace();
+SELECT pg_temp.counters_match_raw() AS repriced_counters_match_raw;
 SELECT opsmeter_reprice(pg_temp.base() - interval '4 days', pg_temp.base()) ->> 'repriced' AS second_reprice;
 SELECT (opsmeter_run_retention() ->> 'ok') AS pass_ok;
 SELECT count(*) AS adjustments_left FROM opsmeter.summary_adjustments;

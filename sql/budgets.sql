@@ -32,6 +32,8 @@ SELECT r ->> 'costUsd' AS cost, r -> 'budgetWarning' AS warning, r -> 'budgetExc
   FROM opsmeter_ingest(pg_temp.event('b-1')) r;
 SELECT count(*) AS signals FROM opsmeter.budget_signals;
 SELECT opsmeter_workspace_status();
+-- ... and no spend counter: only workspaces with a budget pay for one.
+SELECT count(*) AS counter_rows_without_a_budget FROM opsmeter.spend_counters;
 
 -- Members and viewers may not set budgets; owners and admins may.
 SELECT opsmeter_set_budget('daily', 10);
@@ -102,4 +104,19 @@ SELECT opsmeter_set_budget('monthly', NULL);
 SELECT r -> 'budgetWarning' AS warning, r -> 'budgetExceeded' AS exceeded
   FROM opsmeter_ingest(pg_temp.event('b-7')) r;
 SELECT opsmeter_workspace_status() ->> 'severity' AS severity;
+SELECT count(*) AS counter_rows_after_removal FROM opsmeter.spend_counters;
+
+-- A first budget counts the spend so far (b-7 included) from a snapshot
+-- taken after in-flight ingests finish: READ COMMITTED only.
+\set ON_ERROR_STOP 0
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT opsmeter_set_budget('daily', 10);
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+ROLLBACK;
+\set ON_ERROR_STOP 1
+SELECT opsmeter_set_budget('daily', 10);
+SELECT (SELECT sum(spend_usd) FROM opsmeter.spend_counters)
+     = (SELECT sum(cost_usd) FROM opsmeter.events WHERE data_mode = 'real'
+          AND ts >= date_trunc('month', now(), 'UTC') - interval '1 month') AS seeded_counters_match_raw;
+SELECT opsmeter_set_budget('daily', NULL);
 RESET ROLE;

@@ -990,6 +990,9 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m record;
+    had_budget boolean;
+    has_budget boolean;
+    seed_from timestamptz := date_trunc('month', now(), 'UTC') - interval '1 month';
 BEGIN
     m := opsmeter._managed_workspace(caller, NULL);
     IF period IS NULL OR lower(period) NOT IN ('daily', 'monthly') THEN
@@ -1004,12 +1007,46 @@ BEGIN
         RAISE EXCEPTION 'invalid budget warning_ratio %', coalesce(warning_ratio::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'The warning ratio is above 0 and at most 1 (default 0.8).';
     END IF;
+    -- The barrier (src/budget.c): wait for in-flight ingests and re-pricings,
+    -- and hold new ones until we commit, so the seed below counts every row
+    -- that is not counted live.  The seed reads a snapshot taken after the
+    -- lock, which only READ COMMITTED gives.
+    LOCK TABLE opsmeter.spend_counters IN SHARE ROW EXCLUSIVE MODE;
+    SELECT w.daily_budget_usd IS NOT NULL OR w.monthly_budget_usd IS NOT NULL INTO had_budget
+      FROM opsmeter.workspaces w WHERE w.workspace_id = m.workspace_id FOR UPDATE;
     IF lower(period) = 'daily' THEN
         UPDATE opsmeter.workspaces w SET daily_budget_usd = limit_usd, daily_warning_ratio = warning_ratio
-         WHERE w.workspace_id = m.workspace_id;
+         WHERE w.workspace_id = m.workspace_id
+        RETURNING w.daily_budget_usd IS NOT NULL OR w.monthly_budget_usd IS NOT NULL INTO has_budget;
     ELSE
         UPDATE opsmeter.workspaces w SET monthly_budget_usd = limit_usd, monthly_warning_ratio = warning_ratio
-         WHERE w.workspace_id = m.workspace_id;
+         WHERE w.workspace_id = m.workspace_id
+        RETURNING w.daily_budget_usd IS NOT NULL OR w.monthly_budget_usd IS NOT NULL INTO has_budget;
+    END IF;
+    IF has_budget AND NOT had_budget THEN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'opsmeter_set_budget() must set a workspace''s first budget in a READ COMMITTED transaction'
+                USING ERRCODE = '25001',
+                      HINT = 'Its spend so far is counted from a snapshot taken after in-flight ingests finish.';
+        END IF;
+        -- The spend since the start of last month (what retention keeps of
+        -- counters): hourly overview summaries plus what is not rolled up yet.
+        DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
+        INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
+        SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
+          FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
+                  FROM opsmeter.summaries s
+                 WHERE s.workspace_id = m.workspace_id AND s.dimension = 'overview' AND s.grain = 'hour'
+                   AND s.data_mode = 'real' AND s.period_start >= seed_from
+                UNION ALL
+                SELECT (p.ts AT TIME ZONE 'UTC')::date, p.cost_usd
+                  FROM opsmeter.pending_contributions(
+                           coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807) p
+                 WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from) x
+         GROUP BY x.day
+        HAVING sum(x.cost) <> 0;
+    ELSIF NOT has_budget THEN
+        DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
     END IF;
 END
 $$;
@@ -1448,6 +1485,9 @@ BEGIN
     END IF;
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
     SELECT s.watermark INTO w FROM opsmeter.rollup_state s FOR UPDATE;
+    -- The budget barrier, as an ingest holds it (src/budget.c): taken before
+    -- the statement below reads whether the workspace has a budget.
+    LOCK TABLE opsmeter.spend_counters IN ROW EXCLUSIVE MODE;
     batch := nextval('opsmeter.ingest_batch_seq');
 
     WITH changed AS MATERIALIZED (
@@ -1483,6 +1523,9 @@ BEGIN
                sum(coalesce(r.new_cost, 0) - coalesce(r.cost_usd, 0))
           FROM repriced r
          WHERE r.data_mode = 'real'
+           AND EXISTS (SELECT 1 FROM opsmeter.workspaces b     -- counters exist only under a budget
+                        WHERE b.workspace_id = r.workspace_id
+                          AND (b.daily_budget_usd IS NOT NULL OR b.monthly_budget_usd IS NOT NULL))
          GROUP BY 1, 2
         ON CONFLICT (workspace_id, day, shard) DO UPDATE SET spend_usd = c.spend_usd + excluded.spend_usd
         RETURNING 1

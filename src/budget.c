@@ -10,9 +10,16 @@
  * read at most 31 days x (backend slots) rows of this table, never the
  * raw rows.
  *
- * Invariant: for every workspace and UTC day, sum(spend_usd) over the
- * shards = sum(cost_usd) of that day's stored rows with data_mode = real
- * (opsmeter_reprice adds its deltas the same way).
+ * Only workspaces with a budget have counters: the others skip this work
+ * on every call.  opsmeter_set_budget() seeds a workspace's first budget
+ * from summaries and the raw tail (shard -1), behind a lock barrier that
+ * in-flight ingests hold (budget_account), and removing the last budget
+ * deletes them.
+ *
+ * Invariant: for every workspace with a budget and every UTC day since the
+ * start of the previous month, sum(spend_usd) over the shards =
+ * sum(cost_usd) of that day's real rows (opsmeter_reprice adds its deltas
+ * the same way; retention keeps two months of counters).
  */
 #include "postgres.h"
 
@@ -23,7 +30,9 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_type.h"
+#include "storage/lmgr.h"
 #include "executor/spi.h"
+#include "parser/parse_relation.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -117,6 +126,37 @@ read_flags(IngestCall *call)
 	call->budget_exceeded = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 }
 
+/*
+ * Whether the workspace has a budget, as committed now (SnapshotSelf), not
+ * as of the statement's snapshot: see budget_account().
+ */
+static bool
+budget_set_now(int64 workspace_id)
+{
+	Relation	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		set = false;
+
+	ScanKeyInit(&key, attnameAttNum(rel, "workspace_id", false), BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(workspace_id));
+	scan = systable_beginscan(rel, opsmeter_relid("workspaces_pkey"), true, SnapshotSelf, 1, &key);
+	if ((tup = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+
+		(void) heap_getattr(tup, attnameAttNum(rel, "daily_budget_usd", false), desc, &isnull);
+		set = !isnull;
+		(void) heap_getattr(tup, attnameAttNum(rel, "monthly_budget_usd", false), desc, &isnull);
+		set |= !isnull;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return set;
+}
+
 void
 budget_account(IngestCall *call)
 {
@@ -146,6 +186,19 @@ budget_account(IngestCall *call)
 			spend[d] = numeric_add_opt_error(spend[d], ev->cost_usd, NULL);
 	}
 	if (ndays == 0 && !call->ws.has_budget)
+		return;
+
+	/*
+	 * Counters exist only for workspaces with a budget.  The lock is the
+	 * barrier opsmeter_set_budget() takes in SHARE ROW EXCLUSIVE mode before
+	 * it seeds a new budget's counters from the rows committed by then: a
+	 * budget set before we hold it is visible to the fresh read below (we
+	 * wait for it to commit), and one set after waits for this transaction,
+	 * so its seed counts our rows.  Either way each row is counted once.
+	 */
+	LockRelationOid(opsmeter_relid("spend_counters"), RowExclusiveLock);
+	call->ws.has_budget = budget_set_now(call->ws.id);
+	if (!call->ws.has_budget)
 		return;
 
 	/*
