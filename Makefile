@@ -1,4 +1,5 @@
-# opsmeter — PGXS build.  `make`, `make install`, `make test`, `make demo`, `make bench`.
+# opsmeter — PGXS build.  `make`, `make install`, `make test`, `make demo`, `make bench`,
+# `make reliability`.
 EXTENSION  = opsmeter
 MODULE_big = opsmeter
 OBJS = \
@@ -11,6 +12,7 @@ OBJS = \
 	src/pricing.o \
 	src/price_loader.o \
 	src/jsonc.o \
+	src/json_text.o \
 	src/storage.o \
 	src/retention.o \
 	src/worker.o \
@@ -29,7 +31,7 @@ REGRESS = install tenancy ingest ingest_errors ndjson pricing partitions rollup 
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.
-ISOLATION = concurrent_duplicates rollup_vs_ingest
+ISOLATION = concurrent_duplicates rollup_vs_ingest budget_vs_ingest
 ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
 
 # Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.
@@ -41,9 +43,14 @@ include $(PGXS)
 
 $(OBJS): $(wildcard $(srcdir)/include/*.h)
 
-.PHONY: test demo bench
+.PHONY: test demo bench reliability
 test:
 	bash test/run-tests.sh
+# The full reliability harness (about 30 minutes); `make test` runs short versions.
+reliability:
+	bash test/fuzz/run.sh full
+	OPSMETER_SKIP_BUILD=1 bash test/sanitize/run.sh
+	OPSMETER_SKIP_BUILD=1 bash test/soak/run.sh full
 demo:
 	bash test/demo.sh
 bench:

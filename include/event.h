@@ -129,6 +129,12 @@ extern EventField event_field_lookup(const char *key, int len);
 extern const char *event_field_name(EventField field);
 extern void event_init(OpsEvent *ev, EventOrigin origin, int number);
 extern void event_set_field(OpsEvent *ev, EventField field, const FieldValue *v);
+
+/* Deepest nesting of containers in a jsonb container (1 for {} or []). */
+extern int	event_jsonb_depth(JsonbContainer *container);
+
+/* 54000 when a container value (depth: 1 for {}) nests the event too deep. */
+extern void event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth);
 extern void event_note_unknown_field(OpsEvent *ev, const char *key, int len);
 extern void event_finish(OpsEvent *ev, const EventBounds *bounds);
 

@@ -24,28 +24,13 @@
 #include <json-c/json.h>
 
 /*
- * Deepest nesting json-c itself accepts: a backstop only, as event.c
- * enforces the documented limit (OPSMETER_MAX_NESTING) on both paths.
+ * The PostgreSQL-free part (strict pre-scan, parsing, the tokener's depth
+ * and flags) lives in json_text.h, so the fuzzer links it standalone.
  */
-#define OPSMETER_JSON_MAX_DEPTH 128
+#include "json_text.h"
 
 /* A strict, UTF-8-validating tokener; free with json_tokener_free(). */
 extern struct json_tokener *jsonc_new_tokener(void);
-
-/*
- * What json-c lets through but JSON (RFC 8259) and jsonb refuse: \u0000
- * (which json-c would also truncate inside keys), lone UTF-16 surrogates,
- * single-quoted strings, NaN and Infinity.  Returns NULL when the text is
- * clean, else a description; *nul is set for \u0000.
- */
-extern const char *jsonc_strict_problem(const char *text, size_t len, bool *nul);
-
-/*
- * Parses exactly text[0..len) as one JSON document.  On failure returns NULL
- * and sets *problem to a description (and *too_deep for nesting errors).
- */
-extern struct json_object *jsonc_parse(struct json_tokener *tok, const char *text, size_t len,
-									   const char **problem, bool *too_deep);
 
 /* A JSON number as an exact numeric, from json-c's original text. */
 extern Numeric jsonc_number(struct json_object *num);

@@ -305,4 +305,11 @@ SELECT jsonb_pretty(opsmeter_ingest(:'ev'::jsonb || '{"externalRequestId": "unpr
            "provider": "acme", "model": "acme-large-2"}'));
 SELECT provider, model, cost_usd, pricing FROM opsmeter.events WHERE external_request_id = 'unpriced-1';
 
+-- The nesting limit covers fields opsmeter ignores: 64 levels, the event
+-- object being level 1.
+SELECT opsmeter_ingest(:'ev'::jsonb || jsonb_build_object('extra', format('%s1%s', repeat('[', 64), repeat(']', 64))::jsonb));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT opsmeter_ingest(:'ev'::jsonb || jsonb_build_object('externalRequestId', 'deep-63', 'extra',
+                                                          format('%s1%s', repeat('[', 63), repeat(']', 63))::jsonb)) ->> 'ok' AS ok;
+
 SELECT * FROM errors_ws_rows;

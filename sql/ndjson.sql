@@ -208,3 +208,34 @@ SELECT * FROM ndjson_ws_rows;
 SELECT opsmeter_ingest_ndjson(format(:'line', 'nd-g1') || E'\n' || format(:'line', 'nd-g2'))
        - 'budgetWarning' - 'budgetExceeded' AS response;
 SELECT * FROM ndjson_ws_rows;
+
+------------------------------------------------------------------------------
+-- 10. Strict JSON where json-c is lenient (all found by test/fuzz)
+------------------------------------------------------------------------------
+-- Raw control characters in strings, and numbers JSON does not allow: 22P02.
+SELECT opsmeter_ingest_ndjson(E'{"externalRequestId": "nd-s1\tx", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s2", "provider": "openai", "model": "gpt-4o", "inputTokens": 00, "outputTokens": 1}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s3", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1, "costUsd": 1.}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s4", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1, "costUsd": -.5}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- What JSON allows still passes: -0, fractions, exponents.
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s5", "provider": "openai", "model": "gpt-4o", "inputTokens": 1e2, "outputTokens": 0, "costUsd": 2.5E-3, "x": [-0, 0.5, -1e-7]}')
+       ->> 'accepted' AS accepted;
+SELECT input_tokens, cost_usd FROM opsmeter.events WHERE external_request_id = 'nd-s5';
+-- json-c 0.16 reads the escaped pair of U+1D800 as U+FFFD: refused, not
+-- stored as another string; the same character as UTF-8 is stored exactly.
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s6-\ud836\udc00", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s6-' || chr(120832) || '", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}')
+       ->> 'accepted' AS accepted;
+SELECT external_request_id = 'nd-s6-' || chr(120832) AS exact FROM opsmeter.events WHERE external_request_id LIKE 'nd-s6-%';
+-- A null line is not an event (22023, as on the jsonb path).
+SELECT opsmeter_ingest_ndjson('null');
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
+-- The nesting limit covers fields opsmeter ignores too (54000).
+SELECT opsmeter_ingest_ndjson(format('{"externalRequestId": "nd-s7", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1, "extra": %s1%s}',
+                                     repeat('[', 64), repeat(']', 64)));
+\echo SQLSTATE :LAST_ERROR_SQLSTATE

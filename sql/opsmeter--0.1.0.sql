@@ -395,7 +395,10 @@ BEGIN
     WHILE d <= last_day LOOP
         part := opsmeter.partition_name(d);
         IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
-            -- A concurrent creator of the same day wins; we then have nothing to do.
+            -- A concurrent creator of the same day wins; we then have nothing to
+            -- do.  Depending on when it commits, we hit its table name
+            -- (duplicate_table), its row type's name (duplicate_object, seen
+            -- by test/fuzz) or a catalog index (unique_violation).
             BEGIN
                 EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
                 -- Keys lead with the workspace; rows arrive in batch order, so a
@@ -411,7 +414,7 @@ BEGIN
                 EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
                 EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
                 created := created + 1;
-            EXCEPTION WHEN duplicate_table OR unique_violation THEN
+            EXCEPTION WHEN duplicate_table OR duplicate_object OR unique_violation THEN
                 NULL;
             END;
         END IF;

@@ -483,11 +483,11 @@ set_timestamp(OpsEvent *ev, const FieldValue *v)
 	ev->seen[F_TIMESTAMP] = true;
 }
 
-/* Deepest nesting of containers inside a jsonb document (1 for {}). */
-static int
-jsonb_depth(Jsonb *doc)
+/* Deepest nesting of containers inside a jsonb container (1 for {}). */
+int
+event_jsonb_depth(JsonbContainer *container)
 {
-	JsonbIterator *it = JsonbIteratorInit(&doc->root);
+	JsonbIterator *it = JsonbIteratorInit(container);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			depth = 0,
@@ -511,7 +511,7 @@ set_metadata(OpsEvent *ev, const FieldValue *v)
 {
 	if (v->kind != VK_OBJECT || v->object == NULL)
 		type_error(ev, F_METADATA, "a JSON object", v, NULL);
-	if (1 + jsonb_depth(v->object) > OPSMETER_MAX_NESTING)
+	if (1 + event_jsonb_depth(&v->object->root) > OPSMETER_MAX_NESTING)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("invalid field \"metadata\"%s: nested deeper than %d levels",
@@ -580,6 +580,23 @@ event_set_field(OpsEvent *ev, EventField f, const FieldValue *v)
 		default:
 			elog(ERROR, "unexpected event field %d", f);
 	}
+}
+
+/*
+ * The nesting limit for a container value of any field but metadata (which
+ * set_metadata checks): ignored fields count too, or a payload could nest
+ * without bound in a field nobody reads.  depth is 1 for {} or [].
+ */
+void
+event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth)
+{
+	if (1 + depth > OPSMETER_MAX_NESTING)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid field %s%s: nested deeper than %d levels",
+						quoted_excerpt(key, len), event_location_text(&ev->loc), OPSMETER_MAX_NESTING),
+				 errhint("An event and its metadata may nest at most %d levels of objects and arrays.",
+						 OPSMETER_MAX_NESTING)));
 }
 
 void

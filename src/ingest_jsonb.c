@@ -86,6 +86,9 @@ parse_event(OpsEvent *ev, JsonbContainer *object, const EventBounds *bounds)
 		tok = JsonbIteratorNext(&it, &val, true);
 		Assert(tok == WJB_VALUE);
 		field = event_field_lookup(key.val.string.val, key.val.string.len);
+		if (val.type == jbvBinary && field != F_METADATA)
+			event_check_nesting(ev, key.val.string.val, key.val.string.len,
+								event_jsonb_depth(val.val.binary.data));
 		if (field == F_UNKNOWN)
 		{
 			event_note_unknown_field(ev, key.val.string.val, key.val.string.len);

@@ -66,6 +66,41 @@ to_field_value(struct json_object *val, EventField field, int lineno, FieldValue
 	}
 }
 
+/*
+ * Deepest nesting of containers in a json-c value (1 for {} or []).  The
+ * tokener's depth limit bounds the recursion.
+ */
+static int
+jsonc_depth(struct json_object *val)
+{
+	int			deepest = 0;
+
+	if (json_object_is_type(val, json_type_object))
+	{
+		json_object_object_foreach(val, key, child)
+		{
+			int			d = jsonc_depth(child);	/* once: Max() evaluates twice */
+
+			(void) key;
+			deepest = Max(deepest, d);
+		}
+		return 1 + deepest;
+	}
+	if (json_object_is_type(val, json_type_array))
+	{
+		size_t		n = json_object_array_length(val);
+
+		for (size_t i = 0; i < n; i++)
+		{
+			int			d = jsonc_depth(json_object_array_get_idx(val, i));
+
+			deepest = Max(deepest, d);
+		}
+		return 1 + deepest;
+	}
+	return 0;
+}
+
 static void
 parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
 		   struct json_tokener *tok, struct json_object **current, const EventBounds *bounds)
@@ -82,6 +117,11 @@ parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
 				 nul ? errhint("PostgreSQL text and jsonb cannot hold NUL characters; remove them.")
 				 : errhint("Each line must hold one JSON object (RFC 8259).")));
 	*current = jsonc_parse(tok, line, len, &problem, &too_deep);
+	if (*current == NULL && problem == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid line %d: must be a JSON object, not null", lineno),
+				 errhint("Each line holds one event object.")));
 	if (*current == NULL)
 		ereport(ERROR,
 				(errcode(too_deep ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -103,6 +143,9 @@ parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
 			EventField	field = event_field_lookup(key, keylen);
 			FieldValue	fv;
 
+			if (field != F_METADATA && (json_object_is_type(val, json_type_object) ||
+										json_object_is_type(val, json_type_array)))
+				event_check_nesting(ev, key, keylen, jsonc_depth(val));
 			if (field == F_UNKNOWN)
 			{
 				event_note_unknown_field(ev, key, keylen);

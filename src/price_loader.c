@@ -448,6 +448,8 @@ load_price_file(PriceLoad *load)
 
 		tok = jsonc_new_tokener();
 		root = jsonc_parse(tok, text, len, &problem, &too_deep);
+		if (root == NULL && problem == NULL)
+			file_error(load, "", "the top level must be an object");
 		if (root == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
