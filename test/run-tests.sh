@@ -8,6 +8,8 @@
 #   5. TAP tests in test/t/*.pl with prove, if any (they make their own clusters)
 #   6. every executable test/extra/*.sh, if any, with the cluster env
 #      (PGHOST, PGPORT, PGUSER, PGDATABASE, REPO, OPSMETER_PGDATA_ROOT); each must exit 0
+#   7. the reliability harness, short: test/fuzz/run.sh short, test/sanitize/run.sh,
+#      test/soak/run.sh short
 #
 # All output goes to the console.  The last line is the summary `N passed, N failed`
 # (pg_regress/isolation tests + TAP test files + extra scripts); the exit status is
@@ -208,7 +210,35 @@ run_extra_scripts() {
 	done
 }
 
+# ---------------------------------------------------------------------------
+# reliability harness, short versions (`make reliability` runs the full ones):
+# the fuzz driver against this cluster, the suite under ASan/UBSan, and the
+# soak with kill -9s (both on clusters of their own).
+run_reliability_short() {
+	local step rc
+	local -a steps=(
+		"fuzz: test/fuzz/run.sh short"
+		"sanitize: test/sanitize/run.sh"
+		"soak: test/soak/run.sh short"
+	)
+	for step in "${steps[@]}"; do
+		section "reliability ${step%%:*} (${step#*: })"
+		rc=0
+		# shellcheck disable=SC2086  # the step is a script path and its argument
+		(cd "$REPO" && env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
+			REPO="$REPO" OPSMETER_SKIP_BUILD=1 bash ${step#*: }) 2>&1 || rc=$?
+		if [[ $rc -eq 0 ]]; then
+			echo "reliability ${step%%:*} ... ok"
+			PASSED=$((PASSED + 1))
+		else
+			echo "reliability ${step%%:*} ... FAILED (exit $rc)"
+			fail_step "reliability ${step%%:*}"
+		fi
+	done
+}
+
 run_installcheck
 run_tap_tests
 run_extra_scripts
+run_reliability_short
 summary_and_exit
