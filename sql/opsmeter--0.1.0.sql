@@ -395,6 +395,15 @@ BEGIN
     WHILE d <= last_day LOOP
         part := opsmeter.partition_name(d);
         IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
+            -- Creators take turns, holding this lock until they commit (the
+            -- ATTACH below takes it anyway).  Without it, two sessions that
+            -- each create several days deadlock: one holds it from an ATTACH
+            -- and waits on the other's uncommitted table of the same name,
+            -- which waits for this lock to ATTACH (found by test/fuzz).
+            -- Ingests into existing days take ROW EXCLUSIVE and never wait.
+            LOCK TABLE opsmeter.events IN SHARE UPDATE EXCLUSIVE MODE;
+        END IF;
+        IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
             -- A concurrent creator of the same day wins; we then have nothing to
             -- do.  Depending on when it commits, we hit its table name
             -- (duplicate_table), its row type's name (duplicate_object, seen
