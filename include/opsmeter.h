@@ -6,7 +6,9 @@
 #define OPSMETER_H
 
 #include "postgres.h"
+#include "access/htup.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 /* GUCs (src/opsmeter.c) */
@@ -78,5 +80,8 @@ typedef struct WorkspaceRef
  * Raises 42501 for non-members, 22023 when the choice is ambiguous.
  */
 extern void opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out);
+
+/* Whether a row of opsmeter.workspaces has a daily or monthly budget. */
+extern bool opsmeter_workspace_row_has_budget(Relation workspaces, HeapTuple tup);
 
 #endif							/* OPSMETER_H */

@@ -134,7 +134,6 @@ static bool
 budget_set_now(int64 workspace_id)
 {
 	Relation	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -144,14 +143,7 @@ budget_set_now(int64 workspace_id)
 				Int64GetDatum(workspace_id));
 	scan = systable_beginscan(rel, opsmeter_relid("workspaces_pkey"), true, SnapshotSelf, 1, &key);
 	if ((tup = systable_getnext(scan)) != NULL)
-	{
-		bool		isnull;
-
-		(void) heap_getattr(tup, attnameAttNum(rel, "daily_budget_usd", false), desc, &isnull);
-		set = !isnull;
-		(void) heap_getattr(tup, attnameAttNum(rel, "monthly_budget_usd", false), desc, &isnull);
-		set |= !isnull;
-	}
+		set = opsmeter_workspace_row_has_budget(rel, tup);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return set;

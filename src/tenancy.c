@@ -124,6 +124,18 @@ membership_in(int64 workspace_id, Oid member)
  * Looks a workspace up by name (name != NULL) or by id; fills id, name and
  * raw retention.  Returns false when there is no such workspace.
  */
+bool
+opsmeter_workspace_row_has_budget(Relation workspaces, HeapTuple tup)
+{
+	TupleDesc	desc = RelationGetDescr(workspaces);
+	bool		no_daily;
+	bool		no_monthly;
+
+	(void) heap_getattr(tup, attnameAttNum(workspaces, "daily_budget_usd", false), desc, &no_daily);
+	(void) heap_getattr(tup, attnameAttNum(workspaces, "monthly_budget_usd", false), desc, &no_monthly);
+	return !no_daily || !no_monthly;
+}
+
 static bool
 lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 {
@@ -132,8 +144,6 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 	AttrNumber	att_id = attnameAttNum(rel, "workspace_id", false);
 	AttrNumber	att_name = attnameAttNum(rel, "name", false);
 	AttrNumber	att_raw = attnameAttNum(rel, "raw_retention", false);
-	AttrNumber	att_daily = attnameAttNum(rel, "daily_budget_usd", false);
-	AttrNumber	att_monthly = attnameAttNum(rel, "monthly_budget_usd", false);
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
@@ -172,10 +182,7 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 			out->raw_retention_usecs = iv->time + (int64) iv->day * USECS_PER_DAY
 				+ (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
 		}
-		(void) heap_getattr(tup, att_daily, desc, &isnull);
-		out->has_budget = !isnull;
-		(void) heap_getattr(tup, att_monthly, desc, &isnull);
-		out->has_budget |= !isnull;
+		out->has_budget = opsmeter_workspace_row_has_budget(rel, tup);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
