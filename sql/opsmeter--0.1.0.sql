@@ -472,8 +472,12 @@ CREATE TABLE opsmeter.summaries (
     latency_count       bigint NOT NULL,
     latency_sum_ms      bigint NOT NULL
 );
+-- data_mode and environment come before period_start: views filter them
+-- with "= ANY (list)", which a btree seeks once per value, so each seek
+-- reads only the window's rows of that mode and environment instead of
+-- walking every mode and environment of the window.
 CREATE UNIQUE INDEX summaries_grain_idx ON opsmeter.summaries
-    (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) NULLS NOT DISTINCT;
+    (workspace_id, dimension, grain, data_mode, environment, period_start, provider, model, key) NULLS NOT DISTINCT;
 COMMENT ON TABLE opsmeter.summaries IS
     'hourly and daily rollups of opsmeter.events; together with the pending rows above the watermark they equal the raw data';
 ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;
@@ -1146,7 +1150,11 @@ $$;
 -- pending raw row or adjustment.  Callers aggregate.  Hourly rows cover
 -- the partial days at both ends of the window; whole UTC days in between
 -- come from daily rows (except for "overview", whose callers group by the
--- session's days).  Rows are cut at the retention horizon of the dimension.
+-- session's days).  A window open to the future ends in whole days too:
+-- each pass adds to today's daily row as it adds to today's hours, so the
+-- daily row holds every rolled-up row of the day.  Rows are cut at the
+-- retention horizon of the dimension.  Three range scans, one per grain
+-- and part, rather than one OR: each is a plain index range, no recheck.
 -- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
 CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                modes opsmeter.data_mode[], envs opsmeter.environment[])
@@ -1162,12 +1170,16 @@ DECLARE
     horizon record := opsmeter.retained_from(ws);
     first_day timestamptz;
     last_day timestamptz;
+    -- None of the pending rows is dated more than 5 minutes past the
+    -- statement that wrote it.  A variable, not an expression, so that each
+    -- plan prunes the partitions created ahead as well as the older ones.
+    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');
 BEGIN
     from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
                                                         THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
-    -- [first_day, last_day): whole UTC days, all in the past, read as daily rows
+    -- [first_day, last_day): whole UTC days inside the window, read as daily rows
     first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
-    last_day := least(date_trunc('day', to_ts, 'UTC'), date_trunc('day', now(), 'UTC'));
+    last_day := date_trunc('day', to_ts, 'UTC');
     IF dim = 'overview' OR first_day >= last_day THEN
         first_day := to_ts;
         last_day := to_ts;
@@ -1178,14 +1190,27 @@ BEGIN
            s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
            s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
       FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
        AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND ((s.grain = 'hour' AND s.period_start >= from_ts AND s.period_start < first_day)
-         OR (s.grain = 'day' AND s.period_start >= first_day AND s.period_start < last_day)
-         OR (s.grain = 'hour' AND s.period_start >= last_day AND s.period_start < to_ts))
+       AND s.period_start >= from_ts AND s.period_start < first_day
     UNION ALL
-    -- The pending rows.  None is dated more than 5 minutes past the
-    -- statement that wrote it, so later partitions need no look.
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= first_day AND s.period_start < last_day
+    UNION ALL
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= last_day AND s.period_start < to_ts
+    UNION ALL
+    -- The pending rows.
     SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
            CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
            CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
@@ -1195,8 +1220,7 @@ BEGIN
            p.latency_count, p.latency_sum_ms
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws
-       AND p.ts >= from_ts - interval '1 hour'                      -- partition pruning
-       AND p.ts < least(to_ts, statement_timestamp() + interval '1 hour')
+       AND p.ts >= from_ts - interval '1 hour' AND p.ts < pending_to   -- partition pruning
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
        AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
 END
@@ -1211,6 +1235,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
+    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
 BEGIN
     from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
     RETURN QUERY
@@ -1222,7 +1247,7 @@ BEGIN
     SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
-       AND p.ts >= from_ts - interval '1 hour' AND p.ts < least(to_ts, statement_timestamp() + interval '1 hour')
+       AND p.ts >= from_ts - interval '1 hour' AND p.ts < pending_to
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
        AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
      GROUP BY 1;
