@@ -51,14 +51,10 @@ N="${BENCH_EVENTS:-500000}"
 SECS="${BENCH_SECONDS:-20}"
 MEM_EVENTS="${BENCH_MEM_EVENTS:-1000000}"
 BATCH="${BENCH_BATCH:-1000}"
+E_ROUNDS="${BENCH_E_ROUNDS:-3}"
 RESULTS="${BENCH_RESULTS:-$REPO/bench-results/latest.md}"
 
-for var in N SECS MEM_EVENTS BATCH; do
-	if ! [[ "${!var}" =~ ^[1-9][0-9]*$ ]]; then
-		echo "bench: $var must be a positive integer, got '${!var}'" >&2
-		exit 2
-	fi
-done
+require_positive_ints N SECS MEM_EVENTS BATCH E_ROUNDS
 if ((MEM_EVENTS < 2000)); then
 	echo "bench: BENCH_MEM_EVENTS must be at least 2000 (the first memory sample is taken after ~1000 events)" >&2
 	exit 2
@@ -195,11 +191,6 @@ check_table "(d)" bench.pl_events
 # empty tables after a CHECKPOINT, and each side's figure is its median
 # round: drift over the run (WAL recycling, the disk's own background work)
 # then lands on both sides instead of on whichever ran second.
-E_ROUNDS="${BENCH_E_ROUNDS:-3}"
-if ! [[ "$E_ROUNDS" =~ ^[1-9][0-9]*$ ]]; then
-	echo "bench: BENCH_E_ROUNDS must be a positive integer, got '$E_ROUNDS'" >&2
-	exit 2
-fi
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # e_pair LABEL PGOPTIONS: sets INS_TPS / ING_TPS (medians), INS_TXNS /

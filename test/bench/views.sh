@@ -51,12 +51,7 @@ RANGE_GUC=("7d" "30d")
 RANGE_SQL=("7 days" "30 days")
 TARGET=50
 
-for var in N CHUNK TAIL; do
-	if ! [[ "${!var}" =~ ^[1-9][0-9]*$ ]]; then
-		echo "bench: $var must be a positive integer, got '${!var}'" >&2
-		exit 2
-	fi
-done
+require_positive_ints N CHUNK TAIL
 if ! [[ "$STRESS_TAIL" =~ ^[0-9]+$ ]] || ((TAIL % 1000 != 0 || STRESS_TAIL % 1000 != 0)); then
 	echo "bench: BENCH_VIEWS_TAIL ($TAIL) and BENCH_VIEWS_STRESS_TAIL ($STRESS_TAIL) must be multiples of 1000" >&2
 	exit 2
