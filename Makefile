@@ -19,7 +19,34 @@ OBJS = \
 	src/filters.o \
 	src/budget.o
 
-DATA = sql/opsmeter--0.1.0.sql data/opsmeter_prices.json
+# The version being built is the control file's default_version.  Its install
+# script is built from the parts in sql/install/, concatenated in this order
+# (pg_partman and TimescaleDB build theirs the same way).  Released versions'
+# scripts are frozen in sql/releases/; upgrade scripts live in sql/updates/.
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))opsmeter.control)
+INSTALL_PARTS = \
+	sql/install/00_header.sql \
+	sql/install/01_schema_roles.sql \
+	sql/install/02_types.sql \
+	sql/install/03_tenancy.sql \
+	sql/install/04_pricing.sql \
+	sql/install/05_events_partitions.sql \
+	sql/install/06_summaries_rollup.sql \
+	sql/install/07_retention.sql \
+	sql/install/08_budgets.sql \
+	sql/install/09_analytics.sql \
+	sql/install/10_repricing.sql \
+	sql/install/11_ingest.sql \
+	sql/install/12_hygiene.sql \
+	sql/install/90_policies_grants.sql \
+	sql/install/95_backup_config.sql \
+	sql/install/99_initial_data.sql
+RELEASED_SCRIPTS = sql/releases/opsmeter--0.1.0.sql
+UPDATE_SCRIPTS = sql/updates/opsmeter--0.1.0--0.2.0.sql
+
+DATA_built = build/opsmeter--$(EXTVERSION).sql
+DATA = $(RELEASED_SCRIPTS) $(UPDATE_SCRIPTS) data/opsmeter_prices.json
+EXTRA_CLEAN = build
 PGFILEDESC = "opsmeter - LLM cost telemetry"
 
 PG_CPPFLAGS = -I$(srcdir)/include
@@ -37,11 +64,19 @@ ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
 # Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.
 override with_llvm = no
 
-PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
+PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): $(wildcard $(srcdir)/include/*.h)
+
+# A part missing from the list above would silently vanish from the script:
+# refuse to build when sql/install/ and INSTALL_PARTS disagree.
+build/opsmeter--$(EXTVERSION).sql: $(INSTALL_PARTS) Makefile
+	@missing="$(filter-out $(INSTALL_PARTS),$(wildcard sql/install/*.sql))"; \
+	if [ -n "$$missing" ]; then echo "sql/install parts not in INSTALL_PARTS: $$missing" >&2; exit 1; fi
+	@mkdir -p build
+	cat $(INSTALL_PARTS) > $@
 
 .PHONY: test demo bench reliability
 test:

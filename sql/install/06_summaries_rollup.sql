@@ -1,0 +1,313 @@
+------------------------------------------------------------------------------
+-- Summaries: hourly rollups of the raw rows (see src/README.md, "rollup")
+------------------------------------------------------------------------------
+-- One table, one row per (workspace, dimension, grain, period, dimension
+-- value, data mode, environment).  Every dimension has hourly rows (UTC
+-- hours: a reporting day in any whole-hour time zone is a sum of them);
+-- the dimensions of the top lists also have daily rows (UTC days), which
+-- answer the whole days of a long window with 24 times fewer rows.
+-- "overview" and "model" rows are the coarse tier kept for the summary
+-- retention; the detail dimensions live as long as raw rows.
+
+CREATE TABLE opsmeter.summaries (
+    workspace_id        bigint NOT NULL,
+    dimension           opsmeter.summary_dimension NOT NULL,
+    grain               opsmeter.summary_grain NOT NULL,
+    period_start        timestamptz NOT NULL,    -- start of the UTC hour or day
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    provider            text,        -- dimension "model"
+    model               text,        -- dimension "model"
+    key                 text,        -- user, tenant, endpoint or prompt version; NULL = unknown
+    requests            bigint NOT NULL,
+    errors              bigint NOT NULL,
+    -- token sums are numeric: 10^15 tokens per event cannot overflow them
+    input_tokens        numeric NOT NULL,
+    output_tokens       numeric NOT NULL,
+    total_tokens        numeric NOT NULL,
+    cached_input_tokens numeric NOT NULL,
+    reasoning_tokens    numeric NOT NULL,
+    cost_usd            numeric NOT NULL,    -- sum over priced requests
+    unpriced_requests   bigint NOT NULL,
+    unpriced_tokens     numeric NOT NULL,
+    latency_count       bigint NOT NULL,
+    latency_sum_ms      bigint NOT NULL
+);
+-- data_mode and environment come before period_start: views filter them
+-- with "= ANY (list)", which a btree seeks once per value, so each seek
+-- reads only the window's rows of that mode and environment instead of
+-- walking every mode and environment of the window.
+CREATE UNIQUE INDEX summaries_grain_idx ON opsmeter.summaries
+    (workspace_id, dimension, grain, data_mode, environment, period_start, provider, model, key) NULLS NOT DISTINCT;
+COMMENT ON TABLE opsmeter.summaries IS
+    'hourly and daily rollups of opsmeter.events; together with the pending rows above the watermark they equal the raw data';
+
+-- Latency histograms per hour (the overview's p95): one bigint[] of
+-- request counts per bucket of opsmeter.latency_bucket() (element i counts
+-- bucket index i - 1).  Counts add up, so a p95 read from rolled-up hours
+-- and from raw rows is the same number.
+CREATE TABLE opsmeter.latency_histogram (
+    workspace_id bigint NOT NULL,
+    hour         timestamptz NOT NULL,
+    data_mode    opsmeter.data_mode NOT NULL,
+    environment  opsmeter.environment NOT NULL,
+    counts       bigint[] NOT NULL,
+    PRIMARY KEY (workspace_id, hour, data_mode, environment)
+);
+COMMENT ON TABLE opsmeter.latency_histogram IS 'hourly latency histograms (requests per bucket), for p95';
+
+CREATE FUNCTION opsmeter.latency_bucket(ms integer) RETURNS integer
+    AS 'MODULE_PATHNAME', 'opsmeter_latency_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.latency_bucket(integer) IS
+    'upper bound (ms, inclusive) of the histogram bucket holding ms: exact below 128 ms, then at most 3.2% wide';
+CREATE FUNCTION opsmeter._histogram_count(internal, integer, bigint) RETURNS internal
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_count' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter._histogram_merge(internal, bigint[]) RETURNS internal
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_merge' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter._histogram_final(internal) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_final' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+-- (Aggregates run their support functions with the aggregate owner's rights.)
+-- histogram of latencies (ms), each counted n times (n may be -1: a retraction)
+CREATE AGGREGATE opsmeter.latency_histogram_of(latency_ms integer, n bigint) (
+    SFUNC = opsmeter._histogram_count, STYPE = internal, FINALFUNC = opsmeter._histogram_final);
+-- element-wise sum of histograms
+CREATE AGGREGATE opsmeter.latency_histogram_sum(bigint[]) (
+    SFUNC = opsmeter._histogram_merge, STYPE = internal, FINALFUNC = opsmeter._histogram_final);
+CREATE FUNCTION opsmeter.latency_histogram_add(bigint[], bigint[]) RETURNS bigint[]
+    AS 'MODULE_PATHNAME', 'opsmeter_histogram_add' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter.latency_percentile(histogram bigint[], fraction double precision) RETURNS integer
+    AS 'MODULE_PATHNAME', 'opsmeter_latency_percentile' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.latency_percentile(bigint[], double precision) IS
+    'upper bound (ms) of the bucket holding the nearest-rank percentile of a latency histogram';
+
+-- Corrections to rows that are already rolled up (opsmeter_reprice, the
+-- cleanups): signed contributions (-1 for the old version of a row, +1 for
+-- the new one), stamped with a batch number like raw rows.  The next pass
+-- folds them into summaries and deletes them; until then the views add
+-- them like raw rows above the watermark.
+CREATE TABLE opsmeter.summary_adjustments (
+    workspace_id        bigint NOT NULL,
+    ingest_batch        bigint NOT NULL,
+    ts                  timestamptz NOT NULL,
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    provider            text NOT NULL,
+    model               text NOT NULL,
+    user_id             text,
+    tenant_id           text,
+    endpoint_tag        text,
+    prompt_version      text,
+    requests            integer NOT NULL,
+    errors              integer NOT NULL,
+    input_tokens        bigint NOT NULL,
+    output_tokens       bigint NOT NULL,
+    total_tokens        bigint NOT NULL,
+    cached_input_tokens bigint NOT NULL,
+    reasoning_tokens    bigint NOT NULL,
+    cost_usd            numeric NOT NULL,
+    unpriced_requests   integer NOT NULL,
+    unpriced_tokens     bigint NOT NULL,
+    latency_count       integer NOT NULL,
+    latency_sum_ms      bigint NOT NULL,
+    latency_bucket      integer
+);
+CREATE INDEX summary_adjustments_batch_idx ON opsmeter.summary_adjustments (ingest_batch);
+COMMENT ON TABLE opsmeter.summary_adjustments IS
+    'signed corrections to rolled-up rows, folded into summaries by the next pass';
+
+-- Everything with a batch number in (after_batch, upto_batch] that is not
+-- in summaries yet, one signed contribution per row: the raw rows, and the
+-- adjustments.  The rollup folds exactly this set; the views add it to the
+-- summaries.  (Inlined into its callers, so their filters reach the scans.)
+CREATE FUNCTION opsmeter.pending_contributions(after_batch bigint, upto_batch bigint)
+RETURNS TABLE (is_adjustment boolean, workspace_id bigint, ts timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, user_id text, tenant_id text, endpoint_tag text, prompt_version text,
+               requests integer, errors integer, input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, cost_usd numeric,
+               unpriced_requests integer, unpriced_tokens bigint,
+               latency_count integer, latency_sum_ms bigint, latency_bucket integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT false, e.workspace_id, e.ts, e.data_mode, e.environment, e.provider, e.model,
+           e.user_id, e.tenant_id, e.endpoint_tag, e.prompt_version,
+           1, e.is_error::integer, e.input_tokens, e.output_tokens, e.total_tokens,
+           e.cached_input_tokens, e.reasoning_tokens, coalesce(e.cost_usd, 0),
+           (e.cost_usd IS NULL)::integer, CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END,
+           (e.latency_ms IS NOT NULL)::integer, coalesce(e.latency_ms, 0), opsmeter.latency_bucket(e.latency_ms)
+      FROM opsmeter.events e
+     WHERE e.ingest_batch OPERATOR(pg_catalog.>) after_batch AND e.ingest_batch OPERATOR(pg_catalog.<=) upto_batch
+    UNION ALL
+    SELECT true, a.workspace_id, a.ts, a.data_mode, a.environment, a.provider, a.model,
+           a.user_id, a.tenant_id, a.endpoint_tag, a.prompt_version,
+           a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens,
+           a.cached_input_tokens, a.reasoning_tokens, a.cost_usd,
+           a.unpriced_requests, a.unpriced_tokens, a.latency_count, a.latency_sum_ms, a.latency_bucket
+      FROM opsmeter.summary_adjustments a
+     WHERE a.ingest_batch OPERATOR(pg_catalog.>) after_batch AND a.ingest_batch OPERATOR(pg_catalog.<=) upto_batch
+$$;
+
+-- Every raw row with ingest_batch <= watermark is counted in summaries,
+-- every other raw row is not.  Advanced only in the transaction that adds
+-- the rows it covers.
+-- The row is created by the first pass (not by this script), so that
+-- pg_dump can carry it into a restored database without a collision.
+CREATE TABLE opsmeter.rollup_state (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    watermark    bigint NOT NULL DEFAULT 0,
+    rolled_up_at timestamptz
+);
+COMMENT ON TABLE opsmeter.rollup_state IS
+    'the rollup watermark: raw rows with ingest_batch <= watermark are counted in summaries';
+
+CREATE FUNCTION opsmeter.rollup_watermark() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(max(s.watermark), 0) FROM opsmeter.rollup_state s);
+COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
+    'raw rows with ingest_batch above this are not in opsmeter.summaries yet';
+
+-- Waits until every transaction that has drawn an ingest batch number so
+-- far has ended (the rollup barrier; C, see src/rollup.c).
+CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
+    AS 'MODULE_PATHNAME', 'opsmeter_wait_for_ingest_barrier' LANGUAGE C VOLATILE;
+
+-- Rolls every raw row above the watermark into summaries; returns how many.
+-- lock_timeout bounds the wait for in-flight ingests: a transaction left
+-- idle after ingesting makes the pass fail (recorded) instead of hanging.
+-- enable_seqscan is off because a fresh day's partition has no statistics
+-- yet and the planner would read all of it each pass; the BRIN on
+-- ingest_batch reads only the pages above the watermark.  jit is off:
+-- disabled seq scans price every small lookup at 1e10, which would make
+-- each of them pay for JIT compilation.  work_mem lets the six grouping
+-- sets sort in memory.
+CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
+    SET work_mem = '64MB' AS $$
+DECLARE
+    w_prev bigint;
+    w_new  bigint;
+    adjustments bigint;
+BEGIN
+    -- Serializes passes: a second pass waits here, then sees the new watermark.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO w_new FROM opsmeter.ingest_batch_seq;
+    watermark := w_prev;
+    rows_rolled_up := 0;
+    IF w_new <= w_prev THEN
+        RETURN;
+    END IF;
+    -- Every batch number <= w_new was drawn by a transaction holding a lock on
+    -- the sequence; once those have ended, no row <= w_new can still appear.
+    PERFORM opsmeter._wait_for_ingest_barrier();
+
+    -- Summarize the BRIN ranges filled since the last pass, so that the scan
+    -- below skips every range already rolled up and reads only new pages
+    -- (unsummarized ranges always match; without this, each pass would read
+    -- the whole current day again until a VACUUM).
+    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
+       FROM pg_catalog.pg_inherits p
+       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
+       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
+
+    -- Only the columns summaries need (not metadata): the set is
+    -- materialized once and sorted once per grouping set.  Daily rows are
+    -- sums of the (far fewer) hourly rows just computed.
+    WITH fresh AS MATERIALIZED (
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
+          FROM opsmeter.pending_contributions(w_prev, w_new) p
+    ), hourly AS (
+        SELECT f.workspace_id,
+               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
+                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
+                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
+                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
+                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               f.hour AS period_start,
+               f.data_mode, f.environment, f.provider, f.model,
+               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
+                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
+                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
+               sum(f.requests) AS requests,
+               sum(f.errors) AS errors,
+               sum(f.input_tokens) AS input_tokens,
+               sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens,
+               sum(f.cached_input_tokens) AS cached_input_tokens,
+               sum(f.reasoning_tokens) AS reasoning_tokens,
+               sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests) AS unpriced_requests,
+               sum(f.unpriced_tokens) AS unpriced_tokens,
+               sum(f.latency_count) AS latency_count,
+               sum(f.latency_sum_ms) AS latency_sum_ms
+          FROM fresh f
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), grouped AS (
+        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
+               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
+               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
+               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
+          FROM hourly h
+        UNION ALL
+        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
+               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
+               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
+               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
+               sum(h.latency_count), sum(h.latency_sum_ms)
+          FROM hourly h
+         WHERE h.dimension <> 'overview'
+         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
+                  h.provider, h.model, h.key
+    ), merged AS (
+        INSERT INTO opsmeter.summaries AS s
+        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
+               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
+          FROM grouped g
+        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
+        RETURNING 1
+    ), histogram AS (
+        INSERT INTO opsmeter.latency_histogram AS h
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
+          FROM fresh f
+         WHERE f.latency_bucket IS NOT NULL
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
+        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
+           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
+        RETURNING 1
+    )
+    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
+      INTO rows_rolled_up, adjustments
+      FROM fresh f;
+
+    IF adjustments > 0 THEN
+        -- Folded corrections leave; groups they emptied leave too, so no
+        -- view shows a trace of rows that were removed.
+        DELETE FROM opsmeter.summary_adjustments a WHERE a.ingest_batch <= w_new;
+        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
+        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
+    END IF;
+
+    UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
+    watermark := w_new;
+END
+$$;

@@ -1,0 +1,176 @@
+------------------------------------------------------------------------------
+-- Retention
+------------------------------------------------------------------------------
+CREATE TABLE opsmeter.retention_runs (
+    run_id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at           timestamptz NOT NULL,
+    finished_at          timestamptz NOT NULL,
+    triggered_by         text NOT NULL CHECK (triggered_by IN ('worker', 'manual')),
+    run_by               regrole NOT NULL,
+    ok                   boolean NOT NULL,
+    rows_rolled_up       bigint,
+    watermark            bigint,
+    partitions_dropped   integer,
+    partitions_created   integer,
+    raw_rows_deleted     bigint,
+    keys_purged          bigint,
+    summary_rows_deleted bigint,
+    duration_ms          numeric NOT NULL,
+    error                text
+);
+COMMENT ON TABLE opsmeter.retention_runs IS 'one row per retention pass, by the worker or by hand';
+
+CREATE FUNCTION opsmeter.guc_raw_retention() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION opsmeter.guc_summary_retention() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_summary_retention' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- The raw and summary retention of each workspace (its own, else the GUCs).
+CREATE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT w.workspace_id,
+           coalesce(w.raw_retention, opsmeter.guc_raw_retention()),
+           coalesce(w.summary_retention, opsmeter.guc_summary_retention())
+      FROM opsmeter.workspaces w
+$$;
+
+-- Removes what is past retention.  Raw days past every workspace's raw
+-- retention leave by DROP of their partition, and only when fully rolled
+-- up; workspaces with a shorter retention lose their older (rolled-up)
+-- rows by DELETE; summaries past retention are deleted.  Runs after
+-- _rollup() in the same pass.
+CREATE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
+                                            OUT raw_rows_deleted bigint, OUT keys_purged bigint,
+                                            OUT summary_rows_deleted bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    global_raw interval := opsmeter.guc_raw_retention();
+    longest_raw interval;
+    w bigint;
+    part record;
+    n bigint;
+    busy boolean;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+BEGIN
+    partitions_dropped := 0;
+    raw_rows_deleted := 0;
+    keys_purged := 0;
+    w := opsmeter.rollup_watermark();
+    SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
+
+    -- Whole days older than every workspace's raw retention.
+    FOR part IN
+        SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'opsmeter.events'::regclass
+           AND c.relname ~ '^events_p\d{8}$'
+         ORDER BY 2
+    LOOP
+        EXIT WHEN (part.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - longest_raw;
+        BEGIN
+            -- Lock first: an ingest still writing into this day must finish
+            -- before we look, so its rows are either seen above the
+            -- watermark (and the day kept) or rolled up already.
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part.rel);
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', part.rel) INTO STRICT busy USING w;
+            IF busy THEN
+                CONTINUE;           -- not rolled up yet: a later pass drops it
+            END IF;
+            EXECUTE format('DROP TABLE %s', part.rel);
+            DELETE FROM opsmeter.request_keys k WHERE k.event_day = part.day;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            keys_purged := keys_purged + n;
+            partitions_dropped := partitions_dropped + 1;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', part.rel;
+        END;
+    END LOOP;
+
+    -- Workspaces whose raw retention is shorter than the longest: their older
+    -- rolled-up rows leave row by row, with their dedup keys.
+    FOR part IN
+        SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
+    LOOP
+        WITH gone AS (
+            DELETE FROM opsmeter.events e
+             WHERE e.workspace_id = part.workspace_id
+               AND e.ts < now() - part.raw AND e.ingest_batch <= w
+            RETURNING e.workspace_id, e.external_request_id
+        ), keys AS (
+            DELETE FROM opsmeter.request_keys k USING gone g
+             WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone) INTO n;
+        raw_rows_deleted := raw_rows_deleted + n;
+    END LOOP;
+
+    -- Summaries: the coarse tier for the summary retention, the detail
+    -- dimensions for as long as the raw rows they describe.  An hour leaves
+    -- only when all of it is past retention.
+    DELETE FROM opsmeter.summaries s
+     USING opsmeter.effective_retention() r
+     WHERE s.workspace_id = r.workspace_id
+       AND s.period_start + CASE s.grain WHEN 'hour' THEN interval '1 hour' ELSE interval '1 day' END
+           <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := n;
+    DELETE FROM opsmeter.latency_histogram h
+     USING opsmeter.effective_retention() r
+     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := summary_rows_deleted + n;
+
+    -- Budgets look at the current UTC day and month only; keep two months.
+    DELETE FROM opsmeter.spend_counters c
+     WHERE c.day < (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
+
+    partitions_created := opsmeter.ensure_partitions(today, today + 7);
+END
+$$;
+
+-- One retention pass (rollup, then retention), recorded in retention_runs.
+CREATE FUNCTION @extschema@.opsmeter_run_retention() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'opsmeter_run_retention' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.opsmeter_run_retention() IS
+    'run one rollup + retention pass now (superusers and opsmeter_admin); for pg_cron or by hand';
+
+-- Per-workspace retention (owner/admin of the active workspace).
+CREATE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    eff_raw interval;
+    eff_summary interval;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF raw > interval '100 years' OR summary > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid retention: more than 100 years'
+            USING ERRCODE = '22023', HINT = 'Retention is at most 100 years.';
+    END IF;
+    IF raw IS NOT NULL AND raw < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid raw retention %', raw
+            USING ERRCODE = '22023', HINT = 'Raw retention is at least 1 hour; NULL falls back to opsmeter.raw_retention.';
+    END IF;
+    IF summary IS NOT NULL AND summary < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid summary retention %', summary
+            USING ERRCODE = '22023', HINT = 'Summary retention is at least 1 hour; NULL falls back to opsmeter.summary_retention.';
+    END IF;
+    eff_raw := coalesce(raw, opsmeter.guc_raw_retention());
+    eff_summary := coalesce(summary, opsmeter.guc_summary_retention());
+    IF eff_summary < eff_raw THEN
+        RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
+            USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
+    END IF;
+    UPDATE opsmeter.workspaces w
+       SET raw_retention = _opsmeter_set_retention_impl.raw,
+           summary_retention = _opsmeter_set_retention_impl.summary
+     WHERE w.workspace_id = m.workspace_id;
+END
+$$;
+CREATE FUNCTION @extschema@.opsmeter_set_retention(raw interval, summary interval)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_set_retention(interval, interval) IS
+    'set the active workspace''s raw and summary retention (owner/admin); NULL falls back to the GUCs';

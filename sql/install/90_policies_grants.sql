@@ -1,0 +1,98 @@
+------------------------------------------------------------------------------
+-- Row-level security, policies and privileges, in one place.
+--
+-- Every table that holds workspace data has RLS with one read policy keyed
+-- on opsmeter.my_workspaces(); nobody but the extension owner writes them.
+-- Internal functions are revoked from PUBLIC: only the owner-switching C
+-- trampolines reach them (see src/README.md, "identity").
+------------------------------------------------------------------------------
+
+-- schema roles
+GRANT USAGE ON SCHEMA opsmeter TO PUBLIC;
+
+-- tenancy
+REVOKE ALL ON FUNCTION opsmeter._resolve_workspace(regrole, text) FROM PUBLIC;
+ALTER TABLE opsmeter.workspaces ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspaces_read ON opsmeter.workspaces FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+ALTER TABLE opsmeter.workspace_members ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspace_members_read ON opsmeter.workspace_members FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.workspaces, opsmeter.workspace_members TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._managed_workspace(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._check_not_last_owner(bigint, regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_create_workspace_impl(regrole, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_add_member_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_member_role_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_remove_member_impl(regrole, text, regrole) FROM PUBLIC;
+
+-- pricing
+GRANT SELECT ON opsmeter.prices TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._prices_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) TO pg_read_server_files;
+REVOKE ALL ON FUNCTION opsmeter._load_default_prices() FROM PUBLIC;
+
+-- events partitions
+ALTER TABLE opsmeter.events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY events_read ON opsmeter.events FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.events TO PUBLIC;
+ALTER TABLE opsmeter.request_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.request_keys TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter.ensure_partitions(date, date) FROM PUBLIC;
+
+-- summaries rollup
+ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summaries_read ON opsmeter.summaries FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.summaries TO PUBLIC;
+ALTER TABLE opsmeter.latency_histogram ENABLE ROW LEVEL SECURITY;
+CREATE POLICY latency_histogram_read ON opsmeter.latency_histogram FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.latency_histogram TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._histogram_count(internal, integer, bigint), opsmeter._histogram_merge(internal, bigint[]),
+                       opsmeter._histogram_final(internal) FROM PUBLIC;
+ALTER TABLE opsmeter.summary_adjustments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_adjustments_read ON opsmeter.summary_adjustments FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.summary_adjustments TO PUBLIC;
+GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
+
+-- retention
+GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;
+REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.opsmeter_run_retention() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_run_retention() TO opsmeter_admin;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_retention_impl(regrole, interval, interval) FROM PUBLIC;
+
+-- budgets
+ALTER TABLE opsmeter.spend_counters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY spend_counters_read ON opsmeter.spend_counters FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.spend_counters TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_budget_impl(regrole, text, numeric, numeric) FROM PUBLIC;
+GRANT SELECT ON opsmeter.budget_signals TO PUBLIC;
+
+-- analytics: the views are security_invoker, so a reader sees only its own
+-- workspaces' rows through them
+GRANT SELECT ON opsmeter.overview, opsmeter.top_users, opsmeter.top_tenants, opsmeter.top_endpoints,
+                opsmeter.prompt_versions, opsmeter.top_models, opsmeter.unpriced_models TO PUBLIC;
+GRANT SELECT ON opsmeter.export TO PUBLIC;
+
+-- repricing
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_reprice_impl(regrole, timestamptz, timestamptz, boolean) FROM PUBLIC;
+
+-- hygiene
+ALTER TABLE opsmeter.cleanup_audit ENABLE ROW LEVEL SECURITY;
+CREATE POLICY cleanup_audit_read ON opsmeter.cleanup_audit FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[])
+           AND opsmeter.my_role(workspace_id) OPERATOR(pg_catalog.=) ANY ('{owner,admin}'::opsmeter.workspace_role[]));
+GRANT SELECT ON opsmeter.cleanup_audit TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._clear_rows(regrole, opsmeter.data_mode, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_clear_demo_data_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_clear_test_data_impl(regrole, text) FROM PUBLIC;
