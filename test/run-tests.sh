@@ -2,18 +2,28 @@
 # test/run-tests.sh — opsmeter's whole test suite; `make test` runs it.
 #
 #   1. require Debian packages (installs them when run as root)
-#   2. build + install the extension (compiler warnings are shown)
-#   3. start a throwaway PostgreSQL 15 cluster (shared_preload_libraries = 'opsmeter')
-#   4. `make installcheck` against it: pg_regress REGRESS tests + ISOLATION specs
-#   5. TAP tests in test/t/*.pl with prove, if any (they make their own clusters)
-#   6. every executable test/extra/*.sh, if any, with the cluster env
-#      (PGHOST, PGPORT, PGUSER, PGDATABASE, REPO, OPSMETER_PGDATA_ROOT); each must exit 0
-#   7. the reliability harness, short: test/fuzz/run.sh short, test/sanitize/run.sh,
-#      test/soak/run.sh short
+#   2. the PostgreSQL of `pg_config` (Debian 12: 15), the whole suite:
+#      a. build + install the extension (compiler warnings are shown; any is a failure)
+#      b. start a throwaway cluster (shared_preload_libraries = 'opsmeter')
+#      c. `make installcheck` against it: pg_regress REGRESS tests + ISOLATION specs
+#      d. the upgrade test, test/upgrade/run.sh (every released version -> this one)
+#      e. TAP tests in test/t/*.pl with prove, if any (they make their own clusters)
+#      f. every executable test/extra/*.sh, if any, with the cluster env
+#         (PGHOST, PGPORT, PGUSER, PGDATABASE, REPO, OPSMETER_PGDATA_ROOT); each must exit 0
+#      g. the reliability harness, short: test/fuzz/run.sh short, test/sanitize/run.sh,
+#         test/soak/run.sh short
+#   3. PostgreSQL 17 and 18, built from Debian's source packages into a cache
+#      (test/lib/postgres_source.sh; a later run reuses the build): steps a-d on
+#      a copy of the sources.  When a version's sources cannot be had, one line
+#      says so and the others run alone.
 #
-# All output goes to the console.  The last line is the summary `N passed, N failed`
-# (pg_regress/isolation tests + TAP test files + extra scripts); the exit status is
-# non-zero if anything failed.
+# OPSMETER_PG_VERSIONS="15 17 18" (the default) chooses the majors; the first
+# major that is not the packaged one is built from source.
+#
+# All output goes to the console.  Before the last line, one line per version
+# says what ran there; the last line is the summary `N passed, N failed`
+# (pg_regress/isolation tests + upgrade tests + TAP test files + extra scripts +
+# reliability steps + build warnings); the exit status is non-zero if anything failed.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,11 +31,10 @@ REPO="$(cd "$HERE/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$HERE/lib/common.sh"
 
-PG_LIBPGXS=/usr/lib/postgresql/15/lib/pgxs
-
 PASSED=0
 FAILED=0
 FAILURES=()
+VERSION_LINES=()
 
 WORK="$(mktemp -d "${OPSMETER_TMPDIR:-/tmp}/opsmeter-run-tests.XXXXXX")"
 opsmeter_defer "rm -rf -- $(printf '%q' "$WORK")"
@@ -38,6 +47,9 @@ summary_and_exit() {
 	section "cleanup"
 	opsmeter_cleanup_now "$FAILED"
 	section "summary"
+	if [[ ${#VERSION_LINES[@]} -gt 0 ]]; then
+		printf '%s\n' "${VERSION_LINES[@]}"
+	fi
 	if [[ ${#FAILURES[@]} -gt 0 ]]; then
 		printf 'failed: %s\n' "${FAILURES[@]}"
 	fi
@@ -54,22 +66,6 @@ fail_step() {
 }
 
 # ---------------------------------------------------------------------------
-section "packages"
-opsmeter_require_packages
-
-section "build + install"
-if ! opsmeter_build_install; then
-	fail_step "build/install"
-	summary_and_exit
-fi
-
-section "throwaway cluster"
-if ! opsmeter_cluster_start tests; then
-	fail_step "cluster start"
-	summary_and_exit
-fi
-
-# ---------------------------------------------------------------------------
 # pg_regress + pg_isolation_regress (make installcheck)
 
 # Count `... ok` / `... FAILED` / `... failed` result lines in pg_regress output, e.g.
@@ -83,15 +79,20 @@ count_regress_results() {
 	echo "${ok:-0} ${bad:-0}"
 }
 
+# run_installcheck [DIR]: `make installcheck` in DIR (default $REPO) for the
+# PostgreSQL under test; sets INSTALLCHECK_OK / INSTALLCHECK_BAD.
 run_installcheck() {
+	local dir="${1:-$REPO}"
 	section "make installcheck (pg_regress + isolation)"
 	local log="$WORK/installcheck.log" rc=0 ok bad
 	# Start from clean outputs so stale diffs are not printed.
-	rm -f "$REPO/regression.diffs" "$REPO/regression.out" \
-		"$REPO/output_iso/regression.diffs" "$REPO/test/isolation/output_iso/regression.diffs"
+	rm -f "$dir/regression.diffs" "$dir/regression.out" \
+		"$dir/output_iso/regression.diffs" "$dir/test/isolation/output_iso/regression.diffs"
 	env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
-		make -C "$REPO" installcheck PGUSER=postgres 2>&1 | tee "$log" || rc=$?
+		make -C "$dir" installcheck PG_CONFIG="$OPSMETER_PG_CONFIG" PGUSER=postgres 2>&1 | tee "$log" || rc=$?
 	read -r ok bad < <(count_regress_results "$log")
+	INSTALLCHECK_OK=$ok
+	INSTALLCHECK_BAD=$bad
 	PASSED=$((PASSED + ok))
 	FAILED=$((FAILED + bad))
 	if [[ $bad -gt 0 ]]; then
@@ -103,8 +104,8 @@ run_installcheck() {
 	fi
 	if [[ $rc -ne 0 ]]; then
 		local diffs
-		for diffs in "$REPO/regression.diffs" "$REPO/output_iso/regression.diffs" \
-			"$REPO/test/isolation/output_iso/regression.diffs"; do
+		for diffs in "$dir/regression.diffs" "$dir/output_iso/regression.diffs" \
+			"$dir/test/isolation/output_iso/regression.diffs"; do
 			if [[ -s "$diffs" ]]; then
 				section "$diffs"
 				cat "$diffs"
@@ -118,8 +119,8 @@ run_installcheck() {
 # run_tap_tests: runs test/t/*.pl with prove, if there are any.
 #   As root: copies the repo to a temp dir owned by `postgres` (PostgreSQL refuses
 #   to run as root, and postgres may not be able to read the repo) and runs
-#     runuser -u postgres -- env PATH=/usr/lib/postgresql/15/bin:$PATH \
-#         PERL5LIB=/usr/lib/postgresql/15/lib/pgxs/src/test/perl prove -v test/t/*.pl
+#     runuser -u postgres -- env PATH=$OPSMETER_PGBIN:$PATH \
+#         PERL5LIB=<pgxs>/src/test/perl prove -v test/t/*.pl
 #   there (the files are named explicitly: given a bare directory, prove only
 #   picks up *.t files).  Not root: runs the same prove in the repo as the current user.
 #   PG_REGRESS points at PGXS's pg_regress (PostgreSQL::Test::Cluster needs it).
@@ -140,11 +141,13 @@ run_tap_tests() {
 	for t in "${tests[@]}"; do
 		rel+=("test/t/$(basename "$t")")
 	done
-	local log="$WORK/prove.log" rc=0 dir="$REPO"
+	local log="$WORK/prove.log" rc=0 dir="$REPO" pgxs
+	# .../lib/pgxs/src/makefiles/pgxs.mk -> .../lib/pgxs
+	pgxs="$(dirname "$(dirname "$(dirname "$("$OPSMETER_PG_CONFIG" --pgxs)")")")"
 	local -a tapenv=(env -u PGHOST -u PGPORT -u PGUSER -u PGDATABASE -u PGDATA
 		"PATH=$OPSMETER_PGBIN:$PATH"
-		"PERL5LIB=$PG_LIBPGXS/src/test/perl${PERL5LIB:+:$PERL5LIB}"
-		"PG_REGRESS=$PG_LIBPGXS/src/test/regress/pg_regress")
+		"PERL5LIB=$pgxs/src/test/perl${PERL5LIB:+:$PERL5LIB}"
+		"PG_REGRESS=$pgxs/src/test/regress/pg_regress")
 	if opsmeter_is_root; then
 		dir="$(mktemp -d "${OPSMETER_TMPDIR:-/tmp}/opsmeter-tap.XXXXXX")"
 		opsmeter_defer "rm -rf -- $(printf '%q' "$dir")"
@@ -237,8 +240,120 @@ run_reliability_short() {
 	done
 }
 
-run_installcheck
-run_tap_tests
-run_extra_scripts
-run_reliability_short
+# ---------------------------------------------------------------------------
+# the upgrade test: every released version -> this one (test/upgrade/run.sh)
+# run_upgrade_test [DIR]: sets UPGRADE_RESULT.
+run_upgrade_test() {
+	local dir="${1:-$REPO}" rc=0
+	section "upgrade test (test/upgrade/run.sh)"
+	(cd "$dir" && env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
+		REPO="$dir" bash test/upgrade/run.sh) 2>&1 || rc=$?
+	if [[ $rc -eq 0 ]]; then
+		echo "upgrade ... ok"
+		PASSED=$((PASSED + 1))
+		UPGRADE_RESULT=ok
+	else
+		echo "upgrade ... FAILED (exit $rc)"
+		fail_step "upgrade test ($(pg_major))"
+		UPGRADE_RESULT=FAILED
+	fi
+}
+
+pg_major() { "$OPSMETER_PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/'; }
+pg_version() { "$OPSMETER_PG_CONFIG" --version | sed -E 's/^PostgreSQL ([^ ]+).*/\1/'; }
+
+# build_or_fail DIR: build + install, a compiler warning counts as a failure.
+build_or_fail() {
+	local dir="$1"
+	section "build + install for PostgreSQL $(pg_version)"
+	if ! opsmeter_build_install "$dir"; then
+		fail_step "build/install ($(pg_major))"
+		return 1
+	fi
+	if [[ "$OPSMETER_BUILD_WARNINGS" -gt 0 ]]; then
+		fail_step "$OPSMETER_BUILD_WARNINGS compiler warning(s) building for $(pg_major)"
+	else
+		PASSED=$((PASSED + 1))
+	fi
+}
+
+# The packaged PostgreSQL: the whole suite.
+run_full_suite() {
+	local major
+	major="$(pg_major)"
+	build_or_fail "$REPO" || {
+		VERSION_LINES+=("PostgreSQL $(pg_version): build FAILED")
+		return 0
+	}
+	section "throwaway cluster"
+	if ! opsmeter_cluster_start "tests$major"; then
+		fail_step "cluster start ($major)"
+		VERSION_LINES+=("PostgreSQL $(pg_version): cluster start FAILED")
+		return 0
+	fi
+	local failed_before=$FAILED
+	run_installcheck "$REPO"
+	run_upgrade_test "$REPO"
+	run_tap_tests
+	run_extra_scripts
+	run_reliability_short
+	opsmeter_cluster_stop "$((FAILED - failed_before))"
+	VERSION_LINES+=("PostgreSQL $(pg_version): whole suite: build ($OPSMETER_BUILD_WARNINGS warnings),\
+ regress+isolation $INSTALLCHECK_OK ok/$INSTALLCHECK_BAD failed, upgrade $UPGRADE_RESULT, TAP, extra,\
+ reliability; $((FAILED - failed_before)) failed")
+}
+
+# A major built from Debian's source package: build, regress + isolation, upgrade.
+run_source_build() {
+	local major="$1" out rc=0 pg_config copy
+	section "PostgreSQL $major (from Debian's source package)"
+	out="$(bash "$REPO/test/lib/postgres_source.sh" "$major" 2>&1)" || rc=$?
+	echo "$out"
+	if [[ $rc -eq 3 ]]; then
+		VERSION_LINES+=("$(echo "$out" | grep -m1 'unavailable:') — ran the other versions alone")
+		return 0
+	elif [[ $rc -ne 0 ]]; then
+		fail_step "PostgreSQL $major source build (exit $rc)"
+		VERSION_LINES+=("PostgreSQL $major: source build FAILED")
+		return 0
+	fi
+	pg_config="$(echo "$out" | tail -n 1)"
+	opsmeter_use_postgres "$pg_config"
+	# A copy of the sources, so this build's objects never mix with another major's.
+	copy="$WORK/src-$major"
+	mkdir -p "$copy"
+	tar -C "$REPO" --exclude=./.git --exclude=./results --exclude=./output_iso --exclude=./tmp_check \
+		--exclude=./build --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$copy" -xf -
+	build_or_fail "$copy" || {
+		VERSION_LINES+=("PostgreSQL $(pg_version): build FAILED")
+		return 0
+	}
+	section "throwaway cluster ($(pg_version))"
+	if ! opsmeter_cluster_start "tests$major"; then
+		fail_step "cluster start ($major)"
+		VERSION_LINES+=("PostgreSQL $(pg_version): cluster start FAILED")
+		return 0
+	fi
+	local failed_before=$FAILED
+	run_installcheck "$copy"
+	run_upgrade_test "$copy"
+	opsmeter_cluster_stop "$((FAILED - failed_before))"
+	VERSION_LINES+=("PostgreSQL $(pg_version): build ($OPSMETER_BUILD_WARNINGS warnings),\
+ regress+isolation $INSTALLCHECK_OK ok/$INSTALLCHECK_BAD failed, upgrade $UPGRADE_RESULT; $((FAILED - failed_before)) failed")
+}
+
+# ---------------------------------------------------------------------------
+section "packages"
+opsmeter_require_packages
+PACKAGED_CONFIG="$OPSMETER_PG_CONFIG"
+PACKAGED_MAJOR="$(pg_major)"
+
+for major in ${OPSMETER_PG_VERSIONS:-15 17 18}; do
+	if [[ "$major" == "$PACKAGED_MAJOR" ]]; then
+		opsmeter_use_postgres "$PACKAGED_CONFIG"
+		run_full_suite
+	else
+		run_source_build "$major"
+	fi
+done
 summary_and_exit

@@ -7,8 +7,16 @@
 #
 # It sets:
 #   REPO                  absolute path of the repository root (unless already set)
-#   OPSMETER_PGBIN        PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin)
-#   PATH                  with $OPSMETER_PGBIN first, so psql/pg_ctl/... are version 15
+#   OPSMETER_PG_CONFIG    the pg_config of the PostgreSQL under test: $PG_CONFIG, else
+#                         `pg_config` on PATH (on Debian, the newest postgresql-server-dev-NN)
+#   OPSMETER_PGBIN        that PostgreSQL's binaries (`pg_config --bindir`)
+#   PATH                  with $OPSMETER_PGBIN first, so psql/pg_ctl/... are that version
+# Until the packages are installed there may be no pg_config: these are set as
+# soon as one exists (opsmeter_require_packages sets them after installing).
+#
+#   opsmeter_use_postgres PG_CONFIG
+#       Point OPSMETER_PG_CONFIG, OPSMETER_PGBIN and PATH at another PostgreSQL
+#       (e.g. a source build of 17 or 18); later clusters and builds use it.
 #
 # Functions (all of them print what they do, with an "opsmeter:" prefix):
 #
@@ -17,10 +25,11 @@
 #       runs `apt-get update` + `apt-get install` for the missing ones; otherwise it
 #       prints the missing list and the command to run, and exits 1.
 #
-#   opsmeter_build_install
-#       `make -C $REPO` (compiler output and warnings are shown, never hidden), then
-#       `make -C $REPO install`.  Not as root: explains how to install if that fails.
-#       Returns non-zero on failure (so `set -e` callers stop).
+#   opsmeter_build_install [DIR]
+#       `make -C DIR` (default $REPO) for $OPSMETER_PG_CONFIG (compiler output and
+#       warnings are shown, never hidden; OPSMETER_BUILD_WARNINGS is set to their
+#       count), then `make -C DIR install`.  Not as root: explains how to install if
+#       that fails.  Returns non-zero on failure (so `set -e` callers stop).
 #
 #   opsmeter_cluster_start NAME [postgresql.conf line ...]
 #       initdb + start a throwaway PostgreSQL 15 cluster in a fresh `mktemp -d`
@@ -43,6 +52,10 @@
 #                              short: unix socket paths are limited to ~107 bytes, and
 #                              `postgres` must be able to traverse it).
 #
+#   opsmeter_cluster_stop
+#       Stop and remove the cluster started last (before starting one for another
+#       PostgreSQL version); the EXIT trap no longer needs to.
+#
 #   opsmeter_defer COMMAND
 #       Register a shell command to run from the same EXIT trap (last registered runs
 #       first).  Scripts sourcing this file must use this instead of their own
@@ -61,17 +74,32 @@ if [[ -n "${OPSMETER_COMMON_SH_LOADED:-}" ]]; then
 fi
 OPSMETER_COMMON_SH_LOADED=1
 
-OPSMETER_PGBIN="${OPSMETER_PGBIN:-/usr/lib/postgresql/15/bin}"
-export OPSMETER_PGBIN
 if [[ -z "${REPO:-}" ]]; then
 	REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 fi
 export REPO
-case ":$PATH:" in
-	*":$OPSMETER_PGBIN:"*) ;;
-	*) PATH="$OPSMETER_PGBIN:$PATH" ;;
-esac
-export PATH
+
+opsmeter_use_postgres() {
+	local pg_config="$1" bindir
+	bindir="$("$pg_config" --bindir)" || return 1
+	export OPSMETER_PG_CONFIG="$pg_config"
+	export OPSMETER_PGBIN="$bindir"
+	case ":$PATH:" in
+		*":$OPSMETER_PGBIN:"*) ;;
+		*) PATH="$OPSMETER_PGBIN:$PATH" ;;
+	esac
+	export PATH
+}
+
+# The PostgreSQL under test, once a pg_config exists (see above).
+opsmeter__default_postgres() {
+	if [[ -n "${OPSMETER_PG_CONFIG:-}" ]]; then
+		opsmeter_use_postgres "$OPSMETER_PG_CONFIG"
+	elif command -v "${PG_CONFIG:-pg_config}" >/dev/null 2>&1; then
+		opsmeter_use_postgres "$(command -v "${PG_CONFIG:-pg_config}")"
+	fi
+}
+opsmeter__default_postgres || true
 
 OPSMETER_REQUIRED_PACKAGES=(make gcc postgresql-15 postgresql-server-dev-15 libjson-c-dev libipc-run-perl postgresql-15-cron)
 
@@ -93,6 +121,7 @@ opsmeter_require_packages() {
 	done
 	if [[ ${#missing[@]} -eq 0 ]]; then
 		opsmeter_log "required Debian packages present: ${OPSMETER_REQUIRED_PACKAGES[*]}"
+		opsmeter__default_postgres
 		return 0
 	fi
 	if ! opsmeter_is_root; then
@@ -103,37 +132,39 @@ opsmeter_require_packages() {
 	opsmeter_log "installing missing Debian packages: ${missing[*]}"
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+	opsmeter__default_postgres
 }
 
 # ---------------------------------------------------------------------------
 # build
 
 opsmeter_build_install() {
-	local jobs
+	local dir="${1:-$REPO}" jobs log rc=0
 	jobs="$(nproc 2>/dev/null || echo 2)"
-	opsmeter_log "building: make -C $REPO -j$jobs (compiler warnings are shown below)"
-	if ! make -C "$REPO" -j"$jobs"; then
+	log="$(mktemp "${OPSMETER_TMPDIR:-/tmp}/opsmeter-build.XXXXXX")"
+	opsmeter_log "building: make -C $dir -j$jobs PG_CONFIG=$OPSMETER_PG_CONFIG (compiler warnings are shown below)"
+	make -C "$dir" -j"$jobs" PG_CONFIG="$OPSMETER_PG_CONFIG" 2>&1 | tee "$log" || rc=$?
+	# The build must be clean on every supported major: a warning is a failure.
+	OPSMETER_BUILD_WARNINGS="$(grep -c 'warning:' "$log" || true)"
+	rm -f "$log"
+	if [[ $rc -ne 0 ]]; then
 		opsmeter_err "build failed (see compiler output above)"
 		return 1
 	fi
-	opsmeter_log "installing: make -C $REPO install"
-	if opsmeter_is_root; then
-		if ! make -C "$REPO" install; then
-			opsmeter_err "'make install' failed (see output above)"
-			return 1
-		fi
+	opsmeter_log "built with $OPSMETER_BUILD_WARNINGS compiler warning(s)"
+	opsmeter_log "installing: make -C $dir install"
+	if make -C "$dir" install PG_CONFIG="$OPSMETER_PG_CONFIG"; then
 		return 0
 	fi
-	if ! make -C "$REPO" install; then
-		local pkglibdir sharedir
-		pkglibdir="$("$OPSMETER_PGBIN/pg_config" --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)"
-		sharedir="$("$OPSMETER_PGBIN/pg_config" --sharedir 2>/dev/null || echo /usr/share/postgresql/15)"
-		opsmeter_err "'make install' failed. It copies opsmeter.so into $pkglibdir and the"
-		opsmeter_err "extension files into $sharedir/extension, which normally needs root."
-		opsmeter_err "Run as root:  make -C $REPO install   (or: sudo make -C $REPO install)"
-		opsmeter_err "then run this script again."
+	if opsmeter_is_root; then
+		opsmeter_err "'make install' failed (see output above)"
 		return 1
 	fi
+	opsmeter_err "'make install' failed. It copies opsmeter.so into $("$OPSMETER_PG_CONFIG" --pkglibdir) and the"
+	opsmeter_err "extension files into $("$OPSMETER_PG_CONFIG" --sharedir)/extension, which normally needs root."
+	opsmeter_err "Run as root:  make -C $dir install   (or: sudo make -C $dir install)"
+	opsmeter_err "then run this script again."
+	return 1
 }
 
 # ---------------------------------------------------------------------------
@@ -202,6 +233,14 @@ opsmeter__cluster_stop() {
 	fi
 	rm -rf -- "$root"
 	opsmeter_log "stopped throwaway cluster and removed $root"
+}
+
+opsmeter_cluster_stop() {
+	local n=${#OPSMETER_CLUSTER_ROOTS[@]}
+	[[ $n -gt 0 ]] || return 0
+	opsmeter__cluster_stop "${OPSMETER_CLUSTER_ROOTS[$((n - 1))]}" "${1:-0}" || true
+	unset "OPSMETER_CLUSTER_ROOTS[$((n - 1))]"
+	OPSMETER_CLUSTER_ROOTS=("${OPSMETER_CLUSTER_ROOTS[@]}")
 }
 
 # ---------------------------------------------------------------------------

@@ -5,13 +5,15 @@
 #     bash test/sanitize/run.sh
 #
 # What it does (nothing outside a temp directory is written; the system-installed
-# /usr/lib/postgresql/15/lib/opsmeter.so and the repo's own build products are
+# opsmeter.so of the PostgreSQL under test and the repo's own build products are
 # never touched, so `make test` keeps using the normal build):
 #
 #   1. require Debian packages (as root, installs missing ones, including the
 #      sanitizer runtimes libasan8 / libubsan1 and gcc's libgcc-12-dev).
 #   2. copy the repo sources (without .git and build products) to $WORK/src, and
-#      /usr/lib/postgresql/15 + /usr/share/postgresql/15 to $WORK/pgroot/usr/...
+#      that PostgreSQL (`pg_config`: the tree holding --bindir, and --sharedir) to
+#      the same paths under $WORK/pgroot (on Debian /usr/lib/postgresql/15 and
+#      /usr/share/postgresql/15).
 #      PostgreSQL is relocatable: the copied postgres binary finds its lib and share
 #      directories relative to itself, so it loads the sanitized opsmeter.so.
 #   3. build the copy with COPT="$SANITIZE_CFLAGS" (pgxs adds COPT to CFLAGS and
@@ -59,9 +61,6 @@ REPO="$(cd "$HERE/../.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$REPO/test/lib/common.sh"
 
-SYS_PGLIB=/usr/lib/postgresql/15
-SYS_PGSHARE=/usr/share/postgresql/15
-SYS_PG_CONFIG="$SYS_PGLIB/bin/pg_config"
 
 SANITIZE_CFLAGS="${SANITIZE_CFLAGS:--O1 -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fno-wrapv -fsanitize=address,undefined,float-cast-overflow}"
 PLANT="${SANITIZE_PLANT_BUG:-}"
@@ -83,6 +82,12 @@ die() {
 # ---------------------------------------------------------------------------
 section "packages"
 opsmeter_require_packages
+# The PostgreSQL under test (test/lib/common.sh: $PG_CONFIG, else pg_config).
+SYS_PG_CONFIG="$OPSMETER_PG_CONFIG"
+SYS_PGBIN="$("$SYS_PG_CONFIG" --bindir)"
+SYS_PGLIB="$(dirname "$SYS_PGBIN")"      # holds bin/ and lib/ (Debian: /usr/lib/postgresql/NN)
+SYS_PGSHARE="$("$SYS_PG_CONFIG" --sharedir)"
+SYS_PKGLIB="$("$SYS_PG_CONFIG" --pkglibdir)"
 
 GCC_MAJOR="$(gcc -dumpversion | cut -d. -f1)"
 SANITIZE_PACKAGES=("libgcc-$GCC_MAJOR-dev" libasan8 libubsan1)
@@ -112,7 +117,7 @@ SYMBOLIZER="$(command -v llvm-symbolizer 2>/dev/null || true)"
 
 # Everything this script installs goes under $WORK/pgroot.  Someone else may still
 # reinstall the system module meanwhile: a change is reported, as a warning.
-SYS_SO="$SYS_PGLIB/lib/opsmeter.so"
+SYS_SO="$SYS_PKGLIB/opsmeter.so"
 SYS_SO_SUM="$(sha256sum "$SYS_SO" 2>/dev/null | cut -d' ' -f1 || true)"
 
 # ---------------------------------------------------------------------------
@@ -136,21 +141,28 @@ tar -C "$REPO" --exclude=./.git --exclude=./results --exclude=./output_iso \
 	--exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$SRC" -xf -
 opsmeter_log "sources copied to $SRC"
 
-mkdir -p "$PGROOT/usr/lib/postgresql" "$PGROOT/usr/share/postgresql"
-cp -a "$SYS_PGLIB" "$PGROOT/usr/lib/postgresql/"
-cp -a "$SYS_PGSHARE" "$PGROOT/usr/share/postgresql/"
+mkdir -p "$(dirname "$PGROOT$SYS_PGLIB")"
+cp -a "$SYS_PGLIB" "$PGROOT$SYS_PGLIB"
+if [[ ! -d "$PGROOT$SYS_PGSHARE" ]]; then # a source build's share/ is inside its prefix
+	mkdir -p "$(dirname "$PGROOT$SYS_PGSHARE")"
+	cp -a "$SYS_PGSHARE" "$PGROOT$SYS_PGSHARE"
+fi
 # Never install through whatever the system tree holds for opsmeter (a symlink
 # there would make `make install` write into the system): remove it from the copy.
-rm -f "$PGROOT/usr/lib/postgresql/15/lib/opsmeter.so" \
-	"$PGROOT/usr/share/postgresql/15/extension/opsmeter"* \
-	"$PGROOT/usr/share/postgresql/15/extension/opsmeter_prices.json"
-chmod 755 "$PGROOT" "$PGROOT/usr" "$PGROOT/usr/lib" "$PGROOT/usr/share"
-PGBIN="$PGROOT/usr/lib/postgresql/15/bin"
-PGPKGLIB="$PGROOT/usr/lib/postgresql/15/lib"
+rm -f "$PGROOT$SYS_PKGLIB/opsmeter.so" \
+	"$PGROOT$SYS_PGSHARE/extension/opsmeter"* \
+	"$PGROOT$SYS_PGSHARE/extension/opsmeter_prices.json"
+# every directory on the way must be traversable by the cluster owner
+d="$PGROOT$SYS_PGLIB"
+while [[ "$d" != "$PGROOT" && "$d" != / ]]; do d="$(dirname "$d")"; chmod 755 "$d"; done
+d="$PGROOT$SYS_PGSHARE"
+while [[ "$d" != "$PGROOT" && "$d" != / ]]; do d="$(dirname "$d")"; chmod 755 "$d"; done
+PGBIN="$PGROOT$SYS_PGBIN"
+PGPKGLIB="$PGROOT$SYS_PKGLIB"
 # The copied binaries must resolve their dirs inside the copy.
 reloc_share="$("$PGBIN/pg_config" --sharedir)"
 reloc_lib="$("$PGBIN/pg_config" --pkglibdir)"
-[[ "$reloc_share" == "$PGROOT/usr/share/postgresql/15" && "$reloc_lib" == "$PGPKGLIB" ]] ||
+[[ "$reloc_share" == "$PGROOT$SYS_PGSHARE" && "$reloc_lib" == "$PGPKGLIB" ]] ||
 	die "relocation check failed: copied pg_config says sharedir=$reloc_share pkglibdir=$reloc_lib"
 opsmeter_log "PostgreSQL copied to $PGROOT (sharedir=$reloc_share)"
 
@@ -205,7 +217,7 @@ make -C "$SRC" install PG_CONFIG="$SYS_PG_CONFIG" DESTDIR="$PGROOT" ||
 	die "make install DESTDIR=$PGROOT failed"
 SAN_SO="$PGPKGLIB/opsmeter.so"
 [[ -f "$SAN_SO" ]] || die "$SAN_SO missing after make install DESTDIR=$PGROOT"
-[[ -f "$PGROOT/usr/share/postgresql/15/extension/opsmeter.control" ]] ||
+[[ -f "$PGROOT$SYS_PGSHARE/extension/opsmeter.control" ]] ||
 	die "opsmeter.control missing from the copied share dir after make install"
 readelf -d "$SAN_SO" | grep -q 'NEEDED.*libasan' || die "$SAN_SO is not linked against libasan"
 opsmeter_log "installed sanitized module $SAN_SO"
