@@ -9,6 +9,8 @@
 --    here; workspace membership is what the stories themselves test.
 -- 2. regress.write_server_file(path, content): writes a file on the server
 --    (price files for opsmeter_load_prices), superuser only.
+--    regress.try_set(parameter, value): SETs a parameter and reports a
+--    refusal in words that do not depend on the PostgreSQL major version.
 
 ------------------------------------------------------------------------------
 -- 1. Roles
@@ -91,3 +93,33 @@ REVOKE EXECUTE ON FUNCTION regress.write_server_file(text, text) FROM PUBLIC;
 SELECT regress.write_server_file('/tmp/opsmeter_regress_setup.txt', E'it''s set up\n');
 SELECT pg_read_file('/tmp/opsmeter_regress_setup.txt') = E'it''s set up\n' AS reads_back;
 SELECT has_function_privilege('public', 'regress.write_server_file(text, text)', 'EXECUTE') AS public_can_write_files;
+
+-- set_config(parameter, value) in a subtransaction: 'ok' or the SQLSTATE of
+-- the refusal, whether it was the "is outside the valid range for
+-- parameter <parameter>" error, the setting afterwards, and the valid range
+-- as pg_settings gives it.  The error message itself is not shown: it
+-- depends on the major version (15 prints the unit with the value only,
+-- "10 min is outside ... (60 .. 52560000)"; 17 and 18 with the bounds too,
+-- "(60 min .. 52560000 min)").
+CREATE FUNCTION regress.try_set(parameter text, value text,
+                                OUT outcome text, OUT out_of_range boolean, OUT setting text, OUT valid_range text)
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+BEGIN
+    BEGIN
+        PERFORM set_config(parameter, value, false);
+        outcome := 'ok';
+        out_of_range := false;
+    EXCEPTION WHEN OTHERS THEN
+        outcome := SQLSTATE;
+        out_of_range := strpos(SQLERRM, ' is outside the valid range for parameter "' || parameter || '" (') > 0;
+    END;
+    setting := current_setting(parameter);
+    SELECT s.min_val || ' .. ' || s.max_val || coalesce(' ' || s.unit, '') INTO valid_range
+      FROM pg_settings s WHERE s.name = parameter;
+END $$;
+-- Refused below the minimum (the setting stays); refused as no number;
+-- accepted.
+SELECT * FROM regress.try_set('statement_timeout', '-1');
+SELECT * FROM regress.try_set('statement_timeout', 'soon');
+SELECT * FROM regress.try_set('statement_timeout', '5s');
+RESET statement_timeout;
