@@ -1,19 +1,11 @@
 -- budgets: owners and admins set daily and monthly budgets; spend of real
 -- rows is counted at ingest in a small counter; responses, budget_signals
 -- and opsmeter_workspace_status() read it.
+-- Relies on setup: roles budget_*.
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
 RESET client_min_messages;
-DO $$
-DECLARE r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['budget_owner', 'budget_admin', 'budget_member', 'budget_viewer', 'budget_outsider'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I LOGIN', r);
-        END IF;
-    END LOOP;
-END $$;
 SELECT opsmeter_create_workspace('budget_ws', 'budget_owner') IS NOT NULL AS created;
 SET ROLE budget_owner;
 SELECT opsmeter_add_member('budget_ws', 'budget_admin', 'admin');

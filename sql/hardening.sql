@@ -9,6 +9,9 @@
 --    its search_path, and calls everything.  None of them ever runs.
 -- 3. Quotes, backslashes, SQL fragments, format() directives, control
 --    characters and non-ASCII text come back byte for byte.
+--
+-- Relies on setup: roles harden_* (harden_opsadmin is in opsmeter_admin) and
+-- regress.write_server_file().
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
@@ -49,20 +52,6 @@ SELECT fn AS unpinned_interpreted_body FROM harden_functions
 ------------------------------------------------------------------------------
 -- 2. Planted shadows
 ------------------------------------------------------------------------------
-DO $$
-DECLARE r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['harden_attacker', 'harden_opsadmin', 'harden_helper', 'harden_writer'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I LOGIN', r);
-        END IF;
-    END LOOP;
-END $$;
-DO $$ BEGIN
-    IF NOT pg_has_role('harden_opsadmin', 'opsmeter_admin', 'MEMBER') THEN
-        GRANT opsmeter_admin TO harden_opsadmin;
-    END IF;
-END $$;
 SELECT opsmeter_create_workspace('harden_ws', 'harden_attacker') > 0 AS created;
 SELECT opsmeter_create_workspace('harden_text_ws', 'harden_writer') > 0 AS created;
 
@@ -71,16 +60,8 @@ SELECT to_char((now() - interval '23 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH
        now() - interval '30 days' AS range_start, now() + interval '1 hour' AS range_end \gset
 
 -- A price file, loaded later by a superuser with the shadows on its path.
-CREATE FUNCTION pg_temp.write_server_file(path text, content text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE lo oid;
-BEGIN
-    lo := lo_from_bytea(0, convert_to(content, 'UTF8'));
-    PERFORM lo_export(lo, path);
-    PERFORM lo_unlink(lo);
-END $$;
 \set prices_file '/tmp/opsmeter_regress_harden_prices.json'
-SELECT pg_temp.write_server_file(:'prices_file', '{"format": "opsmeter-prices", "prices": [
+SELECT regress.write_server_file(:'prices_file', '{"format": "opsmeter-prices", "prices": [
   {"provider": "harden", "model": "late-priced", "effective_from": "2020-01-01T00:00:00Z", "input": 1.00, "output": 2.00}]}');
 
 CREATE SCHEMA evil AUTHORIZATION harden_attacker;

@@ -1,19 +1,11 @@
 -- hygiene: demo traffic and role-checked cleanup.  Real rows are never
 -- touched; cleared rows leave no trace in views, summaries, exports or
 -- budgets, also when they were already rolled up; every cleanup is audited.
+-- Relies on setup: roles hygiene_*.
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
 RESET client_min_messages;
-DO $$
-DECLARE r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['hygiene_owner', 'hygiene_member', 'hygiene_viewer'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I LOGIN', r);
-        END IF;
-    END LOOP;
-END $$;
 SELECT opsmeter_create_workspace('hygiene_ws', 'hygiene_owner') IS NOT NULL AS created;
 SET ROLE hygiene_owner;
 SELECT opsmeter_add_member('hygiene_ws', 'hygiene_member', 'member');

@@ -1,20 +1,12 @@
 -- pricing: exact cost from an effective-dated catalog; our price file
 -- format and LiteLLM's community price map; unpriced is NULL, never $0.
+-- Relies on setup: role regress_pricer and regress.write_server_file(), with
+-- which the tests write price files on the server.
 \set SHOW_CONTEXT never
 CREATE EXTENSION IF NOT EXISTS opsmeter;
 \set VERBOSITY default
 SELECT opsmeter_create_workspace('pricing_ws') > 0 AS created;
 SET opsmeter.workspace = 'pricing_ws';
-
--- The tests write price files on the server with this helper.
-CREATE FUNCTION pg_temp.write_server_file(path text, content text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE lo oid;
-BEGIN
-    lo := lo_from_bytea(0, convert_to(content, 'UTF8'));
-    PERFORM lo_export(lo, path);
-    PERFORM lo_unlink(lo);
-END $$;
 
 -- Published list prices per 1M tokens, for each provider in the default catalog.
 SELECT e->>'model' AS model,
@@ -51,7 +43,7 @@ SELECT format('{"format": "opsmeter-prices", "version": 1, "prices": [
   {"provider": "regress", "model": "dated-model", "effective_from": "%s", "input": 1.00, "output": 2.00},
   {"provider": "regress", "model": "dated-model", "effective_from": "%s", "input": 3.00, "output": 4.00, "cached_input": 0.5}
 ]}', now() - interval '10 days', now() - interval '2 days') AS prices_json \gset
-SELECT pg_temp.write_server_file(:'prices_file', :'prices_json');
+SELECT regress.write_server_file(:'prices_file', :'prices_json');
 SELECT opsmeter_load_prices(:'prices_file') - 'path' AS load;
 SELECT opsmeter_load_prices(:'prices_file') - 'path' AS load_again;   -- idempotent
 
@@ -63,11 +55,11 @@ SELECT e.id, opsmeter_ingest(jsonb_build_object('externalRequestId', e.id, 'prov
  ORDER BY 1;
 
 -- Caller errors in price files are clear.
-SELECT pg_temp.write_server_file('/tmp/opsmeter_regress_bad.json', '{"format": "opsmeter-prices", "prices": [{"provider": "x", "model": "y", "effective_from": "2025-01-01T00:00:00Z", "input": -1, "output": 1}]}');
+SELECT regress.write_server_file('/tmp/opsmeter_regress_bad.json', '{"format": "opsmeter-prices", "prices": [{"provider": "x", "model": "y", "effective_from": "2025-01-01T00:00:00Z", "input": -1, "output": 1}]}');
 SELECT opsmeter_load_prices('/tmp/opsmeter_regress_bad.json');
-SELECT pg_temp.write_server_file('/tmp/opsmeter_regress_bad.json', '{"format": "opsmeter-prices", "prices": [');
+SELECT regress.write_server_file('/tmp/opsmeter_regress_bad.json', '{"format": "opsmeter-prices", "prices": [');
 SELECT opsmeter_load_prices('/tmp/opsmeter_regress_bad.json');
-SELECT pg_temp.write_server_file('/tmp/opsmeter_regress_bad.json', '{"format": "someone-elses"}');
+SELECT regress.write_server_file('/tmp/opsmeter_regress_bad.json', '{"format": "someone-elses"}');
 SELECT opsmeter_load_prices('/tmp/opsmeter_regress_bad.json');
 SELECT opsmeter_load_prices('/tmp/opsmeter_regress_no_such_file.json');
 
@@ -77,7 +69,7 @@ SELECT opsmeter_load_prices('/tmp/opsmeter_regress_no_such_file.json');
 -- provider prefixes are stripped and "gemini" is filed under "google".
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set litellm `cat "$PG_ABS_SRCDIR/test/fixtures/litellm_sample.json"`
-SELECT pg_temp.write_server_file('/tmp/opsmeter_regress_litellm.json', :'litellm');
+SELECT regress.write_server_file('/tmp/opsmeter_regress_litellm.json', :'litellm');
 SELECT opsmeter_load_prices('/tmp/opsmeter_regress_litellm.json') - 'path' AS litellm_load;
 SELECT provider, model,
        CASE WHEN effective_from = '-infinity' THEN 'always' WHEN effective_from = now() THEN 'from now on' END AS effective,
@@ -89,9 +81,6 @@ SELECT opsmeter_ingest('{"externalRequestId": "acme-chat", "provider": "openai",
 SELECT opsmeter_load_prices('/tmp/opsmeter_regress_litellm.json') - 'path' AS litellm_again;
 
 -- Reading server files is for superusers and pg_read_server_files only.
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_pricer') THEN CREATE ROLE regress_pricer; END IF;
-END $$;
 SET ROLE regress_pricer;
 SELECT opsmeter_load_prices('/etc/passwd');
 RESET ROLE;

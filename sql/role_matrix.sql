@@ -11,26 +11,14 @@
 -- workspace it is not in.  Each action runs under SET ROLE in a
 -- subtransaction that is always rolled back, so actions do not disturb
 -- each other.
+--
+-- Relies on setup: roles matrix_* (matrix_opsadmin is in opsmeter_admin) and
+-- regress.write_server_file().
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
 RESET client_min_messages;
 
-DO $$
-DECLARE r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['matrix_owner', 'matrix_admin', 'matrix_member', 'matrix_viewer', 'matrix_other',
-                             'matrix_nobody', 'matrix_opsadmin', 'matrix_spare', 'matrix_newbie'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I LOGIN', r);
-        END IF;
-    END LOOP;
-END $$;
-DO $$ BEGIN
-    IF NOT pg_has_role('matrix_opsadmin', 'opsmeter_admin', 'MEMBER') THEN
-        GRANT opsmeter_admin TO matrix_opsadmin;
-    END IF;
-END $$;
 -- Nobody else holds a role that widens its rights.
 SELECT r.rolname, r.rolsuper, pg_has_role(r.oid, 'opsmeter_admin', 'MEMBER') AS opsmeter_admin,
        pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER') AS pg_read_server_files
@@ -83,16 +71,8 @@ SELECT opsmeter_run_retention() ->> 'ok' AS pass_ok;
 SELECT max(run_id) AS matrix_run_id FROM opsmeter.retention_runs \gset
 
 -- A price file for the unpriced model; the owner re-prices the rolled-up row.
-CREATE FUNCTION pg_temp.write_server_file(path text, content text) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE lo oid;
-BEGIN
-    lo := lo_from_bytea(0, convert_to(content, 'UTF8'));
-    PERFORM lo_export(lo, path);
-    PERFORM lo_unlink(lo);
-END $$;
 \set prices_file '/tmp/opsmeter_regress_matrix_prices.json'
-SELECT pg_temp.write_server_file(:'prices_file', '{"format": "opsmeter-prices", "prices": [
+SELECT regress.write_server_file(:'prices_file', '{"format": "opsmeter-prices", "prices": [
   {"provider": "matrix", "model": "reprice-me", "effective_from": "2020-01-01T00:00:00Z", "input": 1.00, "output": 2.00}]}');
 SELECT opsmeter_load_prices(:'prices_file') - 'path' AS load;
 SET ROLE matrix_owner;

@@ -1,4 +1,5 @@
 -- rollup: summaries always equal the raw data, whatever has been rolled up.
+-- Relies on setup: roles regress_ops (in opsmeter_admin) and regress_plain.
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
@@ -118,11 +119,6 @@ SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up_after_fix
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 
 -- Who may run a pass, and how.
-DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_ops') THEN CREATE ROLE regress_ops; END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regress_plain') THEN CREATE ROLE regress_plain; END IF;
-    IF NOT pg_has_role('regress_ops', 'opsmeter_admin', 'MEMBER') THEN GRANT opsmeter_admin TO regress_ops; END IF;
-END $$;
 SET ROLE regress_plain;
 SELECT opsmeter_run_retention();
 RESET ROLE;

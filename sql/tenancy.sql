@@ -1,23 +1,8 @@
 -- tenancy: workspaces, members and what each role may do.
+-- Relies on setup: roles regress_* (regress_creator is in opsmeter_admin).
 \set SHOW_CONTEXT never
 CREATE EXTENSION IF NOT EXISTS opsmeter;
 \set VERBOSITY default
-
-DO $$
-DECLARE r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['regress_creator', 'regress_owner', 'regress_admin', 'regress_member',
-                             'regress_viewer', 'regress_outsider', 'regress_nobody', 'regress_multi'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-            EXECUTE format('CREATE ROLE %I LOGIN', r);
-        END IF;
-    END LOOP;
-END $$;
-DO $$ BEGIN
-    IF NOT pg_has_role('regress_creator', 'opsmeter_admin', 'MEMBER') THEN
-        GRANT opsmeter_admin TO regress_creator;
-    END IF;
-END $$;
 
 -- Only superusers and members of opsmeter_admin create workspaces.
 SET ROLE regress_nobody;
