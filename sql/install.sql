@@ -51,3 +51,17 @@ SELECT provider, model, (effective_from AT TIME ZONE 'UTC')::date AS effective_f
 -- Functions that read server files are not for PUBLIC.
 SELECT has_function_privilege('public', 'opsmeter_load_prices(text, timestamptz)', 'EXECUTE') AS public_can_load_prices,
        has_function_privilege('pg_read_server_files', 'opsmeter_load_prices(text, timestamptz)', 'EXECUTE') AS file_readers_can;
+
+-- Every user-facing object says what it is (\df+, \dv+, \dT+ and BI tools
+-- show these comments): the functions named opsmeter_*, and every view,
+-- type and table of schema opsmeter.  None may be missing.
+SELECT o.type, o.identity AS missing_comment
+  FROM pg_depend d
+  CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, 0) o
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'opsmeter')
+   AND d.deptype = 'e'
+   AND (o.type IN ('view', 'table', 'type', 'schema')
+        OR (o.type = 'function' AND o.identity LIKE '%.opsmeter\_%'))
+   AND obj_description(d.objid, d.classid::regclass::name) IS NULL
+ ORDER BY 1, 2;
