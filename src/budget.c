@@ -41,6 +41,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "compat.h"
 #include "ingest.h"
 
 static SPIPlanPtr flags_plan = NULL;
@@ -69,7 +70,7 @@ add_spend(int64 workspace_id, int32 day, Numeric spend)
 {
 	Relation	rel = table_open(opsmeter_relid("spend_counters"), RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	int16		shard = (int16) MyProc->pgprocno;
+	int16		shard = (int16) opsmeter_my_proc_number();
 	ScanKeyData keys[3];
 	SysScanDesc scan;
 	HeapTuple	old;

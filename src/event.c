@@ -12,6 +12,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "compat.h"
 #include "event.h"
 
 const char *const data_mode_labels[] = {"real", "test", "demo"};
@@ -179,7 +180,7 @@ field_expectation(EventField f)
 	}
 }
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 field_error(const OpsEvent *ev, EventField f, const char *problem, const char *hint)
 {
 	if (hint == NULL)
@@ -191,7 +192,7 @@ field_error(const OpsEvent *ev, EventField f, const char *problem, const char *h
 			 hint ? errhint("%s", hint) : 0));
 }
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 type_error(const OpsEvent *ev, EventField f, const char *expected, const FieldValue *v, const char *hint)
 {
 	field_error(ev, f, psprintf("must be %s, not %s", expected, kind_name(v->kind)), hint);

@@ -114,11 +114,7 @@ _PG_init(void)
 
 	filters_define_gucs();
 
-#if PG_VERSION_NUM >= 150000
 	MarkGUCPrefixReserved("opsmeter");
-#else
-	EmitWarningsOnPlaceholders("opsmeter");
-#endif
 
 	pricing_register_invalidation();
 	if (process_shared_preload_libraries_in_progress)

@@ -30,6 +30,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "opsmeter.h"
 
 #include <sys/stat.h>
@@ -64,7 +65,7 @@ typedef struct PriceRow
 	Numeric		cached_input;	/* NULL when the provider has no cached rate */
 } PriceRow;
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 file_error(const PriceLoad *load, const char *where, const char *problem)
 {
 	ereport(ERROR,

@@ -27,6 +27,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "ingest.h"
 
 /*
@@ -282,16 +283,8 @@ bulk_write(BulkWriter *w, int m, bool partial_unique, bool *conflicted)
 		bool		spec_conflict = false;
 
 		ResetPerTupleExprContext(w->estate);
-#if PG_VERSION_NUM >= 160000
-		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
-										  &spec_conflict, NIL, false);
-#elif PG_VERSION_NUM >= 140000
-		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
-										  &spec_conflict, NIL);
-#else
-		conflicts = ExecInsertIndexTuples(w->slots[s], w->estate, partial_unique,
-										  &spec_conflict, NIL);
-#endif
+		conflicts = opsmeter_insert_index_tuples(w->rri, w->slots[s], w->estate, partial_unique,
+												 &spec_conflict);
 		if (conflicted)
 			conflicted[s] = (conflicts != NIL);
 	}
@@ -339,7 +332,7 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 	int			nwritten = 0;
 
 	InitDirtySnapshot(dirty);
-	scan = index_beginscan(keys, pk, &dirty, 2, 0);
+	scan = opsmeter_index_beginscan(keys, pk, &dirty, 2, 0);
 	for (int k = 0; k < ncand; k++)
 	{
 		int			i = order[k];
