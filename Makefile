@@ -4,6 +4,9 @@ EXTENSION  = opsmeter
 MODULE_big = opsmeter
 OBJS = \
 	src/opsmeter.o \
+	src/catalog.o \
+	src/labels.o \
+	src/guc.o \
 	src/tenancy.o \
 	src/event.o \
 	src/ingest_jsonb.o \
