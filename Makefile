@@ -4,6 +4,9 @@ EXTENSION  = opsmeter
 MODULE_big = opsmeter
 OBJS = \
 	src/opsmeter.o \
+	src/catalog.o \
+	src/labels.o \
+	src/guc.o \
 	src/tenancy.o \
 	src/event.o \
 	src/ingest_jsonb.o \
@@ -92,3 +95,19 @@ bench:
 	bash test/bench/run.sh
 	bash test/bench/retention.sh
 	bash test/bench/views.sh
+
+# Every symbol opsmeter.so exports must start with opsmeter_, so that none
+# can collide with PostgreSQL's or another library's.  The exceptions are
+# the names PostgreSQL looks up itself (_PG_init, Pg_magic_func, the
+# pg_finfo_opsmeter_* records) and those the linker adds.  Functions used by
+# one file only are static instead.
+.PHONY: check-symbols
+check-symbols: $(shlib)
+	@unprefixed="$$(nm -D --defined-only $(shlib) | awk '{ print $$NF }' | \
+		grep -Ev '^(opsmeter_.+|pg_finfo_opsmeter_.+|_PG_init|Pg_magic_func|_init|_fini|__bss_start|_edata|_end)$$' || true)"; \
+	if [ -n "$$unprefixed" ]; then \
+		echo "check-symbols: $(shlib) exports symbols without the opsmeter_ prefix:" >&2; \
+		echo "$$unprefixed" | sed 's/^/  /' >&2; \
+		exit 1; \
+	fi; \
+	echo "check-symbols: every symbol $(shlib) exports is prefixed opsmeter_ (or is one PostgreSQL or the linker names)"

@@ -3,10 +3,11 @@
  * parsers (jsonb in ingest_jsonb.c, json-c in ingest_ndjson.c) feed.
  *
  * A parser walks its document and hands every key/value pair to
- * event_set_field() as a FieldValue; event_finish() then applies required
- * fields, defaults and cross-field rules.  Every rule of SPEC §4 lives in
- * event.c and nowhere else, so both entry points accept exactly the same
- * events and raise exactly the same errors.
+ * opsmeter_event_set_field() as a FieldValue; opsmeter_event_finish() then
+ * applies required fields, defaults and cross-field rules.  Every rule of
+ * SPEC §4 lives in event.c and nowhere else, so both entry points accept
+ * exactly the same events and raise exactly the same errors.  Builds on
+ * labels.h only.
  */
 #ifndef OPSMETER_EVENT_H
 #define OPSMETER_EVENT_H
@@ -16,6 +17,8 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
+
+#include "labels.h"
 
 typedef enum EventField
 {
@@ -80,11 +83,6 @@ typedef struct EventLocation
 	int			number;
 } EventLocation;
 
-/* Enum positions, in the order of the SQL enums. */
-typedef enum DataMode { DM_REAL, DM_TEST, DM_DEMO } DataMode;
-typedef enum Environment { ENV_PROD, ENV_STAGING, ENV_DEV } Environment;
-typedef enum PricingSource { PRICING_CATALOG, PRICING_CALLER, PRICING_UNPRICED } PricingSource;
-
 typedef struct OpsEvent
 {
 	EventLocation loc;
@@ -125,26 +123,17 @@ typedef struct EventBounds
 	TimestampTz oldest;			/* now - raw retention */
 } EventBounds;
 
-extern EventField event_field_lookup(const char *key, int len);
-extern const char *event_field_name(EventField field);
-extern void event_init(OpsEvent *ev, EventOrigin origin, int number);
-extern void event_set_field(OpsEvent *ev, EventField field, const FieldValue *v);
+extern EventField opsmeter_event_field_lookup(const char *key, int len);
+extern void opsmeter_event_init(OpsEvent *ev, EventOrigin origin, int number);
+extern void opsmeter_event_set_field(OpsEvent *ev, EventField field, const FieldValue *v);
 
 /* Deepest nesting of containers in a jsonb container (1 for {} or []). */
-extern int	event_jsonb_depth(JsonbContainer *container);
+extern int	opsmeter_event_jsonb_depth(JsonbContainer *container);
 
 /* 54000 when a container value (depth: 1 for {}) nests the event too deep. */
-extern void event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth);
-extern void event_note_unknown_field(OpsEvent *ev, const char *key, int len);
-extern void event_finish(OpsEvent *ev, const EventBounds *bounds);
-
-/* " in element 3", " on line 4" or "" — for messages about an event. */
-extern const char *event_location_text(const EventLocation *loc);
-
-/* Labels, for responses and errors. */
-extern const char *const data_mode_labels[];
-extern const char *const environment_labels[];
-extern const char *const pricing_labels[];
+extern void opsmeter_event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth);
+extern void opsmeter_event_note_unknown_field(OpsEvent *ev, const char *key, int len);
+extern void opsmeter_event_finish(OpsEvent *ev, const EventBounds *bounds);
 
 /* Limits (README "Limits"). */
 #define OPSMETER_METADATA_MAX_BYTES 8192

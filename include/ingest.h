@@ -1,16 +1,20 @@
 /*
- * ingest.h — the pipeline both entry points share:
- *   ingest_begin()   caller, workspace, rights, bounds       (before parsing)
- *   parser           payload -> OpsEvent[] via event.h
- *   ingest_finish()  price -> dedup + store -> response      (after parsing)
+ * ingest.h — the pipeline both entry points (ingest_jsonb.c,
+ * ingest_ndjson.c) share:
+ *   opsmeter_ingest_begin()   caller, workspace, rights, bounds  (before parsing)
+ *   parser                    payload -> OpsEvent[] via event.h
+ *   opsmeter_ingest_finish()  dedup -> price -> store -> budgets -> response
+ * Builds on guc.h, tenancy.h, event.h, pricing.h, storage.h and budget.h.
  */
 #ifndef OPSMETER_INGEST_H
 #define OPSMETER_INGEST_H
 
-#include "opsmeter.h"
-#include "event.h"
+#include "postgres.h"
+#include "utils/jsonb.h"
 
-typedef struct StoragePlan StoragePlan;	/* storage.c's state between claim and write */
+#include "budget.h"
+#include "event.h"
+#include "tenancy.h"
 
 typedef struct IngestCall
 {
@@ -21,32 +25,12 @@ typedef struct IngestCall
 	bool		by_line;		/* NDJSON: also answer with line numbers */
 	OpsEvent   *events;
 	int			nevents;
-	StoragePlan *storage;
-	bool		budget_warning; /* set by budget_account() */
-	bool		budget_exceeded;
+	BudgetFlags budget;			/* set by opsmeter_budget_account() */
 } IngestCall;
 
-extern void ingest_begin(IngestCall *call, const char *funcname);
-extern void ingest_check_batch_size(int nevents);
-extern void ingest_check_payload_size(size_t bytes);
-extern Jsonb *ingest_finish(IngestCall *call);
-
-/* pricing.c */
-extern void pricing_apply(OpsEvent *ev);
-
-/*
- * storage.c: storage_claim() marks every duplicate (within the call and
- * against stored rows) and locks the partitions; storage_write() then
- * writes the other events and returns how many.
- */
-extern void storage_claim(IngestCall *call);
-extern int32 utc_day(TimestampTz ts);
-extern int	storage_write(IngestCall *call);
-
-/*
- * budget.c: adds the stored events' real spend to the workspace's spend
- * counters and, when the workspace has a budget, sets the budget flags.
- */
-extern void budget_account(IngestCall *call);
+extern void opsmeter_ingest_begin(IngestCall *call, const char *funcname);
+extern void opsmeter_ingest_check_batch_size(int nevents);
+extern void opsmeter_ingest_check_payload_size(size_t bytes);
+extern Jsonb *opsmeter_ingest_finish(IngestCall *call);
 
 #endif							/* OPSMETER_INGEST_H */

@@ -20,10 +20,10 @@
 
 /*
  * A strict, UTF-8-validating tokener, or NULL when out of memory; free with
- * json_tokener_free().  Server code calls jsonc_new_tokener(), which raises
- * an error instead of returning NULL.
+ * json_tokener_free().  Server code calls opsmeter_jsonc_new_tokener(),
+ * which raises an error instead of returning NULL.
  */
-extern struct json_tokener *json_text_new_tokener(void);
+extern struct json_tokener *opsmeter_json_text_new_tokener(void);
 
 /*
  * What json-c lets through but JSON (RFC 8259) and jsonb refuse: \u0000
@@ -35,14 +35,15 @@ extern struct json_tokener *json_text_new_tokener(void);
  * \u0000.  Some descriptions live in a static buffer, valid until the next
  * call.
  */
-extern const char *jsonc_strict_problem(const char *text, size_t len, bool *nul);
+extern const char *opsmeter_json_text_strict_problem(const char *text, size_t len, bool *nul);
 
 /*
  * Parses exactly text[0..len) as one JSON document.  On failure returns NULL
  * and sets *problem to a description (and *too_deep for nesting errors).
  * The document null also returns NULL, with *problem set to NULL.
  */
-extern struct json_object *jsonc_parse(struct json_tokener *tok, const char *text, size_t len,
-									   const char **problem, bool *too_deep);
+extern struct json_object *opsmeter_json_text_parse(struct json_tokener *tok,
+													const char *text, size_t len,
+													const char **problem, bool *too_deep);
 
 #endif							/* OPSMETER_JSON_TEXT_H */

@@ -30,23 +30,23 @@
 #include "json_text.h"
 
 /* A strict, UTF-8-validating tokener; free with json_tokener_free(). */
-extern struct json_tokener *jsonc_new_tokener(void);
+extern struct json_tokener *opsmeter_jsonc_new_tokener(void);
 
 /* A JSON number as an exact numeric, from json-c's original text. */
-extern Numeric jsonc_number(struct json_object *num);
+extern Numeric opsmeter_jsonc_number(struct json_object *num);
 
 /* True when json-c clamped an int (its digits are lost). */
-extern bool jsonc_int_overflows(struct json_object *num);
+extern bool opsmeter_jsonc_int_overflows(struct json_object *num);
 
 /* True for an exact int above INT64_MAX (json-c holds it as uint64). */
-extern bool jsonc_int_above_int64(struct json_object *num);
+extern bool opsmeter_jsonc_int_above_int64(struct json_object *num);
 
 /* True when an integer anywhere inside does not fit int64. */
-extern bool jsonc_has_int_beyond_int64(struct json_object *obj);
+extern bool opsmeter_jsonc_has_int_beyond_int64(struct json_object *obj);
 
 /* Converts an object to jsonb (the caller checked it holds no NUL). */
-extern Jsonb *jsonc_to_jsonb(struct json_object *obj);
+extern Jsonb *opsmeter_jsonc_to_jsonb(struct json_object *obj);
 
-extern const char *jsonc_kind_name(struct json_object *obj);
+extern const char *opsmeter_jsonc_kind_name(struct json_object *obj);
 
 #endif							/* OPSMETER_JSONC_H */

@@ -13,7 +13,7 @@
  * Only workspaces with a budget have counters: the others skip this work
  * on every call.  opsmeter_set_budget() seeds a workspace's first budget
  * from summaries and the raw tail (shard -1), behind a lock barrier that
- * in-flight ingests hold (budget_account), and removing the last budget
+ * in-flight ingests hold (opsmeter_budget_account), and removing the last budget
  * deletes them.
  *
  * Invariant: for every workspace with a budget and every UTC day since the
@@ -41,7 +41,11 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "ingest.h"
+#include "budget.h"
+#include "catalog.h"
+#include "compat.h"
+#include "storage.h"
+#include "tenancy.h"
 
 static SPIPlanPtr flags_plan = NULL;
 
@@ -69,7 +73,7 @@ add_spend(int64 workspace_id, int32 day, Numeric spend)
 {
 	Relation	rel = table_open(opsmeter_relid("spend_counters"), RowExclusiveLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	int16		shard = (int16) MyProc->pgprocno;
+	int16		shard = (int16) opsmeter_my_proc_number();
 	ScanKeyData keys[3];
 	SysScanDesc scan;
 	HeapTuple	old;
@@ -106,9 +110,9 @@ add_spend(int64 workspace_id, int32 day, Numeric spend)
 }
 
 static void
-read_flags(IngestCall *call)
+read_flags(int64 workspace_id, BudgetFlags *flags)
 {
-	Datum		arg = Int64GetDatum(call->ws.id);
+	Datum		arg = Int64GetDatum(workspace_id);
 	bool		isnull;
 
 	if (flags_plan == NULL)
@@ -122,13 +126,13 @@ read_flags(IngestCall *call)
 	/* not read-only: a fresh snapshot that sees this call's own increments */
 	if (SPI_execute_plan(flags_plan, &arg, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "opsmeter: could not read the budget state");
-	call->budget_warning = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	call->budget_exceeded = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	flags->warning = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	flags->exceeded = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 }
 
 /*
  * Whether the workspace has a budget, as committed now (SnapshotSelf), not
- * as of the statement's snapshot: see budget_account().
+ * as of the statement's snapshot: see opsmeter_budget_account().
  */
 static bool
 budget_set_now(int64 workspace_id)
@@ -150,23 +154,23 @@ budget_set_now(int64 workspace_id)
 }
 
 void
-budget_account(IngestCall *call)
+opsmeter_budget_account(WorkspaceRef *ws, const OpsEvent *events, int nevents, BudgetFlags *flags)
 {
-	int32	   *days = palloc(sizeof(int32) * call->nevents);
-	Numeric    *spend = palloc(sizeof(Numeric) * call->nevents);
+	int32	   *days = palloc(sizeof(int32) * nevents);
+	Numeric    *spend = palloc(sizeof(Numeric) * nevents);
 	int			ndays = 0;
 	OwnerSwitch sw;
 
 	/* Real, priced, stored events, summed per UTC day (a call rarely spans two). */
-	for (int i = 0; i < call->nevents; i++)
+	for (int i = 0; i < nevents; i++)
 	{
-		const OpsEvent *ev = &call->events[i];
+		const OpsEvent *ev = &events[i];
 		int32		day;
 		int			d;
 
 		if (ev->duplicate || ev->data_mode != DM_REAL || ev->cost_usd == NULL)
 			continue;
-		day = utc_day(ev->ts);
+		day = opsmeter_utc_day(ev->ts);
 		for (d = 0; d < ndays && days[d] != day; d++)
 			;
 		if (d == ndays)
@@ -177,7 +181,7 @@ budget_account(IngestCall *call)
 		else
 			spend[d] = numeric_add_opt_error(spend[d], ev->cost_usd, NULL);
 	}
-	if (ndays == 0 && !call->ws.has_budget)
+	if (ndays == 0 && !ws->has_budget)
 		return;
 
 	/*
@@ -189,8 +193,8 @@ budget_account(IngestCall *call)
 	 * so its seed counts our rows.  Either way each row is counted once.
 	 */
 	LockRelationOid(opsmeter_relid("spend_counters"), RowExclusiveLock);
-	call->ws.has_budget = budget_set_now(call->ws.id);
-	if (!call->ws.has_budget)
+	ws->has_budget = budget_set_now(ws->id);
+	if (!ws->has_budget)
 		return;
 
 	/*
@@ -200,14 +204,14 @@ budget_account(IngestCall *call)
 	if (ndays > 0)
 		CommandCounterIncrement();
 	for (int d = 0; d < ndays; d++)
-		add_spend(call->ws.id, days[d], spend[d]);
-	if (call->ws.has_budget)
+		add_spend(ws->id, days[d], spend[d]);
+	if (ws->has_budget)
 	{
 		/* the read sees the increments above: make them visible first */
 		CommandCounterIncrement();
 		opsmeter_become_owner(&sw);
 		SPI_connect();
-		read_flags(call);
+		read_flags(ws->id, flags);
 		SPI_finish();
 		opsmeter_restore_user(&sw);
 	}

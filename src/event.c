@@ -12,11 +12,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "compat.h"
 #include "event.h"
-
-const char *const data_mode_labels[] = {"real", "test", "demo"};
-const char *const environment_labels[] = {"prod", "staging", "dev"};
-const char *const pricing_labels[] = {"catalog", "caller", "unpriced"};
 
 static const char *const field_names[F_NUM_FIELDS] = {
 	[F_EXTERNAL_REQUEST_ID] = "externalRequestId",
@@ -82,7 +79,7 @@ static const IntRule int_rules[F_NUM_FIELDS] = {
 #define FUTURE_SKEW_USECS (5 * USECS_PER_MINUTE)
 
 EventField
-event_field_lookup(const char *key, int len)
+opsmeter_event_field_lookup(const char *key, int len)
 {
 	static uint8 lengths[F_NUM_FIELDS];
 
@@ -96,14 +93,8 @@ event_field_lookup(const char *key, int len)
 	return F_UNKNOWN;
 }
 
-const char *
-event_field_name(EventField field)
-{
-	return field_names[field];
-}
-
 void
-event_init(OpsEvent *ev, EventOrigin origin, int number)
+opsmeter_event_init(OpsEvent *ev, EventOrigin origin, int number)
 {
 	memset(ev, 0, sizeof(OpsEvent));
 	ev->loc.origin = origin;
@@ -112,7 +103,8 @@ event_init(OpsEvent *ev, EventOrigin origin, int number)
 	ev->environment = ENV_PROD;
 }
 
-const char *
+/* " in element 3", " on line 4" or "" — for messages about an event. */
+static const char *
 event_location_text(const EventLocation *loc)
 {
 	switch (loc->origin)
@@ -179,7 +171,7 @@ field_expectation(EventField f)
 	}
 }
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 field_error(const OpsEvent *ev, EventField f, const char *problem, const char *hint)
 {
 	if (hint == NULL)
@@ -191,7 +183,7 @@ field_error(const OpsEvent *ev, EventField f, const char *problem, const char *h
 			 hint ? errhint("%s", hint) : 0));
 }
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 type_error(const OpsEvent *ev, EventField f, const char *expected, const FieldValue *v, const char *hint)
 {
 	field_error(ev, f, psprintf("must be %s, not %s", expected, kind_name(v->kind)), hint);
@@ -485,7 +477,7 @@ set_timestamp(OpsEvent *ev, const FieldValue *v)
 
 /* Deepest nesting of containers inside a jsonb container (1 for {}). */
 int
-event_jsonb_depth(JsonbContainer *container)
+opsmeter_event_jsonb_depth(JsonbContainer *container)
 {
 	JsonbIterator *it = JsonbIteratorInit(container);
 	JsonbValue	v;
@@ -511,7 +503,7 @@ set_metadata(OpsEvent *ev, const FieldValue *v)
 {
 	if (v->kind != VK_OBJECT || v->object == NULL)
 		type_error(ev, F_METADATA, "a JSON object", v, NULL);
-	if (1 + event_jsonb_depth(&v->object->root) > OPSMETER_MAX_NESTING)
+	if (1 + opsmeter_event_jsonb_depth(&v->object->root) > OPSMETER_MAX_NESTING)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("invalid field \"metadata\"%s: nested deeper than %d levels",
@@ -528,7 +520,7 @@ set_metadata(OpsEvent *ev, const FieldValue *v)
 }
 
 void
-event_set_field(OpsEvent *ev, EventField f, const FieldValue *v)
+opsmeter_event_set_field(OpsEvent *ev, EventField f, const FieldValue *v)
 {
 	static const char *const status_labels[] = {"success", "error"};
 
@@ -563,10 +555,10 @@ event_set_field(OpsEvent *ev, EventField f, const FieldValue *v)
 			ev->is_error = set_label(ev, f, v, status_labels, 2) == 1;
 			break;
 		case F_DATA_MODE:
-			ev->data_mode = (DataMode) set_label(ev, f, v, data_mode_labels, 3);
+			ev->data_mode = (DataMode) set_label(ev, f, v, opsmeter_data_mode_labels, 3);
 			break;
 		case F_ENVIRONMENT:
-			ev->environment = (Environment) set_label(ev, f, v, environment_labels, 3);
+			ev->environment = (Environment) set_label(ev, f, v, opsmeter_environment_labels, 3);
 			break;
 		case F_COST_USD:
 			set_cost(ev, v);
@@ -588,7 +580,7 @@ event_set_field(OpsEvent *ev, EventField f, const FieldValue *v)
  * without bound in a field nobody reads.  depth is 1 for {} or [].
  */
 void
-event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth)
+opsmeter_event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth)
 {
 	if (1 + depth > OPSMETER_MAX_NESTING)
 		ereport(ERROR,
@@ -600,7 +592,7 @@ event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth)
 }
 
 void
-event_note_unknown_field(OpsEvent *ev, const char *key, int len)
+opsmeter_event_note_unknown_field(OpsEvent *ev, const char *key, int len)
 {
 	int			cut = pg_mbcliplen(key, len, 64);
 
@@ -618,7 +610,7 @@ require(const OpsEvent *ev, EventField f)
 }
 
 void
-event_finish(OpsEvent *ev, const EventBounds *bounds)
+opsmeter_event_finish(OpsEvent *ev, const EventBounds *bounds)
 {
 	int64		sum;
 
@@ -664,5 +656,5 @@ event_finish(OpsEvent *ev, const EventBounds *bounds)
 	}
 
 	if (!ev->seen[F_COST_USD])
-		ev->pricing = PRICING_UNPRICED;	/* pricing_apply() decides */
+		ev->pricing = PRICING_UNPRICED;	/* ingest.c prices it */
 }

@@ -10,7 +10,11 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "budget.h"
+#include "guc.h"
 #include "ingest.h"
+#include "pricing.h"
+#include "storage.h"
 
 #define FUTURE_SKEW_USECS (5 * USECS_PER_MINUTE)
 
@@ -19,7 +23,7 @@
  * caller's workspace and right to write, and the timestamp window.
  */
 void
-ingest_begin(IngestCall *call, const char *funcname)
+opsmeter_ingest_begin(IngestCall *call, const char *funcname)
 {
 	TimestampTz statement_start;
 
@@ -48,7 +52,7 @@ ingest_begin(IngestCall *call, const char *funcname)
 }
 
 void
-ingest_check_batch_size(int nevents)
+opsmeter_ingest_check_batch_size(int nevents)
 {
 	if (nevents > opsmeter_max_batch_events)
 		ereport(ERROR,
@@ -59,7 +63,7 @@ ingest_check_batch_size(int nevents)
 }
 
 void
-ingest_check_payload_size(size_t bytes)
+opsmeter_ingest_check_payload_size(size_t bytes)
 {
 	if (bytes > (size_t) opsmeter_max_payload_bytes)
 		ereport(ERROR,
@@ -138,9 +142,9 @@ static void
 put_budget_flags(JsonbParseState **st, const IngestCall *call)
 {
 	put_key(st, "budgetWarning");
-	put_bool(st, call->budget_warning);
+	put_bool(st, call->budget.warning);
 	put_key(st, "budgetExceeded");
-	put_bool(st, call->budget_exceeded);
+	put_bool(st, call->budget.exceeded);
 }
 
 static Jsonb *
@@ -158,13 +162,13 @@ single_response(const IngestCall *call)
 	put_key(&st, "externalRequestId");
 	put_string(&st, WJB_VALUE, ev->external_request_id);
 	put_key(&st, "dataMode");
-	put_string(&st, WJB_VALUE, data_mode_labels[ev->data_mode]);
+	put_string(&st, WJB_VALUE, opsmeter_data_mode_labels[ev->data_mode]);
 	put_key(&st, "environment");
-	put_string(&st, WJB_VALUE, environment_labels[ev->environment]);
+	put_string(&st, WJB_VALUE, opsmeter_environment_labels[ev->environment]);
 	put_key(&st, "costUsd");
 	put_numeric(&st, WJB_VALUE, ev->duplicate ? NULL : ev->cost_usd);
 	put_key(&st, "pricing");
-	put_string(&st, WJB_VALUE, ev->duplicate ? NULL : pricing_labels[ev->pricing]);
+	put_string(&st, WJB_VALUE, ev->duplicate ? NULL : opsmeter_pricing_labels[ev->pricing]);
 	put_key(&st, "warnings");
 	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	foreach(lc, ev->warnings)
@@ -249,21 +253,45 @@ batch_response(const IngestCall *call, int accepted)
 }
 
 /*
+ * Sets cost_usd and pricing.  Caller-supplied cost wins; otherwise the
+ * catalog price in effect at the event's timestamp; otherwise NULL with a
+ * warning, never $0.
+ */
+static void
+price_event(OpsEvent *ev)
+{
+	const char *reason = NULL;
+
+	if (ev->pricing == PRICING_CALLER)
+		return;
+	ev->cost_usd = opsmeter_pricing_cost(ev->provider, ev->model, ev->ts, ev->input_tokens,
+										 ev->cached_input_tokens, ev->output_tokens, &reason);
+	if (ev->cost_usd == NULL)
+	{
+		ev->pricing = PRICING_UNPRICED;
+		ev->warnings = lappend(ev->warnings, (char *) reason);
+		return;
+	}
+	ev->pricing = PRICING_CATALOG;
+}
+
+/*
  * Dedups, prices and stores the validated events of a call, counts their
  * spend against the workspace's budgets, and answers.
  * Duplicates are found first so that only what is stored is priced.
  */
 Jsonb *
-ingest_finish(IngestCall *call)
+opsmeter_ingest_finish(IngestCall *call)
 {
+	StoragePlan *plan;
 	int			accepted;
 
-	storage_claim(call);
+	plan = opsmeter_storage_claim(call->ws.id, call->events, call->nevents);
 	for (int i = 0; i < call->nevents; i++)
 		if (!call->events[i].duplicate)
-			pricing_apply(&call->events[i]);
-	accepted = storage_write(call);
-	budget_account(call);
+			price_event(&call->events[i]);
+	accepted = opsmeter_storage_write(plan, call->caller, call->bounds.now);
+	opsmeter_budget_account(&call->ws, call->events, call->nevents, &call->budget);
 
 	return call->batch ? batch_response(call, accepted) : single_response(call);
 }

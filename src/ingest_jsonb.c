@@ -7,6 +7,7 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
+#include "event.h"
 #include "ingest.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_ingest);
@@ -85,19 +86,19 @@ parse_event(OpsEvent *ev, JsonbContainer *object, const EventBounds *bounds)
 			continue;
 		tok = JsonbIteratorNext(&it, &val, true);
 		Assert(tok == WJB_VALUE);
-		field = event_field_lookup(key.val.string.val, key.val.string.len);
+		field = opsmeter_event_field_lookup(key.val.string.val, key.val.string.len);
 		if (val.type == jbvBinary && field != F_METADATA)
-			event_check_nesting(ev, key.val.string.val, key.val.string.len,
-								event_jsonb_depth(val.val.binary.data));
+			opsmeter_event_check_nesting(ev, key.val.string.val, key.val.string.len,
+								opsmeter_event_jsonb_depth(val.val.binary.data));
 		if (field == F_UNKNOWN)
 		{
-			event_note_unknown_field(ev, key.val.string.val, key.val.string.len);
+			opsmeter_event_note_unknown_field(ev, key.val.string.val, key.val.string.len);
 			continue;
 		}
 		to_field_value(&val, field, &fv);
-		event_set_field(ev, field, &fv);
+		opsmeter_event_set_field(ev, field, &fv);
 	}
-	event_finish(ev, bounds);
+	opsmeter_event_finish(ev, bounds);
 }
 
 /*
@@ -110,8 +111,8 @@ opsmeter_ingest(PG_FUNCTION_ARGS)
 	Jsonb	   *payload = PG_GETARG_JSONB_P(0);
 	IngestCall	call;
 
-	ingest_begin(&call, "opsmeter_ingest");
-	ingest_check_payload_size(VARSIZE(payload));
+	opsmeter_ingest_begin(&call, "opsmeter_ingest");
+	opsmeter_ingest_check_payload_size(VARSIZE(payload));
 
 	if (JB_ROOT_IS_SCALAR(payload))
 		ereport(ERROR,
@@ -124,7 +125,7 @@ opsmeter_ingest(PG_FUNCTION_ARGS)
 		call.batch = false;
 		call.nevents = 1;
 		call.events = palloc(sizeof(OpsEvent));
-		event_init(&call.events[0], ORIGIN_SINGLE, 0);
+		opsmeter_event_init(&call.events[0], ORIGIN_SINGLE, 0);
 		parse_event(&call.events[0], &payload->root, &call.bounds);
 	}
 	else
@@ -136,7 +137,7 @@ opsmeter_ingest(PG_FUNCTION_ARGS)
 
 		call.batch = true;
 		call.nevents = JB_ROOT_COUNT(payload);
-		ingest_check_batch_size(call.nevents);
+		opsmeter_ingest_check_batch_size(call.nevents);
 		call.events = palloc(sizeof(OpsEvent) * Max(call.nevents, 1));
 		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 		{
@@ -148,11 +149,11 @@ opsmeter_ingest(PG_FUNCTION_ARGS)
 						 errmsg("invalid element %d: must be a JSON object, not %s",
 								i, jsonb_kind_name(&elem)),
 						 errhint("A batch is an array of event objects.")));
-			event_init(&call.events[i], ORIGIN_ELEMENT, i);
+			opsmeter_event_init(&call.events[i], ORIGIN_ELEMENT, i);
 			parse_event(&call.events[i], elem.val.binary.data, &call.bounds);
 			i++;
 		}
 	}
 
-	PG_RETURN_JSONB_P(ingest_finish(&call));
+	PG_RETURN_JSONB_P(opsmeter_ingest_finish(&call));
 }

@@ -11,6 +11,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
+#include "event.h"
 #include "ingest.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_ingest_ndjson);
@@ -31,10 +32,10 @@ to_field_value(struct json_object *val, EventField field, int lineno, FieldValue
 			break;
 		case json_type_int:
 			fv->kind = VK_NUMBER;
-			if (jsonc_int_overflows(val))
+			if (opsmeter_jsonc_int_overflows(val))
 				fv->beyond_int64 = true;	/* json-c lost its digits */
-			else if (jsonc_int_above_int64(val))
-				fv->num = jsonc_number(val);	/* exact text, out of range */
+			else if (opsmeter_jsonc_int_above_int64(val))
+				fv->num = opsmeter_jsonc_number(val);	/* exact text, out of range */
 			else
 			{
 				fv->is_int = true;
@@ -43,7 +44,7 @@ to_field_value(struct json_object *val, EventField field, int lineno, FieldValue
 			break;
 		case json_type_double:
 			fv->kind = VK_NUMBER;
-			fv->num = jsonc_number(val);
+			fv->num = opsmeter_jsonc_number(val);
 			break;
 		case json_type_boolean:
 			fv->kind = VK_BOOL;
@@ -55,12 +56,12 @@ to_field_value(struct json_object *val, EventField field, int lineno, FieldValue
 			fv->kind = VK_OBJECT;
 			if (field == F_METADATA)
 			{
-				if (jsonc_has_int_beyond_int64(val))
+				if (opsmeter_jsonc_has_int_beyond_int64(val))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 							 errmsg("invalid field \"metadata\" on line %d: holds an integer beyond the 64-bit range", lineno),
 							 errhint("In NDJSON bodies, metadata integers must lie between -9223372036854775807 and 18446744073709551614; send larger ones as strings or decimals.")));
-				fv->object = jsonc_to_jsonb(val);
+				fv->object = opsmeter_jsonc_to_jsonb(val);
 			}
 			break;
 	}
@@ -109,14 +110,14 @@ parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
 	bool		too_deep;
 	bool		nul;
 
-	problem = jsonc_strict_problem(line, len, &nul);
+	problem = opsmeter_json_text_strict_problem(line, len, &nul);
 	if (problem != NULL)
 		ereport(ERROR,
 				(errcode(nul ? ERRCODE_UNTRANSLATABLE_CHARACTER : ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid JSON on line %d: %s", lineno, problem),
 				 nul ? errhint("PostgreSQL text and jsonb cannot hold NUL characters; remove them.")
 				 : errhint("Each line must hold one JSON object (RFC 8259).")));
-	*current = jsonc_parse(tok, line, len, &problem, &too_deep);
+	*current = opsmeter_json_text_parse(tok, line, len, &problem, &too_deep);
 	if (*current == NULL && problem == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -132,30 +133,31 @@ parse_line(OpsEvent *ev, const char *line, size_t len, int lineno,
 	if (!json_object_is_type(*current, json_type_object))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid line %d: must be a JSON object, not %s", lineno, jsonc_kind_name(*current)),
+				 errmsg("invalid line %d: must be a JSON object, not %s",
+						lineno, opsmeter_jsonc_kind_name(*current)),
 				 errhint("Each line holds one event object.")));
 
-	event_init(ev, ORIGIN_LINE, lineno);
+	opsmeter_event_init(ev, ORIGIN_LINE, lineno);
 	{
 		json_object_object_foreach(*current, key, val)
 		{
 			int			keylen = strlen(key);
-			EventField	field = event_field_lookup(key, keylen);
+			EventField	field = opsmeter_event_field_lookup(key, keylen);
 			FieldValue	fv;
 
 			if (field != F_METADATA && (json_object_is_type(val, json_type_object) ||
 										json_object_is_type(val, json_type_array)))
-				event_check_nesting(ev, key, keylen, jsonc_depth(val));
+				opsmeter_event_check_nesting(ev, key, keylen, jsonc_depth(val));
 			if (field == F_UNKNOWN)
 			{
-				event_note_unknown_field(ev, key, keylen);
+				opsmeter_event_note_unknown_field(ev, key, keylen);
 				continue;
 			}
 			to_field_value(val, field, lineno, &fv);
-			event_set_field(ev, field, &fv);
+			opsmeter_event_set_field(ev, field, &fv);
 		}
 	}
-	event_finish(ev, bounds);
+	opsmeter_event_finish(ev, bounds);
 	json_object_put(*current);
 	*current = NULL;
 }
@@ -193,13 +195,13 @@ opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
 	struct json_object *volatile current = NULL;
 	int			nevents = 0;
 
-	ingest_begin(&call, "opsmeter_ingest_ndjson");
+	opsmeter_ingest_begin(&call, "opsmeter_ingest_ndjson");
 	if (GetDatabaseEncoding() != PG_UTF8)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("opsmeter_ingest_ndjson() requires a UTF8 database"),
 				 errhint("Use opsmeter_ingest(jsonb) in databases of other encodings.")));
-	ingest_check_payload_size(size);
+	opsmeter_ingest_check_payload_size(size);
 
 	/* Count the events first: the batch limit applies before any parsing. */
 	for (size_t start = 0; start < size;)
@@ -211,7 +213,7 @@ opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
 			nevents++;
 		start = end + 1;
 	}
-	ingest_check_batch_size(nevents);
+	opsmeter_ingest_check_batch_size(nevents);
 
 	call.batch = true;
 	call.by_line = true;
@@ -223,7 +225,7 @@ opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
 		int			lineno = 0,
 					i = 0;
 
-		tok = jsonc_new_tokener();
+		tok = opsmeter_jsonc_new_tokener();
 		for (size_t start = 0; start < size;)
 		{
 			const char *nl = memchr(data + start, '\n', size - start);
@@ -248,5 +250,5 @@ opsmeter_ingest_ndjson(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	PG_RETURN_JSONB_P(ingest_finish(&call));
+	PG_RETURN_JSONB_P(opsmeter_ingest_finish(&call));
 }

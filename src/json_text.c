@@ -9,7 +9,7 @@
 #include "json_text.h"
 
 struct json_tokener *
-json_text_new_tokener(void)
+opsmeter_json_text_new_tokener(void)
 {
 	struct json_tokener *tok = json_tokener_new_ex(OPSMETER_JSON_MAX_DEPTH);
 
@@ -19,8 +19,8 @@ json_text_new_tokener(void)
 }
 
 struct json_object *
-jsonc_parse(struct json_tokener *tok, const char *text, size_t len,
-			const char **problem, bool *too_deep)
+opsmeter_json_text_parse(struct json_tokener *tok, const char *text, size_t len,
+						 const char **problem, bool *too_deep)
 {
 	struct json_object *obj;
 	enum json_tokener_error err;
@@ -130,7 +130,7 @@ json_number_length(const char *text, size_t len)
 }
 
 const char *
-jsonc_strict_problem(const char *text, size_t len, bool *nul)
+opsmeter_json_text_strict_problem(const char *text, size_t len, bool *nul)
 {
 	static char token_problem[128];
 	bool		in_string = false;

@@ -12,9 +12,9 @@
 
 
 struct json_tokener *
-jsonc_new_tokener(void)
+opsmeter_jsonc_new_tokener(void)
 {
-	struct json_tokener *tok = json_text_new_tokener();
+	struct json_tokener *tok = opsmeter_json_text_new_tokener();
 
 	if (tok == NULL)
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -22,7 +22,7 @@ jsonc_new_tokener(void)
 }
 
 Numeric
-jsonc_number(struct json_object *num)
+opsmeter_jsonc_number(struct json_object *num)
 {
 	const char *text = json_object_get_string(num);
 
@@ -36,7 +36,7 @@ jsonc_number(struct json_object *num)
  * as "digits lost".  (Both are outside every opsmeter range anyway.)
  */
 bool
-jsonc_int_overflows(struct json_object *num)
+opsmeter_jsonc_int_overflows(struct json_object *num)
 {
 	return json_object_get_int64(num) == INT64_MIN ||
 		json_object_get_uint64(num) == UINT64_MAX;
@@ -44,22 +44,22 @@ jsonc_int_overflows(struct json_object *num)
 
 /* True for an int json-c holds as uint64 above INT64_MAX (exact). */
 bool
-jsonc_int_above_int64(struct json_object *num)
+opsmeter_jsonc_int_above_int64(struct json_object *num)
 {
 	return json_object_get_int64(num) == INT64_MAX &&
 		json_object_get_uint64(num) > (uint64_t) INT64_MAX;
 }
 
 bool
-jsonc_has_int_beyond_int64(struct json_object *obj)
+opsmeter_jsonc_has_int_beyond_int64(struct json_object *obj)
 {
 	switch (json_object_get_type(obj))
 	{
 		case json_type_int:
-			return jsonc_int_overflows(obj);
+			return opsmeter_jsonc_int_overflows(obj);
 		case json_type_array:
 			for (size_t i = 0; i < json_object_array_length(obj); i++)
-				if (jsonc_has_int_beyond_int64(json_object_array_get_idx(obj, i)))
+				if (opsmeter_jsonc_has_int_beyond_int64(json_object_array_get_idx(obj, i)))
 					return true;
 			return false;
 		case json_type_object:
@@ -67,7 +67,7 @@ jsonc_has_int_beyond_int64(struct json_object *obj)
 				json_object_object_foreach(obj, key, val)
 				{
 					(void) key;
-					if (val != NULL && jsonc_has_int_beyond_int64(val))
+					if (val != NULL && opsmeter_jsonc_has_int_beyond_int64(val))
 						return true;
 				}
 				return false;
@@ -78,7 +78,7 @@ jsonc_has_int_beyond_int64(struct json_object *obj)
 }
 
 Jsonb *
-jsonc_to_jsonb(struct json_object *obj)
+opsmeter_jsonc_to_jsonb(struct json_object *obj)
 {
 	const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
 
@@ -86,7 +86,7 @@ jsonc_to_jsonb(struct json_object *obj)
 }
 
 const char *
-jsonc_kind_name(struct json_object *obj)
+opsmeter_jsonc_kind_name(struct json_object *obj)
 {
 	switch (json_object_get_type(obj))
 	{

@@ -30,7 +30,8 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
-#include "opsmeter.h"
+#include "catalog.h"
+#include "compat.h"
 
 #include <sys/stat.h>
 
@@ -64,7 +65,7 @@ typedef struct PriceRow
 	Numeric		cached_input;	/* NULL when the provider has no cached rate */
 } PriceRow;
 
-static void pg_attribute_noreturn()
+pg_noreturn static void
 file_error(const PriceLoad *load, const char *where, const char *problem)
 {
 	ereport(ERROR,
@@ -142,7 +143,7 @@ price_value(struct json_object *parent, const char *key, bool *bad)
 	if (!json_object_object_get_ex(parent, key, &v) || v == NULL)
 		return NULL;
 	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
-		n = jsonc_number(v);
+		n = opsmeter_jsonc_number(v);
 	else if (json_object_is_type(v, json_type_string) && looks_numeric(json_object_get_string(v)))
 		n = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(json_object_get_string(v)),
 												ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
@@ -446,8 +447,8 @@ load_price_file(PriceLoad *load)
 		bool		too_deep;
 		const char *format;
 
-		tok = jsonc_new_tokener();
-		root = jsonc_parse(tok, text, len, &problem, &too_deep);
+		tok = opsmeter_jsonc_new_tokener();
+		root = opsmeter_json_text_parse(tok, text, len, &problem, &too_deep);
 		if (root == NULL && problem == NULL)
 			file_error(load, "", "the top level must be an object");
 		if (root == NULL)

@@ -18,7 +18,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
-#include "ingest.h"
+#include "catalog.h"
+#include "pricing.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_prices_changed);
 PG_FUNCTION_INFO_V1(opsmeter_catalog_cost);
@@ -59,7 +60,7 @@ price_relcache_callback(Datum arg, Oid relid)
 }
 
 void
-pricing_register_invalidation(void)
+opsmeter_pricing_init(void)
 {
 	CacheRegisterRelcacheCallback(price_relcache_callback, (Datum) 0);
 }
@@ -203,14 +204,11 @@ point_at(const PriceEntry *entry, TimestampTz ts)
 	return found;
 }
 
-/*
- * The catalog cost of these tokens at ts, or NULL with *reason set
- * ("unknown_model" or "no_price_in_effect").
- */
-static Numeric
-catalog_cost(const char *provider, const char *model, TimestampTz ts,
-			 int64 input_tokens, int64 cached_input_tokens, int64 output_tokens,
-			 const char **reason)
+/* The catalog cost of tokens at ts: see pricing.h. */
+Numeric
+opsmeter_pricing_cost(const char *provider, const char *model, TimestampTz ts,
+					  int64 input_tokens, int64 cached_input_tokens, int64 output_tokens,
+					  const char **reason)
 {
 	char		key[PRICE_KEY_BYTES];
 	PriceEntry *entry = NULL;
@@ -247,29 +245,6 @@ catalog_cost(const char *provider, const char *model, TimestampTz ts,
 }
 
 /*
- * Sets cost_usd and pricing.  Caller-supplied cost wins; otherwise the
- * catalog price in effect at the event's timestamp; otherwise NULL with a
- * warning, never $0.
- */
-void
-pricing_apply(OpsEvent *ev)
-{
-	const char *reason = NULL;
-
-	if (ev->pricing == PRICING_CALLER)
-		return;
-	ev->cost_usd = catalog_cost(ev->provider, ev->model, ev->ts, ev->input_tokens,
-								ev->cached_input_tokens, ev->output_tokens, &reason);
-	if (ev->cost_usd == NULL)
-	{
-		ev->pricing = PRICING_UNPRICED;
-		ev->warnings = lappend(ev->warnings, (char *) reason);
-		return;
-	}
-	ev->pricing = PRICING_CATALOG;
-}
-
-/*
  * opsmeter.catalog_cost(provider, model, ts, input_tokens,
  * cached_input_tokens, output_tokens) -> numeric: what ingest would charge
  * now for these tokens at ts; NULL when the catalog has no price.  Used by
@@ -281,9 +256,10 @@ opsmeter_catalog_cost(PG_FUNCTION_ARGS)
 	const char *reason;
 	Numeric		cost;
 
-	cost = catalog_cost(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)),
-						PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_INT64(3), PG_GETARG_INT64(4),
-						PG_GETARG_INT64(5), &reason);
+	cost = opsmeter_pricing_cost(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+								 text_to_cstring(PG_GETARG_TEXT_PP(1)),
+								 PG_GETARG_TIMESTAMPTZ(2), PG_GETARG_INT64(3), PG_GETARG_INT64(4),
+								 PG_GETARG_INT64(5), &reason);
 	if (cost == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_NUMERIC(cost);

@@ -23,7 +23,9 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "opsmeter.h"
+#include "catalog.h"
+#include "guc.h"
+#include "retention.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_wait_for_ingest_barrier);
 PG_FUNCTION_INFO_V1(opsmeter_run_retention);

@@ -27,7 +27,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "ingest.h"
+#include "catalog.h"
+#include "compat.h"
+#include "storage.h"
 
 /*
  * Tuples handed to table_multi_insert at once.  COPY buffers up to 1000;
@@ -88,15 +90,20 @@ static SPIPlanPtr insert_keys_plan = NULL;
 
 struct StoragePlan
 {
+	int64		workspace_id;
+	OpsEvent   *events;			/* the call's events; duplicates get marked */
+	int			nevents;
+	Oid			ingested_by;	/* set by opsmeter_storage_write() */
+	TimestampTz ingested_at;
 	int		   *order;			/* accepted events, by request id */
 	int			accepted;
 	int32	   *days;			/* per event: UTC day */
 	Oid		   *relids;			/* per event: its locked partition */
 };
 
-/* UTC day of a timestamp, as a date (days since 2000-01-01). */
+/* See storage.h. */
 int32
-utc_day(TimestampTz ts)
+opsmeter_utc_day(TimestampTz ts)
 {
 	int64		day = ts / USECS_PER_DAY;
 
@@ -282,16 +289,8 @@ bulk_write(BulkWriter *w, int m, bool partial_unique, bool *conflicted)
 		bool		spec_conflict = false;
 
 		ResetPerTupleExprContext(w->estate);
-#if PG_VERSION_NUM >= 160000
-		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
-										  &spec_conflict, NIL, false);
-#elif PG_VERSION_NUM >= 140000
-		conflicts = ExecInsertIndexTuples(w->rri, w->slots[s], w->estate, false, partial_unique,
-										  &spec_conflict, NIL);
-#else
-		conflicts = ExecInsertIndexTuples(w->slots[s], w->estate, partial_unique,
-										  &spec_conflict, NIL);
-#endif
+		conflicts = opsmeter_insert_index_tuples(w->rri, w->slots[s], w->estate, partial_unique,
+												 &spec_conflict);
 		if (conflicted)
 			conflicted[s] = (conflicts != NIL);
 	}
@@ -320,10 +319,10 @@ bulk_end(BulkWriter *w)
  * order cannot.
  */
 static bool
-claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *days,
+claim_keys_directly(StoragePlan *plan, const int *order, int ncand, const int32 *days,
 					const Datum *key_text, bool *claimed)
 {
-	OpsEvent   *events = call->events;
+	OpsEvent   *events = plan->events;
 	Relation	keys = table_open(opsmeter_relid("request_keys"), RowExclusiveLock);
 	Relation	pk = index_open(opsmeter_relid("request_keys_pkey"), AccessShareLock);
 	TupleTableSlot *found = table_slot_create(keys, NULL);
@@ -339,12 +338,12 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 	int			nwritten = 0;
 
 	InitDirtySnapshot(dirty);
-	scan = index_beginscan(keys, pk, &dirty, 2, 0);
+	scan = opsmeter_index_beginscan(keys, pk, &dirty, 2, 0);
 	for (int k = 0; k < ncand; k++)
 	{
 		int			i = order[k];
 
-		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(call->ws.id));
+		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(plan->workspace_id));
 		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key_text[i]);
 		skey[1].sk_collation = pk->rd_indcollation[1];
 		index_rescan(scan, skey, 2, NULL, 0);
@@ -377,7 +376,7 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 				int			i = fresh[start + s];
 
 				ExecClearTuple(slot);
-				slot->tts_values[0] = Int64GetDatum(call->ws.id);
+				slot->tts_values[0] = Int64GetDatum(plan->workspace_id);
 				slot->tts_values[1] = key_text[i];
 				slot->tts_values[2] = DateADTGetDatum(days[i]);
 				memset(slot->tts_isnull, false, sizeof(bool) * 3);
@@ -406,7 +405,7 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
 		for (int k = 0; k < ncand; k++)
 		{
 			claimed[order[k]] = false;
-			call->events[order[k]].duplicate = false;
+			plan->events[order[k]].duplicate = false;
 		}
 	return !contended;
 }
@@ -418,10 +417,10 @@ claim_keys_directly(IngestCall *call, const int *order, int ncand, const int32 *
  * order[] must be sorted by request id.
  */
 static void
-claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *days,
+claim_keys_waiting(StoragePlan *plan, const int *order, int ncand, const int32 *days,
 				   const Datum *key_text, bool *claimed)
 {
-	OpsEvent   *events = call->events;
+	OpsEvent   *events = plan->events;
 	Datum	   *ids = palloc(sizeof(Datum) * ncand);
 	Datum	   *dates = palloc(sizeof(Datum) * ncand);
 	Datum		args[3];
@@ -432,7 +431,7 @@ claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *d
 		ids[k] = key_text[order[k]];
 		dates[k] = DateADTGetDatum(days[order[k]]);
 	}
-	args[0] = Int64GetDatum(call->ws.id);
+	args[0] = Int64GetDatum(plan->workspace_id);
 	args[1] = PointerGetDatum(construct_array(ids, ncand, TEXTOID, -1, false, TYPALIGN_INT));
 	args[2] = PointerGetDatum(construct_array(dates, ncand, DATEOID, sizeof(DateADT), true, TYPALIGN_INT));
 
@@ -441,7 +440,7 @@ claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *d
 	if (insert_keys_plan == NULL)
 	{
 		Oid			argtypes[3] = {INT8OID, TEXTARRAYOID, DATEARRAYOID};
-		SPIPlanPtr	plan = SPI_prepare(
+		SPIPlanPtr	prepared = SPI_prepare(
 									   "INSERT INTO opsmeter.request_keys AS k (workspace_id, external_request_id, event_day) "
 									   "SELECT $1, u.id, u.day "
 									   "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
@@ -449,10 +448,10 @@ claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *d
 									   "RETURNING k.external_request_id",
 									   3, argtypes);
 
-		if (plan == NULL)
+		if (prepared == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		insert_keys_plan = plan;
+		SPI_keepplan(prepared);
+		insert_keys_plan = prepared;
 	}
 	if (SPI_execute_plan(insert_keys_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "inserting request keys failed");
@@ -477,17 +476,17 @@ claim_keys_waiting(IngestCall *call, const int *order, int ncand, const int32 *d
  * order[0..return), still sorted by request id.
  */
 static int
-claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
+claim_request_keys(StoragePlan *plan, int *order, int ncand, const int32 *days)
 {
-	bool	   *claimed = palloc0(sizeof(bool) * call->nevents);
-	Datum	   *key_text = palloc(sizeof(Datum) * call->nevents);
+	bool	   *claimed = palloc0(sizeof(bool) * plan->nevents);
+	Datum	   *key_text = palloc(sizeof(Datum) * plan->nevents);
 	int			accepted = 0;
 
 	/* Each key as text once: the probe, the insert and the fallback share it. */
 	for (int k = 0; k < ncand; k++)
-		key_text[order[k]] = CStringGetTextDatum(call->events[order[k]].external_request_id);
-	if (!claim_keys_directly(call, order, ncand, days, key_text, claimed))
-		claim_keys_waiting(call, order, ncand, days, key_text, claimed);
+		key_text[order[k]] = CStringGetTextDatum(plan->events[order[k]].external_request_id);
+	if (!claim_keys_directly(plan, order, ncand, days, key_text, claimed))
+		claim_keys_waiting(plan, order, ncand, days, key_text, claimed);
 
 	for (int k = 0; k < ncand; k++)
 	{
@@ -496,7 +495,7 @@ claim_request_keys(IngestCall *call, int *order, int ncand, const int32 *days)
 		if (claimed[i])
 			order[accepted++] = i;
 		else
-			call->events[i].duplicate = true;
+			plan->events[i].duplicate = true;
 	}
 	return accepted;
 }
@@ -523,7 +522,7 @@ map_columns(TupleDesc desc, int *pos)
 }
 
 static void
-fill_slot(TupleTableSlot *slot, const int *pos, const IngestCall *call, const OpsEvent *ev,
+fill_slot(TupleTableSlot *slot, const int *pos, const StoragePlan *plan, const OpsEvent *ev,
 		  int64 batch, const EnumValues *enums)
 {
 	Datum	   *v = slot->tts_values;
@@ -534,7 +533,7 @@ fill_slot(TupleTableSlot *slot, const int *pos, const IngestCall *call, const Op
 
 	ExecClearTuple(slot);
 	memset(isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	SET(COL_WORKSPACE_ID, Int64GetDatum(call->ws.id));
+	SET(COL_WORKSPACE_ID, Int64GetDatum(plan->workspace_id));
 	SET(COL_TS, TimestampTzGetDatum(ev->ts));
 	SET(COL_INGEST_BATCH, Int64GetDatum(batch));
 	SET(COL_INPUT_TOKENS, Int64GetDatum(ev->input_tokens));
@@ -548,8 +547,8 @@ fill_slot(TupleTableSlot *slot, const int *pos, const IngestCall *call, const Op
 	SET(COL_DATA_MODE, ObjectIdGetDatum(enums->data_mode[ev->data_mode]));
 	SET(COL_ENVIRONMENT, ObjectIdGetDatum(enums->environment[ev->environment]));
 	SET(COL_PRICING, ObjectIdGetDatum(enums->pricing[ev->pricing]));
-	SET(COL_INGESTED_BY, ObjectIdGetDatum(call->caller));
-	SET(COL_INGESTED_AT, TimestampTzGetDatum(call->bounds.now));
+	SET(COL_INGESTED_BY, ObjectIdGetDatum(plan->ingested_by));
+	SET(COL_INGESTED_AT, TimestampTzGetDatum(plan->ingested_at));
 	SET_TEXT(COL_EXTERNAL_REQUEST_ID, ev->external_request_id);
 	SET_TEXT(COL_PROVIDER, ev->provider);
 	SET_TEXT(COL_MODEL, ev->model);
@@ -572,7 +571,7 @@ fill_slot(TupleTableSlot *slot, const int *pos, const IngestCall *call, const Op
  * table_multi_insert, then index entries per tuple.
  */
 static void
-insert_into_partition(Oid relid, const IngestCall *call, const int *idx, int count,
+insert_into_partition(Oid relid, const StoragePlan *plan, const int *idx, int count,
 					  int64 batch, const EnumValues *enums)
 {
 	Relation	rel = table_open(relid, NoLock);	/* locked by lock_partition_for_day */
@@ -586,7 +585,7 @@ insert_into_partition(Oid relid, const IngestCall *call, const int *idx, int cou
 		int			m = Min(w.nslots, count - start);
 
 		for (int s = 0; s < m; s++)
-			fill_slot(w.slots[s], pos, call, &call->events[idx[start + s]], batch, enums);
+			fill_slot(w.slots[s], pos, plan, &plan->events[idx[start + s]], batch, enums);
 		bulk_write(&w, m, false, NULL);
 	}
 	bulk_end(&w);
@@ -602,37 +601,39 @@ load_enum_values(EnumValues *enums)
 
 	for (int i = 0; i < 3; i++)
 	{
-		enums->data_mode[i] = opsmeter_enum_value(dm, data_mode_labels[i]);
-		enums->environment[i] = opsmeter_enum_value(env, environment_labels[i]);
-		enums->pricing[i] = opsmeter_enum_value(pr, pricing_labels[i]);
+		enums->data_mode[i] = opsmeter_enum_value(dm, opsmeter_data_mode_labels[i]);
+		enums->environment[i] = opsmeter_enum_value(env, opsmeter_environment_labels[i]);
+		enums->pricing[i] = opsmeter_enum_value(pr, opsmeter_pricing_labels[i]);
 	}
 }
 
-void
-storage_claim(IngestCall *call)
+StoragePlan *
+opsmeter_storage_claim(int64 workspace_id, OpsEvent *events, int nevents)
 {
-	int			n = call->nevents;
+	int			n = nevents;
 	StoragePlan *plan = palloc0(sizeof(StoragePlan));
 	int		   *order = palloc(sizeof(int) * Max(n, 1));
 	int32	   *days = palloc(sizeof(int32) * Max(n, 1));
 	Oid		   *relids = palloc(sizeof(Oid) * Max(n, 1));
 	int			ncand;
 
+	plan->workspace_id = workspace_id;
+	plan->events = events;
+	plan->nevents = nevents;
 	plan->order = order;
 	plan->days = days;
 	plan->relids = relids;
-	call->storage = plan;
 	if (n == 0)
-		return;
+		return plan;
 
-	ncand = drop_repeats_within_call(call->events, n, order);
+	ncand = drop_repeats_within_call(plan->events, n, order);
 
 	/*
 	 * Partitions first, locked until commit: a retention pass can then never
 	 * remove the home of a key this call is about to claim.
 	 */
 	for (int k = 0; k < ncand; k++)
-		days[order[k]] = utc_day(call->events[order[k]].ts);
+		days[order[k]] = opsmeter_utc_day(plan->events[order[k]].ts);
 	for (int k = 0; k < ncand; k++)
 	{
 		int			i = order[k];
@@ -644,13 +645,13 @@ storage_claim(IngestCall *call)
 		relids[i] = j < k ? relids[order[j]] : lock_partition_for_day(days[i]);
 	}
 
-	plan->accepted = claim_request_keys(call, order, ncand, days);
+	plan->accepted = claim_request_keys(plan, order, ncand, days);
+	return plan;
 }
 
 int
-storage_write(IngestCall *call)
+opsmeter_storage_write(StoragePlan *plan, Oid ingested_by, TimestampTz ingested_at)
 {
-	StoragePlan *plan = call->storage;
 	int		   *order = plan->order;
 	int32	   *days = plan->days;
 	int			accepted = plan->accepted;
@@ -659,6 +660,8 @@ storage_write(IngestCall *call)
 
 	if (accepted == 0)
 		return 0;
+	plan->ingested_by = ingested_by;
+	plan->ingested_at = ingested_at;
 
 	/*
 	 * One batch number per call, drawn after the keys: nextval holds a lock on
@@ -674,7 +677,8 @@ storage_write(IngestCall *call)
 
 		while (end < accepted && days[order[end]] == days[order[start]])
 			end++;
-		insert_into_partition(plan->relids[order[start]], call, order + start, end - start, batch, &enums);
+		insert_into_partition(plan->relids[order[start]], plan, order + start, end - start,
+							  batch, &enums);
 		start = end;
 	}
 	return accepted;

@@ -31,7 +31,9 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "opsmeter.h"
+#include "catalog.h"
+#include "guc.h"
+#include "tenancy.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_my_workspaces);
 PG_FUNCTION_INFO_V1(opsmeter_my_role);

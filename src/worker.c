@@ -24,17 +24,20 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
-#include "opsmeter.h"
+#include "guc.h"
+#include "retention.h"
+#include "worker.h"
 
 PGDLLEXPORT void opsmeter_worker_main(Datum main_arg);
 
 
-/* Registers the worker; called from _PG_init under shared_preload_libraries. */
 void
-opsmeter_register_worker(void)
+opsmeter_worker_init(void)
 {
 	BackgroundWorker worker;
 
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;

@@ -1,7 +1,7 @@
 /*
  * libfuzzer_ndjson.c — libFuzzer harness over the JSON text code of the
- * NDJSON ingest path (src/json_text.c: jsonc_strict_problem + jsonc_parse,
- * over json-c), linked outside the server.
+ * NDJSON ingest path (src/json_text.c: opsmeter_json_text_strict_problem()
+ * + opsmeter_json_text_parse(), over json-c), linked outside the server.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *       -Iinclude -Itest/fuzz test/fuzz/libfuzzer_ndjson.c src/json_text.c \
@@ -21,8 +21,8 @@
  *  - no \u0000 and no lone surrogate gets through, and nothing nested deeper
  *    than OPSMETER_JSON_MAX_DEPTH;
  *  - the parsed value has the type the text's first token says, and its
- *    json-c serialisation (what jsonc_to_jsonb() feeds jsonb_in) is JSON
- *    that parses back to an equal value, with no U+FFFD the text lacked;
+ *    json-c serialisation (what opsmeter_jsonc_to_jsonb() feeds jsonb_in) is
+ *    JSON that parses back to an equal value, with no U+FFFD the text lacked;
  *  - valid JSON that jsonb accepts is never refused, unless it nests deeper
  *    than OPSMETER_JSON_MAX_DEPTH, and then as "too deep".
  *
@@ -47,8 +47,9 @@ static bool strict_mode;
  * FUZZ_STRICT=1): the first two are RFC_DEV_* leniencies of json-c the
  * pre-scan lets through; then json-c 0.16 decoding the surrogate pairs of
  * U+xD800..U+xDFFF (x >= 1) as U+FFFD, because it tests the combined code
- * point's low 16 bits for "surrogate"; last, jsonc_parse() refusing a bare
- * "null", because json-c returns NULL both for an error and for JSON null.
+ * point's low 16 bits for "surrogate"; last, opsmeter_json_text_parse()
+ * refusing a bare "null", because json-c returns NULL both for an error and
+ * for JSON null.
  */
 enum
 {
@@ -212,7 +213,7 @@ check_accepted(struct json_tokener *tok, struct json_object *obj, const char *li
 	if (!type_matches(obj, r.root))
 		fail("the parsed value's type differs from the text's", line, len);
 
-	/* jsonc_to_jsonb() hands exactly this text to jsonb_in. */
+	/* opsmeter_jsonc_to_jsonb() hands exactly this text to jsonb_in. */
 	out = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &outlen);
 	if (out == NULL)
 		fail("json-c could not serialise an accepted value", line, len);
@@ -234,7 +235,7 @@ check_accepted(struct json_tokener *tok, struct json_object *obj, const char *li
 		char	   *copy = malloc(outlen ? outlen : 1);
 
 		memcpy(copy, out, outlen);
-		again = jsonc_parse(tok, copy, outlen, &problem, &too_deep);
+		again = opsmeter_json_text_parse(tok, copy, outlen, &problem, &too_deep);
 		if (again == NULL)
 			fail("json-c refused its own serialisation", copy, outlen);
 		if (!json_object_equal(obj, again))
@@ -259,7 +260,7 @@ check_line(struct json_tokener *tok, const char *data, size_t len)
 	bool		receivable = rfc8259_pg_text_ok(data, len);
 
 	memcpy(line, data, len);
-	strict = jsonc_strict_problem(line, len, &nul);
+	strict = opsmeter_json_text_strict_problem(line, len, &nul);
 	rfc8259_check(line, len, &r);
 
 	/*
@@ -280,7 +281,7 @@ check_line(struct json_tokener *tok, const char *data, size_t len)
 	{
 		const char *problem = NULL;
 		bool		too_deep = false;
-		struct json_object *obj = jsonc_parse(tok, line, len, &problem, &too_deep);
+		struct json_object *obj = opsmeter_json_text_parse(tok, line, len, &problem, &too_deep);
 
 		if (obj != NULL)
 		{
@@ -292,7 +293,8 @@ check_line(struct json_tokener *tok, const char *data, size_t len)
 		else
 		{
 			if (problem == NULL && !(rfc8259_jsonb_accepts(&r) && r.root == 'n'))
-				fail("jsonc_parse returned no value and no problem, but the line is not null", line, len);
+				fail("opsmeter_json_text_parse returned no value and no problem, "
+					 "but the line is not null", line, len);
 			if (problem == NULL)
 				ok = true;		/* the document null: the server refuses it as not an object */
 			else if (receivable && rfc8259_jsonb_accepts(&r) && r.depth <= OPSMETER_JSON_MAX_DEPTH)
@@ -319,7 +321,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *) data;
-	struct json_tokener *tok = json_text_new_tokener();
+	struct json_tokener *tok = opsmeter_json_text_new_tokener();
 
 	if (tok == NULL)
 		abort();
@@ -346,7 +348,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!check_line(tok, line, len))
 		{
 			json_tokener_free(tok);
-			tok = json_text_new_tokener();
+			tok = opsmeter_json_text_new_tokener();
 			if (tok == NULL)
 				abort();
 		}

@@ -168,7 +168,7 @@ opsmeter_log "PostgreSQL copied to $PGROOT (sharedir=$reloc_share)"
 
 # ---------------------------------------------------------------------------
 plant_bug() {
-	local f="$SRC/src/ingest_jsonb.c" anchor='ingest_begin(&call, "opsmeter_ingest");' code=""
+	local f="$SRC/src/ingest_jsonb.c" anchor='opsmeter_ingest_begin(&call, "opsmeter_ingest");' code=""
 	grep -qF "$anchor" "$f" || die "SANITIZE_PLANT_BUG: anchor '$anchor' not found in $f"
 	if [[ "$PLANT" == ubsan || "$PLANT" == both ]]; then
 		code+="$(

@@ -1,0 +1,32 @@
+/*
+ * catalog.h — the bottom layer: where the extension's objects are (schema
+ * "opsmeter", its relations, types and enum values) and who owns them.
+ * Includes no other opsmeter header.
+ */
+#ifndef OPSMETER_CATALOG_H
+#define OPSMETER_CATALOG_H
+
+#include "postgres.h"
+
+/* Schema "opsmeter" and objects inside it; errors when missing. */
+extern Oid	opsmeter_schema_oid(void);
+extern Oid	opsmeter_relid(const char *relname);
+extern Oid	opsmeter_typid(const char *typname);
+extern Oid	opsmeter_enum_value(Oid enumtypid, const char *label);
+
+/*
+ * The extension owner runs every write on behalf of callers, after the C
+ * code has checked the caller (see src/README.md, "identity").
+ */
+typedef struct OwnerSwitch
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			guc_nest_level;	/* search_path pinned to pg_catalog, pg_temp */
+} OwnerSwitch;
+
+extern Oid	opsmeter_owner(void);
+extern void opsmeter_become_owner(OwnerSwitch *sw);
+extern void opsmeter_restore_user(const OwnerSwitch *sw);
+
+#endif							/* OPSMETER_CATALOG_H */

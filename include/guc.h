@@ -1,0 +1,32 @@
+/*
+ * guc.h — every opsmeter.* setting.  guc.c is the one file that defines
+ * them (DefineCustom*Variable); the others read the variables below.
+ * Includes only labels.h, whose check hooks it installs.
+ */
+#ifndef OPSMETER_GUC_H
+#define OPSMETER_GUC_H
+
+#include "postgres.h"
+
+/* Workspace, retention and ingest limits. */
+extern char *opsmeter_workspace_guc;
+extern int	opsmeter_raw_retention_min;
+extern int	opsmeter_summary_retention_min;
+extern int	opsmeter_max_batch_events;
+extern int	opsmeter_max_payload_bytes;
+
+/* The background worker. */
+extern char *opsmeter_database;
+extern char *opsmeter_worker_role;
+extern bool opsmeter_worker_enabled;
+extern int	opsmeter_worker_interval_s;
+
+/* Analytics: session filters (label lists, see labels.h) and the window. */
+extern char *opsmeter_data_mode_guc;
+extern char *opsmeter_environment_guc;
+extern int	opsmeter_range_min;
+
+/* Defines every opsmeter.* setting and reserves the prefix; from _PG_init. */
+extern void opsmeter_guc_init(void);
+
+#endif							/* OPSMETER_GUC_H */

@@ -1,0 +1,33 @@
+/*
+ * storage.h — writes validated events (storage.c): dedup keys, daily
+ * partitions, multi-row insertion.  The invariant is in src/README.md
+ * ("dedup").  Builds on catalog.h and event.h.
+ */
+#ifndef OPSMETER_STORAGE_H
+#define OPSMETER_STORAGE_H
+
+#include "postgres.h"
+#include "utils/timestamp.h"
+
+#include "event.h"
+
+/* What the claim decided, for the write that follows it. */
+typedef struct StoragePlan StoragePlan;
+
+/* UTC day of a timestamp, as a date (days since 2000-01-01): its partition's day. */
+extern int32 opsmeter_utc_day(TimestampTz ts);
+
+/*
+ * Marks every duplicate among the events (within the call and against
+ * stored rows of the workspace), and locks the partitions of the others
+ * until commit.  The events must stay alive until the write.
+ */
+extern StoragePlan *opsmeter_storage_claim(int64 workspace_id, OpsEvent *events, int nevents);
+
+/*
+ * Writes the events the claim accepted, under one batch number, and
+ * returns how many.
+ */
+extern int	opsmeter_storage_write(StoragePlan *plan, Oid ingested_by, TimestampTz ingested_at);
+
+#endif							/* OPSMETER_STORAGE_H */

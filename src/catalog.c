@@ -1,0 +1,108 @@
+/*
+ * catalog.c — where the extension's objects are (schema, relations, types,
+ * enum values) and the switch to their owner, which every write on behalf
+ * of a caller goes through.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+
+Oid
+opsmeter_schema_oid(void)
+{
+	Oid			nsp = get_namespace_oid("opsmeter", true);
+
+	if (!OidIsValid(nsp))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("schema \"opsmeter\" does not exist"),
+				 errhint("Run CREATE EXTENSION opsmeter in this database.")));
+	return nsp;
+}
+
+Oid
+opsmeter_relid(const char *relname)
+{
+	Oid			relid = get_relname_relid(relname, opsmeter_schema_oid());
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"opsmeter.%s\" does not exist", relname),
+				 errhint("The opsmeter extension is damaged; reinstall it.")));
+	return relid;
+}
+
+Oid
+opsmeter_typid(const char *typname)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(typname),
+										ObjectIdGetDatum(opsmeter_schema_oid()));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type opsmeter.%s does not exist", typname);
+	return typid;
+}
+
+Oid
+opsmeter_enum_value(Oid enumtypid, const char *label)
+{
+	Oid			val = GetSysCacheOid2(ENUMTYPOIDNAME, Anum_pg_enum_oid,
+									  ObjectIdGetDatum(enumtypid),
+									  CStringGetDatum(label));
+
+	if (!OidIsValid(val))
+		elog(ERROR, "enum %u has no label \"%s\"", enumtypid, label);
+	return val;
+}
+
+/* The owner of the extension's tables, who performs all writes. */
+Oid
+opsmeter_owner(void)
+{
+	Oid			relid = opsmeter_relid("workspaces");
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Runs what follows as the extension owner with search_path pinned, so that
+ * objects a caller plants on its search_path never run with the owner's
+ * rights.  On error, (sub)transaction abort restores both, as it does for
+ * SECURITY DEFINER functions.
+ */
+void
+opsmeter_become_owner(OwnerSwitch *sw)
+{
+	Oid			owner = opsmeter_owner();
+
+	GetUserIdAndSecContext(&sw->saved_userid, &sw->saved_sec_context);
+	SetUserIdAndSecContext(owner, sw->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	sw->guc_nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+void
+opsmeter_restore_user(const OwnerSwitch *sw)
+{
+	AtEOXact_GUC(true, sw->guc_nest_level);
+	SetUserIdAndSecContext(sw->saved_userid, sw->saved_sec_context);
+}

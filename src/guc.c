@@ -1,0 +1,135 @@
+/*
+ * guc.c — every opsmeter.* setting, defined in one place.  Names, defaults,
+ * ranges, units and contexts are part of the interface (README
+ * "Configuration"); the check hooks of the label lists live next to their
+ * parser in labels.c.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "guc.h"
+#include "labels.h"
+
+char	   *opsmeter_workspace_guc = NULL;
+int			opsmeter_raw_retention_min = 30 * 24 * 60;
+int			opsmeter_summary_retention_min = 365 * 24 * 60;
+int			opsmeter_max_batch_events = 10000;
+int			opsmeter_max_payload_bytes = 64 * 1024 * 1024;
+char	   *opsmeter_database = NULL;
+char	   *opsmeter_worker_role = NULL;
+bool		opsmeter_worker_enabled = true;
+int			opsmeter_worker_interval_s = 60;
+
+/* Analytics session filters and window (filters.c reads them). */
+char	   *opsmeter_data_mode_guc = NULL;
+char	   *opsmeter_environment_guc = NULL;
+int			opsmeter_range_min = 7 * 24 * 60;
+
+void
+opsmeter_guc_init(void)
+{
+	DefineCustomStringVariable("opsmeter.workspace",
+							   "Name of the active workspace for opsmeter calls.",
+							   "Empty means the caller's only workspace.",
+							   &opsmeter_workspace_guc,
+							   "",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.raw_retention",
+							"How long raw request rows are kept.",
+							"A workspace's own setting (opsmeter_set_retention) overrides it.",
+							&opsmeter_raw_retention_min,
+							30 * 24 * 60, 60, 100 * 365 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.summary_retention",
+							"How long summaries are kept.",
+							"A workspace's own setting (opsmeter_set_retention) overrides it.",
+							&opsmeter_summary_retention_min,
+							365 * 24 * 60, 60, 100 * 365 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.max_batch_events",
+							"Largest number of events one ingest call accepts.",
+							NULL,
+							&opsmeter_max_batch_events,
+							10000, 1, 1000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Bounds the memory and time one call can take before any parsing; the
+	 * batch limit alone does not, since events can be fat.
+	 */
+	DefineCustomIntVariable("opsmeter.max_payload_bytes",
+							"Largest payload one ingest call accepts, in bytes.",
+							"Measured as the jsonb argument's size or the NDJSON body's length.",
+							&opsmeter_max_payload_bytes,
+							64 * 1024 * 1024, 1024, (int) MaxAllocSize,
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("opsmeter.database",
+							   "Database the opsmeter background worker works in.",
+							   NULL,
+							   &opsmeter_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("opsmeter.worker_role",
+							   "Role the opsmeter background worker connects as.",
+							   "Empty means the bootstrap superuser; prefer a LOGIN role that is a member of opsmeter_admin.",
+							   &opsmeter_worker_role,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("opsmeter.worker_enabled",
+							 "Whether the opsmeter background worker runs retention passes.",
+							 NULL,
+							 &opsmeter_worker_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.worker_interval",
+							"Time between two passes of the opsmeter background worker.",
+							NULL,
+							&opsmeter_worker_interval_s,
+							60, 1, 24 * 60 * 60,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("opsmeter.data_mode",
+							   "Data modes the analytics views count: all, or a list of real, test, demo.",
+							   "Views, exports and budget signals are real-only by default.",
+							   &opsmeter_data_mode_guc,
+							   "real",
+							   PGC_USERSET, GUC_LIST_INPUT,
+							   opsmeter_check_data_mode_guc, NULL, NULL);
+
+	DefineCustomStringVariable("opsmeter.environment",
+							   "Environments the analytics views count: all, or a list of prod, staging, dev.",
+							   NULL,
+							   &opsmeter_environment_guc,
+							   "all",
+							   PGC_USERSET, GUC_LIST_INPUT,
+							   opsmeter_check_environment_guc, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.range",
+							"Reporting window of the analytics views.",
+							"Whole days mean the last N calendar days in the session time zone, today included; "
+							"otherwise the last whole hours.",
+							&opsmeter_range_min,
+							7 * 24 * 60, 60, 100 * 365 * 24 * 60,
+							PGC_USERSET, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("opsmeter");
+}
