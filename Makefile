@@ -111,3 +111,8 @@ check-symbols: $(shlib)
 		exit 1; \
 	fi; \
 	echo "check-symbols: every symbol $(shlib) exports is prefixed opsmeter_ (or is one PostgreSQL or the linker names)"
+
+# The C modules include one another one way only (src/README.md, "Layers").
+.PHONY: check-layers
+check-layers:
+	@bash $(srcdir)/test/lint/check_layers.sh
