@@ -54,7 +54,10 @@ SELECT has_function_privilege('public', 'opsmeter_load_prices(text, timestamptz)
 
 -- Every user-facing object says what it is (\df+, \dv+, \dT+ and BI tools
 -- show these comments): the functions named opsmeter_*, and every view,
--- type and table of schema opsmeter.  None may be missing.
+-- type and table of schema opsmeter.  None may be missing.  The row types
+-- of tables and views and the implicit array types are not counted: they
+-- are documented by their relation or element (PostgreSQL 17 and later
+-- record them as extension members too).
 SELECT o.type, o.identity AS missing_comment
   FROM pg_depend d
   CROSS JOIN LATERAL pg_identify_object(d.classid, d.objid, 0) o
@@ -64,4 +67,7 @@ SELECT o.type, o.identity AS missing_comment
    AND (o.type IN ('view', 'table', 'type', 'schema')
         OR (o.type = 'function' AND o.identity LIKE '%.opsmeter\_%'))
    AND obj_description(d.objid, d.classid::regclass::name) IS NULL
+   AND NOT EXISTS (SELECT 1 FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+                    WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                      AND (t.typcategory = 'A' OR c.relkind IN ('r', 'p', 'v', 'm', 'f')))
  ORDER BY 1, 2;

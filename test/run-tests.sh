@@ -3,7 +3,8 @@
 #
 #   1. require Debian packages (installs them when run as root)
 #   2. the PostgreSQL of `pg_config` (Debian 12: 15), the whole suite:
-#      a. build + install the extension (compiler warnings are shown; any is a failure)
+#      a. build + install the extension (compiler warnings are shown; any is a failure),
+#         then `make check-symbols` and `make check-layers`
 #      b. start a throwaway cluster (shared_preload_libraries = 'opsmeter')
 #      c. `make installcheck` against it: pg_regress REGRESS tests + ISOLATION specs
 #      d. the upgrade test, test/upgrade/run.sh (every released version -> this one)
@@ -23,7 +24,7 @@
 # All output goes to the console.  Before the last line, one line per version
 # says what ran there; the last line is the summary `N passed, N failed`
 # (pg_regress/isolation tests + upgrade tests + TAP test files + extra scripts +
-# reliability steps + build warnings); the exit status is non-zero if anything failed.
+# reliability steps + clean builds + symbol and layer checks); the exit status is non-zero if anything failed.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,14 +69,17 @@ fail_step() {
 # ---------------------------------------------------------------------------
 # pg_regress + pg_isolation_regress (make installcheck)
 
-# Count `... ok` / `... FAILED` / `... failed` result lines in pg_regress output, e.g.
+# Count the result lines of pg_regress output.  Up to PostgreSQL 16:
 #   test install                     ... ok           25 ms
 #        install                     ... ok           25 ms
 #   test ingest                      ... FAILED       31 ms
+# From 17 on (TAP style):
+#   ok 2         - setup                                      31 ms
+#   not ok 1     - install                                   136 ms
 count_regress_results() {
 	local log="$1" ok bad
-	ok="$(grep -cE '\.\.\. ok( |$)' "$log" || true)"
-	bad="$(grep -cE '\.\.\. (FAILED|failed)( |$)' "$log" || true)"
+	ok="$(grep -cE '\.\.\. ok( |$)|^ok [0-9]+ +[-+] ' "$log" || true)"
+	bad="$(grep -cE '\.\.\. (FAILED|failed)( |$)|^not ok [0-9]+ +[-+] ' "$log" || true)"
 	echo "${ok:-0} ${bad:-0}"
 }
 
@@ -275,6 +279,15 @@ build_or_fail() {
 	else
 		PASSED=$((PASSED + 1))
 	fi
+	# The shape of the C code: exported names and include layers.
+	local check
+	for check in check-symbols check-layers; do
+		if make -C "$dir" -s "$check" PG_CONFIG="$OPSMETER_PG_CONFIG"; then
+			PASSED=$((PASSED + 1))
+		else
+			fail_step "make $check ($(pg_major))"
+		fi
+	done
 }
 
 # The packaged PostgreSQL: the whole suite.
