@@ -290,30 +290,34 @@ build_or_fail() {
 	done
 }
 
-# The packaged PostgreSQL: the whole suite.
-run_full_suite() {
-	local major
-	major="$(pg_major)"
-	build_or_fail "$REPO" || {
+# run_version DIR SCOPE: build DIR for the PostgreSQL under test, start a
+# cluster, run the regress stories, isolation specs and upgrade test; with
+# SCOPE "whole" also TAP, the extra scripts and the short reliability harness.
+# Adds one line to VERSION_LINES saying what ran.
+run_version() {
+	local dir="$1" scope="$2" failed_before=$FAILED
+	if ! build_or_fail "$dir"; then
 		VERSION_LINES+=("PostgreSQL $(pg_version): build FAILED")
 		return 0
-	}
-	section "throwaway cluster"
-	if ! opsmeter_cluster_start "tests$major"; then
-		fail_step "cluster start ($major)"
+	fi
+	section "throwaway cluster ($(pg_version))"
+	if ! opsmeter_cluster_start "tests$(pg_major)"; then
+		fail_step "cluster start ($(pg_major))"
 		VERSION_LINES+=("PostgreSQL $(pg_version): cluster start FAILED")
 		return 0
 	fi
-	local failed_before=$FAILED
-	run_installcheck "$REPO"
-	run_upgrade_test "$REPO"
-	run_tap_tests
-	run_extra_scripts
-	run_reliability_short
+	run_installcheck "$dir"
+	run_upgrade_test "$dir"
+	local ran="build ($OPSMETER_BUILD_WARNINGS warnings), symbols, layers,"
+	ran+=" regress+isolation $INSTALLCHECK_OK ok/$INSTALLCHECK_BAD failed, upgrade $UPGRADE_RESULT"
+	if [[ "$scope" == whole ]]; then
+		run_tap_tests
+		run_extra_scripts
+		run_reliability_short
+		ran+=", TAP, extra, reliability"
+	fi
 	opsmeter_cluster_stop "$((FAILED - failed_before))"
-	VERSION_LINES+=("PostgreSQL $(pg_version): whole suite: build ($OPSMETER_BUILD_WARNINGS warnings),\
- regress+isolation $INSTALLCHECK_OK ok/$INSTALLCHECK_BAD failed, upgrade $UPGRADE_RESULT, TAP, extra,\
- reliability; $((FAILED - failed_before)) failed")
+	VERSION_LINES+=("PostgreSQL $(pg_version): $ran; $((FAILED - failed_before)) failed")
 }
 
 # A major built from Debian's source package: build, regress + isolation, upgrade.
@@ -337,22 +341,7 @@ run_source_build() {
 	mkdir -p "$copy"
 	tar -C "$REPO" --exclude=./.git --exclude=./results --exclude=./output_iso --exclude=./tmp_check \
 		--exclude=./build --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$copy" -xf -
-	build_or_fail "$copy" || {
-		VERSION_LINES+=("PostgreSQL $(pg_version): build FAILED")
-		return 0
-	}
-	section "throwaway cluster ($(pg_version))"
-	if ! opsmeter_cluster_start "tests$major"; then
-		fail_step "cluster start ($major)"
-		VERSION_LINES+=("PostgreSQL $(pg_version): cluster start FAILED")
-		return 0
-	fi
-	local failed_before=$FAILED
-	run_installcheck "$copy"
-	run_upgrade_test "$copy"
-	opsmeter_cluster_stop "$((FAILED - failed_before))"
-	VERSION_LINES+=("PostgreSQL $(pg_version): build ($OPSMETER_BUILD_WARNINGS warnings),\
- regress+isolation $INSTALLCHECK_OK ok/$INSTALLCHECK_BAD failed, upgrade $UPGRADE_RESULT; $((FAILED - failed_before)) failed")
+	run_version "$copy" core
 }
 
 # ---------------------------------------------------------------------------
@@ -364,7 +353,7 @@ PACKAGED_MAJOR="$(pg_major)"
 for major in ${OPSMETER_PG_VERSIONS:-15 17 18}; do
 	if [[ "$major" == "$PACKAGED_MAJOR" ]]; then
 		opsmeter_use_postgres "$PACKAGED_CONFIG"
-		run_full_suite
+		run_version "$REPO" whole
 	else
 		run_source_build "$major"
 	fi

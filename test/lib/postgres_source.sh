@@ -67,7 +67,10 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 		unavailable "missing build packages (${missing[*]}); run as root: apt-get install ${missing[*]}"
 	fi
 	echo "opsmeter: installing build packages for PostgreSQL $major: ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null ||
+	# A fresh machine may not have read the archive's package lists yet.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+		{ apt-get update >/dev/null 2>&1 &&
+			DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } ||
 		unavailable "apt-get install ${missing[*]} failed"
 fi
 

@@ -96,6 +96,15 @@ cat >"$WORK/prices.json" <<'EOF'
 EOF
 chmod 644 "$WORK/prices.json"
 
+# The views' windows are whole UTC days: two runs of answers.sql on either
+# side of midnight would ask different questions.  A version's run takes
+# seconds, so never start within three minutes of midnight.
+to_midnight=$((86400 - $(date -u +%s) % 86400))
+if [[ $to_midnight -lt 180 ]]; then
+	echo "upgrade: waiting ${to_midnight}s for UTC midnight to pass"
+	sleep $((to_midnight + 1))
+fi
+
 # Fixed export bounds for every run of answers.sql in this test.
 EXPORT_FROM="$(psql_db postgres -At -c "SELECT date_trunc('day', now() AT TIME ZONE 'UTC') - interval '8 days'")"
 EXPORT_TO="$(psql_db postgres -At -c "SELECT date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day'")"
