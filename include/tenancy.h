@@ -24,7 +24,8 @@ typedef struct WorkspaceRef
 	int64		id;
 	char	   *name;
 	WorkspaceRole role;			/* superusers act as owner */
-	int64		raw_retention_usecs;	/* workspace setting, else the GUC */
+	int64		raw_retention_usecs;	/* workspace setting, else the GUC; at most
+										 * opsmeter.max_raw_retention */
 	bool		has_budget;		/* a daily or monthly budget is set */
 } WorkspaceRef;
 

@@ -70,7 +70,7 @@ SELECT cost_usd, cost_usd = (2000 * 2.50 + 8000 * 1.25 + 2000 * 10.00) / 1000000
 
 -- A caller-supplied costUsd wins over the catalog, kept exactly.
 SELECT opsmeter_ingest('{"externalRequestId": "caller-cost", "provider": "openai", "model": "gpt-4o",
-                         "inputTokens": 1, "outputTokens": 1, "costUsd": 0.123456789012345678}')
+                         "inputTokens": 1, "outputTokens": 1, "costUsd": 0.123456789012}')
        -> 'costUsd' AS cost;
 SELECT cost_usd, pricing FROM opsmeter.events WHERE external_request_id = 'caller-cost';
 

@@ -158,7 +158,7 @@ FROM opsmeter.events WHERE external_request_id = 'nd-d63';
 SELECT opsmeter_ingest_ndjson(
            '{"externalRequestId": "nd-c1", "provider": "acme", "model": "m", "inputTokens": 1, "outputTokens": 1, "costUsd": 0.1}' || E'\n' ||
            '{"externalRequestId": "nd-c2", "provider": "acme", "model": "m", "inputTokens": 1, "outputTokens": 1, "costUsd": 0.2}' || E'\n' ||
-           '{"externalRequestId": "nd-c3", "provider": "acme", "model": "m", "inputTokens": 1, "outputTokens": 1, "costUsd": 0.123456789012345678}' || E'\n' ||
+           '{"externalRequestId": "nd-c3", "provider": "acme", "model": "m", "inputTokens": 1, "outputTokens": 1, "costUsd": 0.123456789012}' || E'\n' ||
            '{"externalRequestId": "nd-c4", "provider": "acme", "model": "m", "inputTokens": 1, "outputTokens": 1, "costUsd": 4.2e-7,'
            ' "metadata": {"ratio": 0.1000000000000000000001, "count": 12345678901234567890}}')
        ->> 'accepted' AS accepted;

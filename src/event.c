@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "event.h"
+#include "guc.h"
 
 static const char *const field_names[F_NUM_FIELDS] = {
 	[F_EXTERNAL_REQUEST_ID] = "externalRequestId",
@@ -76,6 +77,13 @@ static const IntRule int_rules[F_NUM_FIELDS] = {
 };
 
 #define COST_USD_MAX "1000000000"	/* one billion dollars per request */
+
+/*
+ * Decimal places a caller-supplied cost may carry: a picodollar.  Without a
+ * bound, one event with costUsd 1e-16383 makes every sum over its
+ * workspace (views, budgets, exports) carry 16,383 decimals.
+ */
+#define COST_USD_MAX_SCALE 12
 #define FUTURE_SKEW_USECS (5 * USECS_PER_MINUTE)
 
 EventField
@@ -163,7 +171,7 @@ field_expectation(EventField f)
 		case F_TENANT_ID:
 			return "Send it as a JSON string of at most 256 characters, or omit it.";
 		case F_COST_USD:
-			return "costUsd is a JSON number of US dollars from 0 to 1000000000, e.g. 0.0042.";
+			return "costUsd is a JSON number of US dollars from 0 to 1000000000 with at most 12 decimal places, e.g. 0.0042.";
 		case F_METADATA:
 			return "metadata is a JSON object of at most 8192 bytes.";
 		default:
@@ -360,7 +368,11 @@ set_cost(OpsEvent *ev, const FieldValue *v)
 																   ObjectIdGetDatum(InvalidOid),
 																   Int32GetDatum(-1)))) > 0)
 		field_error(ev, F_COST_USD, "must be at most " COST_USD_MAX, NULL);
-	ev->cost_usd = cost;
+	if (DatumGetInt32(DirectFunctionCall1(numeric_min_scale, NumericGetDatum(cost))) > COST_USD_MAX_SCALE)
+		field_error(ev, F_COST_USD,
+					psprintf("has more than %d decimal places", COST_USD_MAX_SCALE), NULL);
+	/* Trailing zeros would widen every sum just the same: 0.50000 is 0.5. */
+	ev->cost_usd = DatumGetNumeric(DirectFunctionCall1(numeric_trim_scale, NumericGetDatum(cost)));
 	ev->pricing = PRICING_CALLER;
 	ev->seen[F_COST_USD] = true;
 }
@@ -652,7 +664,9 @@ opsmeter_event_finish(OpsEvent *ev, const EventBounds *bounds)
 
 		field_error(ev, F_TIMESTAMP,
 					psprintf("%s is older than the raw retention (oldest accepted: %s)", sent, oldest),
-					"Raw retention is set by opsmeter.raw_retention or per workspace; older events cannot be stored.");
+					psprintf("Raw retention is set by opsmeter.raw_retention or per workspace, and is at most "
+							 "opsmeter.max_raw_retention (%s); older events cannot be stored.",
+							 GetConfigOptionByName("opsmeter.max_raw_retention", NULL, false)));
 	}
 
 	if (!ev->seen[F_COST_USD])

@@ -14,6 +14,7 @@
 
 char	   *opsmeter_workspace_guc = NULL;
 int			opsmeter_raw_retention_min = 30 * 24 * 60;
+int			opsmeter_max_raw_retention_min = 400 * 24 * 60;
 int			opsmeter_summary_retention_min = 365 * 24 * 60;
 int			opsmeter_max_batch_events = 10000;
 int			opsmeter_max_payload_bytes = 64 * 1024 * 1024;
@@ -43,6 +44,19 @@ opsmeter_guc_init(void)
 							"A workspace's own setting (opsmeter_set_retention) overrides it.",
 							&opsmeter_raw_retention_min,
 							30 * 24 * 60, 60, 100 * 365 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	/*
+	 * Raw retention decides how many daily partitions of the shared events
+	 * table exist, and every tenant's pass and views pay for each: no
+	 * workspace may raise it past what the superuser configured.
+	 */
+	DefineCustomIntVariable("opsmeter.max_raw_retention",
+							"Longest raw retention any workspace may have.",
+							"Caps opsmeter.raw_retention and every workspace's own setting, and so the oldest event ingest accepts and the number of daily partitions.",
+							&opsmeter_max_raw_retention_min,
+							400 * 24 * 60, 60, 100 * 365 * 24 * 60,
 							PGC_SIGHUP, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 

@@ -486,19 +486,39 @@ load_price_file(PriceLoad *load)
 }
 
 /*
- * opsmeter_load_prices(path, effective_from) — reads a server file, so only
- * superusers and members of pg_read_server_files may call it.
+ * Whether the caller may rewrite the price catalog every tenant is billed
+ * from.  Reading a server file needs pg_read_server_files; that a role may
+ * read files is no reason to let it set everyone's prices, so it also needs
+ * opsmeter's own administrative role.
+ */
+static bool
+may_load_prices(Oid caller)
+{
+	Oid			opsmeter_admin;
+
+	if (superuser_arg(caller))
+		return true;
+	opsmeter_admin = get_role_oid("opsmeter_admin", true);
+	return has_privs_of_role(caller, ROLE_PG_READ_SERVER_FILES) &&
+		OidIsValid(opsmeter_admin) && has_privs_of_role(caller, opsmeter_admin);
+}
+
+/*
+ * opsmeter_load_prices(path, effective_from) — reads a server file into the
+ * shared price catalog: superusers, and members of both pg_read_server_files
+ * and opsmeter_admin.
  */
 Datum
 opsmeter_load_prices(PG_FUNCTION_ARGS)
 {
 	PriceLoad	load = {0};
 
-	if (!superuser() && !has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+	if (!may_load_prices(GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to load prices from a server file"),
-				 errhint("Only superusers and members of pg_read_server_files may run opsmeter_load_prices().")));
+				 errhint("Only superusers, and roles that are members of both pg_read_server_files and "
+						 "opsmeter_admin, may change the price catalog every workspace is billed from.")));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

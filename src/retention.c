@@ -30,6 +30,7 @@
 PG_FUNCTION_INFO_V1(opsmeter_wait_for_ingest_barrier);
 PG_FUNCTION_INFO_V1(opsmeter_run_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
+PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
 
 /*
@@ -57,11 +58,21 @@ minutes_interval(int minutes)
 	return IntervalPGetDatum(iv);
 }
 
-/* opsmeter.guc_raw_retention(): the GUC as an interval. */
+/*
+ * opsmeter.guc_raw_retention(): the default raw retention as an interval,
+ * capped by opsmeter.max_raw_retention like every workspace's own.
+ */
 Datum
 opsmeter_guc_raw_retention(PG_FUNCTION_ARGS)
 {
-	return minutes_interval(opsmeter_raw_retention_min);
+	return minutes_interval(Min(opsmeter_raw_retention_min, opsmeter_max_raw_retention_min));
+}
+
+/* opsmeter.guc_max_raw_retention(): the ceiling of every raw retention. */
+Datum
+opsmeter_guc_max_raw_retention(PG_FUNCTION_ARGS)
+{
+	return minutes_interval(opsmeter_max_raw_retention_min);
 }
 
 Datum

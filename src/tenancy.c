@@ -184,6 +184,9 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 			out->raw_retention_usecs = iv->time + (int64) iv->day * USECS_PER_DAY
 				+ (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
 		}
+		/* A setting made before the ceiling was lowered is capped, not trusted. */
+		out->raw_retention_usecs = Min(out->raw_retention_usecs,
+									   (int64) opsmeter_max_raw_retention_min * USECS_PER_MINUTE);
 		out->has_budget = opsmeter_workspace_row_has_budget(rel, tup);
 	}
 	systable_endscan(scan);

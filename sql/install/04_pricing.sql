@@ -24,7 +24,7 @@ CREATE TRIGGER prices_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON op
 CREATE FUNCTION @extschema@.opsmeter_load_prices(path text, effective_from timestamptz DEFAULT NULL)
 RETURNS jsonb AS 'MODULE_PATHNAME', 'opsmeter_load_prices' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) IS
-    'load a price file (opsmeter or LiteLLM format) from the server; superusers and pg_read_server_files';
+    'load a price file (opsmeter or LiteLLM format) from the server; superusers, and members of both pg_read_server_files and opsmeter_admin';
 
 CREATE FUNCTION opsmeter._load_default_prices() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'opsmeter_load_default_prices' LANGUAGE C VOLATILE;

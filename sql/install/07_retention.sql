@@ -25,12 +25,20 @@ CREATE FUNCTION opsmeter.guc_raw_retention() RETURNS interval
 CREATE FUNCTION opsmeter.guc_summary_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_summary_retention' LANGUAGE C STABLE PARALLEL SAFE;
 
+CREATE FUNCTION opsmeter.guc_max_raw_retention() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_max_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_max_raw_retention() IS
+    'opsmeter.max_raw_retention: the longest raw retention any workspace may have (superuser setting)';
+
 -- The raw and summary retention of each workspace (its own, else the GUCs).
+-- Raw retention is capped by opsmeter.max_raw_retention: it decides how many
+-- daily partitions of the shared table exist, so no workspace goes past the
+-- superuser's ceiling, even with a setting made before the ceiling was lowered.
 CREATE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
 RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT w.workspace_id,
-           coalesce(w.raw_retention, opsmeter.guc_raw_retention()),
+           least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
            coalesce(w.summary_retention, opsmeter.guc_summary_retention())
       FROM opsmeter.workspaces w
 $$;
@@ -149,6 +157,12 @@ BEGIN
     IF raw > interval '100 years' OR summary > interval '100 years' THEN
         RAISE EXCEPTION 'invalid retention: more than 100 years'
             USING ERRCODE = '22023', HINT = 'Retention is at most 100 years.';
+    END IF;
+    IF raw > opsmeter.guc_max_raw_retention() THEN
+        RAISE EXCEPTION 'invalid raw retention %: longer than opsmeter.max_raw_retention', raw
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Raw retention is at most %s here (opsmeter.max_raw_retention, set by a superuser).',
+                                           pg_catalog.justify_hours(opsmeter.guc_max_raw_retention()));
     END IF;
     IF raw IS NOT NULL AND raw < interval '1 hour' THEN
         RAISE EXCEPTION 'invalid raw retention %', raw

@@ -56,3 +56,67 @@ COMMENT ON VIEW opsmeter.export IS
     'request-level rows of the active workspace in the session window, cut at the raw retention horizon';
 COMMENT ON FUNCTION @extschema@.opsmeter_compare(text, interval) IS
     'cost and requests per value of a dimension: this window against the previous one of equal length';
+
+-- opsmeter.max_raw_retention caps every workspace's raw retention (and so
+-- the number of daily partitions a tenant can make everyone pay for).
+CREATE FUNCTION opsmeter.guc_max_raw_retention() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_max_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_max_raw_retention() IS
+    'opsmeter.max_raw_retention: the longest raw retention any workspace may have (superuser setting)';
+
+-- The raw and summary retention of each workspace (its own, else the GUCs).
+-- Raw retention is capped by opsmeter.max_raw_retention: it decides how many
+-- daily partitions of the shared table exist, so no workspace goes past the
+-- superuser's ceiling, even with a setting made before the ceiling was lowered.
+CREATE OR REPLACE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
+RETURNS SETOF record
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT w.workspace_id,
+           least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
+           coalesce(w.summary_retention, opsmeter.guc_summary_retention())
+      FROM opsmeter.workspaces w
+$$;
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    eff_raw interval;
+    eff_summary interval;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF raw > interval '100 years' OR summary > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid retention: more than 100 years'
+            USING ERRCODE = '22023', HINT = 'Retention is at most 100 years.';
+    END IF;
+    IF raw > opsmeter.guc_max_raw_retention() THEN
+        RAISE EXCEPTION 'invalid raw retention %: longer than opsmeter.max_raw_retention', raw
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Raw retention is at most %s here (opsmeter.max_raw_retention, set by a superuser).',
+                                           pg_catalog.justify_hours(opsmeter.guc_max_raw_retention()));
+    END IF;
+    IF raw IS NOT NULL AND raw < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid raw retention %', raw
+            USING ERRCODE = '22023', HINT = 'Raw retention is at least 1 hour; NULL falls back to opsmeter.raw_retention.';
+    END IF;
+    IF summary IS NOT NULL AND summary < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid summary retention %', summary
+            USING ERRCODE = '22023', HINT = 'Summary retention is at least 1 hour; NULL falls back to opsmeter.summary_retention.';
+    END IF;
+    eff_raw := coalesce(raw, opsmeter.guc_raw_retention());
+    eff_summary := coalesce(summary, opsmeter.guc_summary_retention());
+    IF eff_summary < eff_raw THEN
+        RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
+            USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
+    END IF;
+    UPDATE opsmeter.workspaces w
+       SET raw_retention = _opsmeter_set_retention_impl.raw,
+           summary_retention = _opsmeter_set_retention_impl.summary
+     WHERE w.workspace_id = m.workspace_id;
+END
+$$;
+
+-- Changing the catalog every workspace is billed from needs opsmeter_admin
+-- as well as pg_read_server_files (checked in C; the comment says so).
+COMMENT ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) IS
+    'load a price file (opsmeter or LiteLLM format) from the server; superusers, and members of both pg_read_server_files and opsmeter_admin';

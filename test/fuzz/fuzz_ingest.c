@@ -1207,7 +1207,7 @@ typedef struct NumCase
 	const char *text;
 	Verdict		tokens;			/* 0 .. 10^15 integers */
 	Verdict		latency;		/* 0 .. 2^31-1 integers */
-	Verdict		cost;			/* 0 .. 10^9 numbers */
+	Verdict		cost;			/* 0 .. 10^9 numbers, at most 12 decimal places */
 } NumCase;
 
 static const NumCase num_cases[] = {
@@ -1218,7 +1218,7 @@ static const NumCase num_cases[] = {
 	{"-1", V_INVALID, V_INVALID, V_INVALID},
 	{"-0.5", V_INVALID, V_INVALID, V_INVALID},
 	{"-1e-400", V_INVALID, V_INVALID, V_INVALID},
-	{"1e-400", V_INVALID, V_INVALID, V_VALID},
+	{"1e-400", V_INVALID, V_INVALID, V_INVALID},
 	{"0.5", V_INVALID, V_INVALID, V_VALID},
 	{"1.5", V_INVALID, V_INVALID, V_VALID},
 	{"7.0", V_VALID, V_VALID, V_VALID},
@@ -1248,11 +1248,18 @@ static const NumCase num_cases[] = {
 	{"-1e308", V_INVALID, V_INVALID, V_INVALID},
 	{"1.7976931348623157e308", V_INVALID, V_INVALID, V_INVALID},
 	{"1e309", V_INVALID, V_INVALID, V_INVALID},
-	{"4.9e-324", V_INVALID, V_INVALID, V_VALID},
-	{"123.456789012345678901234567890", V_INVALID, V_INVALID, V_VALID},
+	{"4.9e-324", V_INVALID, V_INVALID, V_INVALID},
+	{"123.456789012345678901234567890", V_INVALID, V_INVALID, V_INVALID},
+	{"123.4567890123456", V_INVALID, V_INVALID, V_INVALID},
+	{"123.456789012345", V_INVALID, V_INVALID, V_VALID},
+	{"0.000000000001", V_INVALID, V_INVALID, V_VALID},
+	{"0.0000000000001", V_INVALID, V_INVALID, V_INVALID},
+	{"1e-12", V_INVALID, V_INVALID, V_VALID},
+	{"1e-13", V_INVALID, V_INVALID, V_INVALID},
+	{"0.500000000000000000000", V_INVALID, V_INVALID, V_VALID},
 	{"0.1e1", V_VALID, V_VALID, V_VALID},
 	{"100e-2", V_VALID, V_VALID, V_VALID},
-	{"1e-1000", V_INVALID, V_INVALID, V_VALID},
+	{"1e-1000", V_INVALID, V_INVALID, V_INVALID},
 	{"1e1000", V_INVALID, V_INVALID, V_INVALID},
 	{"1e100000", V_UNSURE, V_UNSURE, V_UNSURE},
 	{"1e-100000", V_UNSURE, V_UNSURE, V_UNSURE},
@@ -2730,7 +2737,7 @@ read_back(const Case *c, const Event *ev, const Buf *notes, double sent_from, do
 		" endpoint_tag IS NOT DISTINCT FROM $13, user_id IS NOT DISTINCT FROM $14,"
 		" tenant_id IS NOT DISTINCT FROM $15, data_mode::text = coalesce($16, 'real'),"
 		" environment::text = coalesce($17, 'prod'),"
-		" ($18::text IS NULL OR (cost_usd::text = $18::numeric::text AND pricing = 'caller')),"
+		" ($18::text IS NULL OR (cost_usd::text = trim_scale($18::numeric)::text AND pricing = 'caller')),"
 		" ($19::text IS NULL OR ts = $19::timestamptz),"
 		" metadata IS NOT DISTINCT FROM $20::jsonb"
 		" FROM opsmeter.events WHERE workspace_id = $21::bigint AND external_request_id = $1"
@@ -2972,6 +2979,8 @@ static const char *const row_rules[][2] = {
 	{"costUsd is NULL or >= 0, and at most 10^9 when the caller sent it",
 	"cost_usd < 0 OR cost_usd = 'NaN' OR (pricing = 'caller' AND cost_usd > 1000000000)"},
 	{"cost is NULL exactly when unpriced", "(cost_usd IS NULL) <> (pricing = 'unpriced')"},
+	{"a caller's cost carries at most 12 decimal places, no trailing zeros",
+	"pricing = 'caller' AND (scale(cost_usd) > 12 OR scale(cost_usd) <> min_scale(cost_usd))"},
 	{"dataMode is real, test or demo", "data_mode::text NOT IN ('real', 'test', 'demo')"},
 	{"environment is prod, staging or dev", "environment::text NOT IN ('prod', 'staging', 'dev')"},
 	{"metadata is NULL or an object", "jsonb_typeof(metadata) <> 'object'"},
