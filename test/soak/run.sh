@@ -11,14 +11,17 @@
 #   phase 1, soak:  load for SOAK_SECONDS without faults; the memory (RssAnon)
 #                   of every pgbench backend and of the worker is sampled,
 #                   and must not grow after the warm-up third.
+#   phase 1b, hostile: the same load for HOSTILE_SECONDS with a hostile tenant
+#                   beside it (test/soak/hostile.sh): every pass must complete
+#                   promptly and workspace "soak" stay exact.
 #   phase 2, crash: CRASH_KILLS kill -9s at random moments, rotating over a
 #                   pgbench backend, the worker and the postmaster; after
 #                   each, recovery (or a restart) and the load resumes.
 #   verify:         verify.sql — totals, rows, keys, partitions, summaries,
 #                   views and budget counters equal the ground truth.
 #
-# short (CI): 40 s soak + 6 kills.  full: 600 s soak + 24 kills.
-# Override with SOAK_SECONDS, CRASH_KILLS, SOAK_SEED.
+# short (CI): 40 s soak + 30 s hostile + 6 kills.  full: 600 s + 120 s + 24 kills.
+# Override with SOAK_SECONDS, HOSTILE_SECONDS, CRASH_KILLS, SOAK_SEED.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/common.sh
@@ -26,8 +29,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 MODE="${1:-short}"
 case "$MODE" in
-	short) SOAK_SECONDS="${SOAK_SECONDS:-40}" CRASH_KILLS="${CRASH_KILLS:-6}" KEYSPACE=200003 ;;
-	full) SOAK_SECONDS="${SOAK_SECONDS:-600}" CRASH_KILLS="${CRASH_KILLS:-24}" KEYSPACE=2000003 ;;
+	short) SOAK_SECONDS="${SOAK_SECONDS:-40}" HOSTILE_SECONDS="${HOSTILE_SECONDS:-30}" CRASH_KILLS="${CRASH_KILLS:-6}" KEYSPACE=200003 ;;
+	full) SOAK_SECONDS="${SOAK_SECONDS:-600}" HOSTILE_SECONDS="${HOSTILE_SECONDS:-120}" CRASH_KILLS="${CRASH_KILLS:-24}" KEYSPACE=2000003 ;;
 	*) echo "usage: $0 [short|full]" >&2; exit 2 ;;
 esac
 SOAK_SEED="${SOAK_SEED:-$RANDOM}"
@@ -158,6 +161,29 @@ if grep -q "^BAD" <<<"$memory_report"; then
 fi
 
 # ---------------------------------------------------------------------------
+# phase 1b: the same load with a hostile tenant beside it (test/soak/hostile.sh).
+# Not in phase 1: its idle transactions make the worker's passes uneven in
+# size, which the memory samples would take for growth.  verify.sql checks
+# that every pass made meanwhile completed promptly, and that the hostile
+# tenant changed nothing of workspace "soak".
+
+say "phase 1b: ${HOSTILE_SECONDS}s of load with a hostile tenant beside it"
+q "INSERT INTO soak.phases VALUES ('hostile', clock_timestamp())" >/dev/null
+start_load $((HOSTILE_SECONDS + 5)) hostile
+# In its own process group, so that stopping it also ends its sessions.
+setsid bash "$HERE/hostile.sh" "$WORK/hostile.log" &
+HOSTILE_PID=$!
+opsmeter_defer 'kill -- -$HOSTILE_PID 2>/dev/null || true'
+sleep "$HOSTILE_SECONDS"
+kill -- -"$HOSTILE_PID" 2>/dev/null || true
+wait "$HOSTILE_PID" 2>/dev/null || true
+stop_load
+q "UPDATE soak.phases SET ended_at = clock_timestamp() WHERE name = 'hostile'" >/dev/null
+hostile_tx=$(pgbench_transactions "$WORK/pgbench-hostile.log")
+say "hostile tenant: $(grep -c '^ERROR' "$WORK/hostile.log") refusals:" \
+	"$(grep -oE 'ERROR: +[^:]+' "$WORK/hostile.log" | sort | uniq -c | sort -rn | awk '{$1 = $1 "x"; print}' | paste -sd ';')"
+
+# ---------------------------------------------------------------------------
 # phase 2: kill -9 at random moments
 
 wait_ready() {
@@ -234,7 +260,7 @@ accepted=$(q "SELECT count(*) FROM soak.truth WHERE mode = 'real'")
 sent_info=$(q "SELECT format('%s real events accepted (%s single, %s batch, %s ndjson)', count(*),
 	count(*) FILTER (WHERE via = 'single'), count(*) FILTER (WHERE via = 'batch'), count(*) FILTER (WHERE via = 'ndjson'))
 	FROM soak.truth WHERE mode = 'real'")
-say "$soak_tx soak + $crash_tx crash-phase transactions; $sent_info"
+say "$soak_tx soak + $hostile_tx hostile-phase + $crash_tx crash-phase transactions; $sent_info"
 
 if grep -q ' | f | ' "$WORK/verify.out" || [[ "$memory_ok" != 1 ]] || [[ "$accepted" -eq 0 ]] || ((kills < CRASH_KILLS)); then
 	say "FAILED"

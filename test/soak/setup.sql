@@ -12,11 +12,19 @@ SET opsmeter.workspace = 'soak';
 SELECT opsmeter_set_budget('daily', 1000000);
 RESET ROLE;
 
+-- A hostile tenant beside it (test/soak/hostile.sh): the owner of another
+-- workspace, doing every allowed thing that could hurt "soak".
+CREATE ROLE hostile_owner LOGIN;
+SELECT opsmeter_create_workspace('hostile', 'hostile_owner');
+
+-- When each phase ran, for the checks on the passes made meanwhile.
+CREATE SCHEMA IF NOT EXISTS soak;
+CREATE TABLE soak.phases (name text PRIMARY KEY, started_at timestamptz NOT NULL, ended_at timestamptz);
+
 -- The ground truth.  Each workload statement inserts here, in the same
 -- transaction as its opsmeter_ingest call, the events opsmeter answered as
 -- accepted (not duplicate).  So whatever committed in opsmeter committed
 -- here, and nothing else did, whichever process is killed when.
-CREATE SCHEMA soak;
 CREATE TABLE soak.truth (
     xid           text NOT NULL,
     via           text NOT NULL,

@@ -13,6 +13,13 @@ SELECT opsmeter_run_retention() IS NOT NULL AS final_pass \gset
 
 CREATE TEMP TABLE checks (name text, ok boolean, detail text);
 
+-- Workspace "soak" alone: the hostile tenant beside it (hostile.sh) stores
+-- rows of its own, which must neither show up here nor change these.
+SELECT workspace_id AS soak_ws FROM opsmeter.workspaces WHERE name = 'soak' \gset
+CREATE TEMP VIEW soak_events AS SELECT * FROM opsmeter.events WHERE workspace_id = :soak_ws;
+CREATE TEMP VIEW soak_keys AS SELECT * FROM opsmeter.request_keys WHERE workspace_id = :soak_ws;
+CREATE TEMP VIEW soak_counters AS SELECT * FROM opsmeter.spend_counters WHERE workspace_id = :soak_ws;
+
 -- The truth with the money the catalog gives gpt-4o-mini (0.15 / 0.60 per 1M).
 CREATE TEMP VIEW truth_real AS
 SELECT *, (input_tokens * 0.15 + output_tokens * 0.60) / 1000000 AS cost_usd
@@ -25,7 +32,7 @@ SELECT 'opsmeter never answered "accepted" twice for one key',
 
 INSERT INTO checks
 WITH raw AS (SELECT external_request_id AS xid, ts, user_id, input_tokens, output_tokens, latency_ms, is_error, cost_usd
-               FROM opsmeter.events WHERE data_mode = 'real'),
+               FROM soak_events WHERE data_mode = 'real'),
      t AS (SELECT xid, ts, user_id, input_tokens, output_tokens, latency_ms, is_error, cost_usd FROM truth_real),
      missing AS (SELECT * FROM t EXCEPT ALL SELECT * FROM raw),
      extra AS (SELECT * FROM raw EXCEPT ALL SELECT * FROM t)
@@ -37,21 +44,21 @@ SELECT 'raw real rows = accepted real events, field by field',
 INSERT INTO checks
 SELECT 'no duplicate rows', count(*) = count(DISTINCT external_request_id),
        format('%s rows, %s distinct externalRequestIds', count(*), count(DISTINCT external_request_id))
-  FROM opsmeter.events;
+  FROM soak_events;
 
 INSERT INTO checks
 SELECT 'test rows gone after the final cleanup', count(*) = 0, format('%s test rows left', count(*))
-  FROM opsmeter.events WHERE data_mode <> 'real';
+  FROM soak_events WHERE data_mode <> 'real';
 
 INSERT INTO checks
-WITH joined AS (SELECT count(*) AS n FROM opsmeter.events e
-                  JOIN opsmeter.request_keys k USING (workspace_id, external_request_id)
+WITH joined AS (SELECT count(*) AS n FROM soak_events e
+                  JOIN soak_keys k USING (workspace_id, external_request_id)
                  WHERE k.event_day = (e.ts AT TIME ZONE 'UTC')::date)
 SELECT 'one dedup key per row, naming its day',
-       (SELECT count(*) FROM opsmeter.request_keys) = (SELECT count(*) FROM opsmeter.events)
-       AND joined.n = (SELECT count(*) FROM opsmeter.events),
-       format('%s keys, %s rows, %s matched', (SELECT count(*) FROM opsmeter.request_keys),
-              (SELECT count(*) FROM opsmeter.events), joined.n)
+       (SELECT count(*) FROM soak_keys) = (SELECT count(*) FROM soak_events)
+       AND joined.n = (SELECT count(*) FROM soak_events),
+       format('%s keys, %s rows, %s matched', (SELECT count(*) FROM soak_keys),
+              (SELECT count(*) FROM soak_events), joined.n)
   FROM joined;
 
 INSERT INTO checks
@@ -92,7 +99,7 @@ SELECT 'nothing left to roll up after the final pass', count(*) = 0, format('%s 
   FROM opsmeter.pending_contributions((SELECT watermark FROM opsmeter.rollup_state), 9223372036854775807);
 
 INSERT INTO checks
-WITH c AS (SELECT day, sum(spend_usd) AS spend FROM opsmeter.spend_counters GROUP BY 1 HAVING sum(spend_usd) <> 0),
+WITH c AS (SELECT day, sum(spend_usd) AS spend FROM soak_counters GROUP BY 1 HAVING sum(spend_usd) <> 0),
      t AS (SELECT (ts AT TIME ZONE 'UTC')::date AS day, sum(cost_usd) AS spend FROM truth_real GROUP BY 1),
      diff AS ((SELECT * FROM c EXCEPT SELECT * FROM t) UNION ALL (SELECT * FROM t EXCEPT SELECT * FROM c))
 SELECT 'budget spend counters = truth per UTC day', count(*) = 0, format('%s days differ', count(*)) FROM diff;
@@ -102,5 +109,36 @@ SELECT 'retention passes recorded', count(*) FILTER (WHERE ok) > 0,
        format('%s passes, %s ok, %s failed (%s)', count(*), count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),
               coalesce(string_agg(DISTINCT left(error, 60), '; ') FILTER (WHERE NOT ok), 'no errors'))
   FROM opsmeter.retention_runs;
+
+-- While the hostile tenant ran (phase "hostile", no faults), the worker's pass
+-- (every second) kept completing: none failed, none waited long on it.
+INSERT INTO checks
+WITH p AS (SELECT r.started_at, r.finished_at, r.ok,
+                  r.started_at - lag(r.finished_at) OVER (ORDER BY r.started_at) AS gap
+             FROM opsmeter.retention_runs r, soak.phases ph
+            WHERE ph.name = 'hostile' AND r.started_at BETWEEN ph.started_at AND ph.ended_at
+              AND r.triggered_by = 'worker')
+SELECT 'every pass completed promptly beside the hostile tenant',
+       count(*) > 0 AND bool_and(ok) AND coalesce(max(finished_at - started_at), '0') < interval '5 s'
+       AND coalesce(max(gap), '0') < interval '5 s',
+       format('%s passes, %s failed, longest %s ms, longest gap %s ms', count(*), count(*) FILTER (WHERE NOT ok),
+              round(extract(epoch FROM max(finished_at - started_at)) * 1000),
+              round(extract(epoch FROM max(gap)) * 1000))
+  FROM p;
+
+-- What the hostile tenant tried left nothing behind that reaches others.
+INSERT INTO checks
+WITH h AS (SELECT e.* FROM opsmeter.events e JOIN opsmeter.workspaces w USING (workspace_id) WHERE w.name = 'hostile')
+SELECT 'the hostile tenant stored only what the bounds allow',
+       count(*) > 0 AND coalesce(max(scale(cost_usd)), 0) <= 12
+       AND coalesce(min(ts), now()) >= now() - (SELECT opsmeter.guc_max_raw_retention())
+       AND NOT EXISTS (SELECT 1 FROM opsmeter.workspace_members m JOIN opsmeter.workspaces w USING (workspace_id)
+                        WHERE w.name = 'hostile' AND m.member = 'soak_app'::regrole)
+       AND (SELECT raw_retention IS DISTINCT FROM '100 years' FROM opsmeter.workspaces WHERE name = 'hostile'),
+       format('%s hostile rows, widest cost scale %s, oldest %s, soak_app planted: %s', count(*),
+              coalesce(max(scale(cost_usd)), 0), min(ts)::date,
+              EXISTS (SELECT 1 FROM opsmeter.workspace_members m JOIN opsmeter.workspaces w USING (workspace_id)
+                       WHERE w.name = 'hostile' AND m.member = 'soak_app'::regrole))
+  FROM h;
 
 SELECT name, ok, detail FROM checks;
