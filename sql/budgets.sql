@@ -11,6 +11,13 @@ SET ROLE budget_owner;
 SELECT opsmeter_add_member('budget_ws', 'budget_admin', 'admin');
 SELECT opsmeter_add_member('budget_ws', 'budget_member', 'member');
 SELECT opsmeter_add_member('budget_ws', 'budget_viewer', 'viewer');
+-- Each invitee accepts (a pending invitation grants nothing).
+SET ROLE budget_admin;
+SELECT opsmeter_accept_invitation('budget_ws');
+SET ROLE budget_member;
+SELECT opsmeter_accept_invitation('budget_ws');
+SET ROLE budget_viewer;
+SELECT opsmeter_accept_invitation('budget_ws');
 RESET ROLE;
 
 -- 1,000,000 input tokens of gpt-4o cost exactly $2.50.

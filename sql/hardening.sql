@@ -211,9 +211,26 @@ SELECT opsmeter_ingest('[{"externalRequestId": "h-2", "provider": "harden", "mod
 SELECT opsmeter_ingest(pg_catalog.format('{"externalRequestId": "h-old", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 5, "outputTokens": 5, "timestamp": "%s"}', :'old_ts')::jsonb) OPERATOR(pg_catalog.->>) 'ok' AS old_day_ok;
 SELECT opsmeter_ingest_ndjson(E'{"externalRequestId": "h-4", "provider": "anthropic", "model": "claude-3-5-haiku-20241022", "inputTokens": 100, "outputTokens": 10, "userId": "u1"}\n{"externalRequestId": "h-5", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 1, "outputTokens": 1, "dataMode": "test"}');
 SELECT opsmeter_ingest_demo(5);
--- Members, retention, budgets.
+-- Members (invited, declined, invited again, accepted, leaving, invited
+-- and withdrawn), retention, budgets.
 SELECT opsmeter_add_member('harden_ws', 'harden_helper', 'viewer');
+SET ROLE harden_helper;
+SELECT workspace, role FROM opsmeter.my_invitations;
+SELECT opsmeter_decline_invitation('harden_ws');
+SET ROLE harden_attacker;
+SELECT opsmeter_add_member('harden_ws', 'harden_helper', 'viewer');
+SET ROLE harden_helper;
+SELECT opsmeter_accept_invitation('harden_ws');
+SET ROLE harden_attacker;
 SELECT opsmeter_set_member_role('harden_ws', 'harden_helper', 'member');
+SELECT opsmeter_remove_member('harden_ws', 'harden_helper');
+SELECT opsmeter_add_member('harden_ws', 'harden_helper', 'viewer');
+SET ROLE harden_helper;
+SELECT opsmeter_accept_invitation('harden_ws');
+SELECT opsmeter_leave_workspace('harden_ws');
+SET ROLE harden_attacker;
+SELECT opsmeter_add_member('harden_ws', 'harden_helper', 'viewer');
+SELECT pg_catalog.count(*) AS pending_invitations FROM opsmeter.workspace_invitations;
 SELECT opsmeter_remove_member('harden_ws', 'harden_helper');
 SELECT opsmeter_set_retention('20 days', '200 days');
 SELECT opsmeter_set_budget('daily', 0.0001);

@@ -10,6 +10,12 @@ SELECT opsmeter_create_workspace('hygiene_ws', 'hygiene_owner') IS NOT NULL AS c
 SET ROLE hygiene_owner;
 SELECT opsmeter_add_member('hygiene_ws', 'hygiene_member', 'member');
 SELECT opsmeter_add_member('hygiene_ws', 'hygiene_viewer', 'viewer');
+-- Each invitee accepts (a pending invitation grants nothing).
+SET ROLE hygiene_member;
+SELECT opsmeter_accept_invitation('hygiene_ws');
+SET ROLE hygiene_viewer;
+SELECT opsmeter_accept_invitation('hygiene_ws');
+SET ROLE hygiene_owner;
 SELECT opsmeter_set_budget('monthly', 1000);
 
 -- Demo traffic: always demo / dev, spread over the last 7 days, several

@@ -6,11 +6,12 @@
 -- Actors: owner, admin, member and viewer of workspace matrix_ws; other_ws
 -- (owner of another workspace only); nobody (in no workspace);
 -- opsmeter_admin (a member of the NOLOGIN role opsmeter_admin, in no
--- workspace); superuser (the session user).  Every actor names matrix_ws
--- (SET opsmeter.workspace = 'matrix_ws'), so "other_ws" is a role naming a
--- workspace it is not in.  Each action runs under SET ROLE in a
--- subtransaction that is always rolled back, so actions do not disturb
--- each other.
+-- workspace); superuser (the session user).  nobody holds a pending
+-- invitation to matrix_ws (accepted or declined only in the matrix), which
+-- grants it nothing.  Every actor names matrix_ws (SET opsmeter.workspace =
+-- 'matrix_ws'), so "other_ws" is a role naming a workspace it is not in.
+-- Each action runs under SET ROLE in a subtransaction that is always rolled
+-- back, so actions do not disturb each other.
 --
 -- Relies on setup: roles matrix_* (matrix_opsadmin is in opsmeter_admin) and
 -- regress.write_server_file().
@@ -31,7 +32,20 @@ SELECT opsmeter_add_member('matrix_ws', 'matrix_admin', 'admin');
 SELECT opsmeter_add_member('matrix_ws', 'matrix_member', 'member');
 SELECT opsmeter_add_member('matrix_ws', 'matrix_viewer', 'viewer');
 SELECT opsmeter_add_member('matrix_ws', 'matrix_spare', 'viewer');   -- the target of set_member_role / remove_member
+SELECT opsmeter_add_member('matrix_ws', 'matrix_nobody', 'viewer');  -- stays pending: accept / decline
 RESET ROLE;
+DO $$
+DECLARE r name;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['matrix_admin', 'matrix_member', 'matrix_viewer', 'matrix_spare'] LOOP
+        EXECUTE format('SET ROLE %I', r);
+        PERFORM opsmeter_accept_invitation('matrix_ws');
+        RESET ROLE;
+    END LOOP;
+END $$;
+SELECT member, role FROM opsmeter.workspace_members
+ WHERE workspace_id = (SELECT workspace_id FROM opsmeter.workspaces WHERE name = 'matrix_ws') ORDER BY role, member;
+SELECT invitee, role FROM opsmeter.workspace_invitations;
 SET opsmeter.workspace = 'matrix_ws';
 
 ------------------------------------------------------------------------------
@@ -106,6 +120,9 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('write', 'opsmeter_add_member', $$SELECT opsmeter_add_member('matrix_ws', 'matrix_newbie', 'viewer')$$),
     ('write', 'opsmeter_set_member_role', $$SELECT opsmeter_set_member_role('matrix_ws', 'matrix_spare', 'member')$$),
     ('write', 'opsmeter_remove_member', $$SELECT opsmeter_remove_member('matrix_ws', 'matrix_spare')$$),
+    ('write', 'opsmeter_accept_invitation', $$SELECT opsmeter_accept_invitation('matrix_ws')$$),
+    ('write', 'opsmeter_decline_invitation', $$SELECT opsmeter_decline_invitation('matrix_ws')$$),
+    ('write', 'opsmeter_leave_workspace', $$SELECT opsmeter_leave_workspace('matrix_ws')$$),
     ('write', 'opsmeter_ingest', $$SELECT opsmeter_ingest('{"externalRequestId": "m-act-1", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 10, "outputTokens": 1}')$$),
     ('write', 'opsmeter_ingest_ndjson', $$SELECT opsmeter_ingest_ndjson('{"externalRequestId": "m-act-2", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 10, "outputTokens": 1}')$$),
     ('write', 'opsmeter_ingest_demo', $$SELECT opsmeter_ingest_demo(5)$$),
@@ -145,7 +162,9 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
 INSERT INTO matrix_actions (kind, action, stmt)
 SELECT 'table', 'opsmeter.' || t, format('SELECT * FROM opsmeter.%I WHERE workspace_id = %s', t, :matrix_ws_id)
   FROM unnest(ARRAY['events', 'request_keys', 'summaries', 'latency_histogram', 'summary_adjustments',
-                    'workspaces', 'workspace_members', 'cleanup_audit']) t;
+                    'workspaces', 'workspace_members', 'workspace_invitations', 'cleanup_audit']) t;
+INSERT INTO matrix_actions (kind, action, stmt) VALUES
+    ('table', 'opsmeter.my_invitations', $$SELECT * FROM opsmeter.my_invitations WHERE workspace = 'matrix_ws'$$);
 INSERT INTO matrix_actions (kind, action, stmt) VALUES
     -- Counter shards depend on the backend: count the UTC days instead.
     ('table', 'opsmeter.spend_counters',
@@ -210,11 +229,14 @@ SELECT r.action,
   FROM matrix_results r WHERE r.kind <> 'write' GROUP BY r.apos, r.action ORDER BY r.apos;
 
 -- The same, as the README states it: who is allowed each action; everyone
--- else gets 42501.  Any difference is listed here (none expected).
-CREATE TEMP TABLE matrix_expected (action text, allowed text[]);
-INSERT INTO matrix_expected
+-- else gets 42501, but the last owner leaving gets 55000.  Any difference
+-- is listed here (none expected).
+CREATE TEMP TABLE matrix_expected (action text, allowed text[], refused jsonb DEFAULT '{}');
+INSERT INTO matrix_expected (action, allowed)
 SELECT a.action,
        CASE WHEN a.action IN ('opsmeter_create_workspace', 'opsmeter_run_retention') THEN '{opsmeter_admin,superuser}'
+            WHEN a.action IN ('opsmeter_accept_invitation', 'opsmeter_decline_invitation') THEN '{nobody}'
+            WHEN a.action = 'opsmeter_leave_workspace' THEN '{admin,member,viewer}'
             WHEN a.action = 'opsmeter_load_prices' THEN '{superuser}'
             WHEN a.action IN ('opsmeter_add_member', 'opsmeter_set_member_role', 'opsmeter_remove_member',
                               'opsmeter_set_retention', 'opsmeter_set_budget', 'opsmeter_reprice',
@@ -226,19 +248,25 @@ SELECT a.action,
             WHEN a.kind = 'table' THEN '{owner,admin,member,viewer,other_ws,nobody,opsmeter_admin,superuser}'
             ELSE '{owner,admin,member,viewer,superuser}' END::text[]
   FROM matrix_actions a;
+UPDATE matrix_expected SET refused = '{"owner": "55000"}' WHERE action = 'opsmeter_leave_workspace';
 SELECT r.action, r.actor, r.outcome,
-       CASE WHEN r.actor = ANY (e.allowed) THEN 'allow' ELSE '42501' END AS expected
+       CASE WHEN r.actor = ANY (e.allowed) THEN 'allow' ELSE coalesce(e.refused ->> r.actor, '42501') END AS expected
   FROM matrix_results r JOIN matrix_expected e USING (action)
- WHERE r.outcome IS DISTINCT FROM CASE WHEN r.actor = ANY (e.allowed) THEN 'allow' ELSE '42501' END
+ WHERE r.outcome IS DISTINCT FROM
+       CASE WHEN r.actor = ANY (e.allowed) THEN 'allow' ELSE coalesce(e.refused ->> r.actor, '42501') END
  ORDER BY r.apos, r.xpos;
 
--- Members see matrix_ws's rows; non-members never see one.
+-- Members see matrix_ws's rows; non-members never see one (nobody sees
+-- only its own invitation, counted apart).
 SELECT r.actor,
        count(*) FILTER (WHERE r.kind IN ('read', 'view') AND r.nrows > 0) AS reads_with_rows,
        count(*) FILTER (WHERE r.kind IN ('read', 'view') AND r.outcome = '42501') AS reads_refused,
        sum(r.nrows) FILTER (WHERE r.kind = 'table'
-                              AND r.action NOT IN ('opsmeter.retention_runs', 'opsmeter.prices', 'opsmeter.rollup_state'))
-           AS table_rows_of_matrix_ws
+                              AND r.action NOT IN ('opsmeter.retention_runs', 'opsmeter.prices', 'opsmeter.rollup_state',
+                                                   'opsmeter.workspace_invitations', 'opsmeter.my_invitations'))
+           AS table_rows_of_matrix_ws,
+       sum(r.nrows) FILTER (WHERE r.action IN ('opsmeter.workspace_invitations', 'opsmeter.my_invitations'))
+           AS invitation_rows
   FROM matrix_results r GROUP BY r.xpos, r.actor ORDER BY r.xpos;
 
 ------------------------------------------------------------------------------

@@ -16,12 +16,23 @@ SELECT opsmeter_create_workspace('acme', 'regress_owner');          -- duplicate
 SELECT opsmeter_create_workspace('', 'regress_owner');              -- empty name
 RESET ROLE;
 
--- The owner adds members; the role names come from the PostgreSQL catalog.
+-- The owner invites members (the role names come from the PostgreSQL
+-- catalog); each becomes a member when it accepts.
 SET ROLE regress_owner;
 SELECT opsmeter_add_member('acme', 'regress_admin', 'admin');
 SELECT opsmeter_add_member('acme', 'regress_member', 'member');
 SELECT opsmeter_add_member('acme', 'regress_viewer', 'viewer');
 SELECT opsmeter_add_member('acme', 'regress_multi', 'member');
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT opsmeter_accept_invitation('acme');
+SET ROLE regress_member;
+SELECT opsmeter_accept_invitation('acme');
+SET ROLE regress_viewer;
+SELECT opsmeter_accept_invitation('acme');
+SET ROLE regress_multi;
+SELECT opsmeter_accept_invitation('acme');
+SET ROLE regress_owner;
 SELECT opsmeter_add_member('acme', 'regress_member', 'viewer');     -- already a member
 SELECT member, role FROM opsmeter.workspace_members ORDER BY role, member;
 RESET ROLE;
@@ -50,6 +61,9 @@ SELECT opsmeter_remove_member('acme', 'regress_owner');
 SELECT opsmeter_set_member_role('acme', 'regress_owner', 'admin');
 -- With a second owner, the first may step down.
 SELECT opsmeter_add_member('acme', 'regress_creator', 'owner');
+SET ROLE regress_creator;
+SELECT opsmeter_accept_invitation('acme');
+SET ROLE regress_owner;
 SELECT opsmeter_set_member_role('acme', 'regress_owner', 'admin');
 RESET ROLE;
 SET ROLE regress_creator;
@@ -66,6 +80,7 @@ SET ROLE regress_outsider;
 SELECT opsmeter_add_member('globex', 'regress_multi', 'member');
 RESET ROLE;
 SET ROLE regress_multi;
+SELECT opsmeter_accept_invitation('globex');
 SELECT opsmeter.active_workspace();
 SET opsmeter.workspace = 'globex';
 SELECT name FROM opsmeter.workspaces WHERE workspace_id = opsmeter.active_workspace();

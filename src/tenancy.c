@@ -72,6 +72,11 @@ role_from_enum(Oid enumval)
 /*
  * Scans workspace_members through one of its indexes.  With workspace_id
  * valid: that workspace's row for member; else all of member's rows.
+ *
+ * A row counts only while the role still has the name recorded when it
+ * joined (column member_name, since 0.2.0): a dropped role's rows, inherited
+ * by a later role that receives the same OID, grant that role nothing.
+ * Under 0.1.0's schema, which has no such column, every row counts.
  */
 static List *
 scan_memberships(Oid member, int64 workspace_id, bool by_workspace)
@@ -81,12 +86,25 @@ scan_memberships(Oid member, int64 workspace_id, bool by_workspace)
 	AttrNumber	att_ws = attnameAttNum(rel, "workspace_id", false);
 	AttrNumber	att_member = attnameAttNum(rel, "member", false);
 	AttrNumber	att_role = attnameAttNum(rel, "role", false);
+	AttrNumber	att_name = attnameAttNum(rel, "member_name", false);
+	char	   *current_name = NULL;
 	ScanKeyData keys[2];
 	int			nkeys = 0;
 	Oid			index;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	List	   *result = NIL;
+
+	if (att_name != InvalidAttrNumber)
+	{
+		current_name = GetUserNameFromId(member, true);
+		if (current_name == NULL)
+		{
+			/* no such role: no live memberships */
+			table_close(rel, AccessShareLock);
+			return NIL;
+		}
+	}
 
 	if (by_workspace)
 	{
@@ -102,9 +120,17 @@ scan_memberships(Oid member, int64 workspace_id, bool by_workspace)
 	scan = systable_beginscan(rel, index, true, scan_snapshot(), nkeys, keys);
 	while ((tup = systable_getnext(scan)) != NULL)
 	{
-		Membership *m = palloc(sizeof(Membership));
+		Membership *m;
 		bool		isnull;
 
+		if (current_name != NULL)
+		{
+			Datum		recorded = heap_getattr(tup, att_name, desc, &isnull);
+
+			if (isnull || strcmp(NameStr(*DatumGetName(recorded)), current_name) != 0)
+				continue;
+		}
+		m = palloc(sizeof(Membership));
 		m->workspace_id = DatumGetInt64(heap_getattr(tup, att_ws, desc, &isnull));
 		m->role_value = DatumGetObjectId(heap_getattr(tup, att_role, desc, &isnull));
 		result = lappend(result, m);

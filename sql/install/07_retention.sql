@@ -134,6 +134,10 @@ BEGIN
     DELETE FROM opsmeter.spend_counters c
      WHERE c.day < (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
 
+    -- Memberships and invitations of dropped (or renamed) roles: they grant
+    -- nothing already; they leave for good.
+    PERFORM opsmeter._purge_stale_members(NULL);
+
     partitions_created := opsmeter.ensure_partitions(today, today + 7);
 END
 $$;

@@ -25,6 +25,21 @@ REVOKE ALL ON FUNCTION opsmeter._opsmeter_create_workspace_impl(regrole, text, r
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_add_member_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_member_role_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_remove_member_impl(regrole, text, regrole) FROM PUBLIC;
+-- invitations: the invitee sees its own (while it is the role invited),
+-- owners and admins see their workspace's
+REVOKE ALL ON FUNCTION opsmeter._role_is_live(regrole, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._purge_stale_members(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_accept_invitation_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_decline_invitation_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_leave_workspace_impl(regrole, text) FROM PUBLIC;
+ALTER TABLE opsmeter.workspace_invitations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspace_invitations_read ON opsmeter.workspace_invitations FOR SELECT
+    USING ((invitee_name OPERATOR(pg_catalog.=) CURRENT_USER
+            AND invitee::pg_catalog.oid OPERATOR(pg_catalog.=)
+                (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+           OR (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[])
+               AND opsmeter.my_role(workspace_id) OPERATOR(pg_catalog.=) ANY ('{owner,admin}'::opsmeter.workspace_role[])));
+GRANT SELECT ON opsmeter.workspace_invitations, opsmeter.my_invitations TO PUBLIC;
 
 -- pricing
 GRANT SELECT ON opsmeter.prices TO PUBLIC;

@@ -21,3 +21,4 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.cleanup_audit_audit_id_seq'
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '');

@@ -18,11 +18,11 @@ COMMENT ON TYPE opsmeter.pricing_source IS 'where an event''s cost came from: th
 COMMENT ON TYPE opsmeter.summary_dimension IS 'what a summary row is grouped by';
 COMMENT ON TYPE opsmeter.summary_grain IS 'the period a summary row covers: a UTC hour or a UTC day';
 COMMENT ON FUNCTION @extschema@.opsmeter_add_member(text, regrole, opsmeter.workspace_role) IS
-    'add a role to a workspace (owners and admins; only an owner grants owner)';
+    'invite a role to a workspace; it becomes a member when it accepts (owners and admins; only an owner invites as owner; a superuser adds directly)';
 COMMENT ON FUNCTION @extschema@.opsmeter_set_member_role(text, regrole, opsmeter.workspace_role) IS
     'change a member''s role (owners and admins; only an owner changes an owner; the last owner stays)';
 COMMENT ON FUNCTION @extschema@.opsmeter_remove_member(text, regrole) IS
-    'remove a member (owners and admins; only an owner removes an owner; the last owner stays)';
+    'remove a member or withdraw its pending invitation (owners and admins; only an owner removes an owner; the last owner stays)';
 COMMENT ON TABLE opsmeter.request_keys IS
     'dedup keys: one row per (workspace, externalRequestId) while its event is retained';
 COMMENT ON TABLE opsmeter.rollup_state IS
@@ -77,6 +77,109 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM opsmeter.workspaces w
 $$;
 CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)
+------------------------------------------------------------------------------
+-- Membership by consent (issue #13): opsmeter_add_member() by an owner or
+-- admin records an invitation that the invitee accepts or declines; members
+-- leave on their own; rows of dropped roles grant nothing and do not count
+-- as owners.
+------------------------------------------------------------------------------
+-- Each membership records its role's name; rows of roles that no longer
+-- exist (they could be inherited by a role that receives the same OID)
+-- are deleted.
+ALTER TABLE opsmeter.workspace_members ADD COLUMN member_name name;
+UPDATE opsmeter.workspace_members wm SET member_name = r.rolname
+  FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) wm.member::pg_catalog.oid;
+DELETE FROM opsmeter.workspace_members WHERE member_name IS NULL;
+ALTER TABLE opsmeter.workspace_members ALTER COLUMN member_name SET NOT NULL;
+
+-- Invitations: opsmeter_add_member() by an owner or admin records one; the
+-- invitee becomes a member only when it accepts (opsmeter_accept_invitation).
+-- A pending invitation grants nothing: nothing but the functions below
+-- reads this table, and the C identity code never does.
+CREATE TABLE opsmeter.workspace_invitations (
+    workspace_id bigint NOT NULL REFERENCES opsmeter.workspaces ON DELETE CASCADE,
+    invitee      regrole NOT NULL,
+    invitee_name name NOT NULL,      -- as workspace_members.member_name
+    role         opsmeter.workspace_role NOT NULL,
+    invited_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    invited_by   regrole NOT NULL,
+    PRIMARY KEY (workspace_id, invitee)
+);
+COMMENT ON TABLE opsmeter.workspace_invitations IS
+    'pending invitations: a role becomes a member of a workspace only by accepting one';
+
+-- Whether role r still exists under the name it had when it was granted
+-- membership or invited.  A dropped role's rows fail this; so do they when a
+-- new role later receives the same OID (its name differs), and after ALTER
+-- ROLE ... RENAME.
+CREATE FUNCTION opsmeter._role_is_live(r regrole, rname name) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles x
+                    WHERE x.oid OPERATOR(pg_catalog.=) r AND x.rolname OPERATOR(pg_catalog.=) rname)
+$$;
+
+-- Deletes memberships and invitations of roles that are no longer live, in
+-- one workspace (ws NULL: all).  They grant nothing already; this removes
+-- them for good.  Called by every membership change and by each retention
+-- pass.
+CREATE FUNCTION opsmeter._purge_stale_members(ws bigint) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+    k bigint;
+BEGIN
+    DELETE FROM opsmeter.workspace_members wm
+     WHERE (ws IS NULL OR wm.workspace_id = ws)
+       AND NOT opsmeter._role_is_live(wm.member, wm.member_name);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM opsmeter.workspace_invitations i
+     WHERE (ws IS NULL OR i.workspace_id = ws)
+       AND NOT opsmeter._role_is_live(i.invitee, i.invitee_name);
+    GET DIAGNOSTICS k = ROW_COUNT;
+    RETURN n + k;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_create_workspace_impl(caller regrole, name text, owner regrole)
+RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT (EXISTS (SELECT 1 FROM pg_roles WHERE oid = caller AND rolsuper)
+            OR pg_has_role(caller, 'opsmeter_admin', 'MEMBER')) THEN
+        RAISE EXCEPTION 'permission denied to create workspace "%"', name
+            USING ERRCODE = '42501',
+                  HINT = 'Only superusers and members of role opsmeter_admin create workspaces: GRANT opsmeter_admin TO ' || caller || ';';
+    END IF;
+    IF name IS NULL OR length(name) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'invalid workspace name %', coalesce(quote_literal(name), 'NULL')
+            USING ERRCODE = '22023', HINT = 'A workspace name is 1 to 100 characters.';
+    END IF;
+    IF owner IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = owner) THEN
+        RAISE EXCEPTION 'invalid owner: %', coalesce(owner::oid::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Name an existing role, or omit owner to own it yourself.';
+    END IF;
+    BEGIN
+        INSERT INTO opsmeter.workspaces (name, created_by) VALUES (name, caller)
+        RETURNING workspace_id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'workspace "%" already exists', name
+            USING ERRCODE = '42710', HINT = 'Workspace names are unique; choose another name.';
+    END;
+    -- The initial owner is made directly: only superusers and opsmeter_admin
+    -- members create workspaces (see README, "Membership by consent").
+    INSERT INTO opsmeter.workspace_members (workspace_id, member, role, granted_by, member_name)
+    VALUES (new_id, owner, 'owner', caller, (SELECT r.rolname FROM pg_roles r WHERE r.oid = owner));
+    RETURN new_id;
+END
+$$;
+
+-- Invites member (owners and admins; only an owner invites as owner).  The
+-- role becomes a member only when it accepts.  A superuser's call, which
+-- could act as that role anyway, makes the membership directly.
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_add_member_impl(caller regrole, workspace text, member regrole,
+                                                   role opsmeter.workspace_role)
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -120,3 +223,340 @@ $$;
 -- as well as pg_read_server_files (checked in C; the comment says so).
 COMMENT ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) IS
     'load a price file (opsmeter or LiteLLM format) from the server; superusers, and members of both pg_read_server_files and opsmeter_admin';
+    invitee_name name;
+BEGIN
+    IF member IS NULL OR role IS NULL THEN
+        RAISE EXCEPTION 'invalid % : NULL', CASE WHEN member IS NULL THEN 'member' ELSE 'role' END
+            USING ERRCODE = '22023', HINT = 'Allowed roles: owner, admin, member, viewer.';
+    END IF;
+    m := opsmeter._managed_workspace(caller, workspace);
+    SELECT r.rolname INTO invitee_name FROM pg_roles r WHERE r.oid = member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role with OID % does not exist', member::oid
+            USING ERRCODE = '42704', HINT = 'Name an existing role.';
+    END IF;
+    IF role = 'owner' AND m.caller_role <> 'owner' THEN
+        RAISE EXCEPTION 'permission denied to grant role owner in workspace "%"', workspace
+            USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
+    END IF;
+    PERFORM opsmeter._purge_stale_members(m.workspace_id);
+    IF EXISTS (SELECT 1 FROM opsmeter.workspace_members wm
+                WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_add_member_impl.member) THEN
+        RAISE EXCEPTION 'role % is already a member of workspace "%"', member, workspace
+            USING ERRCODE = '42710', HINT = 'Use opsmeter_set_member_role() to change its role.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = caller AND r.rolsuper) THEN
+        DELETE FROM opsmeter.workspace_invitations i
+         WHERE i.workspace_id = m.workspace_id AND i.invitee = _opsmeter_add_member_impl.member;
+        INSERT INTO opsmeter.workspace_members (workspace_id, member, role, granted_by, member_name)
+        VALUES (m.workspace_id, member, role, caller, invitee_name);
+        RETURN;
+    END IF;
+    -- Inviting again replaces the pending invitation.
+    INSERT INTO opsmeter.workspace_invitations (workspace_id, invitee, invitee_name, role, invited_by)
+    VALUES (m.workspace_id, member, invitee_name, role, caller)
+    ON CONFLICT ON CONSTRAINT workspace_invitations_pkey DO UPDATE
+       SET invitee_name = EXCLUDED.invitee_name, role = EXCLUDED.role,
+           invited_at = EXCLUDED.invited_at, invited_by = EXCLUDED.invited_by;
+    RAISE NOTICE 'invited role % to workspace "%" as %', member, workspace, role
+        USING HINT = format('The role becomes a member when it runs SELECT opsmeter_accept_invitation(%L);', workspace);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._check_not_last_owner(ws bigint, leaving regrole, workspace text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- Only owners that still exist under their name count (a dropped
+    -- role's row is no owner).
+    IF NOT EXISTS (SELECT 1 FROM opsmeter.workspace_members wm
+                    WHERE wm.workspace_id = ws AND wm.role = 'owner' AND wm.member <> leaving
+                      AND opsmeter._role_is_live(wm.member, wm.member_name)) THEN
+        RAISE EXCEPTION 'role % is the last owner of workspace "%"', leaving, workspace
+            USING ERRCODE = '55000', HINT = 'Grant the owner role to another member first.';
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_member_role_impl(caller regrole, workspace text, member regrole,
+                                                        role opsmeter.workspace_role)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    old_role opsmeter.workspace_role;
+BEGIN
+    IF member IS NULL OR role IS NULL THEN
+        RAISE EXCEPTION 'invalid % : NULL', CASE WHEN member IS NULL THEN 'member' ELSE 'role' END
+            USING ERRCODE = '22023', HINT = 'Allowed roles: owner, admin, member, viewer.';
+    END IF;
+    m := opsmeter._managed_workspace(caller, workspace);
+    PERFORM opsmeter._purge_stale_members(m.workspace_id);
+    SELECT wm.role INTO old_role FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_set_member_role_impl.member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is not a member of workspace "%"', member, workspace
+            USING ERRCODE = '42704', HINT = 'Use opsmeter_add_member() to add it.';
+    END IF;
+    IF (role = 'owner' OR old_role = 'owner') AND m.caller_role <> 'owner' THEN
+        RAISE EXCEPTION 'permission denied to change the owner role in workspace "%"', workspace
+            USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
+    END IF;
+    IF old_role = 'owner' AND role <> 'owner' THEN
+        PERFORM opsmeter._check_not_last_owner(m.workspace_id, member, workspace);
+    END IF;
+    UPDATE opsmeter.workspace_members wm
+       SET role = _opsmeter_set_member_role_impl.role, granted_at = now(), granted_by = caller
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_set_member_role_impl.member;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_remove_member_impl(caller regrole, workspace text, member regrole)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    old_role opsmeter.workspace_role;
+BEGIN
+    m := opsmeter._managed_workspace(caller, workspace);
+    PERFORM opsmeter._purge_stale_members(m.workspace_id);
+    SELECT wm.role INTO old_role FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_remove_member_impl.member;
+    IF NOT FOUND THEN
+        -- Not a member: withdraw its pending invitation, if any.
+        DELETE FROM opsmeter.workspace_invitations i
+         WHERE i.workspace_id = m.workspace_id AND i.invitee = _opsmeter_remove_member_impl.member;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'role % is not a member of workspace "%"', coalesce(member::text, 'NULL'), workspace
+            USING ERRCODE = '42704';
+    END IF;
+    IF old_role = 'owner' THEN
+        IF m.caller_role <> 'owner' THEN
+            RAISE EXCEPTION 'permission denied to remove an owner of workspace "%"', workspace
+                USING ERRCODE = '42501', HINT = 'Only an owner grants or removes the owner role.';
+        END IF;
+        PERFORM opsmeter._check_not_last_owner(m.workspace_id, member, workspace);
+    END IF;
+    DELETE FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = m.workspace_id AND wm.member = _opsmeter_remove_member_impl.member;
+END
+$$;
+
+-- The invitee accepts: its pending invitation becomes a membership, with
+-- the role it was invited as.  Only while the inviter may still grant that
+-- role there (an admin removed since, or an owner demoted, invited nobody).
+CREATE FUNCTION opsmeter._opsmeter_accept_invitation_impl(caller regrole, workspace text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint;
+    inv record;
+    inviter_role opsmeter.workspace_role;
+BEGIN
+    -- Lock the workspace row: membership changes serialize on it.
+    SELECT w.workspace_id INTO ws FROM opsmeter.workspaces w WHERE w.name = workspace FOR UPDATE;
+    SELECT i.role, i.invited_by, i.invitee_name INTO inv FROM opsmeter.workspace_invitations i
+     WHERE i.workspace_id = ws AND i.invitee = caller AND opsmeter._role_is_live(i.invitee, i.invitee_name);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % has no pending invitation to workspace "%"', caller, coalesce(workspace, 'NULL')
+            USING ERRCODE = '42501',
+                  HINT = 'An owner or admin of the workspace invites you with opsmeter_add_member(); opsmeter.my_invitations lists yours.';
+    END IF;
+    SELECT wm.role INTO inviter_role FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = ws AND wm.member = inv.invited_by AND opsmeter._role_is_live(wm.member, wm.member_name);
+    IF inviter_role IS NULL OR inviter_role NOT IN ('owner', 'admin') OR (inv.role = 'owner' AND inviter_role <> 'owner') THEN
+        RAISE EXCEPTION 'the invitation of role % to workspace "%" is no longer valid', caller, workspace
+            USING ERRCODE = '42501',
+                  DETAIL = format('Role %s, who invited it as %s, may no longer grant that role there.', inv.invited_by, inv.role),
+                  HINT = 'Decline it with opsmeter_decline_invitation(), and ask a current owner or admin to invite you again.';
+    END IF;
+    DELETE FROM opsmeter.workspace_invitations i WHERE i.workspace_id = ws AND i.invitee = caller;
+    PERFORM opsmeter._purge_stale_members(ws);
+    INSERT INTO opsmeter.workspace_members (workspace_id, member, role, granted_by, member_name)
+    VALUES (ws, caller, inv.role, inv.invited_by, inv.invitee_name)
+    ON CONFLICT ON CONSTRAINT workspace_members_pkey DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is already a member of workspace "%"', caller, workspace USING ERRCODE = '42710';
+    END IF;
+END
+$$;
+
+-- The invitee declines: its pending invitation is deleted.
+CREATE FUNCTION opsmeter._opsmeter_decline_invitation_impl(caller regrole, workspace text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM opsmeter.workspace_invitations i
+     USING opsmeter.workspaces w
+     WHERE w.name = workspace AND i.workspace_id = w.workspace_id AND i.invitee = caller
+       AND opsmeter._role_is_live(i.invitee, i.invitee_name);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % has no pending invitation to workspace "%"', caller, coalesce(workspace, 'NULL')
+            USING ERRCODE = '42501', HINT = 'opsmeter.my_invitations lists yours.';
+    END IF;
+END
+$$;
+
+-- A member leaves on its own; the last owner stays.
+CREATE FUNCTION opsmeter._opsmeter_leave_workspace_impl(caller regrole, workspace text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint;
+    my_role opsmeter.workspace_role;
+BEGIN
+    -- Lock the workspace row: membership changes serialize on it.
+    SELECT w.workspace_id INTO ws FROM opsmeter.workspaces w WHERE w.name = workspace FOR UPDATE;
+    SELECT wm.role INTO my_role FROM opsmeter.workspace_members wm
+     WHERE wm.workspace_id = ws AND wm.member = caller AND opsmeter._role_is_live(wm.member, wm.member_name);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % is not a member of workspace "%"', caller, coalesce(workspace, 'NULL')
+            USING ERRCODE = '42501';
+    END IF;
+    IF my_role = 'owner' THEN
+        PERFORM opsmeter._check_not_last_owner(ws, caller, workspace);
+    END IF;
+    DELETE FROM opsmeter.workspace_members wm WHERE wm.workspace_id = ws AND wm.member = caller;
+END
+$$;
+
+-- The caller's own pending invitations, with the workspace's name (which an
+-- invitee may not read in opsmeter.workspaces).  Not security_invoker: it
+-- reads as the owner, and security_barrier keeps its filter first.
+CREATE VIEW opsmeter.my_invitations WITH (security_barrier = true) AS
+    SELECT w.name AS workspace, i.role, i.invited_by, i.invited_at
+      FROM opsmeter.workspace_invitations i
+      JOIN opsmeter.workspaces w ON w.workspace_id OPERATOR(pg_catalog.=) i.workspace_id
+      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) i.invitee::pg_catalog.oid
+                                AND r.rolname OPERATOR(pg_catalog.=) i.invitee_name
+     WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER;
+COMMENT ON VIEW opsmeter.my_invitations IS
+    'the current role''s pending invitations (accept with opsmeter_accept_invitation, or decline)';
+
+
+CREATE FUNCTION @extschema@.opsmeter_accept_invitation(workspace text)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_accept_invitation(text) IS
+    'accept your pending invitation to a workspace: you become a member with the invited role';
+CREATE FUNCTION @extschema@.opsmeter_decline_invitation(workspace text)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_decline_invitation(text) IS
+    'decline your pending invitation to a workspace';
+CREATE FUNCTION @extschema@.opsmeter_leave_workspace(workspace text)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_leave_workspace(text) IS
+    'leave a workspace you are a member of (anyone but its last owner)';
+
+-- Each retention pass deletes memberships and invitations of dropped roles.
+CREATE OR REPLACE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
+                                            OUT raw_rows_deleted bigint, OUT keys_purged bigint,
+                                            OUT summary_rows_deleted bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    global_raw interval := opsmeter.guc_raw_retention();
+    longest_raw interval;
+    w bigint;
+    part record;
+    n bigint;
+    busy boolean;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+BEGIN
+    partitions_dropped := 0;
+    raw_rows_deleted := 0;
+    keys_purged := 0;
+    w := opsmeter.rollup_watermark();
+    SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
+
+    -- Whole days older than every workspace's raw retention.
+    FOR part IN
+        SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'opsmeter.events'::regclass
+           AND c.relname ~ '^events_p\d{8}$'
+         ORDER BY 2
+    LOOP
+        EXIT WHEN (part.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - longest_raw;
+        BEGIN
+            -- Lock first: an ingest still writing into this day must finish
+            -- before we look, so its rows are either seen above the
+            -- watermark (and the day kept) or rolled up already.
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part.rel);
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', part.rel) INTO STRICT busy USING w;
+            IF busy THEN
+                CONTINUE;           -- not rolled up yet: a later pass drops it
+            END IF;
+            EXECUTE format('DROP TABLE %s', part.rel);
+            DELETE FROM opsmeter.request_keys k WHERE k.event_day = part.day;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            keys_purged := keys_purged + n;
+            partitions_dropped := partitions_dropped + 1;
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', part.rel;
+        END;
+    END LOOP;
+
+    -- Workspaces whose raw retention is shorter than the longest: their older
+    -- rolled-up rows leave row by row, with their dedup keys.
+    FOR part IN
+        SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
+    LOOP
+        WITH gone AS (
+            DELETE FROM opsmeter.events e
+             WHERE e.workspace_id = part.workspace_id
+               AND e.ts < now() - part.raw AND e.ingest_batch <= w
+            RETURNING e.workspace_id, e.external_request_id
+        ), keys AS (
+            DELETE FROM opsmeter.request_keys k USING gone g
+             WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone) INTO n;
+        raw_rows_deleted := raw_rows_deleted + n;
+    END LOOP;
+
+    -- Summaries: the coarse tier for the summary retention, the detail
+    -- dimensions for as long as the raw rows they describe.  An hour leaves
+    -- only when all of it is past retention.
+    DELETE FROM opsmeter.summaries s
+     USING opsmeter.effective_retention() r
+     WHERE s.workspace_id = r.workspace_id
+       AND s.period_start + CASE s.grain WHEN 'hour' THEN interval '1 hour' ELSE interval '1 day' END
+           <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := n;
+    DELETE FROM opsmeter.latency_histogram h
+     USING opsmeter.effective_retention() r
+     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := summary_rows_deleted + n;
+
+    -- Budgets look at the current UTC day and month only; keep two months.
+    DELETE FROM opsmeter.spend_counters c
+     WHERE c.day < (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
+
+    -- Memberships and invitations of dropped (or renamed) roles: they grant
+    -- nothing already; they leave for good.
+    PERFORM opsmeter._purge_stale_members(NULL);
+
+    partitions_created := opsmeter.ensure_partitions(today, today + 7);
+END
+$$;
+
+-- invitations: the invitee sees its own (while it is the role invited),
+-- owners and admins see their workspace's
+REVOKE ALL ON FUNCTION opsmeter._role_is_live(regrole, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._purge_stale_members(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_accept_invitation_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_decline_invitation_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_leave_workspace_impl(regrole, text) FROM PUBLIC;
+ALTER TABLE opsmeter.workspace_invitations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspace_invitations_read ON opsmeter.workspace_invitations FOR SELECT
+    USING ((invitee_name OPERATOR(pg_catalog.=) CURRENT_USER
+            AND invitee::pg_catalog.oid OPERATOR(pg_catalog.=)
+                (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+           OR (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[])
+               AND opsmeter.my_role(workspace_id) OPERATOR(pg_catalog.=) ANY ('{owner,admin}'::opsmeter.workspace_role[])));
+GRANT SELECT ON opsmeter.workspace_invitations, opsmeter.my_invitations TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '');
