@@ -13,6 +13,7 @@
 
 #include "access/genam.h"
 #include "executor/executor.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 
 #if PG_VERSION_NUM < 150000
@@ -73,6 +74,39 @@ opsmeter_insert_index_tuples(ResultRelInfo *rri, TupleTableSlot *slot, EState *e
 	return ExecInsertIndexTuples(rri, slot, estate, false, no_dup_err, spec_conflict, NIL, false);
 #else
 	return ExecInsertIndexTuples(rri, slot, estate, false, no_dup_err, spec_conflict, NIL);
+#endif
+}
+
+/*
+ * Whether this transaction holds the lock (in exactly this mode).
+ * PostgreSQL 17 added the orstronger argument.
+ */
+static inline bool
+opsmeter_lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
+{
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(tag, mode, false);
+#else
+	return LockHeldByMe(tag, mode);
+#endif
+}
+
+/*
+ * The virtual transaction holding (or awaiting) one lock of
+ * GetLockStatusData().  PostgreSQL 17 replaced the backend and lxid fields
+ * with one VirtualTransactionId.
+ */
+static inline VirtualTransactionId
+opsmeter_lock_instance_vxid(const LockInstanceData *instance)
+{
+#if PG_VERSION_NUM >= 170000
+	return instance->vxid;
+#else
+	VirtualTransactionId vxid;
+
+	vxid.backendId = instance->backend;
+	vxid.localTransactionId = instance->lxid;
+	return vxid;
 #endif
 }
 

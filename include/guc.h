@@ -21,6 +21,7 @@ extern char *opsmeter_database;
 extern char *opsmeter_worker_role;
 extern bool opsmeter_worker_enabled;
 extern int	opsmeter_worker_interval_s;
+extern int	opsmeter_retention_lock_wait_ms;
 
 /* Analytics: session filters (label lists, see labels.h) and the window. */
 extern char *opsmeter_data_mode_guc;

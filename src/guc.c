@@ -22,6 +22,7 @@ char	   *opsmeter_database = NULL;
 char	   *opsmeter_worker_role = NULL;
 bool		opsmeter_worker_enabled = true;
 int			opsmeter_worker_interval_s = 60;
+int			opsmeter_retention_lock_wait_ms = 200;
 
 /* Analytics session filters and window (filters.c reads them). */
 char	   *opsmeter_data_mode_guc = NULL;
@@ -118,6 +119,14 @@ opsmeter_guc_init(void)
 							&opsmeter_worker_interval_s,
 							60, 1, 24 * 60 * 60,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("opsmeter.retention_lock_wait",
+							"Longest wait of a retention pass for a table lock before it skips that step.",
+							"A partition it cannot lock in time is left for the next pass; 0 means do not wait at all.",
+							&opsmeter_retention_lock_wait_ms,
+							200, 0, 60 * 1000,
+							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("opsmeter.data_mode",

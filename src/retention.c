@@ -4,7 +4,7 @@
  *
  * The SQL of both steps is in opsmeter._rollup() and
  * opsmeter._enforce_retention(); this file is the trusted entry point
- * (who may run a pass, as whom, in which isolation) and the rollup barrier.
+ * (who may run a pass, as whom, in which isolation) and the rollup horizon.
  * The invariant is in src/README.md ("rollup").
  */
 #include "postgres.h"
@@ -18,6 +18,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -26,8 +27,10 @@
 #include "catalog.h"
 #include "guc.h"
 #include "retention.h"
+#include "storage.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_wait_for_ingest_barrier);
+PG_FUNCTION_INFO_V1(opsmeter_rollup_horizon);
 PG_FUNCTION_INFO_V1(opsmeter_run_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
@@ -37,7 +40,8 @@ PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
  * Waits for every transaction that holds a lock on opsmeter.ingest_batch_seq,
  * i.e. every ingest that has drawn a batch number and not yet ended.  New
  * ingests are not blocked: this only waits for the current lockers, as
- * CREATE INDEX CONCURRENTLY does.
+ * CREATE INDEX CONCURRENTLY does.  The rollup of 0.1.0 calls it; 0.2.0's
+ * calls opsmeter._rollup_horizon() instead, which never waits.
  */
 Datum
 opsmeter_wait_for_ingest_barrier(PG_FUNCTION_ARGS)
@@ -47,6 +51,46 @@ opsmeter_wait_for_ingest_barrier(PG_FUNCTION_ARGS)
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, opsmeter_relid("ingest_batch_seq"));
 	WaitForLockers(tag, ShareLock, false);
 	PG_RETURN_VOID();
+}
+
+/*
+ * opsmeter._rollup_horizon() RETURNS bigint: the largest batch number H
+ * such that every transaction that drew a number <= H has ended (the
+ * smallest in-flight batch minus one, else the sequence's last value), so
+ * that no row with ingest_batch <= H can still appear.  Never waits for a
+ * transaction.  NULL when it cannot tell: some transaction is between
+ * drawing its number and publishing it (a few instructions; retried for
+ * up to about 50 ms), or drew one without publishing it.  The caller then
+ * rolls nothing up this time.
+ */
+Datum
+opsmeter_rollup_horizon(PG_FUNCTION_ARGS)
+{
+	int64		horizon = 0;
+	bool		known = false;
+
+	SPI_connect();
+	for (int attempt = 0; attempt < 50 && !known; attempt++)
+	{
+		int64		last_value;
+		bool		isnull;
+
+		if (attempt > 0)
+		{
+			pg_usleep(1000L);
+			CHECK_FOR_INTERRUPTS();
+		}
+		/* The sequence first, the lock table after (see opsmeter_batch_horizon). */
+		if (SPI_execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM opsmeter.ingest_batch_seq",
+						true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading opsmeter.ingest_batch_seq failed");
+		last_value = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		known = opsmeter_batch_horizon(last_value, &horizon);
+	}
+	SPI_finish();
+	if (!known)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(horizon);
 }
 
 static Datum
@@ -93,6 +137,7 @@ typedef struct PassResult
 	int64		raw_rows_deleted;
 	int64		keys_purged;
 	int64		summary_rows_deleted;
+	char	   *partitions_skipped;	/* JSON array of names, or NULL */
 	double		duration_ms;
 } PassResult;
 
@@ -114,29 +159,46 @@ int8_column(int col)
 }
 
 static void
-run_steps(PassResult *r)
+run_steps(PassResult *r, MemoryContext keep)
 {
 	if (SPI_execute("SELECT rows_rolled_up, watermark FROM opsmeter._rollup()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "opsmeter._rollup() failed");
 	r->rows_rolled_up = int8_column(1);
 	r->watermark = int8_column(2);
-	if (SPI_execute("SELECT partitions_dropped, partitions_created, raw_rows_deleted, keys_purged, "
-					"summary_rows_deleted FROM opsmeter._enforce_retention()", false, 0) != SPI_OK_SELECT)
+	/*
+	 * By name: the 0.1.0 function has no partitions_skipped (this library
+	 * serves both versions' SQL).
+	 */
+	if (SPI_execute("SELECT * FROM opsmeter._enforce_retention()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "opsmeter._enforce_retention() failed");
-	r->partitions_dropped = int8_column(1);
-	r->partitions_created = int8_column(2);
-	r->raw_rows_deleted = int8_column(3);
-	r->keys_purged = int8_column(4);
-	r->summary_rows_deleted = int8_column(5);
+	r->partitions_dropped = int8_column(SPI_fnumber(SPI_tuptable->tupdesc, "partitions_dropped"));
+	r->partitions_created = int8_column(SPI_fnumber(SPI_tuptable->tupdesc, "partitions_created"));
+	r->raw_rows_deleted = int8_column(SPI_fnumber(SPI_tuptable->tupdesc, "raw_rows_deleted"));
+	r->keys_purged = int8_column(SPI_fnumber(SPI_tuptable->tupdesc, "keys_purged"));
+	r->summary_rows_deleted = int8_column(SPI_fnumber(SPI_tuptable->tupdesc, "summary_rows_deleted"));
+	r->partitions_skipped = MemoryContextStrdup(keep, "[]");
+	if (SPI_fnumber(SPI_tuptable->tupdesc, "partitions_skipped") > 0)
+	{
+		char	   *names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+										 SPI_fnumber(SPI_tuptable->tupdesc, "partitions_skipped"));
+
+		if (names != NULL && SPI_execute_with_args("SELECT to_jsonb($1::text[])::text", 1, (Oid[]) {TEXTOID},
+												   (Datum[]) {CStringGetTextDatum(names)}, NULL, true, 1) == SPI_OK_SELECT)
+			r->partitions_skipped = MemoryContextStrdup(keep, SPI_getvalue(SPI_tuptable->vals[0],
+																		   SPI_tuptable->tupdesc, 1));
+	}
 }
 
 static void
 record_run(const PassResult *r, const char *trigger, Oid run_by, TimestampTz started)
 {
-	Oid			types[13] = {TIMESTAMPTZOID, TEXTOID, OIDOID, BOOLOID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, TEXTOID};
-	Datum		values[13];
-	char		nulls[13];
+	Oid			types[14] = {TIMESTAMPTZOID, TEXTOID, OIDOID, BOOLOID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT8OID, INT8OID, FLOAT8OID, TEXTOID, TEXTOID};
+	Datum		values[14];
+	char		nulls[14];
+
+	/* 0.1.0's table has no partitions_skipped column. */
+	bool		has_skipped = get_attnum(opsmeter_relid("retention_runs"), "partitions_skipped") != InvalidAttrNumber;
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = TimestampTzGetDatum(started);
@@ -157,12 +219,21 @@ record_run(const PassResult *r, const char *trigger, Oid run_by, TimestampTz sta
 			nulls[i] = 'n';
 	if (r->error == NULL)
 		nulls[12] = 'n';
-	if (SPI_execute_with_args("INSERT INTO opsmeter.retention_runs (started_at, finished_at, triggered_by, run_by, ok, "
+	values[13] = r->partitions_skipped ? CStringGetTextDatum(r->partitions_skipped) : (Datum) 0;
+	nulls[13] = r->partitions_skipped ? ' ' : 'n';
+	if (SPI_execute_with_args(has_skipped ?
+							  "INSERT INTO opsmeter.retention_runs (started_at, finished_at, triggered_by, run_by, ok, "
+							  "  rows_rolled_up, watermark, partitions_dropped, partitions_created, raw_rows_deleted, "
+							  "  keys_purged, summary_rows_deleted, duration_ms, error, partitions_skipped) "
+							  "VALUES ($1, clock_timestamp(), $2, $3::regrole, $4, $5, $6, $7::int, $8::int, $9, $10, "
+							  "        $11, round($12::numeric, 3), $13, "
+							  "        ARRAY(SELECT jsonb_array_elements_text($14::jsonb)))" :
+							  "INSERT INTO opsmeter.retention_runs (started_at, finished_at, triggered_by, run_by, ok, "
 							  "  rows_rolled_up, watermark, partitions_dropped, partitions_created, raw_rows_deleted, "
 							  "  keys_purged, summary_rows_deleted, duration_ms, error) "
 							  "VALUES ($1, clock_timestamp(), $2, $3::regrole, $4, $5, $6, $7::int, $8::int, $9, $10, "
 							  "        $11, round($12::numeric, 3), $13)",
-							  13, types, values, nulls, false, 0) != SPI_OK_INSERT)
+							  has_skipped ? 14 : 13, types, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "recording the retention pass failed");
 }
 
@@ -173,11 +244,11 @@ pass_result_jsonb(const PassResult *r)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "{\"ok\": %s, \"rowsRolledUp\": " INT64_FORMAT ", \"watermark\": " INT64_FORMAT
-					 ", \"partitionsDropped\": " INT64_FORMAT ", \"partitionsCreated\": " INT64_FORMAT
+					 ", \"partitionsDropped\": " INT64_FORMAT ", \"partitionsSkipped\": %s, \"partitionsCreated\": " INT64_FORMAT
 					 ", \"rawRowsDeleted\": " INT64_FORMAT ", \"keysPurged\": " INT64_FORMAT
 					 ", \"summaryRowsDeleted\": " INT64_FORMAT ", \"durationMs\": %.3f, \"error\": ",
 					 r->ok ? "true" : "false", r->rows_rolled_up, r->watermark, r->partitions_dropped,
-					 r->partitions_created, r->raw_rows_deleted, r->keys_purged, r->summary_rows_deleted,
+					 r->partitions_skipped ? r->partitions_skipped : "null", r->partitions_created, r->raw_rows_deleted, r->keys_purged, r->summary_rows_deleted,
 					 r->duration_ms);
 	if (r->error)
 		escape_json(&buf, r->error);
@@ -224,7 +295,7 @@ opsmeter_retention_pass(const char *trigger)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		run_steps(&r);
+		run_steps(&r, cxt);
 		r.ok = true;
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);

@@ -15,8 +15,11 @@
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -607,6 +610,107 @@ load_enum_values(EnumValues *enums)
 	}
 }
 
+/*
+ * In-flight batches (src/README.md, "rollup").  A transaction that draws
+ * batch numbers holds, until it ends, a transaction-level advisory lock
+ * keyed on the first (so smallest) number it drew: pg_locks shows it as an
+ * advisory lock whose objsubid is BATCH_LOCK_KIND (no pg_advisory_* call
+ * uses that kind, so no user lock collides with it).  One lock per
+ * transaction, however many calls it makes: the lock table stays small.
+ */
+#define BATCH_LOCK_KIND 0x4F50	/* "OP" */
+
+static LOCKTAG published_tag;
+static bool published_valid = false;
+
+static void
+batch_locktag(LOCKTAG *tag, int64 batch)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (((uint64) batch) >> 32), (uint32) batch,
+						 BATCH_LOCK_KIND);
+}
+
+static void
+publish_batch(int64 batch)
+{
+	LOCKTAG		tag;
+
+	/*
+	 * Held already (by this transaction, from an earlier call): that number is
+	 * smaller.  A lock taken in a subtransaction that aborted is gone again,
+	 * and then this batch is published instead.
+	 */
+	if (published_valid && opsmeter_lock_held_by_me(&published_tag, ExclusiveLock))
+		return;
+	batch_locktag(&tag, batch);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	published_tag = tag;
+	published_valid = true;
+}
+
+/*
+ * The rollup horizon: the largest H such that every transaction that drew
+ * a batch number <= H has ended.  last_value must be the sequence's last
+ * value read *before* this call.  Returns false when it cannot tell: some
+ * other transaction holds the sequence's ROW EXCLUSIVE lock (it drew a
+ * number) and no batch lock, because it is between nextval and
+ * publish_batch() right now, or drew with a plain nextval().
+ *
+ * Why it is race-free: nextval locks the sequence before it hands out a
+ * number, so a transaction that drew a number <= last_value holds that
+ * lock by the time we read the lock table, unless it has ended.  If it
+ * holds its batch lock too, that lock is on its smallest number.  This
+ * transaction's own numbers do not count: its rows are visible to it and
+ * commit or abort with the pass.
+ */
+bool
+opsmeter_batch_horizon(int64 last_value, int64 *horizon)
+{
+	Oid			seqid = opsmeter_relid("ingest_batch_seq");
+	VirtualTransactionId me;
+	LockData   *locks;
+	VirtualTransactionId *publishers;
+	int			npublishers = 0;
+	int64		min_inflight = PG_INT64_MAX;
+
+	GET_VXID_FROM_PGPROC(me, *MyProc);
+	locks = GetLockStatusData();
+	publishers = palloc(sizeof(VirtualTransactionId) * Max(locks->nelements, 1));
+	for (int i = 0; i < locks->nelements; i++)
+	{
+		LockInstanceData *l = &locks->locks[i];
+		VirtualTransactionId vxid = opsmeter_lock_instance_vxid(l);
+
+		if (l->holdMask == 0 || VirtualTransactionIdEquals(vxid, me))
+			continue;
+		if (l->locktag.locktag_type == LOCKTAG_ADVISORY && l->locktag.locktag_field1 == MyDatabaseId &&
+			l->locktag.locktag_field4 == BATCH_LOCK_KIND)
+		{
+			int64		b = (int64) (((uint64) l->locktag.locktag_field2 << 32) | l->locktag.locktag_field3);
+
+			min_inflight = Min(min_inflight, b);
+			publishers[npublishers++] = vxid;
+		}
+	}
+	for (int i = 0; i < locks->nelements; i++)
+	{
+		LockInstanceData *l = &locks->locks[i];
+		VirtualTransactionId vxid = opsmeter_lock_instance_vxid(l);
+		bool		published = false;
+
+		if (!(l->holdMask & LOCKBIT_ON(RowExclusiveLock)) || VirtualTransactionIdEquals(vxid, me) ||
+			l->locktag.locktag_type != LOCKTAG_RELATION || l->locktag.locktag_field1 != MyDatabaseId ||
+			l->locktag.locktag_field2 != seqid)
+			continue;
+		for (int j = 0; j < npublishers && !published; j++)
+			published = VirtualTransactionIdEquals(vxid, publishers[j]);
+		if (!published)
+			return false;
+	}
+	*horizon = min_inflight == PG_INT64_MAX ? last_value : Min(last_value, min_inflight - 1);
+	return true;
+}
+
 StoragePlan *
 opsmeter_storage_claim(int64 workspace_id, OpsEvent *events, int nevents)
 {
@@ -664,10 +768,12 @@ opsmeter_storage_write(StoragePlan *plan, Oid ingested_by, TimestampTz ingested_
 	plan->ingested_at = ingested_at;
 
 	/*
-	 * One batch number per call, drawn after the keys: nextval holds a lock on
-	 * the sequence until commit, which the rollup uses as its barrier.
+	 * One batch number per call, drawn after the keys.  nextval holds a lock
+	 * on the sequence until commit (the 0.1.0 rollup waits on it); the lock
+	 * on our first batch number tells a pass which numbers are in flight.
 	 */
 	batch = nextval_internal(opsmeter_relid("ingest_batch_seq"), false);
+	publish_batch(batch);
 	load_enum_values(&enums);
 
 	qsort_arg(order, accepted, sizeof(int), compare_by_day, days);

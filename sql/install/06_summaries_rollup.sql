@@ -166,13 +166,24 @@ COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
     'raw rows with ingest_batch above this are not in opsmeter.summaries yet';
 
 -- Waits until every transaction that has drawn an ingest batch number so
--- far has ended (the rollup barrier; C, see src/rollup.c).
+-- far has ended (the rollup barrier of 0.1.0; C, see src/retention.c).
 CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
     AS 'MODULE_PATHNAME', 'opsmeter_wait_for_ingest_barrier' LANGUAGE C VOLATILE;
 
--- Rolls every raw row above the watermark into summaries; returns how many.
--- lock_timeout bounds the wait for in-flight ingests: a transaction left
--- idle after ingesting makes the pass fail (recorded) instead of hanging.
+-- The rollup horizon: the largest batch number H such that every
+-- transaction that drew a number <= H has ended (the smallest batch still
+-- in flight minus one, else the sequence's last value).  Never waits; NULL
+-- when it cannot tell right now (C, see src/storage.c).
+CREATE FUNCTION opsmeter._rollup_horizon() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_horizon' LANGUAGE C VOLATILE;
+
+-- Rolls the raw rows above the watermark into summaries, up to the
+-- horizon: every row of a batch that has ended, none of a batch still in
+-- flight; returns how many.  It never waits for an ingest: a batch in flight
+-- (even one left idle for hours) stops the watermark below it, and the
+-- committed batches above it wait in the raw tail for a later pass.
+-- lock_timeout bounds the wait for another pass, a re-pricing or a cleanup
+-- (they hold the rollup_state row until they end).
 -- enable_seqscan is off because a fresh day's partition has no statistics
 -- yet and the planner would read all of it each pass; the BRIN on
 -- ingest_batch reads only the pages above the watermark.  jit is off:
@@ -190,15 +201,16 @@ BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
     SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
-    SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO w_new FROM opsmeter.ingest_batch_seq;
+    -- Every transaction that drew a batch number <= w_new has ended, so no
+    -- row <= w_new can still appear, and the statements below (each with a
+    -- snapshot taken after this call) see all of them.  NULL: a number is
+    -- being drawn right now; the next pass rolls up.
+    w_new := opsmeter._rollup_horizon();
     watermark := w_prev;
     rows_rolled_up := 0;
-    IF w_new <= w_prev THEN
+    IF w_new IS NULL OR w_new <= w_prev THEN
         RETURN;
     END IF;
-    -- Every batch number <= w_new was drawn by a transaction holding a lock on
-    -- the sequence; once those have ended, no row <= w_new can still appear.
-    PERFORM opsmeter._wait_for_ingest_barrier();
 
     -- Summarize the BRIN ranges filled since the last pass, so that the scan
     -- below skips every range already rolled up and reads only new pages

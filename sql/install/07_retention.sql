@@ -16,7 +16,8 @@ CREATE TABLE opsmeter.retention_runs (
     keys_purged          bigint,
     summary_rows_deleted bigint,
     duration_ms          numeric NOT NULL,
-    error                text
+    error                text,
+    partitions_skipped   text[]      -- due for drop, but locked by another session: left for the next pass
 );
 COMMENT ON TABLE opsmeter.retention_runs IS 'one row per retention pass, by the worker or by hand';
 
@@ -48,52 +49,41 @@ $$;
 -- up; workspaces with a shorter retention lose their older (rolled-up)
 -- rows by DELETE; summaries past retention are deleted.  Runs after
 -- _rollup() in the same pass.
+--
+-- It never waits on another session for more than
+-- opsmeter.retention_lock_wait (0: not at all): a partition it cannot lock
+-- in time is skipped, named in partitions_skipped, and dropped by a later
+-- pass.  Lock order, the same as a reader's: the parent opsmeter.events
+-- first, then its partitions.  The parent's ACCESS EXCLUSIVE lock (which a
+-- DROP of a partition needs) is taken last, after everything else, and
+-- held to the end of the pass: the drops and their key purges are all that
+-- runs under it.
 CREATE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
                                             OUT raw_rows_deleted bigint, OUT keys_purged bigint,
-                                            OUT summary_rows_deleted bigint)
+                                            OUT summary_rows_deleted bigint, OUT partitions_skipped text[])
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     global_raw interval := opsmeter.guc_raw_retention();
     longest_raw interval;
     w bigint;
     part record;
+    due_rels regclass[];
+    due_days date[];
     n bigint;
     busy boolean;
     today date := (now() AT TIME ZONE 'UTC')::date;
+    lock_wait text := current_setting('opsmeter.retention_lock_wait');
+    nowait text;
 BEGIN
     partitions_dropped := 0;
+    partitions_created := 0;
     raw_rows_deleted := 0;
     keys_purged := 0;
+    partitions_skipped := '{}';
+    -- 0 means NOWAIT (lock_timeout 0 would mean "forever").
+    nowait := CASE WHEN lock_wait IN ('0', '0ms') THEN ' NOWAIT' ELSE '' END;
     w := opsmeter.rollup_watermark();
     SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
-
-    -- Whole days older than every workspace's raw retention.
-    FOR part IN
-        SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
-          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'opsmeter.events'::regclass
-           AND c.relname ~ '^events_p\d{8}$'
-         ORDER BY 2
-    LOOP
-        EXIT WHEN (part.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - longest_raw;
-        BEGIN
-            -- Lock first: an ingest still writing into this day must finish
-            -- before we look, so its rows are either seen above the
-            -- watermark (and the day kept) or rolled up already.
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', part.rel);
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', part.rel) INTO STRICT busy USING w;
-            IF busy THEN
-                CONTINUE;           -- not rolled up yet: a later pass drops it
-            END IF;
-            EXECUTE format('DROP TABLE %s', part.rel);
-            DELETE FROM opsmeter.request_keys k WHERE k.event_day = part.day;
-            GET DIAGNOSTICS n = ROW_COUNT;
-            keys_purged := keys_purged + n;
-            partitions_dropped := partitions_dropped + 1;
-        EXCEPTION WHEN lock_not_available THEN
-            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', part.rel;
-        END;
-    END LOOP;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
     -- rolled-up rows leave row by row, with their dedup keys.
@@ -138,7 +128,66 @@ BEGIN
     -- nothing already; they leave for good.
     PERFORM opsmeter._purge_stale_members(NULL);
 
-    partitions_created := opsmeter.ensure_partitions(today, today + 7);
+    -- From here on no lock is waited for longer than opsmeter.retention_lock_wait.
+    IF nowait = '' THEN
+        PERFORM set_config('lock_timeout', lock_wait, true);
+    END IF;
+
+    -- The coming week.  Creating a day takes SHARE UPDATE EXCLUSIVE on the
+    -- parent, which an ingest creating a day holds until it commits: taken
+    -- here first, within the bound, and a busy parent leaves the week to
+    -- the next pass (ingest creates a missing day on demand anyway).
+    IF EXISTS (SELECT 1 FROM generate_series(today, today + 7, interval '1 day') d
+                WHERE to_regclass('opsmeter.' || quote_ident(opsmeter.partition_name(d::date))) IS NULL) THEN
+        BEGIN
+            EXECUTE 'LOCK TABLE ONLY opsmeter.events IN SHARE UPDATE EXCLUSIVE MODE' || nowait;
+            partitions_created := opsmeter.ensure_partitions(today, today + 7);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: opsmeter.events is locked by another session; the coming days will be created by a later pass';
+        END;
+    END IF;
+
+    -- Whole days older than every workspace's raw retention.
+    SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
+      FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'opsmeter.events'::regclass
+               AND c.relname ~ '^events_p\d{8}$') x
+     WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
+    IF due_rels IS NULL THEN
+        RETURN;
+    END IF;
+    -- The parent first, as every reader locks it before its partitions: a
+    -- reader holding it makes us give up instead of waiting, and one that
+    -- comes after waits for us at most until the pass commits.
+    BEGIN
+        EXECUTE 'LOCK TABLE ONLY opsmeter.events IN ACCESS EXCLUSIVE MODE' || nowait;
+    EXCEPTION WHEN lock_not_available THEN
+        partitions_skipped := due_rels::text[];
+        RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
+                      cardinality(partitions_skipped);
+        RETURN;
+    END;
+    FOR i IN 1 .. cardinality(due_rels) LOOP
+        BEGIN
+            -- An ingest still writing into this day holds it (ROW EXCLUSIVE)
+            -- and makes us skip it; once we hold it, its rows are either
+            -- seen above the watermark (and the day kept) or rolled up.
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', due_rels[i]) INTO STRICT busy USING w;
+            IF busy THEN
+                CONTINUE;           -- not rolled up yet: a later pass drops it
+            END IF;
+            EXECUTE format('DROP TABLE %s', due_rels[i]);
+            DELETE FROM opsmeter.request_keys k WHERE k.event_day = due_days[i];
+            GET DIAGNOSTICS n = ROW_COUNT;
+            keys_purged := keys_purged + n;
+            partitions_dropped := partitions_dropped + 1;
+        EXCEPTION WHEN lock_not_available THEN
+            partitions_skipped := partitions_skipped || due_rels[i]::text;
+            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
+        END;
+    END LOOP;
 END
 $$;
 
