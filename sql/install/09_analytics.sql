@@ -49,6 +49,11 @@ $$;
 -- retention horizon of the dimension.  Three range scans, one per grain
 -- and part, rather than one OR: each is a plain index range, no recheck.
 -- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
+-- Every call is planned with its values (plan_cache_mode), and the pending
+-- rows are bounded on ts by plain variables: the planner then leaves out
+-- every partition outside the window before opening or locking it.  A
+-- generic plan, or a bound the planner cannot fold to a constant, would
+-- lock every partition of opsmeter.events, however many retention keeps.
 CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
@@ -56,7 +61,8 @@ RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environme
                input_tokens numeric, output_tokens numeric, total_tokens numeric,
                cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
@@ -113,7 +119,7 @@ BEGIN
            p.latency_count, p.latency_sum_ms
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws
-       AND p.ts >= from_ts - interval '1 hour' AND p.ts < pending_to   -- partition pruning
+       AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
        AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
 END
@@ -124,7 +130,8 @@ $$;
 CREATE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
                                        modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (hour timestamptz, counts bigint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
@@ -140,7 +147,7 @@ BEGIN
     SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
       FROM opsmeter.pending_contributions(w, 9223372036854775807) p
      WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
-       AND p.ts >= from_ts - interval '1 hour' AND p.ts < pending_to
+       AND p.ts >= from_ts AND p.ts < pending_to
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
        AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
      GROUP BY 1;
@@ -336,6 +343,39 @@ $$;
 COMMENT ON FUNCTION @extschema@.opsmeter_export_meta(timestamptz, timestamptz) IS
     'whether raw retention cuts an export of [range_start, range_end), and from when rows are kept';
 
+-- The rows of an export: the active workspace's raw rows in [from_ts,
+-- to_ts), filtered, oldest first.  The ts bounds are plain parameters and
+-- every call is planned with their values (plan_cache_mode), so the planner
+-- keeps only the partitions of the range: see opsmeter.facts().  PL/pgSQL,
+-- as a SQL function is planned without its arguments' values.
+CREATE FUNCTION opsmeter.export_rows(from_ts timestamptz, to_ts timestamptz,
+                                     modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model text,
+               input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, latency_ms integer, status text,
+               error_code text, prompt_version text, endpoint_tag text, user_id text, tenant_id text,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               cost_usd numeric, pricing opsmeter.pricing_source, ingested_by regrole, metadata jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+BEGIN
+    RETURN QUERY
+    SELECT e.ts, e.external_request_id, e.provider, e.model, e.input_tokens, e.output_tokens, e.total_tokens,
+           e.cached_input_tokens, e.reasoning_tokens, e.latency_ms,
+           CASE WHEN e.is_error THEN 'error' ELSE 'success' END, e.error_code,
+           e.prompt_version, e.endpoint_tag, e.user_id, e.tenant_id, e.data_mode, e.environment,
+           e.cost_usd, e.pricing, e.ingested_by, e.metadata
+      FROM opsmeter.events e
+     WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
+       AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
+     ORDER BY e.ts, e.external_request_id;
+END
+$$;
+
+-- No row is dated more than 5 minutes past the statement that stored it,
+-- so the range ends an hour from now at the latest: an open end does not
+-- reach into the partitions created ahead.
 CREATE FUNCTION @extschema@.opsmeter_export(range_start timestamptz, range_end timestamptz,
                                             data_mode text DEFAULT 'real', environment text DEFAULT 'all')
 RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model text,
@@ -346,18 +386,10 @@ RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model te
                cost_usd numeric, pricing opsmeter.pricing_source, ingested_by regrole, metadata jsonb)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT @extschema@.opsmeter_export_meta($1, $2);    -- validates the range first
-    SELECT e.ts, e.external_request_id, e.provider, e.model, e.input_tokens, e.output_tokens, e.total_tokens,
-           e.cached_input_tokens, e.reasoning_tokens, e.latency_ms,
-           CASE WHEN e.is_error THEN 'error' ELSE 'success' END, e.error_code,
-           e.prompt_version, e.endpoint_tag, e.user_id, e.tenant_id, e.data_mode, e.environment,
-           e.cost_usd, e.pricing, e.ingested_by, e.metadata
-      FROM opsmeter.events e
-     WHERE e.workspace_id = opsmeter.active_workspace()
-       AND e.ts >= greatest($1, (@extschema@.opsmeter_export_meta($1, $2)).retention_available_from_utc)
-       AND e.ts < $2
-       AND e.data_mode = ANY (opsmeter.data_mode_filter($3))
-       AND e.environment = ANY (opsmeter.environment_filter($4))
-     ORDER BY e.ts, e.external_request_id
+    SELECT x.*
+      FROM opsmeter.export_rows(greatest($1, (@extschema@.opsmeter_export_meta($1, $2)).retention_available_from_utc),
+                                least($2, statement_timestamp() + interval '1 hour'),
+                                opsmeter.data_mode_filter($3), opsmeter.environment_filter($4)) x
 $$;
 COMMENT ON FUNCTION @extschema@.opsmeter_export(timestamptz, timestamptz, text, text) IS
     'request-level rows of the active workspace in [range_start, range_end), cut at the raw retention horizon';

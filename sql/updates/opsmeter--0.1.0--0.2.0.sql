@@ -680,3 +680,171 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '')
 END
 $$;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
+-- Queries touch only their window's partitions (issue #13): the analytics
+-- read opsmeter.events with ts bounds the planner folds to constants, on a
+-- plan made for every call, so PostgreSQL 15 leaves out the other
+-- partitions at plan time instead of locking every one of them.
+-- The measures of one dimension in [from_ts, to_ts) for the active
+-- workspace, filtered: summary rows for what is rolled up plus one row per
+-- pending raw row or adjustment.  Callers aggregate.  Hourly rows cover
+-- the partial days at both ends of the window; whole UTC days in between
+-- come from daily rows (except for "overview", whose callers group by the
+-- session's days).  A window open to the future ends in whole days too:
+-- each pass adds to today's daily row as it adds to today's hours, so the
+-- daily row holds every rolled-up row of the day.  Rows are cut at the
+-- retention horizon of the dimension.  Three range scans, one per grain
+-- and part, rather than one OR: each is a plain index range, no recheck.
+-- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
+-- Every call is planned with its values (plan_cache_mode), and the pending
+-- rows are bounded on ts by plain variables: the planner then leaves out
+-- every partition outside the window before opening or locking it.  A
+-- generic plan, or a bound the planner cannot fold to a constant, would
+-- lock every partition of opsmeter.events, however many retention keeps.
+CREATE OR REPLACE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                               modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric,
+               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    horizon record := opsmeter.retained_from(ws);
+    first_day timestamptz;
+    last_day timestamptz;
+    -- None of the pending rows is dated more than 5 minutes past the
+    -- statement that wrote it.  A variable, not an expression, so that each
+    -- plan prunes the partitions created ahead as well as the older ones.
+    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
+                                                        THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
+    -- [first_day, last_day): whole UTC days inside the window, read as daily rows
+    first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
+    last_day := date_trunc('day', to_ts, 'UTC');
+    IF dim = 'overview' OR first_day >= last_day THEN
+        first_day := to_ts;
+        last_day := to_ts;
+    END IF;
+
+    RETURN QUERY
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= from_ts AND s.period_start < first_day
+    UNION ALL
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= first_day AND s.period_start < last_day
+    UNION ALL
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= last_day AND s.period_start < to_ts
+    UNION ALL
+    -- The pending rows.
+    SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
+           CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
+           CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
+                    WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
+           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
+           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
+           p.latency_count, p.latency_sum_ms
+      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+     WHERE p.workspace_id = ws
+       AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
+       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
+END
+$$;
+
+-- Latency histograms for the same window (overview's p95), one per hour
+-- and mode / environment, plus the pending rows' (one per hour).
+CREATE OR REPLACE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (hour timestamptz, counts bigint[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
+    RETURN QUERY
+    SELECT h.hour, h.counts
+      FROM opsmeter.latency_histogram h
+     WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
+       AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
+    UNION ALL
+    SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
+      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+     WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
+       AND p.ts >= from_ts AND p.ts < pending_to
+       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+     GROUP BY 1;
+END
+$$;
+
+-- The rows of an export: the active workspace's raw rows in [from_ts,
+-- to_ts), filtered, oldest first.  The ts bounds are plain parameters and
+-- every call is planned with their values (plan_cache_mode), so the planner
+-- keeps only the partitions of the range: see opsmeter.facts().  PL/pgSQL,
+-- as a SQL function is planned without its arguments' values.
+CREATE FUNCTION opsmeter.export_rows(from_ts timestamptz, to_ts timestamptz,
+                                     modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model text,
+               input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, latency_ms integer, status text,
+               error_code text, prompt_version text, endpoint_tag text, user_id text, tenant_id text,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               cost_usd numeric, pricing opsmeter.pricing_source, ingested_by regrole, metadata jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+BEGIN
+    RETURN QUERY
+    SELECT e.ts, e.external_request_id, e.provider, e.model, e.input_tokens, e.output_tokens, e.total_tokens,
+           e.cached_input_tokens, e.reasoning_tokens, e.latency_ms,
+           CASE WHEN e.is_error THEN 'error' ELSE 'success' END, e.error_code,
+           e.prompt_version, e.endpoint_tag, e.user_id, e.tenant_id, e.data_mode, e.environment,
+           e.cost_usd, e.pricing, e.ingested_by, e.metadata
+      FROM opsmeter.events e
+     WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
+       AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
+     ORDER BY e.ts, e.external_request_id;
+END
+$$;
+
+-- No row is dated more than 5 minutes past the statement that stored it,
+-- so the range ends an hour from now at the latest: an open end does not
+-- reach into the partitions created ahead.
+CREATE OR REPLACE FUNCTION @extschema@.opsmeter_export(range_start timestamptz, range_end timestamptz,
+                                            data_mode text DEFAULT 'real', environment text DEFAULT 'all')
+RETURNS TABLE (ts timestamptz, external_request_id text, provider text, model text,
+               input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, latency_ms integer, status text,
+               error_code text, prompt_version text, endpoint_tag text, user_id text, tenant_id text,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               cost_usd numeric, pricing opsmeter.pricing_source, ingested_by regrole, metadata jsonb)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.opsmeter_export_meta($1, $2);    -- validates the range first
+    SELECT x.*
+      FROM opsmeter.export_rows(greatest($1, (@extschema@.opsmeter_export_meta($1, $2)).retention_available_from_utc),
+                                least($2, statement_timestamp() + interval '1 hour'),
+                                opsmeter.data_mode_filter($3), opsmeter.environment_filter($4)) x
+$$;
