@@ -67,6 +67,7 @@ DECLARE
     d date := first_day;
     created integer := 0;
     part text;
+    targets text;
 BEGIN
     IF first_day IS NULL OR last_day IS NULL OR last_day - first_day > 3660 THEN
         RAISE EXCEPTION 'invalid partition range % .. %', first_day, last_day
@@ -96,6 +97,18 @@ BEGIN
                 EXECUTE format('CREATE INDEX %I ON opsmeter.%I (workspace_id, ts)', part || '_workspace_ts_idx', part);
                 EXECUTE format('CREATE INDEX %I ON opsmeter.%I USING brin (ingest_batch) WITH (pages_per_range = 16)',
                                part || '_ingest_batch_brin', part);
+                -- The parent's per-column statistics targets: neither LIKE nor
+                -- ATTACH copies them, and ANALYZE of a day reads its own
+                -- (tenants' values collect none; 90_policies_grants.sql).
+                SELECT string_agg(format('ALTER COLUMN %I SET STATISTICS %s', a.attname, a.attstattarget),
+                                  ', ' ORDER BY a.attnum)
+                  INTO targets
+                  FROM pg_attribute a
+                 WHERE a.attrelid = 'opsmeter.events'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.attstattarget >= 0;
+                IF targets IS NOT NULL THEN
+                    EXECUTE format('ALTER TABLE opsmeter.%I ', part) || targets;
+                END IF;
                 EXECUTE format('ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.%I FOR VALUES FROM (%L) TO (%L)',
                                part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
                 -- Rows are read through the parent only: deny direct reads even

@@ -112,3 +112,59 @@ GRANT SELECT ON opsmeter.cleanup_audit TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._clear_rows(regrole, opsmeter.data_mode, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_clear_demo_data_impl(regrole, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_clear_test_data_impl(regrole, text) FROM PUBLIC;
+
+-- planner statistics: the planner estimates from column statistics without
+-- applying RLS (only operators marked leakproof may read them, and =, <
+-- on text, bigint and oid are leakproof), so EXPLAIN by a role in no
+-- workspace would show whether a value exists in another workspace.  The
+-- columns whose values tenants write (names, ids, texts, JSON, token
+-- counts, money, latency, budgets) and those naming the roles that act
+-- collect none (target 0).  Kept: what places a row and plans depend on:
+-- workspace_id, time, batch, key and enum columns.  Each daily partition
+-- copies the targets of opsmeter.events (ensure_partitions).  See README,
+-- "Isolation".
+ALTER TABLE opsmeter.events
+    ALTER COLUMN input_tokens SET STATISTICS 0, ALTER COLUMN output_tokens SET STATISTICS 0,
+    ALTER COLUMN total_tokens SET STATISTICS 0, ALTER COLUMN cached_input_tokens SET STATISTICS 0,
+    ALTER COLUMN reasoning_tokens SET STATISTICS 0, ALTER COLUMN latency_ms SET STATISTICS 0,
+    ALTER COLUMN ingested_by SET STATISTICS 0, ALTER COLUMN external_request_id SET STATISTICS 0,
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN error_code SET STATISTICS 0,
+    ALTER COLUMN prompt_version SET STATISTICS 0, ALTER COLUMN endpoint_tag SET STATISTICS 0,
+    ALTER COLUMN user_id SET STATISTICS 0, ALTER COLUMN tenant_id SET STATISTICS 0,
+    ALTER COLUMN metadata SET STATISTICS 0;
+ALTER TABLE opsmeter.request_keys
+    ALTER COLUMN external_request_id SET STATISTICS 0;
+ALTER TABLE opsmeter.summaries
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN key SET STATISTICS 0, ALTER COLUMN requests SET STATISTICS 0,
+    ALTER COLUMN errors SET STATISTICS 0, ALTER COLUMN input_tokens SET STATISTICS 0,
+    ALTER COLUMN output_tokens SET STATISTICS 0, ALTER COLUMN total_tokens SET STATISTICS 0,
+    ALTER COLUMN cached_input_tokens SET STATISTICS 0, ALTER COLUMN reasoning_tokens SET STATISTICS 0,
+    ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN unpriced_requests SET STATISTICS 0,
+    ALTER COLUMN unpriced_tokens SET STATISTICS 0, ALTER COLUMN latency_count SET STATISTICS 0,
+    ALTER COLUMN latency_sum_ms SET STATISTICS 0;
+ALTER TABLE opsmeter.latency_histogram
+    ALTER COLUMN counts SET STATISTICS 0;
+ALTER TABLE opsmeter.summary_adjustments
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN user_id SET STATISTICS 0, ALTER COLUMN tenant_id SET STATISTICS 0,
+    ALTER COLUMN endpoint_tag SET STATISTICS 0, ALTER COLUMN prompt_version SET STATISTICS 0,
+    ALTER COLUMN requests SET STATISTICS 0, ALTER COLUMN errors SET STATISTICS 0,
+    ALTER COLUMN input_tokens SET STATISTICS 0, ALTER COLUMN output_tokens SET STATISTICS 0,
+    ALTER COLUMN total_tokens SET STATISTICS 0, ALTER COLUMN cached_input_tokens SET STATISTICS 0,
+    ALTER COLUMN reasoning_tokens SET STATISTICS 0, ALTER COLUMN cost_usd SET STATISTICS 0,
+    ALTER COLUMN unpriced_requests SET STATISTICS 0, ALTER COLUMN unpriced_tokens SET STATISTICS 0,
+    ALTER COLUMN latency_count SET STATISTICS 0, ALTER COLUMN latency_sum_ms SET STATISTICS 0,
+    ALTER COLUMN latency_bucket SET STATISTICS 0;
+ALTER TABLE opsmeter.spend_counters
+    ALTER COLUMN spend_usd SET STATISTICS 0;
+ALTER TABLE opsmeter.cleanup_audit
+    ALTER COLUMN cleared_by SET STATISTICS 0, ALTER COLUMN rows_removed SET STATISTICS 0;
+ALTER TABLE opsmeter.workspaces
+    ALTER COLUMN name SET STATISTICS 0, ALTER COLUMN created_by SET STATISTICS 0,
+    ALTER COLUMN raw_retention SET STATISTICS 0, ALTER COLUMN summary_retention SET STATISTICS 0,
+    ALTER COLUMN daily_budget_usd SET STATISTICS 0, ALTER COLUMN daily_warning_ratio SET STATISTICS 0,
+    ALTER COLUMN monthly_budget_usd SET STATISTICS 0, ALTER COLUMN monthly_warning_ratio SET STATISTICS 0;
+ALTER TABLE opsmeter.workspace_members
+    ALTER COLUMN member SET STATISTICS 0, ALTER COLUMN granted_by SET STATISTICS 0;

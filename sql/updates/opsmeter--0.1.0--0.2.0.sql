@@ -848,3 +848,126 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                                 least($2, statement_timestamp() + interval '1 hour'),
                                 opsmeter.data_mode_filter($3), opsmeter.environment_filter($4)) x
 $$;
+-- Planner statistics no longer show tenants' values to other workspaces
+-- (issue #13; README, "Isolation").  The same targets as
+-- 90_policies_grants.sql; without ONLY, ALTER TABLE opsmeter.events also
+-- sets them on every existing daily partition.
+ALTER TABLE opsmeter.events
+    ALTER COLUMN input_tokens SET STATISTICS 0, ALTER COLUMN output_tokens SET STATISTICS 0,
+    ALTER COLUMN total_tokens SET STATISTICS 0, ALTER COLUMN cached_input_tokens SET STATISTICS 0,
+    ALTER COLUMN reasoning_tokens SET STATISTICS 0, ALTER COLUMN latency_ms SET STATISTICS 0,
+    ALTER COLUMN ingested_by SET STATISTICS 0, ALTER COLUMN external_request_id SET STATISTICS 0,
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN error_code SET STATISTICS 0,
+    ALTER COLUMN prompt_version SET STATISTICS 0, ALTER COLUMN endpoint_tag SET STATISTICS 0,
+    ALTER COLUMN user_id SET STATISTICS 0, ALTER COLUMN tenant_id SET STATISTICS 0,
+    ALTER COLUMN metadata SET STATISTICS 0;
+ALTER TABLE opsmeter.request_keys
+    ALTER COLUMN external_request_id SET STATISTICS 0;
+ALTER TABLE opsmeter.summaries
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN key SET STATISTICS 0, ALTER COLUMN requests SET STATISTICS 0,
+    ALTER COLUMN errors SET STATISTICS 0, ALTER COLUMN input_tokens SET STATISTICS 0,
+    ALTER COLUMN output_tokens SET STATISTICS 0, ALTER COLUMN total_tokens SET STATISTICS 0,
+    ALTER COLUMN cached_input_tokens SET STATISTICS 0, ALTER COLUMN reasoning_tokens SET STATISTICS 0,
+    ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN unpriced_requests SET STATISTICS 0,
+    ALTER COLUMN unpriced_tokens SET STATISTICS 0, ALTER COLUMN latency_count SET STATISTICS 0,
+    ALTER COLUMN latency_sum_ms SET STATISTICS 0;
+ALTER TABLE opsmeter.latency_histogram
+    ALTER COLUMN counts SET STATISTICS 0;
+ALTER TABLE opsmeter.summary_adjustments
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN user_id SET STATISTICS 0, ALTER COLUMN tenant_id SET STATISTICS 0,
+    ALTER COLUMN endpoint_tag SET STATISTICS 0, ALTER COLUMN prompt_version SET STATISTICS 0,
+    ALTER COLUMN requests SET STATISTICS 0, ALTER COLUMN errors SET STATISTICS 0,
+    ALTER COLUMN input_tokens SET STATISTICS 0, ALTER COLUMN output_tokens SET STATISTICS 0,
+    ALTER COLUMN total_tokens SET STATISTICS 0, ALTER COLUMN cached_input_tokens SET STATISTICS 0,
+    ALTER COLUMN reasoning_tokens SET STATISTICS 0, ALTER COLUMN cost_usd SET STATISTICS 0,
+    ALTER COLUMN unpriced_requests SET STATISTICS 0, ALTER COLUMN unpriced_tokens SET STATISTICS 0,
+    ALTER COLUMN latency_count SET STATISTICS 0, ALTER COLUMN latency_sum_ms SET STATISTICS 0,
+    ALTER COLUMN latency_bucket SET STATISTICS 0;
+ALTER TABLE opsmeter.spend_counters
+    ALTER COLUMN spend_usd SET STATISTICS 0;
+ALTER TABLE opsmeter.cleanup_audit
+    ALTER COLUMN cleared_by SET STATISTICS 0, ALTER COLUMN rows_removed SET STATISTICS 0;
+ALTER TABLE opsmeter.workspaces
+    ALTER COLUMN name SET STATISTICS 0, ALTER COLUMN created_by SET STATISTICS 0,
+    ALTER COLUMN raw_retention SET STATISTICS 0, ALTER COLUMN summary_retention SET STATISTICS 0,
+    ALTER COLUMN daily_budget_usd SET STATISTICS 0, ALTER COLUMN daily_warning_ratio SET STATISTICS 0,
+    ALTER COLUMN monthly_budget_usd SET STATISTICS 0, ALTER COLUMN monthly_warning_ratio SET STATISTICS 0;
+ALTER TABLE opsmeter.workspace_members
+    ALTER COLUMN member SET STATISTICS 0, ALTER COLUMN granted_by SET STATISTICS 0;
+-- New days copy opsmeter.events' targets.
+CREATE OR REPLACE FUNCTION opsmeter.ensure_partitions(first_day date, last_day date) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+DECLARE
+    d date := first_day;
+    created integer := 0;
+    part text;
+    targets text;
+BEGIN
+    IF first_day IS NULL OR last_day IS NULL OR last_day - first_day > 3660 THEN
+        RAISE EXCEPTION 'invalid partition range % .. %', first_day, last_day
+            USING ERRCODE = '22023', HINT = 'Give two dates at most ten years apart.';
+    END IF;
+    WHILE d <= last_day LOOP
+        part := opsmeter.partition_name(d);
+        IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
+            -- Creators take turns, holding this lock until they commit (the
+            -- ATTACH below takes it anyway).  Without it, two sessions that
+            -- each create several days deadlock: one holds it from an ATTACH
+            -- and waits on the other's uncommitted table of the same name,
+            -- which waits for this lock to ATTACH (found by test/fuzz).
+            -- Ingests into existing days take ROW EXCLUSIVE and never wait.
+            LOCK TABLE opsmeter.events IN SHARE UPDATE EXCLUSIVE MODE;
+        END IF;
+        IF to_regclass('opsmeter.' || quote_ident(part)) IS NULL THEN
+            -- A concurrent creator of the same day wins; we then have nothing to
+            -- do.  Depending on when it commits, we hit its table name
+            -- (duplicate_table), its row type's name (duplicate_object, seen
+            -- by test/fuzz) or a catalog index (unique_violation).
+            BEGIN
+                EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+                -- Keys lead with the workspace; rows arrive in batch order, so a
+                -- BRIN finds the rows above the rollup watermark (the raw tail)
+                -- for almost no write cost.
+                EXECUTE format('CREATE INDEX %I ON opsmeter.%I (workspace_id, ts)', part || '_workspace_ts_idx', part);
+                EXECUTE format('CREATE INDEX %I ON opsmeter.%I USING brin (ingest_batch) WITH (pages_per_range = 16)',
+                               part || '_ingest_batch_brin', part);
+                -- The parent's per-column statistics targets: neither LIKE nor
+                -- ATTACH copies them, and ANALYZE of a day reads its own
+                -- (tenants' values collect none; 90_policies_grants.sql).
+                SELECT string_agg(format('ALTER COLUMN %I SET STATISTICS %s', a.attname, a.attstattarget),
+                                  ', ' ORDER BY a.attnum)
+                  INTO targets
+                  FROM pg_attribute a
+                 WHERE a.attrelid = 'opsmeter.events'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                   AND a.attstattarget >= 0;
+                IF targets IS NOT NULL THEN
+                    EXECUTE format('ALTER TABLE opsmeter.%I ', part) || targets;
+                END IF;
+                EXECUTE format('ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.%I FOR VALUES FROM (%L) TO (%L)',
+                               part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
+                -- Rows are read through the parent only: deny direct reads even
+                -- to roles that default privileges would grant them to.
+                EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
+                EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
+                created := created + 1;
+            EXCEPTION WHEN duplicate_table OR duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+        d := d + 1;
+    END LOOP;
+    RETURN created;
+END
+$$;
+-- Statistics already collected stay until deleted: ANALYZE skips a column
+-- with target 0 but leaves its old row in pg_statistic, which the planner
+-- would go on using.
+DELETE FROM pg_catalog.pg_statistic s
+ USING pg_catalog.pg_attribute a, pg_catalog.pg_class c
+ WHERE a.attrelid OPERATOR(pg_catalog.=) s.starelid AND a.attnum OPERATOR(pg_catalog.=) s.staattnum
+   AND a.attnum OPERATOR(pg_catalog.>) 0 AND a.attstattarget OPERATOR(pg_catalog.=) 0
+   AND c.oid OPERATOR(pg_catalog.=) s.starelid
+   AND c.relnamespace OPERATOR(pg_catalog.=) 'opsmeter'::regnamespace;

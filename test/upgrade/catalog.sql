@@ -3,9 +3,9 @@
 -- One line per fact about every object that belongs to the extension
 -- (pg_depend deptype 'e'), found generically rather than from a hand list:
 -- its identity, definition, owner, privileges, comment, and for relations
--- their columns, constraints, indexes, triggers, policies and security
--- flags.  Then what the extension row, its dump configuration, its
--- default data and its daily partitions look like.  No OIDs, no data that a
+-- their columns (with statistics targets), constraints, indexes, triggers,
+-- policies and security flags.  Then what the extension row, its dump
+-- configuration, its default data and its daily partitions look like.  No OIDs, no data that a
 -- user wrote: two databases print the same text iff the extension in them
 -- is the same.  Privileges are compared as in force: a NULL ACL is the
 -- owner's default (pg_dump restores an ACL equal to the default as NULL).  test/upgrade/run.sh diffs this for an upgraded database
@@ -81,14 +81,16 @@ facts(line) AS (
       FROM member_rels r JOIN pg_class c ON c.oid = r.oid
     UNION ALL
     -- columns, numbered among the live ones (what SELECT * shows)
-    SELECT format('column|%s|%s %s|%s notnull=%s default=%s identity=%s generated=%s collation=%s acl=%s',
+    SELECT format('column|%s|%s %s|%s notnull=%s default=%s identity=%s generated=%s collation=%s acl=%s stattarget=%s',
                   r.identity,
                   row_number() OVER (PARTITION BY r.oid ORDER BY a.attnum),
                   a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                   pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated,
                   CASE WHEN a.attcollation <> 0 AND a.attcollation <> (SELECT typcollation FROM pg_type WHERE oid = a.atttypid)
                        THEN a.attcollation::regcollation::text END,
-                  a.attacl)
+                  a.attacl,
+                  -- the per-column statistics target (NULL on 17+, -1 on 15: the default)
+                  CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::text ELSE 'default' END)
       FROM member_rels r
       JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -150,6 +152,15 @@ facts(line) AS (
                                  ';' ORDER BY provider, model, effective_from)))
       FROM opsmeter.prices WHERE source = 'opsmeter default catalog'
     UNION ALL
+    -- statistics of columns whose target is 0 (tenants' values): none may
+    -- survive, on the tables or their daily partitions (the planner would
+    -- use a row collected before the target was set)
+    SELECT format('closed-column-stats|%s rows', count(*))
+      FROM pg_statistic s
+      JOIN pg_attribute a ON a.attrelid = s.starelid AND a.attnum = s.staattnum
+      JOIN pg_class c ON c.oid = s.starelid
+     WHERE a.attnum > 0 AND a.attstattarget = 0 AND c.relnamespace = 'opsmeter'::regnamespace
+    UNION ALL
     -- daily partitions are not members (pg_dump keeps them with their rows),
     -- but each must have the shape a new one gets: compared with the day's
     -- name and bounds taken out, so every partition prints the same lines
@@ -167,6 +178,10 @@ facts(line) AS (
           UNION ALL
           SELECT format('constraint %s %s', k.conname, pg_get_constraintdef(k.oid))
             FROM pg_constraint k WHERE k.conrelid = c.oid
+          UNION ALL
+          SELECT format('column %s stattarget=%s', a.attname,
+                        CASE WHEN a.attstattarget >= 0 THEN a.attstattarget::text ELSE 'default' END)
+            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
           UNION ALL
           SELECT format('policy %s', p.polname) FROM pg_policy p WHERE p.polrelid = c.oid
           UNION ALL
