@@ -167,4 +167,8 @@ ALTER TABLE opsmeter.workspaces
     ALTER COLUMN daily_budget_usd SET STATISTICS 0, ALTER COLUMN daily_warning_ratio SET STATISTICS 0,
     ALTER COLUMN monthly_budget_usd SET STATISTICS 0, ALTER COLUMN monthly_warning_ratio SET STATISTICS 0;
 ALTER TABLE opsmeter.workspace_members
-    ALTER COLUMN member SET STATISTICS 0, ALTER COLUMN granted_by SET STATISTICS 0;
+    ALTER COLUMN member SET STATISTICS 0, ALTER COLUMN granted_by SET STATISTICS 0,
+    ALTER COLUMN member_name SET STATISTICS 0;
+ALTER TABLE opsmeter.workspace_invitations
+    ALTER COLUMN invitee SET STATISTICS 0, ALTER COLUMN invitee_name SET STATISTICS 0,
+    ALTER COLUMN invited_by SET STATISTICS 0;

@@ -9,6 +9,14 @@
 
 \echo Use "ALTER EXTENSION opsmeter UPDATE TO '0.2.0'" to load this file. \quit
 
+-- A retention pass (the worker's, pg_cron's, a DBA's) locks rollup_state
+-- before any table this script alters.  Taking that lock first makes a
+-- running pass and this upgrade wait for each other in turn instead of
+-- deadlocking (seen: a pass holding opsmeter.events while this script held
+-- workspace_members).  Ingest does not need it and only waits for the
+-- ALTER TABLEs below, as with any schema change.
+LOCK TABLE opsmeter.rollup_state IN ACCESS EXCLUSIVE MODE;
+
 -- Every user-facing function, view and type, and every table, says what it is
 -- (\df+, \dv+, \dT+ and BI tools show these).
 COMMENT ON TYPE opsmeter.data_mode IS 'what an event is: real traffic, test traffic or demo data (views default to real)';
@@ -77,6 +85,50 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM opsmeter.workspaces w
 $$;
 CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    eff_raw interval;
+    eff_summary interval;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF raw > interval '100 years' OR summary > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid retention: more than 100 years'
+            USING ERRCODE = '22023', HINT = 'Retention is at most 100 years.';
+    END IF;
+    IF raw > opsmeter.guc_max_raw_retention() THEN
+        RAISE EXCEPTION 'invalid raw retention %: longer than opsmeter.max_raw_retention', raw
+            USING ERRCODE = '22023',
+                  HINT = pg_catalog.format('Raw retention is at most %s here (opsmeter.max_raw_retention, set by a superuser).',
+                                           pg_catalog.justify_hours(opsmeter.guc_max_raw_retention()));
+    END IF;
+    IF raw IS NOT NULL AND raw < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid raw retention %', raw
+            USING ERRCODE = '22023', HINT = 'Raw retention is at least 1 hour; NULL falls back to opsmeter.raw_retention.';
+    END IF;
+    IF summary IS NOT NULL AND summary < interval '1 hour' THEN
+        RAISE EXCEPTION 'invalid summary retention %', summary
+            USING ERRCODE = '22023', HINT = 'Summary retention is at least 1 hour; NULL falls back to opsmeter.summary_retention.';
+    END IF;
+    eff_raw := coalesce(raw, opsmeter.guc_raw_retention());
+    eff_summary := coalesce(summary, opsmeter.guc_summary_retention());
+    IF eff_summary < eff_raw THEN
+        RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
+            USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
+    END IF;
+    UPDATE opsmeter.workspaces w
+       SET raw_retention = _opsmeter_set_retention_impl.raw,
+           summary_retention = _opsmeter_set_retention_impl.summary
+     WHERE w.workspace_id = m.workspace_id;
+END
+$$;
+
+-- Changing the catalog every workspace is billed from needs opsmeter_admin
+-- as well as pg_read_server_files (checked in C; the comment says so).
+COMMENT ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) IS
+    'load a price file (opsmeter or LiteLLM format) from the server; superusers, and members of both pg_read_server_files and opsmeter_admin';
+
 ------------------------------------------------------------------------------
 -- Membership by consent (issue #13): opsmeter_add_member() by an owner or
 -- admin records an invitation that the invitee accepts or declines; members
@@ -184,45 +236,6 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m record;
-    eff_raw interval;
-    eff_summary interval;
-BEGIN
-    m := opsmeter._managed_workspace(caller, NULL);
-    IF raw > interval '100 years' OR summary > interval '100 years' THEN
-        RAISE EXCEPTION 'invalid retention: more than 100 years'
-            USING ERRCODE = '22023', HINT = 'Retention is at most 100 years.';
-    END IF;
-    IF raw > opsmeter.guc_max_raw_retention() THEN
-        RAISE EXCEPTION 'invalid raw retention %: longer than opsmeter.max_raw_retention', raw
-            USING ERRCODE = '22023',
-                  HINT = pg_catalog.format('Raw retention is at most %s here (opsmeter.max_raw_retention, set by a superuser).',
-                                           pg_catalog.justify_hours(opsmeter.guc_max_raw_retention()));
-    END IF;
-    IF raw IS NOT NULL AND raw < interval '1 hour' THEN
-        RAISE EXCEPTION 'invalid raw retention %', raw
-            USING ERRCODE = '22023', HINT = 'Raw retention is at least 1 hour; NULL falls back to opsmeter.raw_retention.';
-    END IF;
-    IF summary IS NOT NULL AND summary < interval '1 hour' THEN
-        RAISE EXCEPTION 'invalid summary retention %', summary
-            USING ERRCODE = '22023', HINT = 'Summary retention is at least 1 hour; NULL falls back to opsmeter.summary_retention.';
-    END IF;
-    eff_raw := coalesce(raw, opsmeter.guc_raw_retention());
-    eff_summary := coalesce(summary, opsmeter.guc_summary_retention());
-    IF eff_summary < eff_raw THEN
-        RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
-            USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
-    END IF;
-    UPDATE opsmeter.workspaces w
-       SET raw_retention = _opsmeter_set_retention_impl.raw,
-           summary_retention = _opsmeter_set_retention_impl.summary
-     WHERE w.workspace_id = m.workspace_id;
-END
-$$;
-
--- Changing the catalog every workspace is billed from needs opsmeter_admin
--- as well as pg_read_server_files (checked in C; the comment says so).
-COMMENT ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) IS
-    'load a price file (opsmeter or LiteLLM format) from the server; superusers, and members of both pg_read_server_files and opsmeter_admin';
     invitee_name name;
 BEGIN
     IF member IS NULL OR role IS NULL THEN
@@ -450,7 +463,183 @@ COMMENT ON FUNCTION @extschema@.opsmeter_leave_workspace(text) IS
     'leave a workspace you are a member of (anyone but its last owner)';
 
 -- Each retention pass deletes memberships and invitations of dropped roles.
--- (_enforce_retention: its final definition is below, with the lock-order change.)
+-- (_enforce_retention is replaced below, with the retention lock-order change.)
+
+-- invitations: the invitee sees its own (while it is the role invited),
+-- owners and admins see their workspace's
+REVOKE ALL ON FUNCTION opsmeter._role_is_live(regrole, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._purge_stale_members(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_accept_invitation_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_decline_invitation_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_leave_workspace_impl(regrole, text) FROM PUBLIC;
+ALTER TABLE opsmeter.workspace_invitations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY workspace_invitations_read ON opsmeter.workspace_invitations FOR SELECT
+    USING ((invitee_name OPERATOR(pg_catalog.=) CURRENT_USER
+            AND invitee::pg_catalog.oid OPERATOR(pg_catalog.=)
+                (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
+           OR (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[])
+               AND opsmeter.my_role(workspace_id) OPERATOR(pg_catalog.=) ANY ('{owner,admin}'::opsmeter.workspace_role[])));
+GRANT SELECT ON opsmeter.workspace_invitations, opsmeter.my_invitations TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '');
+
+-- Maintenance never waits on a tenant (issue #13): the rollup rolls up to
+-- the horizon of ended batches instead of waiting for in-flight ones, and
+-- retention skips (and records) partitions it cannot lock in time.
+ALTER TABLE opsmeter.retention_runs ADD COLUMN partitions_skipped text[];
+-- The rollup horizon: the largest batch number H such that every
+-- transaction that drew a number <= H has ended (the smallest batch still
+-- in flight minus one, else the sequence's last value).  Never waits; NULL
+-- when it cannot tell right now (C, see src/storage.c).
+CREATE FUNCTION opsmeter._rollup_horizon() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_horizon' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION opsmeter._rollup_horizon() FROM PUBLIC;
+
+-- Rolls the raw rows above the watermark into summaries, up to the
+-- horizon: every row of a batch that has ended, none of a batch still in
+-- flight; returns how many.  It never waits for an ingest: a batch in flight
+-- (even one left idle for hours) stops the watermark below it, and the
+-- committed batches above it wait in the raw tail for a later pass.
+-- lock_timeout bounds the wait for another pass, a re-pricing or a cleanup
+-- (they hold the rollup_state row until they end).
+-- enable_seqscan is off because a fresh day's partition has no statistics
+-- yet and the planner would read all of it each pass; the BRIN on
+-- ingest_batch reads only the pages above the watermark.  jit is off:
+-- disabled seq scans price every small lookup at 1e10, which would make
+-- each of them pay for JIT compilation.  work_mem lets the six grouping
+-- sets sort in memory.
+CREATE OR REPLACE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
+    SET work_mem = '64MB' AS $$
+DECLARE
+    w_prev bigint;
+    w_new  bigint;
+    adjustments bigint;
+BEGIN
+    -- Serializes passes: a second pass waits here, then sees the new watermark.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    -- Every transaction that drew a batch number <= w_new has ended, so no
+    -- row <= w_new can still appear, and the statements below (each with a
+    -- snapshot taken after this call) see all of them.  NULL: a number is
+    -- being drawn right now; the next pass rolls up.
+    w_new := opsmeter._rollup_horizon();
+    watermark := w_prev;
+    rows_rolled_up := 0;
+    IF w_new IS NULL OR w_new <= w_prev THEN
+        RETURN;
+    END IF;
+
+    -- Summarize the BRIN ranges filled since the last pass, so that the scan
+    -- below skips every range already rolled up and reads only new pages
+    -- (unsummarized ranges always match; without this, each pass would read
+    -- the whole current day again until a VACUUM).
+    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
+       FROM pg_catalog.pg_inherits p
+       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
+       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
+
+    -- Only the columns summaries need (not metadata): the set is
+    -- materialized once and sorted once per grouping set.  Daily rows are
+    -- sums of the (far fewer) hourly rows just computed.
+    WITH fresh AS MATERIALIZED (
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
+          FROM opsmeter.pending_contributions(w_prev, w_new) p
+    ), hourly AS (
+        SELECT f.workspace_id,
+               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
+                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
+                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
+                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
+                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               f.hour AS period_start,
+               f.data_mode, f.environment, f.provider, f.model,
+               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
+                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
+                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
+               sum(f.requests) AS requests,
+               sum(f.errors) AS errors,
+               sum(f.input_tokens) AS input_tokens,
+               sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens,
+               sum(f.cached_input_tokens) AS cached_input_tokens,
+               sum(f.reasoning_tokens) AS reasoning_tokens,
+               sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests) AS unpriced_requests,
+               sum(f.unpriced_tokens) AS unpriced_tokens,
+               sum(f.latency_count) AS latency_count,
+               sum(f.latency_sum_ms) AS latency_sum_ms
+          FROM fresh f
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), grouped AS (
+        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
+               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
+               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
+               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
+          FROM hourly h
+        UNION ALL
+        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
+               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
+               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
+               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
+               sum(h.latency_count), sum(h.latency_sum_ms)
+          FROM hourly h
+         WHERE h.dimension <> 'overview'
+         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
+                  h.provider, h.model, h.key
+    ), merged AS (
+        INSERT INTO opsmeter.summaries AS s
+        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
+               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
+          FROM grouped g
+        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
+        RETURNING 1
+    ), histogram AS (
+        INSERT INTO opsmeter.latency_histogram AS h
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
+          FROM fresh f
+         WHERE f.latency_bucket IS NOT NULL
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
+        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
+           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
+        RETURNING 1
+    )
+    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
+      INTO rows_rolled_up, adjustments
+      FROM fresh f;
+
+    IF adjustments > 0 THEN
+        -- Folded corrections leave; groups they emptied leave too, so no
+        -- view shows a trace of rows that were removed.
+        DELETE FROM opsmeter.summary_adjustments a WHERE a.ingest_batch <= w_new;
+        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
+        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
+    END IF;
+
+    UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
+    watermark := w_new;
+END
+$$;
 
 -- A new OUT column (partitions_skipped): the function is replaced.
 DROP FUNCTION opsmeter._enforce_retention();
@@ -600,86 +789,8 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- invitations: the invitee sees its own (while it is the role invited),
--- owners and admins see their workspace's
-REVOKE ALL ON FUNCTION opsmeter._role_is_live(regrole, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._purge_stale_members(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._opsmeter_accept_invitation_impl(regrole, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._opsmeter_decline_invitation_impl(regrole, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._opsmeter_leave_workspace_impl(regrole, text) FROM PUBLIC;
-ALTER TABLE opsmeter.workspace_invitations ENABLE ROW LEVEL SECURITY;
-CREATE POLICY workspace_invitations_read ON opsmeter.workspace_invitations FOR SELECT
-    USING ((invitee_name OPERATOR(pg_catalog.=) CURRENT_USER
-            AND invitee::pg_catalog.oid OPERATOR(pg_catalog.=)
-                (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER))
-           OR (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[])
-               AND opsmeter.my_role(workspace_id) OPERATOR(pg_catalog.=) ANY ('{owner,admin}'::opsmeter.workspace_role[])));
-GRANT SELECT ON opsmeter.workspace_invitations, opsmeter.my_invitations TO PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '');
-    -- From here on no lock is waited for longer than opsmeter.retention_lock_wait.
-    IF nowait = '' THEN
-        PERFORM set_config('lock_timeout', lock_wait, true);
-    END IF;
-
-    -- The coming week.  Creating a day takes SHARE UPDATE EXCLUSIVE on the
-    -- parent, which an ingest creating a day holds until it commits: taken
-    -- here first, within the bound, and a busy parent leaves the week to
-    -- the next pass (ingest creates a missing day on demand anyway).
-    IF EXISTS (SELECT 1 FROM generate_series(today, today + 7, interval '1 day') d
-                WHERE to_regclass('opsmeter.' || quote_ident(opsmeter.partition_name(d::date))) IS NULL) THEN
-        BEGIN
-            EXECUTE 'LOCK TABLE ONLY opsmeter.events IN SHARE UPDATE EXCLUSIVE MODE' || nowait;
-            partitions_created := opsmeter.ensure_partitions(today, today + 7);
-        EXCEPTION WHEN lock_not_available THEN
-            RAISE WARNING 'opsmeter: opsmeter.events is locked by another session; the coming days will be created by a later pass';
-        END;
-    END IF;
-
-    -- Whole days older than every workspace's raw retention.
-    SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
-      FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
-              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'opsmeter.events'::regclass
-               AND c.relname ~ '^events_p\d{8}$') x
-     WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
-    IF due_rels IS NULL THEN
-        RETURN;
-    END IF;
-    -- The parent first, as every reader locks it before its partitions: a
-    -- reader holding it makes us give up instead of waiting, and one that
-    -- comes after waits for us at most until the pass commits.
-    BEGIN
-        EXECUTE 'LOCK TABLE ONLY opsmeter.events IN ACCESS EXCLUSIVE MODE' || nowait;
-    EXCEPTION WHEN lock_not_available THEN
-        partitions_skipped := due_rels::text[];
-        RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
-                      cardinality(partitions_skipped);
-        RETURN;
-    END;
-    FOR i IN 1 .. cardinality(due_rels) LOOP
-        BEGIN
-            -- An ingest still writing into this day holds it (ROW EXCLUSIVE)
-            -- and makes us skip it; once we hold it, its rows are either
-            -- seen above the watermark (and the day kept) or rolled up.
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', due_rels[i]) INTO STRICT busy USING w;
-            IF busy THEN
-                CONTINUE;           -- not rolled up yet: a later pass drops it
-            END IF;
-            EXECUTE format('DROP TABLE %s', due_rels[i]);
-            DELETE FROM opsmeter.request_keys k WHERE k.event_day = due_days[i];
-            GET DIAGNOSTICS n = ROW_COUNT;
-            keys_purged := keys_purged + n;
-            partitions_dropped := partitions_dropped + 1;
-        EXCEPTION WHEN lock_not_available THEN
-            partitions_skipped := partitions_skipped || due_rels[i]::text;
-            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
-        END;
-    END LOOP;
-END
-$$;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
+
 -- Queries touch only their window's partitions (issue #13): the analytics
 -- read opsmeter.events with ts bounds the planner folds to constants, on a
 -- plan made for every call, so PostgreSQL 15 leaves out the other
@@ -848,6 +959,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                                 least($2, statement_timestamp() + interval '1 hour'),
                                 opsmeter.data_mode_filter($3), opsmeter.environment_filter($4)) x
 $$;
+
 -- Planner statistics no longer show tenants' values to other workspaces
 -- (issue #13; README, "Isolation").  The same targets as
 -- 90_policies_grants.sql; without ONLY, ALTER TABLE opsmeter.events also
@@ -896,7 +1008,11 @@ ALTER TABLE opsmeter.workspaces
     ALTER COLUMN daily_budget_usd SET STATISTICS 0, ALTER COLUMN daily_warning_ratio SET STATISTICS 0,
     ALTER COLUMN monthly_budget_usd SET STATISTICS 0, ALTER COLUMN monthly_warning_ratio SET STATISTICS 0;
 ALTER TABLE opsmeter.workspace_members
-    ALTER COLUMN member SET STATISTICS 0, ALTER COLUMN granted_by SET STATISTICS 0;
+    ALTER COLUMN member SET STATISTICS 0, ALTER COLUMN granted_by SET STATISTICS 0,
+    ALTER COLUMN member_name SET STATISTICS 0;
+ALTER TABLE opsmeter.workspace_invitations
+    ALTER COLUMN invitee SET STATISTICS 0, ALTER COLUMN invitee_name SET STATISTICS 0,
+    ALTER COLUMN invited_by SET STATISTICS 0;
 -- New days copy opsmeter.events' targets.
 CREATE OR REPLACE FUNCTION opsmeter.ensure_partitions(first_day date, last_day date) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$

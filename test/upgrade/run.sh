@@ -23,6 +23,9 @@
 #      refused, a new event is stored, a pass rolls up everything exactly.
 #   6. pg_dump of the upgraded database, pg_restore into a new one: its
 #      catalog equals the fresh install's and its answers equal step 2's.
+#   7. Another populated FROM database is upgraded while retention passes
+#      run in a loop beside it (as the worker's would): no deadlock, every
+#      pass ok, and the same catalog as a fresh install.
 #
 # Prints "upgrade FROM -> TO: ok" per version; exits non-zero with a diff on
 # the first difference.  Also checks that the released scripts are
@@ -39,7 +42,7 @@ WORK="$(mktemp -d "${OPSMETER_TMPDIR:-/tmp}/opsmeter-upgrade.XXXXXX")"
 chmod 755 "$WORK"
 drop_databases() {
 	local db
-	for db in "${PREFIX}_old" "${PREFIX}_fresh" "${PREFIX}_restored"; do
+	for db in "${PREFIX}_old" "${PREFIX}_fresh" "${PREFIX}_restored" "${PREFIX}_busy"; do
 		"$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
 	done
 }
@@ -178,6 +181,31 @@ for released in "$REPO"/sql/releases/opsmeter--*.sql; do
 		[[ "$(echo "$works" | tr '\n' ' ')" == "true false true t " ]] ||
 			fail "after the upgrade ($db): duplicate/new/pass/exact = $(echo "$works" | tr '\n' ' ')"
 	done
+
+	# 7: the upgrade while retention passes run beside it, as the worker's
+	# or pg_cron's would: it must neither deadlock nor fail, and end equal.
+	busy="${PREFIX}_busy"
+	psql_db postgres -c "DROP DATABASE IF EXISTS $busy" -c "CREATE DATABASE $busy" >/dev/null
+	psql_db "$busy" -c "CREATE EXTENSION opsmeter VERSION '$FROM'"
+	psql_db "$busy" -v price_file="$WORK/prices.json" -f "$HERE/populate.sql" >"$WORK/populate-busy.out" 2>&1 ||
+		{ cat "$WORK/populate-busy.out" >&2; fail "populating a second $FROM database"; }
+	(
+		end=$((SECONDS + 6))
+		while ((SECONDS < end)); do
+			psql_db "$busy" -At -c "SELECT opsmeter_run_retention() ->> 'ok'" || exit 1
+		done
+	) >"$WORK/passes-busy.out" 2>&1 &
+	passes=$!
+	sleep 0.5
+	upgrade_rc=0
+	psql_db "$busy" -c "ALTER EXTENSION opsmeter UPDATE TO '$TO'" 2>"$WORK/upgrade-busy.err" || upgrade_rc=$?
+	wait "$passes" || { cat "$WORK/passes-busy.out" >&2; fail "a retention pass failed beside the upgrade"; }
+	[[ $upgrade_rc -eq 0 ]] || { cat "$WORK/upgrade-busy.err" >&2; fail "the upgrade failed beside retention passes"; }
+	grep -qv '^true$' "$WORK/passes-busy.out" && { cat "$WORK/passes-busy.out" >&2; fail "a pass beside the upgrade did not answer ok"; }
+	catalog "$busy" "$WORK/catalog.busy"
+	same "catalog of $FROM upgraded beside passes vs fresh $TO" "$WORK/catalog.fresh" "$WORK/catalog.busy"
+
 	echo "upgrade $FROM -> $TO: ok (catalog: $(wc -l <"$WORK/catalog.upgraded") facts equal;" \
-		"answers: $(wc -l <"$WORK/answers.after") lines equal; dump/restore equal; still ingests and rolls up)"
+		"answers: $(wc -l <"$WORK/answers.after") lines equal; dump/restore equal; still ingests and rolls up;" \
+		"upgraded beside $(wc -l <"$WORK/passes-busy.out") passes)"
 done
