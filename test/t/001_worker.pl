@@ -85,20 +85,23 @@ ok($node->poll_query_until('postgres',
 	"SELECT coalesce(sum(requests), 0) = 70 FROM opsmeter.summaries WHERE dimension = 'overview'"),
 	'next pass caught up after the fault was fixed');
 
-# 4. kill -9 of a backend in the middle of a pass.  A session holds an
-#    uncommitted ingest, so a manual pass waits at the rollup barrier; the
-#    worker is paused so that the manual pass is the one in flight.
+# 4. kill -9 of a backend in the middle of a pass.  A pass never waits for
+#    an ingest, but it does wait for the rollup lock that another pass, a
+#    re-pricing or a cleanup holds: a session holds an uncommitted ingest
+#    and that lock, so a manual pass stops there, in flight.  The worker is
+#    paused so that the manual pass is the one in flight.
 $node->append_conf('postgresql.conf', "opsmeter.worker_enabled = off\n");
 $node->reload;
 $node->safe_psql('postgres', ingest(30));
 my $holder = $node->background_psql('postgres', on_error_stop => 0);
 $holder->query_safe('BEGIN');
 $holder->query_safe(ingest(5));
+$holder->query_safe('SELECT 1 FROM opsmeter.rollup_state FOR UPDATE');
 my $pass = $node->background_psql('postgres', on_error_stop => 0);
 $pass->query_until(qr/started/, "\\echo started\nSELECT opsmeter_run_retention();\n");
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'SELECT opsmeter_run_retention()%' AND wait_event_type = 'Lock'"),
-	'manual pass is waiting at the barrier');
+	'manual pass is waiting for the rollup lock');
 my $pass_pid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT opsmeter_run_retention()%'");
 kill 'KILL', $pass_pid;
@@ -120,9 +123,10 @@ $node->reload;
 $holder = $node->background_psql('postgres', on_error_stop => 0);
 $holder->query_safe('BEGIN');
 $holder->query_safe(ingest(5));
+$holder->query_safe('SELECT 1 FROM opsmeter.rollup_state FOR UPDATE');
 ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'opsmeter worker' AND wait_event_type = 'Lock'"),
-	'worker pass is waiting at the barrier');
+	'worker pass is waiting for the rollup lock');
 kill 'KILL', worker_pid();
 eval { $holder->quit; };
 $n -= 5;
