@@ -11,8 +11,9 @@
 #     GRANT USAGE ON SCHEMA opsmeter_api TO PUBLIC;
 #
 # every call the README's "Who may do what" allows works for the roles it
-# allows it to: owner, admin, member, viewer, a member of opsmeter_admin and
-# a member of pg_read_server_files.  Runs against the cluster of
+# allows it to: owner, admin, member, viewer (who accepts an invitation), a
+# member of opsmeter_admin, and a member of both opsmeter_admin and
+# pg_read_server_files (who loads prices).  Runs against the cluster of
 # test/run-tests.sh, in a database of its own.
 set -euo pipefail
 DB=opsmeter_extschema
@@ -31,10 +32,12 @@ psql -X -q -d postgres -c "CREATE DATABASE $DB"
 for r in "${ROLES[@]}"; do
 	psql -X -q -d postgres -c "CREATE ROLE $r"
 done
-psql -X -q -d postgres -c "GRANT opsmeter_admin TO schx_creator" -c "GRANT pg_read_server_files TO schx_loader"
-
 q "CREATE SCHEMA $SCHEMA"
 q "CREATE EXTENSION opsmeter SCHEMA $SCHEMA"
+# After CREATE EXTENSION, which makes opsmeter_admin on a new cluster.
+# Loading prices needs both pg_read_server_files and opsmeter_admin.
+q "GRANT opsmeter_admin TO schx_creator, schx_loader"
+q "GRANT pg_read_server_files TO schx_loader"
 q "SELECT $SCHEMA.opsmeter_create_workspace('schx_ws', 'schx_owner')" >/dev/null
 q "SELECT $SCHEMA.opsmeter_add_member('schx_ws', 'schx_admin', 'admin'),
           $SCHEMA.opsmeter_add_member('schx_ws', 'schx_member', 'member'),
@@ -57,6 +60,7 @@ CALLS=(
 	"schx_admin|SELECT $S.opsmeter_set_member_role('schx_ws', 'schx_viewer', 'viewer')"
 	"schx_owner|SELECT $S.opsmeter_remove_member('schx_ws', 'schx_viewer')"
 	"schx_admin|SELECT $S.opsmeter_add_member('schx_ws', 'schx_viewer', 'viewer')"
+	"schx_viewer|SELECT $S.opsmeter_accept_invitation('schx_ws')"
 	"schx_member|SELECT $S.opsmeter_ingest('$(ev schx-m-1)')"
 	"schx_member|SELECT $S.opsmeter_ingest_ndjson('$(ev schx-m-2 test)')"
 	"schx_member|SELECT $S.opsmeter_ingest_demo(5)"
