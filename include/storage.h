@@ -31,10 +31,10 @@ extern StoragePlan *opsmeter_storage_claim(int64 workspace_id, OpsEvent *events,
 extern int	opsmeter_storage_write(StoragePlan *plan, Oid ingested_by, TimestampTz ingested_at);
 
 /*
- * The rollup horizon: every transaction that drew a batch number <= the
- * answer has ended (false: cannot tell right now).  last_value is the
- * sequence's last value, read before the call.
+ * The batches in flight: the published batch of every other transaction
+ * (false: cannot tell right now).  Every batch <= the sequence's last value
+ * read before the call that is not listed has ended.
  */
-extern bool opsmeter_batch_horizon(int64 last_value, int64 *horizon);
+extern bool opsmeter_batches_in_flight(int64 **inflight, int *ninflight);
 
 #endif							/* OPSMETER_STORAGE_H */

@@ -283,7 +283,7 @@ SELECT pg_catalog.count(*) AS unpriced_models FROM opsmeter.unpriced_models;
 SELECT pg_catalog.count(*) AS export FROM opsmeter.export;
 SELECT pg_catalog.count(*) AS effective_retention FROM opsmeter.effective_retention();
 -- The one unpinned helper, called directly (it runs with the caller's rights).
-SELECT pg_catalog.count(*) AS pending FROM opsmeter.pending_contributions(0, 9223372036854775807);
+SELECT pg_catalog.count(*) AS pending FROM opsmeter.pending_contributions(0, 9223372036854775807, '{}', '{}');
 RESET ROLE;
 -- A second pass folds the corrections.
 SELECT opsmeter_run_retention() OPERATOR(pg_catalog.->>) 'ok' AS pass_ok;

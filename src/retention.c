@@ -9,13 +9,16 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
@@ -30,7 +33,7 @@
 #include "storage.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_wait_for_ingest_barrier);
-PG_FUNCTION_INFO_V1(opsmeter_rollup_horizon);
+PG_FUNCTION_INFO_V1(opsmeter_rollup_bounds);
 PG_FUNCTION_INFO_V1(opsmeter_run_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
@@ -41,7 +44,7 @@ PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
  * i.e. every ingest that has drawn a batch number and not yet ended.  New
  * ingests are not blocked: this only waits for the current lockers, as
  * CREATE INDEX CONCURRENTLY does.  The rollup of 0.1.0 calls it; 0.2.0's
- * calls opsmeter._rollup_horizon() instead, which never waits.
+ * calls opsmeter._rollup_bounds() instead, which never waits.
  */
 Datum
 opsmeter_wait_for_ingest_barrier(PG_FUNCTION_ARGS)
@@ -54,25 +57,35 @@ opsmeter_wait_for_ingest_barrier(PG_FUNCTION_ARGS)
 }
 
 /*
- * opsmeter._rollup_horizon() RETURNS bigint: the largest batch number H
- * such that every transaction that drew a number <= H has ended (the
- * smallest in-flight batch minus one, else the sequence's last value), so
- * that no row with ingest_batch <= H can still appear.  Never waits for a
- * transaction.  NULL when it cannot tell: some transaction is between
- * drawing its number and publishing it (a few instructions; retried for
- * up to about 50 ms), or drew one without publishing it.  The caller then
- * rolls nothing up this time.
+ * opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[]): upto is
+ * the sequence's last value, inflight the batches of other transactions
+ * still in flight; every transaction that drew a number <= upto and not in
+ * inflight has ended, so no row of such a batch can still appear.  Never
+ * waits for a transaction.  NULL when it cannot tell: some transaction is
+ * between drawing its number and publishing it (a few instructions;
+ * retried for up to about 50 ms), or drew one without publishing it.  The
+ * caller then rolls nothing up this time.
  */
 Datum
-opsmeter_rollup_horizon(PG_FUNCTION_ARGS)
+opsmeter_rollup_bounds(PG_FUNCTION_ARGS)
 {
-	int64		horizon = 0;
+	int64		last_value = 0;
+	int64	   *inflight = NULL;
+	int			ninflight = 0;
 	bool		known = false;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	Datum	   *elems;
+	MemoryContext outer = CurrentMemoryContext;
+	MemoryContext spi_cxt;
 
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "opsmeter._rollup_bounds() must return a record");
 	SPI_connect();
+	spi_cxt = CurrentMemoryContext;
 	for (int attempt = 0; attempt < 50 && !known; attempt++)
 	{
-		int64		last_value;
 		bool		isnull;
 
 		if (attempt > 0)
@@ -80,17 +93,27 @@ opsmeter_rollup_horizon(PG_FUNCTION_ARGS)
 			pg_usleep(1000L);
 			CHECK_FOR_INTERRUPTS();
 		}
-		/* The sequence first, the lock table after (see opsmeter_batch_horizon). */
+		/* The sequence first, the lock table after (see opsmeter_batches_in_flight). */
 		if (SPI_execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM opsmeter.ingest_batch_seq",
 						true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading opsmeter.ingest_batch_seq failed");
 		last_value = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		known = opsmeter_batch_horizon(last_value, &horizon);
+		/* (allocated outside SPI: the answer outlives SPI_finish) */
+		MemoryContextSwitchTo(outer);
+		known = opsmeter_batches_in_flight(&inflight, &ninflight);
+		MemoryContextSwitchTo(spi_cxt);
 	}
 	SPI_finish();
 	if (!known)
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(horizon);
+	elems = palloc(sizeof(Datum) * Max(ninflight, 1));
+	for (int i = 0; i < ninflight; i++)
+		elems[i] = Int64GetDatum(inflight[i]);
+	values[0] = Int64GetDatum(last_value);
+	values[1] = PointerGetDatum(construct_array(elems, ninflight, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	tupdesc = BlessTupleDesc(tupdesc);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 static Datum

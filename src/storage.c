@@ -611,12 +611,13 @@ load_enum_values(EnumValues *enums)
 }
 
 /*
- * In-flight batches (src/README.md, "rollup").  A transaction that draws
- * batch numbers holds, until it ends, a transaction-level advisory lock
- * keyed on the first (so smallest) number it drew: pg_locks shows it as an
- * advisory lock whose objsubid is BATCH_LOCK_KIND (no pg_advisory_* call
- * uses that kind, so no user lock collides with it).  One lock per
- * transaction, however many calls it makes: the lock table stays small.
+ * In-flight batches (src/README.md, "rollup").  A transaction draws one
+ * batch number, on its first ingest call that writes rows, and stamps every
+ * row it ingests with it; it holds, until it ends, a transaction-level
+ * advisory lock keyed on that number: pg_locks shows it as an advisory lock
+ * whose objsubid is BATCH_LOCK_KIND (no pg_advisory_* call uses that kind,
+ * so no user lock collides with it).  So the published batches of the
+ * other transactions are exactly the batches in flight, one lock each.
  */
 #define BATCH_LOCK_KIND 0x4F50	/* "OP" */
 
@@ -630,52 +631,69 @@ batch_locktag(LOCKTAG *tag, int64 batch)
 						 BATCH_LOCK_KIND);
 }
 
-static void
-publish_batch(int64 batch)
+static int64
+locktag_batch(const LOCKTAG *tag)
 {
-	LOCKTAG		tag;
-
-	/*
-	 * Held already (by this transaction, from an earlier call): that number is
-	 * smaller.  A lock taken in a subtransaction that aborted is gone again,
-	 * and then this batch is published instead.
-	 */
-	if (published_valid && opsmeter_lock_held_by_me(&published_tag, ExclusiveLock))
-		return;
-	batch_locktag(&tag, batch);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	published_tag = tag;
-	published_valid = true;
+	return (int64) (((uint64) tag->locktag_field2 << 32) | tag->locktag_field3);
 }
 
 /*
- * The rollup horizon: the largest H such that every transaction that drew
- * a batch number <= H has ended.  last_value must be the sequence's last
- * value read *before* this call.  Returns false when it cannot tell: some
- * other transaction holds the sequence's ROW EXCLUSIVE lock (it drew a
- * number) and no batch lock, because it is between nextval and
- * publish_batch() right now, or drew with a plain nextval().
+ * This transaction's batch number: the one it published already, else a
+ * new one, drawn and published now.  The published lock is still held by
+ * this transaction exactly when its number is ours to reuse: a lock taken
+ * in a subtransaction that aborted is gone, and so are the rows written
+ * with its number (they were written in that subtransaction or a child of
+ * it); a lock left from an earlier transaction is gone too.  nextval locks
+ * the sequence (ROW EXCLUSIVE) before it hands out the number and keeps
+ * the lock as long as the batch lock (same subtransaction): the 0.1.0
+ * rollup waits on it, and a pass that sees it without a batch lock knows
+ * a number is being drawn.
+ */
+static int64
+transaction_batch(void)
+{
+	int64		batch;
+
+	if (published_valid && opsmeter_lock_held_by_me(&published_tag, ExclusiveLock))
+		return locktag_batch(&published_tag);
+	published_valid = false;
+	batch = nextval_internal(opsmeter_relid("ingest_batch_seq"), false);
+	batch_locktag(&published_tag, batch);
+	(void) LockAcquire(&published_tag, ExclusiveLock, false, false);
+	published_valid = true;
+	return batch;
+}
+
+/*
+ * The batches in flight: fills *inflight (palloc'd, *ninflight entries)
+ * with the published batch of every other transaction.  last_value must be
+ * the sequence's last value read *before* this call.  Returns false when it
+ * cannot tell: some other transaction holds the sequence's ROW EXCLUSIVE
+ * lock (it drew a number) and no batch lock, because it is between nextval
+ * and publishing right now, or drew with a plain nextval().
  *
  * Why it is race-free: nextval locks the sequence before it hands out a
  * number, so a transaction that drew a number <= last_value holds that
- * lock by the time we read the lock table, unless it has ended.  If it
- * holds its batch lock too, that lock is on its smallest number.  This
- * transaction's own numbers do not count: its rows are visible to it and
- * commit or abort with the pass.
+ * lock by the time we read the lock table, unless it has ended; if it
+ * holds a batch lock too, that lock is on the one number all its rows
+ * carry.  So every batch <= last_value that is not listed has ended.
+ * This transaction's own number does not count: its rows are visible to
+ * it and commit or abort with the pass.
  */
 bool
-opsmeter_batch_horizon(int64 last_value, int64 *horizon)
+opsmeter_batches_in_flight(int64 **inflight, int *ninflight)
 {
 	Oid			seqid = opsmeter_relid("ingest_batch_seq");
 	VirtualTransactionId me;
 	LockData   *locks;
 	VirtualTransactionId *publishers;
+	int64	   *batches;
 	int			npublishers = 0;
-	int64		min_inflight = PG_INT64_MAX;
 
 	GET_VXID_FROM_PGPROC(me, *MyProc);
 	locks = GetLockStatusData();
 	publishers = palloc(sizeof(VirtualTransactionId) * Max(locks->nelements, 1));
+	batches = palloc(sizeof(int64) * Max(locks->nelements, 1));
 	for (int i = 0; i < locks->nelements; i++)
 	{
 		LockInstanceData *l = &locks->locks[i];
@@ -686,9 +704,7 @@ opsmeter_batch_horizon(int64 last_value, int64 *horizon)
 		if (l->locktag.locktag_type == LOCKTAG_ADVISORY && l->locktag.locktag_field1 == MyDatabaseId &&
 			l->locktag.locktag_field4 == BATCH_LOCK_KIND)
 		{
-			int64		b = (int64) (((uint64) l->locktag.locktag_field2 << 32) | l->locktag.locktag_field3);
-
-			min_inflight = Min(min_inflight, b);
+			batches[npublishers] = locktag_batch(&l->locktag);
 			publishers[npublishers++] = vxid;
 		}
 	}
@@ -707,7 +723,8 @@ opsmeter_batch_horizon(int64 last_value, int64 *horizon)
 		if (!published)
 			return false;
 	}
-	*horizon = min_inflight == PG_INT64_MAX ? last_value : Min(last_value, min_inflight - 1);
+	*inflight = batches;
+	*ninflight = npublishers;
 	return true;
 }
 
@@ -768,12 +785,10 @@ opsmeter_storage_write(StoragePlan *plan, Oid ingested_by, TimestampTz ingested_
 	plan->ingested_at = ingested_at;
 
 	/*
-	 * One batch number per call, drawn after the keys.  nextval holds a lock
-	 * on the sequence until commit (the 0.1.0 rollup waits on it); the lock
-	 * on our first batch number tells a pass which numbers are in flight.
+	 * One batch number per transaction, drawn (on its first call that writes
+	 * rows) after the keys; see transaction_batch().
 	 */
-	batch = nextval_internal(opsmeter_relid("ingest_batch_seq"), false);
-	publish_batch(batch);
+	batch = transaction_batch();
 	load_enum_values(&enums);
 
 	qsort_arg(order, accepted, sizeof(int), compare_by_day, days);

@@ -2,7 +2,7 @@
 -- Raw events: daily range partitions on ts (UTC), keys lead with workspace
 ------------------------------------------------------------------------------
 CREATE SEQUENCE opsmeter.ingest_batch_seq;
-COMMENT ON SEQUENCE opsmeter.ingest_batch_seq IS 'one value per ingest call; rollup watermark';
+COMMENT ON SEQUENCE opsmeter.ingest_batch_seq IS 'one value per ingest transaction; rollup watermark';
 
 CREATE TABLE opsmeter.events (
     workspace_id        bigint NOT NULL,

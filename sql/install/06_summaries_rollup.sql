@@ -115,11 +115,15 @@ CREATE INDEX summary_adjustments_batch_idx ON opsmeter.summary_adjustments (inge
 COMMENT ON TABLE opsmeter.summary_adjustments IS
     'signed corrections to rolled-up rows, folded into summaries by the next pass';
 
--- Everything with a batch number in (after_batch, upto_batch] that is not
--- in summaries yet, one signed contribution per row: the raw rows, and the
--- adjustments.  The rollup folds exactly this set; the views add it to the
--- summaries.  (Inlined into its callers, so their filters reach the scans.)
-CREATE FUNCTION opsmeter.pending_contributions(after_batch bigint, upto_batch bigint)
+-- Everything with a batch number in (after_batch, upto_batch] or in
+-- also_batches, and not in except_batches, that is not in summaries yet,
+-- one signed contribution per row: the raw rows, and the adjustments.  The
+-- rollup folds exactly this set; the views add it to the summaries, with
+-- the watermark's holes as also_batches.  The BRIN on ingest_batch finds
+-- both the range and the listed batches.  (Inlined into its callers, so
+-- their filters reach the scans.)
+CREATE FUNCTION opsmeter.pending_contributions(after_batch bigint, upto_batch bigint,
+                                               also_batches bigint[], except_batches bigint[])
 RETURNS TABLE (is_adjustment boolean, workspace_id bigint, ts timestamptz,
                data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, user_id text, tenant_id text, endpoint_tag text, prompt_version text,
@@ -135,7 +139,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            (e.cost_usd IS NULL)::integer, CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END,
            (e.latency_ms IS NOT NULL)::integer, coalesce(e.latency_ms, 0), opsmeter.latency_bucket(e.latency_ms)
       FROM opsmeter.events e
-     WHERE e.ingest_batch OPERATOR(pg_catalog.>) after_batch AND e.ingest_batch OPERATOR(pg_catalog.<=) upto_batch
+     WHERE ((e.ingest_batch OPERATOR(pg_catalog.>) after_batch AND e.ingest_batch OPERATOR(pg_catalog.<=) upto_batch)
+            OR e.ingest_batch OPERATOR(pg_catalog.=) ANY (also_batches))
+       AND e.ingest_batch OPERATOR(pg_catalog.<>) ALL (except_batches)
     UNION ALL
     SELECT true, a.workspace_id, a.ts, a.data_mode, a.environment, a.provider, a.model,
            a.user_id, a.tenant_id, a.endpoint_tag, a.prompt_version,
@@ -143,45 +149,55 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            a.cached_input_tokens, a.reasoning_tokens, a.cost_usd,
            a.unpriced_requests, a.unpriced_tokens, a.latency_count, a.latency_sum_ms, a.latency_bucket
       FROM opsmeter.summary_adjustments a
-     WHERE a.ingest_batch OPERATOR(pg_catalog.>) after_batch AND a.ingest_batch OPERATOR(pg_catalog.<=) upto_batch
+     WHERE ((a.ingest_batch OPERATOR(pg_catalog.>) after_batch AND a.ingest_batch OPERATOR(pg_catalog.<=) upto_batch)
+            OR a.ingest_batch OPERATOR(pg_catalog.=) ANY (also_batches))
+       AND a.ingest_batch OPERATOR(pg_catalog.<>) ALL (except_batches)
 $$;
 
--- Every raw row with ingest_batch <= watermark is counted in summaries,
--- every other raw row is not.  Advanced only in the transaction that adds
--- the rows it covers.
+-- Every raw row (and adjustment) with ingest_batch <= watermark and not in
+-- holes is counted in summaries exactly once, every other row is not
+-- counted at all.  holes: the batches <= watermark that were in flight at
+-- the last pass.  Both change only in the transaction that adds the rows
+-- they cover.
 -- The row is created by the first pass (not by this script), so that
 -- pg_dump can carry it into a restored database without a collision.
 CREATE TABLE opsmeter.rollup_state (
     singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     watermark    bigint NOT NULL DEFAULT 0,
-    rolled_up_at timestamptz
+    rolled_up_at timestamptz,
+    holes        bigint[] NOT NULL DEFAULT '{}'
 );
 COMMENT ON TABLE opsmeter.rollup_state IS
-    'the rollup watermark: raw rows with ingest_batch <= watermark are counted in summaries';
+    'the rollup watermark: raw rows with ingest_batch <= watermark and not in holes are counted in summaries';
 
 CREATE FUNCTION opsmeter.rollup_watermark() RETURNS bigint
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 RETURN (SELECT coalesce(max(s.watermark), 0) FROM opsmeter.rollup_state s);
 COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
-    'raw rows with ingest_batch above this are not in opsmeter.summaries yet';
+    'raw rows with ingest_batch above this (or in opsmeter.rollup_holes()) are not in opsmeter.summaries yet';
+
+CREATE FUNCTION opsmeter.rollup_holes() RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(max(s.holes), '{}') FROM opsmeter.rollup_state s);
+COMMENT ON FUNCTION opsmeter.rollup_holes() IS
+    'batches at or below the watermark that were in flight at the last pass: not in opsmeter.summaries yet';
 
 -- Waits until every transaction that has drawn an ingest batch number so
 -- far has ended (the rollup barrier of 0.1.0; C, see src/retention.c).
 CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
     AS 'MODULE_PATHNAME', 'opsmeter_wait_for_ingest_barrier' LANGUAGE C VOLATILE;
 
--- The rollup horizon: the largest batch number H such that every
--- transaction that drew a number <= H has ended (the smallest batch still
--- in flight minus one, else the sequence's last value).  Never waits; NULL
+-- The rollup bounds: upto, the sequence's last value, and inflight, the
+-- batches of other transactions still in flight: every transaction that
+-- drew a number <= upto and not in inflight has ended.  Never waits; NULL
 -- when it cannot tell right now (C, see src/storage.c).
-CREATE FUNCTION opsmeter._rollup_horizon() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'opsmeter_rollup_horizon' LANGUAGE C VOLATILE;
+CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_bounds' LANGUAGE C VOLATILE;
 
--- Rolls the raw rows above the watermark into summaries, up to the
--- horizon: every row of a batch that has ended, none of a batch still in
--- flight; returns how many.  It never waits for an ingest: a batch in flight
--- (even one left idle for hours) stops the watermark below it, and the
--- committed batches above it wait in the raw tail for a later pass.
+-- Rolls the pending rows into summaries: every row of a batch that has
+-- ended, none of a batch still in flight; returns how many.  It never waits
+-- for an ingest: a batch in flight (even one left idle for hours) becomes a
+-- hole below the new watermark, and the next pass after it ends folds it.
 -- lock_timeout bounds the wait for another pass, a re-pricing or a cleanup
 -- (they hold the rollup_state row until they end).
 -- enable_seqscan is off because a fresh day's partition has no statistics
@@ -196,19 +212,32 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min'
 DECLARE
     w_prev bigint;
     w_new  bigint;
+    holes_prev bigint[];
+    holes_new bigint[];
+    inflight bigint[];
     adjustments bigint;
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
-    -- Every transaction that drew a batch number <= w_new has ended, so no
-    -- row <= w_new can still appear, and the statements below (each with a
-    -- snapshot taken after this call) see all of them.  NULL: a number is
-    -- being drawn right now; the next pass rolls up.
-    w_new := opsmeter._rollup_horizon();
+    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    -- Every transaction that drew a batch number <= w_new and not in
+    -- inflight has ended, so no row of those batches can still appear, and
+    -- the statements below (each with a snapshot taken after this call) see
+    -- all of them.  NULL: a number is being drawn right now; the next pass
+    -- rolls up.
+    SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
     watermark := w_prev;
     rows_rolled_up := 0;
-    IF w_new IS NULL OR w_new <= w_prev THEN
+    IF w_new IS NULL THEN
+        RETURN;
+    END IF;
+    w_new := greatest(w_new, w_prev);
+    -- The batches <= w_new still in flight stay pending: the old holes and
+    -- the new range, minus what has ended.
+    SELECT coalesce(array_agg(b ORDER BY b), '{}') INTO holes_new
+      FROM (SELECT unnest(holes_prev) UNION SELECT unnest(inflight)) x(b)
+     WHERE b = ANY (inflight) AND b <= w_new AND (b > w_prev OR b = ANY (holes_prev));
+    IF w_new = w_prev AND holes_new = holes_prev THEN
         RETURN;
     END IF;
 
@@ -227,7 +256,7 @@ BEGIN
     -- sums of the (far fewer) hourly rows just computed.
     WITH fresh AS MATERIALIZED (
         SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
-          FROM opsmeter.pending_contributions(w_prev, w_new) p
+          FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p
     ), hourly AS (
         SELECT f.workspace_id,
                CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
@@ -314,12 +343,13 @@ BEGIN
     IF adjustments > 0 THEN
         -- Folded corrections leave; groups they emptied leave too, so no
         -- view shows a trace of rows that were removed.
-        DELETE FROM opsmeter.summary_adjustments a WHERE a.ingest_batch <= w_new;
+        DELETE FROM opsmeter.summary_adjustments a
+         WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
         DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
         DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
     END IF;
 
-    UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
+    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
     watermark := w_new;
 END
 $$;

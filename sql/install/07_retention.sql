@@ -66,6 +66,7 @@ DECLARE
     global_raw interval := opsmeter.guc_raw_retention();
     longest_raw interval;
     w bigint;
+    holes bigint[];
     part record;
     due_rels regclass[];
     due_days date[];
@@ -83,6 +84,7 @@ BEGIN
     -- 0 means NOWAIT (lock_timeout 0 would mean "forever").
     nowait := CASE WHEN lock_wait IN ('0', '0ms') THEN ' NOWAIT' ELSE '' END;
     w := opsmeter.rollup_watermark();
+    holes := opsmeter.rollup_holes();
     SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
@@ -93,7 +95,7 @@ BEGIN
         WITH gone AS (
             DELETE FROM opsmeter.events e
              WHERE e.workspace_id = part.workspace_id
-               AND e.ts < now() - part.raw AND e.ingest_batch <= w
+               AND e.ts < now() - part.raw AND e.ingest_batch <= w AND e.ingest_batch <> ALL (holes)
             RETURNING e.workspace_id, e.external_request_id
         ), keys AS (
             DELETE FROM opsmeter.request_keys k USING gone g
@@ -174,7 +176,8 @@ BEGIN
             -- and makes us skip it; once we hold it, its rows are either
             -- seen above the watermark (and the day kept) or rolled up.
             EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', due_rels[i]) INTO STRICT busy USING w;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1 OR ingest_batch = ANY ($2))', due_rels[i])
+               INTO STRICT busy USING w, holes;
             IF busy THEN
                 CONTINUE;           -- not rolled up yet: a later pass drops it
             END IF;

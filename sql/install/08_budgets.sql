@@ -103,7 +103,8 @@ BEGIN
                 UNION ALL
                 SELECT (p.ts AT TIME ZONE 'UTC')::date, p.cost_usd
                   FROM opsmeter.pending_contributions(
-                           coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807) p
+                           coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807,
+                           coalesce((SELECT r.holes FROM opsmeter.rollup_state r), '{}'), '{}') p
                  WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from) x
          GROUP BY x.day
         HAVING sum(x.cost) <> 0;

@@ -66,6 +66,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
     horizon record := opsmeter.retained_from(ws);
     first_day timestamptz;
     last_day timestamptz;
@@ -117,7 +118,7 @@ BEGIN
            p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
            p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
            p.latency_count, p.latency_sum_ms
-      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
      WHERE p.workspace_id = ws
        AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
@@ -135,6 +136,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
     pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
 BEGIN
     from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
@@ -145,7 +147,7 @@ BEGIN
        AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
     UNION ALL
     SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
-      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
      WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
        AND p.ts >= from_ts AND p.ts < pending_to
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts

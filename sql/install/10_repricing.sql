@@ -17,6 +17,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m record;
     w bigint;
+    holes bigint[];
     batch bigint;
     n_repriced bigint;
     n_priced bigint;
@@ -28,7 +29,7 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Give range_start < range_end and only_unpriced true or false.';
     END IF;
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark INTO w FROM opsmeter.rollup_state s FOR UPDATE;
+    SELECT s.watermark, s.holes INTO w, holes FROM opsmeter.rollup_state s FOR UPDATE;
     -- The budget barrier, as an ingest holds it (src/budget.c): taken before
     -- the statement below reads whether the workspace has a budget.
     LOCK TABLE opsmeter.spend_counters IN ROW EXCLUSIVE MODE;
@@ -59,7 +60,7 @@ BEGIN
                0, 0, NULL
           FROM repriced r
          CROSS JOIN LATERAL (VALUES (-1, r.cost_usd), (1, r.new_cost)) AS v(sign, cost)
-         WHERE r.ingest_batch <= w
+         WHERE r.ingest_batch <= w AND r.ingest_batch <> ALL (holes)   -- counted in summaries
         RETURNING 1
     ), spent AS (
         INSERT INTO opsmeter.spend_counters AS c (workspace_id, day, shard, spend_usd)

@@ -83,6 +83,7 @@ DECLARE
     ws bigint;
     caller_role opsmeter.workspace_role;
     w bigint;
+    holes bigint[];
     batch bigint;
     removed bigint;
 BEGIN
@@ -99,7 +100,7 @@ BEGIN
                   HINT = 'Only owners and admins clear workspace-wide; use scope => ''mine'' for your own rows.';
     END IF;
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark INTO w FROM opsmeter.rollup_state s FOR UPDATE;
+    SELECT s.watermark, s.holes INTO w, holes FROM opsmeter.rollup_state s FOR UPDATE;
     batch := nextval('opsmeter.ingest_batch_seq');
 
     WITH gone AS (
@@ -116,7 +117,7 @@ BEGIN
                -(g.cost_usd IS NULL)::integer, -CASE WHEN g.cost_usd IS NULL THEN g.total_tokens ELSE 0 END,
                -(g.latency_ms IS NOT NULL)::integer, -coalesce(g.latency_ms, 0), opsmeter.latency_bucket(g.latency_ms)
           FROM gone g
-         WHERE g.ingest_batch <= w
+         WHERE g.ingest_batch <= w AND g.ingest_batch <> ALL (holes)   -- counted in summaries
         RETURNING 1
     ), keys AS (
         DELETE FROM opsmeter.request_keys k USING gone g

@@ -76,7 +76,7 @@ CREATE POLICY summary_adjustments_read ON opsmeter.summary_adjustments FOR SELEC
 GRANT SELECT ON opsmeter.summary_adjustments TO PUBLIC;
 GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._rollup_horizon() FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
 
 -- retention

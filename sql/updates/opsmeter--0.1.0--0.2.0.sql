@@ -1087,3 +1087,645 @@ DELETE FROM pg_catalog.pg_statistic s
    AND a.attnum OPERATOR(pg_catalog.>) 0 AND a.attstattarget OPERATOR(pg_catalog.=) 0
    AND c.oid OPERATOR(pg_catalog.=) s.starelid
    AND c.relnamespace OPERATOR(pg_catalog.=) 'opsmeter'::regnamespace;
+
+-- Rollup holes (issue #13): a pass no longer stops at the smallest batch in
+-- flight.  Every ingest transaction stamps all its rows with one batch
+-- number; a pass rolls up every batch that has ended, however far above an
+-- idle ingest, and records the batches still in flight below the new
+-- watermark as holes (src/README.md, "Rollup: the watermark").
+COMMENT ON SEQUENCE opsmeter.ingest_batch_seq IS 'one value per ingest transaction; rollup watermark';
+ALTER TABLE opsmeter.rollup_state ADD COLUMN holes bigint[] NOT NULL DEFAULT '{}';
+COMMENT ON TABLE opsmeter.rollup_state IS
+    'the rollup watermark: raw rows with ingest_batch <= watermark and not in holes are counted in summaries';
+COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
+    'raw rows with ingest_batch above this (or in opsmeter.rollup_holes()) are not in opsmeter.summaries yet';
+
+CREATE FUNCTION opsmeter.rollup_holes() RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(max(s.holes), '{}') FROM opsmeter.rollup_state s);
+COMMENT ON FUNCTION opsmeter.rollup_holes() IS
+    'batches at or below the watermark that were in flight at the last pass: not in opsmeter.summaries yet';
+
+DROP FUNCTION opsmeter.pending_contributions(bigint, bigint);
+
+CREATE FUNCTION opsmeter.pending_contributions(after_batch bigint, upto_batch bigint,
+                                               also_batches bigint[], except_batches bigint[])
+RETURNS TABLE (is_adjustment boolean, workspace_id bigint, ts timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, user_id text, tenant_id text, endpoint_tag text, prompt_version text,
+               requests integer, errors integer, input_tokens bigint, output_tokens bigint, total_tokens bigint,
+               cached_input_tokens bigint, reasoning_tokens bigint, cost_usd numeric,
+               unpriced_requests integer, unpriced_tokens bigint,
+               latency_count integer, latency_sum_ms bigint, latency_bucket integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT false, e.workspace_id, e.ts, e.data_mode, e.environment, e.provider, e.model,
+           e.user_id, e.tenant_id, e.endpoint_tag, e.prompt_version,
+           1, e.is_error::integer, e.input_tokens, e.output_tokens, e.total_tokens,
+           e.cached_input_tokens, e.reasoning_tokens, coalesce(e.cost_usd, 0),
+           (e.cost_usd IS NULL)::integer, CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END,
+           (e.latency_ms IS NOT NULL)::integer, coalesce(e.latency_ms, 0), opsmeter.latency_bucket(e.latency_ms)
+      FROM opsmeter.events e
+     WHERE ((e.ingest_batch OPERATOR(pg_catalog.>) after_batch AND e.ingest_batch OPERATOR(pg_catalog.<=) upto_batch)
+            OR e.ingest_batch OPERATOR(pg_catalog.=) ANY (also_batches))
+       AND e.ingest_batch OPERATOR(pg_catalog.<>) ALL (except_batches)
+    UNION ALL
+    SELECT true, a.workspace_id, a.ts, a.data_mode, a.environment, a.provider, a.model,
+           a.user_id, a.tenant_id, a.endpoint_tag, a.prompt_version,
+           a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens,
+           a.cached_input_tokens, a.reasoning_tokens, a.cost_usd,
+           a.unpriced_requests, a.unpriced_tokens, a.latency_count, a.latency_sum_ms, a.latency_bucket
+      FROM opsmeter.summary_adjustments a
+     WHERE ((a.ingest_batch OPERATOR(pg_catalog.>) after_batch AND a.ingest_batch OPERATOR(pg_catalog.<=) upto_batch)
+            OR a.ingest_batch OPERATOR(pg_catalog.=) ANY (also_batches))
+       AND a.ingest_batch OPERATOR(pg_catalog.<>) ALL (except_batches)
+$$;
+
+DROP FUNCTION opsmeter._rollup_horizon();
+
+CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_bounds' LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
+    SET work_mem = '64MB' AS $$
+DECLARE
+    w_prev bigint;
+    w_new  bigint;
+    holes_prev bigint[];
+    holes_new bigint[];
+    inflight bigint[];
+    adjustments bigint;
+BEGIN
+    -- Serializes passes: a second pass waits here, then sees the new watermark.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    -- Every transaction that drew a batch number <= w_new and not in
+    -- inflight has ended, so no row of those batches can still appear, and
+    -- the statements below (each with a snapshot taken after this call) see
+    -- all of them.  NULL: a number is being drawn right now; the next pass
+    -- rolls up.
+    SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
+    watermark := w_prev;
+    rows_rolled_up := 0;
+    IF w_new IS NULL THEN
+        RETURN;
+    END IF;
+    w_new := greatest(w_new, w_prev);
+    -- The batches <= w_new still in flight stay pending: the old holes and
+    -- the new range, minus what has ended.
+    SELECT coalesce(array_agg(b ORDER BY b), '{}') INTO holes_new
+      FROM (SELECT unnest(holes_prev) UNION SELECT unnest(inflight)) x(b)
+     WHERE b = ANY (inflight) AND b <= w_new AND (b > w_prev OR b = ANY (holes_prev));
+    IF w_new = w_prev AND holes_new = holes_prev THEN
+        RETURN;
+    END IF;
+
+    -- Summarize the BRIN ranges filled since the last pass, so that the scan
+    -- below skips every range already rolled up and reads only new pages
+    -- (unsummarized ranges always match; without this, each pass would read
+    -- the whole current day again until a VACUUM).
+    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
+       FROM pg_catalog.pg_inherits p
+       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
+       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
+
+    -- Only the columns summaries need (not metadata): the set is
+    -- materialized once and sorted once per grouping set.  Daily rows are
+    -- sums of the (far fewer) hourly rows just computed.
+    WITH fresh AS MATERIALIZED (
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
+          FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p
+    ), hourly AS (
+        SELECT f.workspace_id,
+               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
+                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
+                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
+                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
+                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               f.hour AS period_start,
+               f.data_mode, f.environment, f.provider, f.model,
+               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
+                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
+                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
+               sum(f.requests) AS requests,
+               sum(f.errors) AS errors,
+               sum(f.input_tokens) AS input_tokens,
+               sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens,
+               sum(f.cached_input_tokens) AS cached_input_tokens,
+               sum(f.reasoning_tokens) AS reasoning_tokens,
+               sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests) AS unpriced_requests,
+               sum(f.unpriced_tokens) AS unpriced_tokens,
+               sum(f.latency_count) AS latency_count,
+               sum(f.latency_sum_ms) AS latency_sum_ms
+          FROM fresh f
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), grouped AS (
+        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
+               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
+               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
+               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
+          FROM hourly h
+        UNION ALL
+        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
+               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
+               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
+               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
+               sum(h.latency_count), sum(h.latency_sum_ms)
+          FROM hourly h
+         WHERE h.dimension <> 'overview'
+         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
+                  h.provider, h.model, h.key
+    ), merged AS (
+        INSERT INTO opsmeter.summaries AS s
+        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
+               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
+          FROM grouped g
+        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
+        RETURNING 1
+    ), histogram AS (
+        INSERT INTO opsmeter.latency_histogram AS h
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
+          FROM fresh f
+         WHERE f.latency_bucket IS NOT NULL
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
+        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
+           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
+        RETURNING 1
+    )
+    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
+      INTO rows_rolled_up, adjustments
+      FROM fresh f;
+
+    IF adjustments > 0 THEN
+        -- Folded corrections leave; groups they emptied leave too, so no
+        -- view shows a trace of rows that were removed.
+        DELETE FROM opsmeter.summary_adjustments a
+         WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
+        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
+        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
+    END IF;
+
+    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
+    watermark := w_new;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
+                                            OUT raw_rows_deleted bigint, OUT keys_purged bigint,
+                                            OUT summary_rows_deleted bigint, OUT partitions_skipped text[])
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    global_raw interval := opsmeter.guc_raw_retention();
+    longest_raw interval;
+    w bigint;
+    holes bigint[];
+    part record;
+    due_rels regclass[];
+    due_days date[];
+    n bigint;
+    busy boolean;
+    today date := (now() AT TIME ZONE 'UTC')::date;
+    lock_wait text := current_setting('opsmeter.retention_lock_wait');
+    nowait text;
+BEGIN
+    partitions_dropped := 0;
+    partitions_created := 0;
+    raw_rows_deleted := 0;
+    keys_purged := 0;
+    partitions_skipped := '{}';
+    -- 0 means NOWAIT (lock_timeout 0 would mean "forever").
+    nowait := CASE WHEN lock_wait IN ('0', '0ms') THEN ' NOWAIT' ELSE '' END;
+    w := opsmeter.rollup_watermark();
+    holes := opsmeter.rollup_holes();
+    SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
+
+    -- Workspaces whose raw retention is shorter than the longest: their older
+    -- rolled-up rows leave row by row, with their dedup keys.
+    FOR part IN
+        SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
+    LOOP
+        WITH gone AS (
+            DELETE FROM opsmeter.events e
+             WHERE e.workspace_id = part.workspace_id
+               AND e.ts < now() - part.raw AND e.ingest_batch <= w AND e.ingest_batch <> ALL (holes)
+            RETURNING e.workspace_id, e.external_request_id
+        ), keys AS (
+            DELETE FROM opsmeter.request_keys k USING gone g
+             WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM gone) INTO n;
+        raw_rows_deleted := raw_rows_deleted + n;
+    END LOOP;
+
+    -- Summaries: the coarse tier for the summary retention, the detail
+    -- dimensions for as long as the raw rows they describe.  An hour leaves
+    -- only when all of it is past retention.
+    DELETE FROM opsmeter.summaries s
+     USING opsmeter.effective_retention() r
+     WHERE s.workspace_id = r.workspace_id
+       AND s.period_start + CASE s.grain WHEN 'hour' THEN interval '1 hour' ELSE interval '1 day' END
+           <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := n;
+    DELETE FROM opsmeter.latency_histogram h
+     USING opsmeter.effective_retention() r
+     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    summary_rows_deleted := summary_rows_deleted + n;
+
+    -- Budgets look at the current UTC day and month only; keep two months.
+    DELETE FROM opsmeter.spend_counters c
+     WHERE c.day < (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
+
+    -- Memberships and invitations of dropped (or renamed) roles: they grant
+    -- nothing already; they leave for good.
+    PERFORM opsmeter._purge_stale_members(NULL);
+
+    -- From here on no lock is waited for longer than opsmeter.retention_lock_wait.
+    IF nowait = '' THEN
+        PERFORM set_config('lock_timeout', lock_wait, true);
+    END IF;
+
+    -- The coming week.  Creating a day takes SHARE UPDATE EXCLUSIVE on the
+    -- parent, which an ingest creating a day holds until it commits: taken
+    -- here first, within the bound, and a busy parent leaves the week to
+    -- the next pass (ingest creates a missing day on demand anyway).
+    IF EXISTS (SELECT 1 FROM generate_series(today, today + 7, interval '1 day') d
+                WHERE to_regclass('opsmeter.' || quote_ident(opsmeter.partition_name(d::date))) IS NULL) THEN
+        BEGIN
+            EXECUTE 'LOCK TABLE ONLY opsmeter.events IN SHARE UPDATE EXCLUSIVE MODE' || nowait;
+            partitions_created := opsmeter.ensure_partitions(today, today + 7);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: opsmeter.events is locked by another session; the coming days will be created by a later pass';
+        END;
+    END IF;
+
+    -- Whole days older than every workspace's raw retention.
+    SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
+      FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = 'opsmeter.events'::regclass
+               AND c.relname ~ '^events_p\d{8}$') x
+     WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
+    IF due_rels IS NULL THEN
+        RETURN;
+    END IF;
+    -- The parent first, as every reader locks it before its partitions: a
+    -- reader holding it makes us give up instead of waiting, and one that
+    -- comes after waits for us at most until the pass commits.
+    BEGIN
+        EXECUTE 'LOCK TABLE ONLY opsmeter.events IN ACCESS EXCLUSIVE MODE' || nowait;
+    EXCEPTION WHEN lock_not_available THEN
+        partitions_skipped := due_rels::text[];
+        RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
+                      cardinality(partitions_skipped);
+        RETURN;
+    END;
+    FOR i IN 1 .. cardinality(due_rels) LOOP
+        BEGIN
+            -- An ingest still writing into this day holds it (ROW EXCLUSIVE)
+            -- and makes us skip it; once we hold it, its rows are either
+            -- seen above the watermark (and the day kept) or rolled up.
+            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1 OR ingest_batch = ANY ($2))', due_rels[i])
+               INTO STRICT busy USING w, holes;
+            IF busy THEN
+                CONTINUE;           -- not rolled up yet: a later pass drops it
+            END IF;
+            EXECUTE format('DROP TABLE %s', due_rels[i]);
+            DELETE FROM opsmeter.request_keys k WHERE k.event_day = due_days[i];
+            GET DIAGNOSTICS n = ROW_COUNT;
+            keys_purged := keys_purged + n;
+            partitions_dropped := partitions_dropped + 1;
+        EXCEPTION WHEN lock_not_available THEN
+            partitions_skipped := partitions_skipped || due_rels[i]::text;
+            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
+        END;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_budget_impl(caller regrole, period text, limit_usd numeric,
+                                                   warning_ratio numeric)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    had_budget boolean;
+    has_budget boolean;
+    seed_from timestamptz := date_trunc('month', now(), 'UTC') - interval '1 month';
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF period IS NULL OR lower(period) NOT IN ('daily', 'monthly') THEN
+        RAISE EXCEPTION 'invalid budget period %', coalesce(quote_literal(period), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Allowed periods: daily, monthly.';
+    END IF;
+    IF limit_usd IS NOT NULL AND NOT limit_usd > 0 THEN
+        RAISE EXCEPTION 'invalid budget limit_usd %', limit_usd
+            USING ERRCODE = '22023', HINT = 'A budget is a positive amount of USD; NULL removes it.';
+    END IF;
+    IF warning_ratio IS NULL OR NOT (warning_ratio > 0 AND warning_ratio <= 1) THEN
+        RAISE EXCEPTION 'invalid budget warning_ratio %', coalesce(warning_ratio::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'The warning ratio is above 0 and at most 1 (default 0.8).';
+    END IF;
+    -- The barrier (src/budget.c): wait for in-flight ingests and re-pricings,
+    -- and hold new ones until we commit, so the seed below counts every row
+    -- that is not counted live.  The seed reads a snapshot taken after the
+    -- lock, which only READ COMMITTED gives.
+    LOCK TABLE opsmeter.spend_counters IN SHARE ROW EXCLUSIVE MODE;
+    SELECT w.daily_budget_usd IS NOT NULL OR w.monthly_budget_usd IS NOT NULL INTO had_budget
+      FROM opsmeter.workspaces w WHERE w.workspace_id = m.workspace_id FOR UPDATE;
+    IF lower(period) = 'daily' THEN
+        UPDATE opsmeter.workspaces w SET daily_budget_usd = limit_usd, daily_warning_ratio = warning_ratio
+         WHERE w.workspace_id = m.workspace_id
+        RETURNING w.daily_budget_usd IS NOT NULL OR w.monthly_budget_usd IS NOT NULL INTO has_budget;
+    ELSE
+        UPDATE opsmeter.workspaces w SET monthly_budget_usd = limit_usd, monthly_warning_ratio = warning_ratio
+         WHERE w.workspace_id = m.workspace_id
+        RETURNING w.daily_budget_usd IS NOT NULL OR w.monthly_budget_usd IS NOT NULL INTO has_budget;
+    END IF;
+    IF has_budget AND NOT had_budget THEN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'opsmeter_set_budget() must set a workspace''s first budget in a READ COMMITTED transaction'
+                USING ERRCODE = '25001',
+                      HINT = 'Its spend so far is counted from a snapshot taken after in-flight ingests finish.';
+        END IF;
+        -- The spend since the start of last month (what retention keeps of
+        -- counters): hourly overview summaries plus what is not rolled up yet.
+        DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
+        INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
+        SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
+          FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
+                  FROM opsmeter.summaries s
+                 WHERE s.workspace_id = m.workspace_id AND s.dimension = 'overview' AND s.grain = 'hour'
+                   AND s.data_mode = 'real' AND s.period_start >= seed_from
+                UNION ALL
+                SELECT (p.ts AT TIME ZONE 'UTC')::date, p.cost_usd
+                  FROM opsmeter.pending_contributions(
+                           coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807,
+                           coalesce((SELECT r.holes FROM opsmeter.rollup_state r), '{}'), '{}') p
+                 WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from) x
+         GROUP BY x.day
+        HAVING sum(x.cost) <> 0;
+    ELSIF NOT has_budget THEN
+        DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                               modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric,
+               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
+    horizon record := opsmeter.retained_from(ws);
+    first_day timestamptz;
+    last_day timestamptz;
+    -- None of the pending rows is dated more than 5 minutes past the
+    -- statement that wrote it.  A variable, not an expression, so that each
+    -- plan prunes the partitions created ahead as well as the older ones.
+    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
+                                                        THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
+    -- [first_day, last_day): whole UTC days inside the window, read as daily rows
+    first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
+    last_day := date_trunc('day', to_ts, 'UTC');
+    IF dim = 'overview' OR first_day >= last_day THEN
+        first_day := to_ts;
+        last_day := to_ts;
+    END IF;
+
+    RETURN QUERY
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= from_ts AND s.period_start < first_day
+    UNION ALL
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= first_day AND s.period_start < last_day
+    UNION ALL
+    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+       AND s.period_start >= last_day AND s.period_start < to_ts
+    UNION ALL
+    -- The pending rows.
+    SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
+           CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
+           CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
+                    WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
+           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
+           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
+           p.latency_count, p.latency_sum_ms
+      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
+     WHERE p.workspace_id = ws
+       AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
+       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (hour timestamptz, counts bigint[])
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
+    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
+    RETURN QUERY
+    SELECT h.hour, h.counts
+      FROM opsmeter.latency_histogram h
+     WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
+       AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
+    UNION ALL
+    SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
+      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
+     WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
+       AND p.ts >= from_ts AND p.ts < pending_to
+       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
+       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+     GROUP BY 1;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._opsmeter_reprice_impl(caller regrole, range_start timestamptz, range_end timestamptz,
+                                                only_unpriced boolean)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    m record;
+    w bigint;
+    holes bigint[];
+    batch bigint;
+    n_repriced bigint;
+    n_priced bigint;
+    delta numeric;
+BEGIN
+    m := opsmeter._managed_workspace(caller, NULL);
+    IF range_start IS NULL OR range_end IS NULL OR range_start >= range_end OR only_unpriced IS NULL THEN
+        RAISE EXCEPTION 'invalid reprice range % .. %', coalesce(range_start::text, 'NULL'), coalesce(range_end::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Give range_start < range_end and only_unpriced true or false.';
+    END IF;
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark, s.holes INTO w, holes FROM opsmeter.rollup_state s FOR UPDATE;
+    -- The budget barrier, as an ingest holds it (src/budget.c): taken before
+    -- the statement below reads whether the workspace has a budget.
+    LOCK TABLE opsmeter.spend_counters IN ROW EXCLUSIVE MODE;
+    batch := nextval('opsmeter.ingest_batch_seq');
+
+    WITH changed AS MATERIALIZED (
+        SELECT e.*, opsmeter.catalog_cost(e.provider, e.model, e.ts, e.input_tokens,
+                                          e.cached_input_tokens, e.output_tokens) AS new_cost
+          FROM opsmeter.events e
+         WHERE e.workspace_id = m.workspace_id AND e.ts >= range_start AND e.ts < range_end
+           AND e.pricing <> 'caller' AND (e.pricing = 'unpriced' OR NOT only_unpriced)
+    ), repriced AS (
+        SELECT c.* FROM changed c WHERE c.new_cost IS DISTINCT FROM c.cost_usd
+    ), updated AS (
+        UPDATE opsmeter.events e
+           SET cost_usd = r.new_cost,
+               pricing = CASE WHEN r.new_cost IS NULL THEN 'unpriced' ELSE 'catalog' END::opsmeter.pricing_source
+          FROM repriced r
+         WHERE e.workspace_id = r.workspace_id AND e.ts = r.ts AND e.external_request_id = r.external_request_id
+        RETURNING 1
+    ), adjusted AS (
+        INSERT INTO opsmeter.summary_adjustments
+        SELECT r.workspace_id, batch, r.ts, r.data_mode, r.environment, r.provider, r.model,
+               r.user_id, r.tenant_id, r.endpoint_tag, r.prompt_version,
+               0, 0, 0, 0, 0, 0, 0,     -- requests, errors and tokens do not change
+               v.sign * coalesce(v.cost, 0), v.sign * (v.cost IS NULL)::integer,
+               v.sign * CASE WHEN v.cost IS NULL THEN r.total_tokens ELSE 0 END,
+               0, 0, NULL
+          FROM repriced r
+         CROSS JOIN LATERAL (VALUES (-1, r.cost_usd), (1, r.new_cost)) AS v(sign, cost)
+         WHERE r.ingest_batch <= w AND r.ingest_batch <> ALL (holes)   -- counted in summaries
+        RETURNING 1
+    ), spent AS (
+        INSERT INTO opsmeter.spend_counters AS c (workspace_id, day, shard, spend_usd)
+        SELECT r.workspace_id, (r.ts AT TIME ZONE 'UTC')::date, -1,   -- shard -1: no backend's (src/budget.c)
+               sum(coalesce(r.new_cost, 0) - coalesce(r.cost_usd, 0))
+          FROM repriced r
+         WHERE r.data_mode = 'real'
+           AND EXISTS (SELECT 1 FROM opsmeter.workspaces b     -- counters exist only under a budget
+                        WHERE b.workspace_id = r.workspace_id
+                          AND (b.daily_budget_usd IS NOT NULL OR b.monthly_budget_usd IS NOT NULL))
+         GROUP BY 1, 2
+        ON CONFLICT (workspace_id, day, shard) DO UPDATE SET spend_usd = c.spend_usd + excluded.spend_usd
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM updated), (SELECT count(*) FROM repriced WHERE new_cost IS NOT NULL),
+           (SELECT coalesce(sum(coalesce(new_cost, 0) - coalesce(cost_usd, 0)), 0) FROM repriced)
+      INTO n_repriced, n_priced, delta;
+    RETURN jsonb_build_object('repriced', n_repriced, 'nowPriced', n_priced,
+                              'stillUnpriced', (SELECT count(*) FROM opsmeter.events e
+                                                 WHERE e.workspace_id = m.workspace_id AND e.ts >= range_start
+                                                   AND e.ts < range_end AND e.pricing = 'unpriced'),
+                              'costDeltaUsd', delta);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION opsmeter._clear_rows(caller regrole, mode opsmeter.data_mode, scope text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint;
+    caller_role opsmeter.workspace_role;
+    w bigint;
+    holes bigint[];
+    batch bigint;
+    removed bigint;
+BEGIN
+    SELECT r.workspace_id, r.role INTO ws, caller_role FROM opsmeter._resolve_workspace(caller, NULL) r;
+    IF scope IS NULL OR scope NOT IN ('mine', 'workspace') THEN
+        RAISE EXCEPTION 'invalid scope %', coalesce(quote_literal(scope), 'NULL')
+            USING ERRCODE = '22023', HINT = 'Allowed scopes: mine (your own rows), workspace (owners and admins).';
+    END IF;
+    IF scope = 'workspace' AND caller_role NOT IN ('owner', 'admin') THEN
+        RAISE EXCEPTION 'permission denied to clear the % data of workspace "%"', mode,
+                        (SELECT w.name FROM opsmeter.workspaces w WHERE w.workspace_id = ws)
+            USING ERRCODE = '42501',
+                  DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
+                  HINT = 'Only owners and admins clear workspace-wide; use scope => ''mine'' for your own rows.';
+    END IF;
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark, s.holes INTO w, holes FROM opsmeter.rollup_state s FOR UPDATE;
+    batch := nextval('opsmeter.ingest_batch_seq');
+
+    WITH gone AS (
+        DELETE FROM opsmeter.events e
+         WHERE e.workspace_id = ws AND e.data_mode = mode
+           AND (scope = 'workspace' OR e.ingested_by = caller)
+        RETURNING e.*
+    ), retracted AS (
+        INSERT INTO opsmeter.summary_adjustments
+        SELECT g.workspace_id, batch, g.ts, g.data_mode, g.environment, g.provider, g.model,
+               g.user_id, g.tenant_id, g.endpoint_tag, g.prompt_version,
+               -1, -g.is_error::integer, -g.input_tokens, -g.output_tokens, -g.total_tokens,
+               -g.cached_input_tokens, -g.reasoning_tokens, -coalesce(g.cost_usd, 0),
+               -(g.cost_usd IS NULL)::integer, -CASE WHEN g.cost_usd IS NULL THEN g.total_tokens ELSE 0 END,
+               -(g.latency_ms IS NOT NULL)::integer, -coalesce(g.latency_ms, 0), opsmeter.latency_bucket(g.latency_ms)
+          FROM gone g
+         WHERE g.ingest_batch <= w AND g.ingest_batch <> ALL (holes)   -- counted in summaries
+        RETURNING 1
+    ), keys AS (
+        DELETE FROM opsmeter.request_keys k USING gone g
+         WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+        RETURNING 1
+    )
+    SELECT count(*) INTO removed FROM gone;
+
+    INSERT INTO opsmeter.cleanup_audit (workspace_id, cleared_by, scope, data_mode, rows_removed)
+    VALUES (ws, caller, scope, mode, removed);
+    RETURN removed;
+END
+$$;

@@ -21,14 +21,17 @@ CREATE EXTENSION opsmeter;
 SELECT opsmeter_create_workspace('tap');
 });
 
-# summaries + rows above the watermark = raw rows, in count and in money.
+# summaries + pending rows (above the watermark or in a hole) = raw rows,
+# in count and in money.
 my $exact = q{
 SELECT (SELECT count(*) FROM opsmeter.events)
        = (SELECT coalesce(sum(requests), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
-         + (SELECT count(*) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark())
+         + (SELECT count(*) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark()
+                                                                OR e.ingest_batch = ANY (opsmeter.rollup_holes()))
    AND (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.events)
        = (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
-         + (SELECT coalesce(sum(e.cost_usd), 0) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark())
+         + (SELECT coalesce(sum(e.cost_usd), 0) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark()
+                                                                OR e.ingest_batch = ANY (opsmeter.rollup_holes()))
    AND (SELECT count(*) FROM opsmeter.events) = (SELECT count(*) FROM opsmeter.request_keys)
 };
 my $n = 0;
