@@ -486,13 +486,9 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '')
 -- the horizon of ended batches instead of waiting for in-flight ones, and
 -- retention skips (and records) partitions it cannot lock in time.
 ALTER TABLE opsmeter.retention_runs ADD COLUMN partitions_skipped text[];
--- The rollup horizon: the largest batch number H such that every
--- transaction that drew a number <= H has ended (the smallest batch still
--- in flight minus one, else the sequence's last value).  Never waits; NULL
--- when it cannot tell right now (C, see src/storage.c).
-CREATE FUNCTION opsmeter._rollup_horizon() RETURNS bigint
-    AS 'MODULE_PATHNAME', 'opsmeter_rollup_horizon' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION opsmeter._rollup_horizon() FROM PUBLIC;
+-- (The rollup's bounds come from opsmeter._rollup_bounds(), created below
+-- with the holes of the watermark; the _rollup defined here is replaced
+-- there too.)
 
 -- Rolls the raw rows above the watermark into summaries, up to the
 -- horizon: every row of a batch that has ended, none of a batch still in
@@ -1139,8 +1135,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
             OR a.ingest_batch OPERATOR(pg_catalog.=) ANY (also_batches))
        AND a.ingest_batch OPERATOR(pg_catalog.<>) ALL (except_batches)
 $$;
-
-DROP FUNCTION opsmeter._rollup_horizon();
 
 CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
     AS 'MODULE_PATHNAME', 'opsmeter_rollup_bounds' LANGUAGE C VOLATILE;

@@ -96,7 +96,8 @@ SELECT 'top_users = truth', count(*) = 0, format('%s user rows differ', count(*)
 
 INSERT INTO checks
 SELECT 'nothing left to roll up after the final pass', count(*) = 0, format('%s pending contributions', count(*))
-  FROM opsmeter.pending_contributions((SELECT watermark FROM opsmeter.rollup_state), 9223372036854775807);
+  FROM opsmeter.rollup_state r,
+       opsmeter.pending_contributions(r.watermark, 9223372036854775807, r.holes, '{}');
 
 INSERT INTO checks
 WITH c AS (SELECT day, sum(spend_usd) AS spend FROM soak_counters GROUP BY 1 HAVING sum(spend_usd) <> 0),
