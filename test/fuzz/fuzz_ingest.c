@@ -605,7 +605,15 @@ event_verdict(const Event *ev)
 	Verdict		v = ev->cross;
 
 	for (int i = 0; i < ev->n; i++)
+	{
 		v = worse(v, ev->f[i].doc);
+		/*
+		 * Unknown fields are ignored, but the nesting limit covers them too
+		 * (README "Limits"): a deep value there decides the case as well.
+		 */
+		if (ev->f[i].known < 0)
+			v = worse(v, ev->f[i].verdict);
+	}
 	for (int k = 0; k < NUM_KNOWN_FIELDS; k++)
 	{
 		int			i = event_find_last(ev, k);

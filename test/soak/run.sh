@@ -113,8 +113,12 @@ sample_memory() {
 
 say "phase 1: ${SOAK_SECONDS}s of load, no faults"
 start_load $((SOAK_SECONDS + 5)) soak
-# Sample every 10 s; the sample at the end of the first third is the
-# warm-up baseline, the last one the end.
+# Sample every 10 s; the sample at the end of the first third (at least
+# 20 s: the worker's caches take two samples to fill) is the warm-up
+# baseline.  The end is each process's *lowest* sample after it: a
+# leak raises even the lowest one, while a pass that happened to be large
+# when a sample was taken (the worker's memory swings by several MB with
+# the size of its pass) does not.
 soak_start=$(date +%s)
 samples=0
 worker_series=""
@@ -122,10 +126,18 @@ while (($(date +%s) - soak_start + 10 <= SOAK_SECONDS)); do
 	sleep 10
 	sample_memory >"$WORK/mem-$samples"
 	worker_series+="$(awk '$2 == "worker" {printf "%d ", $3 / 1024}' "$WORK/mem-$samples")"
-	if (($(date +%s) - soak_start <= SOAK_SECONDS / 3)); then
+	if (($(date +%s) - soak_start <= (SOAK_SECONDS / 3 > 20 ? SOAK_SECONDS / 3 : 20))); then
 		cp "$WORK/mem-$samples" "$WORK/mem-warm"
+		cp "$WORK/mem-$samples" "$WORK/mem-end"
+	elif [[ -e "$WORK/mem-late" ]]; then
+		join <(sort "$WORK/mem-late") <(sort "$WORK/mem-$samples") |
+			awk '{print $1, $2, ($3 < $5 ? $3 : $5)}' >"$WORK/mem-late.new"
+		mv "$WORK/mem-late.new" "$WORK/mem-late"
+		cp "$WORK/mem-late" "$WORK/mem-end"
+	else
+		cp "$WORK/mem-$samples" "$WORK/mem-late"
+		cp "$WORK/mem-late" "$WORK/mem-end"
 	fi
-	cp "$WORK/mem-$samples" "$WORK/mem-end"
 	samples=$((samples + 1))
 done
 [[ -e "$WORK/mem-warm" ]] || cp "$WORK/mem-0" "$WORK/mem-warm"
