@@ -29,8 +29,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 MODE="${1:-short}"
 case "$MODE" in
-	short) SOAK_SECONDS="${SOAK_SECONDS:-40}" HOSTILE_SECONDS="${HOSTILE_SECONDS:-30}" CRASH_KILLS="${CRASH_KILLS:-6}" KEYSPACE=200003 ;;
-	full) SOAK_SECONDS="${SOAK_SECONDS:-600}" HOSTILE_SECONDS="${HOSTILE_SECONDS:-120}" CRASH_KILLS="${CRASH_KILLS:-24}" KEYSPACE=2000003 ;;
+	short) SOAK_SECONDS="${SOAK_SECONDS:-40}" HOSTILE_SECONDS="${HOSTILE_SECONDS:-30}" CRASH_KILLS="${CRASH_KILLS:-6}" KEYSPACE=200003 SAMPLE_SECONDS=5 ;;
+	full) SOAK_SECONDS="${SOAK_SECONDS:-600}" HOSTILE_SECONDS="${HOSTILE_SECONDS:-120}" CRASH_KILLS="${CRASH_KILLS:-24}" KEYSPACE=2000003 SAMPLE_SECONDS=10 ;;
 	*) echo "usage: $0 [short|full]" >&2; exit 2 ;;
 esac
 SOAK_SEED="${SOAK_SEED:-$RANDOM}"
@@ -113,20 +113,20 @@ sample_memory() {
 
 say "phase 1: ${SOAK_SECONDS}s of load, no faults"
 start_load $((SOAK_SECONDS + 5)) soak
-# Sample every 10 s; the sample at the end of the first third (at least
-# 20 s: the worker's caches take two samples to fill) is the warm-up
-# baseline.  The end is each process's *lowest* sample after it: a
+# Sample every SAMPLE_SECONDS; the last sample of the warm-up (the first
+# third, and at least 25 s: the worker's caches and plans take that long to
+# settle) is the baseline.  The end is each process's *lowest* sample after it: a
 # leak raises even the lowest one, while a pass that happened to be large
 # when a sample was taken (the worker's memory swings by several MB with
 # the size of its pass) does not.
 soak_start=$(date +%s)
 samples=0
 worker_series=""
-while (($(date +%s) - soak_start + 10 <= SOAK_SECONDS)); do
-	sleep 10
+while (($(date +%s) - soak_start + SAMPLE_SECONDS <= SOAK_SECONDS)); do
+	sleep "$SAMPLE_SECONDS"
 	sample_memory >"$WORK/mem-$samples"
 	worker_series+="$(awk '$2 == "worker" {printf "%d ", $3 / 1024}' "$WORK/mem-$samples")"
-	if (($(date +%s) - soak_start <= (SOAK_SECONDS / 3 > 20 ? SOAK_SECONDS / 3 : 20))); then
+	if (($(date +%s) - soak_start <= (SOAK_SECONDS / 3 > 25 ? SOAK_SECONDS / 3 : 25))); then
 		cp "$WORK/mem-$samples" "$WORK/mem-warm"
 		cp "$WORK/mem-$samples" "$WORK/mem-end"
 	elif [[ -e "$WORK/mem-late" ]]; then
@@ -142,7 +142,7 @@ while (($(date +%s) - soak_start + 10 <= SOAK_SECONDS)); do
 done
 [[ -e "$WORK/mem-warm" ]] || cp "$WORK/mem-0" "$WORK/mem-warm"
 stop_load
-say "worker RssAnon every 10 s (MB): $worker_series"
+say "worker RssAnon every $SAMPLE_SECONDS s (MB): $worker_series"
 soak_tx=$(pgbench_transactions "$WORK/pgbench-soak.log")
 grep -E "^(tps|number of failed|latency average)" "$WORK/pgbench-soak.log" | sed 's/^/soak: pgbench: /' || true
 if grep -q "aborted" "$WORK/pgbench-soak.log"; then
