@@ -10,7 +10,8 @@
 #
 #   phase 1, soak:  load for SOAK_SECONDS without faults; the memory (RssAnon)
 #                   of every pgbench backend and of the worker is sampled,
-#                   and must not grow after the warm-up third.
+#                   and must not grow after the warm-up (the worker is
+#                   judged in the full run only; see below).
 #   phase 1b, hostile: the same load for HOSTILE_SECONDS with a hostile tenant
 #                   beside it (test/soak/hostile.sh): every pass must complete
 #                   promptly and workspace "soak" stay exact.
@@ -151,13 +152,19 @@ if grep -q "aborted" "$WORK/pgbench-soak.log"; then
 	exit 1
 fi
 
-# Join the two samples by pid: processes alive at both points.
+# Join the two samples by pid: processes alive at both points.  The worker's
+# memory steps up by several MB whenever a larger pass than any before it
+# runs (glibc keeps what a big sort freed); it then stays flat.  40 s cannot
+# tell such a step from a leak (seen: 15 14 14 13 18 18 18 MB), so only the
+# full soak, with its 200 s warm-up, judges the worker; the short one shows
+# its figures.  Backends are judged in both.
+JUDGE_WORKER_MEMORY=$([[ "$MODE" == full ]] && echo 1 || echo 0)
 memory_ok=1
 memory_report="$(join <(sort "$WORK/mem-warm") <(sort "$WORK/mem-end") |
-	awk -v limit="$MEMORY_GROWTH_LIMIT_KB" '{
+	awk -v limit="$MEMORY_GROWTH_LIMIT_KB" -v judge_worker="$JUDGE_WORKER_MEMORY" '{
 		g = $5 - $3; n[$2]++; if (g > worst[$2] || n[$2] == 1) worst[$2] = g
 		if ($2 == "worker" || n[$2] == 1) first[$2] = $3 " -> " $5
-		if (g > limit) bad++
+		if (g > limit && ($2 != "worker" || judge_worker)) bad++
 	} END {
 		for (k in n) printf "%s: %d processes, worst growth %d kB (e.g. %s kB)\n", k, n[k], worst[k], first[k]
 		if (bad) print "BAD " bad
