@@ -448,7 +448,6 @@ CREATE VIEW opsmeter.my_invitations WITH (security_barrier = true) AS
 COMMENT ON VIEW opsmeter.my_invitations IS
     'the current role''s pending invitations (accept with opsmeter_accept_invitation, or decline)';
 
-
 CREATE FUNCTION @extschema@.opsmeter_accept_invitation(workspace text)
 RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.opsmeter_accept_invitation(text) IS
@@ -486,15 +485,14 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '')
 -- the horizon of ended batches instead of waiting for in-flight ones, and
 -- retention skips (and records) partitions it cannot lock in time.
 ALTER TABLE opsmeter.retention_runs ADD COLUMN partitions_skipped text[];
--- (The rollup's bounds come from opsmeter._rollup_bounds(), created below
--- with the holes of the watermark; the _rollup defined here is replaced
--- there too.)
+-- (The pass's bounds come from opsmeter._rollup_bounds(), and its holes
+-- from rollup_state.holes, both created further down with the holes of
+-- the watermark; plpgsql resolves them when the function first runs.)
 
--- Rolls the raw rows above the watermark into summaries, up to the
--- horizon: every row of a batch that has ended, none of a batch still in
--- flight; returns how many.  It never waits for an ingest: a batch in flight
--- (even one left idle for hours) stops the watermark below it, and the
--- committed batches above it wait in the raw tail for a later pass.
+-- Rolls the pending rows into summaries: every row of a batch that has
+-- ended, none of a batch still in flight; returns how many.  It never waits
+-- for an ingest: a batch in flight (even one left idle for hours) becomes a
+-- hole below the new watermark, and the next pass after it ends folds it.
 -- lock_timeout bounds the wait for another pass, a re-pricing or a cleanup
 -- (they hold the rollup_state row until they end).
 -- enable_seqscan is off because a fresh day's partition has no statistics
@@ -509,19 +507,32 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min'
 DECLARE
     w_prev bigint;
     w_new  bigint;
+    holes_prev bigint[];
+    holes_new bigint[];
+    inflight bigint[];
     adjustments bigint;
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark INTO w_prev FROM opsmeter.rollup_state s FOR UPDATE;
-    -- Every transaction that drew a batch number <= w_new has ended, so no
-    -- row <= w_new can still appear, and the statements below (each with a
-    -- snapshot taken after this call) see all of them.  NULL: a number is
-    -- being drawn right now; the next pass rolls up.
-    w_new := opsmeter._rollup_horizon();
+    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    -- Every transaction that drew a batch number <= w_new and not in
+    -- inflight has ended, so no row of those batches can still appear, and
+    -- the statements below (each with a snapshot taken after this call) see
+    -- all of them.  NULL: a number is being drawn right now; the next pass
+    -- rolls up.
+    SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
     watermark := w_prev;
     rows_rolled_up := 0;
-    IF w_new IS NULL OR w_new <= w_prev THEN
+    IF w_new IS NULL THEN
+        RETURN;
+    END IF;
+    w_new := greatest(w_new, w_prev);
+    -- The batches <= w_new still in flight stay pending: the old holes and
+    -- the new range, minus what has ended.
+    SELECT coalesce(array_agg(b ORDER BY b), '{}') INTO holes_new
+      FROM (SELECT unnest(holes_prev) UNION SELECT unnest(inflight)) x(b)
+     WHERE b = ANY (inflight) AND b <= w_new AND (b > w_prev OR b = ANY (holes_prev));
+    IF w_new = w_prev AND holes_new = holes_prev THEN
         RETURN;
     END IF;
 
@@ -540,7 +551,7 @@ BEGIN
     -- sums of the (far fewer) hourly rows just computed.
     WITH fresh AS MATERIALIZED (
         SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
-          FROM opsmeter.pending_contributions(w_prev, w_new) p
+          FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p
     ), hourly AS (
         SELECT f.workspace_id,
                CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
@@ -627,12 +638,13 @@ BEGIN
     IF adjustments > 0 THEN
         -- Folded corrections leave; groups they emptied leave too, so no
         -- view shows a trace of rows that were removed.
-        DELETE FROM opsmeter.summary_adjustments a WHERE a.ingest_batch <= w_new;
+        DELETE FROM opsmeter.summary_adjustments a
+         WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
         DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
         DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
     END IF;
 
-    UPDATE opsmeter.rollup_state SET watermark = w_new, rolled_up_at = now();
+    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
     watermark := w_new;
 END
 $$;
@@ -661,6 +673,7 @@ DECLARE
     global_raw interval := opsmeter.guc_raw_retention();
     longest_raw interval;
     w bigint;
+    holes bigint[];
     part record;
     due_rels regclass[];
     due_days date[];
@@ -678,6 +691,7 @@ BEGIN
     -- 0 means NOWAIT (lock_timeout 0 would mean "forever").
     nowait := CASE WHEN lock_wait IN ('0', '0ms') THEN ' NOWAIT' ELSE '' END;
     w := opsmeter.rollup_watermark();
+    holes := opsmeter.rollup_holes();
     SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
@@ -688,7 +702,7 @@ BEGIN
         WITH gone AS (
             DELETE FROM opsmeter.events e
              WHERE e.workspace_id = part.workspace_id
-               AND e.ts < now() - part.raw AND e.ingest_batch <= w
+               AND e.ts < now() - part.raw AND e.ingest_batch <= w AND e.ingest_batch <> ALL (holes)
             RETURNING e.workspace_id, e.external_request_id
         ), keys AS (
             DELETE FROM opsmeter.request_keys k USING gone g
@@ -769,7 +783,8 @@ BEGIN
             -- and makes us skip it; once we hold it, its rows are either
             -- seen above the watermark (and the day kept) or rolled up.
             EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1)', due_rels[i]) INTO STRICT busy USING w;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1 OR ingest_batch = ANY ($2))', due_rels[i])
+               INTO STRICT busy USING w, holes;
             IF busy THEN
                 CONTINUE;           -- not rolled up yet: a later pass drops it
             END IF;
@@ -787,10 +802,6 @@ END
 $$;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
 
--- Queries touch only their window's partitions (issue #13): the analytics
--- read opsmeter.events with ts bounds the planner folds to constants, on a
--- plan made for every call, so PostgreSQL 15 leaves out the other
--- partitions at plan time instead of locking every one of them.
 -- The measures of one dimension in [from_ts, to_ts) for the active
 -- workspace, filtered: summary rows for what is rolled up plus one row per
 -- pending raw row or adjustment.  Callers aggregate.  Hourly rows cover
@@ -819,6 +830,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
     horizon record := opsmeter.retained_from(ws);
     first_day timestamptz;
     last_day timestamptz;
@@ -870,7 +882,7 @@ BEGIN
            p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
            p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
            p.latency_count, p.latency_sum_ms
-      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
      WHERE p.workspace_id = ws
        AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
@@ -888,6 +900,7 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan
 DECLARE
     ws bigint := opsmeter.active_workspace();
     w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
     pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
 BEGIN
     from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
@@ -898,7 +911,7 @@ BEGIN
        AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
     UNION ALL
     SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
-      FROM opsmeter.pending_contributions(w, 9223372036854775807) p
+      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
      WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
        AND p.ts >= from_ts AND p.ts < pending_to
        AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
@@ -1141,290 +1154,6 @@ CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
 
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
-    SET work_mem = '64MB' AS $$
-DECLARE
-    w_prev bigint;
-    w_new  bigint;
-    holes_prev bigint[];
-    holes_new bigint[];
-    inflight bigint[];
-    adjustments bigint;
-BEGIN
-    -- Serializes passes: a second pass waits here, then sees the new watermark.
-    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
-    -- Every transaction that drew a batch number <= w_new and not in
-    -- inflight has ended, so no row of those batches can still appear, and
-    -- the statements below (each with a snapshot taken after this call) see
-    -- all of them.  NULL: a number is being drawn right now; the next pass
-    -- rolls up.
-    SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
-    watermark := w_prev;
-    rows_rolled_up := 0;
-    IF w_new IS NULL THEN
-        RETURN;
-    END IF;
-    w_new := greatest(w_new, w_prev);
-    -- The batches <= w_new still in flight stay pending: the old holes and
-    -- the new range, minus what has ended.
-    SELECT coalesce(array_agg(b ORDER BY b), '{}') INTO holes_new
-      FROM (SELECT unnest(holes_prev) UNION SELECT unnest(inflight)) x(b)
-     WHERE b = ANY (inflight) AND b <= w_new AND (b > w_prev OR b = ANY (holes_prev));
-    IF w_new = w_prev AND holes_new = holes_prev THEN
-        RETURN;
-    END IF;
-
-    -- Summarize the BRIN ranges filled since the last pass, so that the scan
-    -- below skips every range already rolled up and reads only new pages
-    -- (unsummarized ranges always match; without this, each pass would read
-    -- the whole current day again until a VACUUM).
-    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
-       FROM pg_catalog.pg_inherits p
-       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
-       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
-
-    -- Only the columns summaries need (not metadata): the set is
-    -- materialized once and sorted once per grouping set.  Daily rows are
-    -- sums of the (far fewer) hourly rows just computed.
-    WITH fresh AS MATERIALIZED (
-        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
-          FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p
-    ), hourly AS (
-        SELECT f.workspace_id,
-               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
-                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
-                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
-                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
-                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
-                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
-               f.hour AS period_start,
-               f.data_mode, f.environment, f.provider, f.model,
-               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
-                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
-                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
-                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
-               sum(f.requests) AS requests,
-               sum(f.errors) AS errors,
-               sum(f.input_tokens) AS input_tokens,
-               sum(f.output_tokens) AS output_tokens,
-               sum(f.total_tokens) AS total_tokens,
-               sum(f.cached_input_tokens) AS cached_input_tokens,
-               sum(f.reasoning_tokens) AS reasoning_tokens,
-               sum(f.cost_usd) AS cost_usd,
-               sum(f.unpriced_requests) AS unpriced_requests,
-               sum(f.unpriced_tokens) AS unpriced_tokens,
-               sum(f.latency_count) AS latency_count,
-               sum(f.latency_sum_ms) AS latency_sum_ms
-          FROM fresh f
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
-                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
-                                 (f.endpoint_tag), (f.prompt_version))
-    ), grouped AS (
-        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
-               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
-               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
-               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
-          FROM hourly h
-        UNION ALL
-        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
-               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
-               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
-               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
-               sum(h.latency_count), sum(h.latency_sum_ms)
-          FROM hourly h
-         WHERE h.dimension <> 'overview'
-         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
-                  h.provider, h.model, h.key
-    ), merged AS (
-        INSERT INTO opsmeter.summaries AS s
-        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
-               g.provider, g.model, g.key,
-               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
-               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
-               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
-          FROM grouped g
-        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
-           SET requests = s.requests + excluded.requests,
-               errors = s.errors + excluded.errors,
-               input_tokens = s.input_tokens + excluded.input_tokens,
-               output_tokens = s.output_tokens + excluded.output_tokens,
-               total_tokens = s.total_tokens + excluded.total_tokens,
-               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
-               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
-               cost_usd = s.cost_usd + excluded.cost_usd,
-               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
-               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
-               latency_count = s.latency_count + excluded.latency_count,
-               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
-        RETURNING 1
-    ), histogram AS (
-        INSERT INTO opsmeter.latency_histogram AS h
-        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
-               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
-          FROM fresh f
-         WHERE f.latency_bucket IS NOT NULL
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
-        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
-           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
-        RETURNING 1
-    )
-    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
-      INTO rows_rolled_up, adjustments
-      FROM fresh f;
-
-    IF adjustments > 0 THEN
-        -- Folded corrections leave; groups they emptied leave too, so no
-        -- view shows a trace of rows that were removed.
-        DELETE FROM opsmeter.summary_adjustments a
-         WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
-        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
-        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
-    END IF;
-
-    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
-    watermark := w_new;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION opsmeter._enforce_retention(OUT partitions_dropped integer, OUT partitions_created integer,
-                                            OUT raw_rows_deleted bigint, OUT keys_purged bigint,
-                                            OUT summary_rows_deleted bigint, OUT partitions_skipped text[])
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '5s' AS $$
-DECLARE
-    global_raw interval := opsmeter.guc_raw_retention();
-    longest_raw interval;
-    w bigint;
-    holes bigint[];
-    part record;
-    due_rels regclass[];
-    due_days date[];
-    n bigint;
-    busy boolean;
-    today date := (now() AT TIME ZONE 'UTC')::date;
-    lock_wait text := current_setting('opsmeter.retention_lock_wait');
-    nowait text;
-BEGIN
-    partitions_dropped := 0;
-    partitions_created := 0;
-    raw_rows_deleted := 0;
-    keys_purged := 0;
-    partitions_skipped := '{}';
-    -- 0 means NOWAIT (lock_timeout 0 would mean "forever").
-    nowait := CASE WHEN lock_wait IN ('0', '0ms') THEN ' NOWAIT' ELSE '' END;
-    w := opsmeter.rollup_watermark();
-    holes := opsmeter.rollup_holes();
-    SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
-
-    -- Workspaces whose raw retention is shorter than the longest: their older
-    -- rolled-up rows leave row by row, with their dedup keys.
-    FOR part IN
-        SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
-    LOOP
-        WITH gone AS (
-            DELETE FROM opsmeter.events e
-             WHERE e.workspace_id = part.workspace_id
-               AND e.ts < now() - part.raw AND e.ingest_batch <= w AND e.ingest_batch <> ALL (holes)
-            RETURNING e.workspace_id, e.external_request_id
-        ), keys AS (
-            DELETE FROM opsmeter.request_keys k USING gone g
-             WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM gone) INTO n;
-        raw_rows_deleted := raw_rows_deleted + n;
-    END LOOP;
-
-    -- Summaries: the coarse tier for the summary retention, the detail
-    -- dimensions for as long as the raw rows they describe.  An hour leaves
-    -- only when all of it is past retention.
-    DELETE FROM opsmeter.summaries s
-     USING opsmeter.effective_retention() r
-     WHERE s.workspace_id = r.workspace_id
-       AND s.period_start + CASE s.grain WHEN 'hour' THEN interval '1 hour' ELSE interval '1 day' END
-           <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    summary_rows_deleted := n;
-    DELETE FROM opsmeter.latency_histogram h
-     USING opsmeter.effective_retention() r
-     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    summary_rows_deleted := summary_rows_deleted + n;
-
-    -- Budgets look at the current UTC day and month only; keep two months.
-    DELETE FROM opsmeter.spend_counters c
-     WHERE c.day < (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date;
-
-    -- Memberships and invitations of dropped (or renamed) roles: they grant
-    -- nothing already; they leave for good.
-    PERFORM opsmeter._purge_stale_members(NULL);
-
-    -- From here on no lock is waited for longer than opsmeter.retention_lock_wait.
-    IF nowait = '' THEN
-        PERFORM set_config('lock_timeout', lock_wait, true);
-    END IF;
-
-    -- The coming week.  Creating a day takes SHARE UPDATE EXCLUSIVE on the
-    -- parent, which an ingest creating a day holds until it commits: taken
-    -- here first, within the bound, and a busy parent leaves the week to
-    -- the next pass (ingest creates a missing day on demand anyway).
-    IF EXISTS (SELECT 1 FROM generate_series(today, today + 7, interval '1 day') d
-                WHERE to_regclass('opsmeter.' || quote_ident(opsmeter.partition_name(d::date))) IS NULL) THEN
-        BEGIN
-            EXECUTE 'LOCK TABLE ONLY opsmeter.events IN SHARE UPDATE EXCLUSIVE MODE' || nowait;
-            partitions_created := opsmeter.ensure_partitions(today, today + 7);
-        EXCEPTION WHEN lock_not_available THEN
-            RAISE WARNING 'opsmeter: opsmeter.events is locked by another session; the coming days will be created by a later pass';
-        END;
-    END IF;
-
-    -- Whole days older than every workspace's raw retention.
-    SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
-      FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
-              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'opsmeter.events'::regclass
-               AND c.relname ~ '^events_p\d{8}$') x
-     WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
-    IF due_rels IS NULL THEN
-        RETURN;
-    END IF;
-    -- The parent first, as every reader locks it before its partitions: a
-    -- reader holding it makes us give up instead of waiting, and one that
-    -- comes after waits for us at most until the pass commits.
-    BEGIN
-        EXECUTE 'LOCK TABLE ONLY opsmeter.events IN ACCESS EXCLUSIVE MODE' || nowait;
-    EXCEPTION WHEN lock_not_available THEN
-        partitions_skipped := due_rels::text[];
-        RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
-                      cardinality(partitions_skipped);
-        RETURN;
-    END;
-    FOR i IN 1 .. cardinality(due_rels) LOOP
-        BEGIN
-            -- An ingest still writing into this day holds it (ROW EXCLUSIVE)
-            -- and makes us skip it; once we hold it, its rows are either
-            -- seen above the watermark (and the day kept) or rolled up.
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1 OR ingest_batch = ANY ($2))', due_rels[i])
-               INTO STRICT busy USING w, holes;
-            IF busy THEN
-                CONTINUE;           -- not rolled up yet: a later pass drops it
-            END IF;
-            EXECUTE format('DROP TABLE %s', due_rels[i]);
-            DELETE FROM opsmeter.request_keys k WHERE k.event_day = due_days[i];
-            GET DIAGNOSTICS n = ROW_COUNT;
-            keys_purged := keys_purged + n;
-            partitions_dropped := partitions_dropped + 1;
-        EXCEPTION WHEN lock_not_available THEN
-            partitions_skipped := partitions_skipped || due_rels[i]::text;
-            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
-        END;
-    END LOOP;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_budget_impl(caller regrole, period text, limit_usd numeric,
                                                    warning_ratio numeric)
 RETURNS void
@@ -1490,106 +1219,6 @@ BEGIN
     ELSIF NOT has_budget THEN
         DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
     END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
-                               modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
-               provider text, model text, key text, requests bigint, errors bigint,
-               input_tokens numeric, output_tokens numeric, total_tokens numeric,
-               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
-               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    w bigint := opsmeter.rollup_watermark();
-    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
-    horizon record := opsmeter.retained_from(ws);
-    first_day timestamptz;
-    last_day timestamptz;
-    -- None of the pending rows is dated more than 5 minutes past the
-    -- statement that wrote it.  A variable, not an expression, so that each
-    -- plan prunes the partitions created ahead as well as the older ones.
-    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');
-BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
-                                                        THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
-    -- [first_day, last_day): whole UTC days inside the window, read as daily rows
-    first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
-    last_day := date_trunc('day', to_ts, 'UTC');
-    IF dim = 'overview' OR first_day >= last_day THEN
-        first_day := to_ts;
-        last_day := to_ts;
-    END IF;
-
-    RETURN QUERY
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= from_ts AND s.period_start < first_day
-    UNION ALL
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= first_day AND s.period_start < last_day
-    UNION ALL
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= last_day AND s.period_start < to_ts
-    UNION ALL
-    -- The pending rows.
-    SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
-           CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
-           CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
-                    WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
-           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
-           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
-           p.latency_count, p.latency_sum_ms
-      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
-     WHERE p.workspace_id = ws
-       AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
-       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
-                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (hour timestamptz, counts bigint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    w bigint := opsmeter.rollup_watermark();
-    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
-    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
-BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
-    RETURN QUERY
-    SELECT h.hour, h.counts
-      FROM opsmeter.latency_histogram h
-     WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
-       AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
-    UNION ALL
-    SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
-      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
-     WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
-       AND p.ts >= from_ts AND p.ts < pending_to
-       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-     GROUP BY 1;
 END
 $$;
 
