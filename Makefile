@@ -25,7 +25,9 @@ OBJS = \
 # The version being built is the control file's default_version.  Its install
 # script is built from the parts in sql/install/, concatenated in this order
 # (pg_partman and TimescaleDB build theirs the same way).  Released versions'
-# scripts are frozen in sql/releases/; upgrade scripts live in sql/updates/.
+# scripts stay frozen where they were released (sql/opsmeter--VERSION.sql,
+# checked against sql/updates/released.sha256); upgrade scripts live in
+# sql/updates/.
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(dir $(firstword $(MAKEFILE_LIST)))opsmeter.control)
 INSTALL_PARTS = \
 	sql/install/00_header.sql \
@@ -44,7 +46,7 @@ INSTALL_PARTS = \
 	sql/install/90_policies_grants.sql \
 	sql/install/95_backup_config.sql \
 	sql/install/99_initial_data.sql
-RELEASED_SCRIPTS = sql/releases/opsmeter--0.1.0.sql
+RELEASED_SCRIPTS = sql/opsmeter--0.1.0.sql
 UPDATE_SCRIPTS = sql/updates/opsmeter--0.1.0--0.2.0.sql
 
 DATA_built = build/opsmeter--$(EXTVERSION).sql

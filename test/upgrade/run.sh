@@ -5,7 +5,7 @@
 # Runs against the cluster of test/run-tests.sh (PGHOST, PGPORT, PGUSER are
 # set; the extension's current and released scripts are installed, and
 # OPSMETER_PGBIN names the server's binaries, for pg_dump/pg_restore).  For
-# each released version FROM in sql/releases/ (today: 0.1.0):
+# each released version FROM, sql/opsmeter--FROM.sql (today: 0.1.0):
 #
 #   1. CREATE EXTENSION opsmeter VERSION 'FROM' with the current library, and
 #      use every feature through FROM's own SQL (test/upgrade/populate.sql):
@@ -29,7 +29,7 @@
 #
 # Prints "upgrade FROM -> TO: ok" per version; exits non-zero with a diff on
 # the first difference.  Also checks that the released scripts are
-# byte-identical to what was released (sql/releases/SHA256SUMS).
+# byte-identical to what was released (sql/updates/released.sha256).
 set -euo pipefail
 
 REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -75,8 +75,8 @@ same() {
 }
 
 # --- released scripts are frozen ------------------------------------------
-(cd "$REPO/sql/releases" && sha256sum --quiet -c SHA256SUMS) ||
-	fail "a released install script in sql/releases/ was changed (see SHA256SUMS)"
+(cd "$REPO/sql/updates" && sha256sum --quiet -c released.sha256) ||
+	fail "a released install script was changed (see sql/updates/released.sha256)"
 
 # --- roles (cluster-wide) and a price file the server can read -------------
 psql_db postgres -c "DO \$\$
@@ -129,7 +129,7 @@ grep -q "^extension|version=$TO " "$WORK/catalog.fresh" || fail "a fresh install
 echo "upgrade: fresh $TO install: $(grep -c '^member|' "$WORK/catalog.fresh") member objects," \
 	"$(wc -l <"$WORK/catalog.fresh") catalog facts"
 
-for released in "$REPO"/sql/releases/opsmeter--*.sql; do
+for released in "$REPO"/sql/opsmeter--*.sql; do
 	FROM="$(basename "$released" .sql)"
 	FROM="${FROM#opsmeter--}"
 	[[ "$FROM" != "$TO" ]] || continue
