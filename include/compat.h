@@ -110,4 +110,15 @@ opsmeter_lock_instance_vxid(const LockInstanceData *instance)
 #endif
 }
 
+/*
+ * A GUC check hook's "extra": PostgreSQL 16 frees it with guc_free() and
+ * wants it from guc_malloc(); 15 frees it with free().
+ */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+#define opsmeter_guc_extra_alloc(size) guc_malloc(LOG, (size))
+#else
+#define opsmeter_guc_extra_alloc(size) malloc(size)
+#endif
+
 #endif							/* OPSMETER_COMPAT_H */

@@ -26,7 +26,23 @@ extern int	opsmeter_retention_lock_wait_ms;
 /* Analytics: session filters (label lists, see labels.h) and the window. */
 extern char *opsmeter_data_mode_guc;
 extern char *opsmeter_environment_guc;
-extern int	opsmeter_range_min;
+/* opsmeter.range, parsed (filters.c turns it into an interval) */
+typedef enum OpsmeterRangeUnit
+{
+	OPSMETER_RANGE_UNSET,
+	OPSMETER_RANGE_DAYS,
+	OPSMETER_RANGE_HOURS,
+	OPSMETER_RANGE_MINUTES
+} OpsmeterRangeUnit;
+
+typedef struct OpsmeterRange
+{
+	int32		amount;
+	OpsmeterRangeUnit unit;
+} OpsmeterRange;
+
+extern char *opsmeter_range_guc;
+extern OpsmeterRange opsmeter_range;
 
 /* Defines every opsmeter.* setting and reserves the prefix; from _PG_init. */
 extern void opsmeter_guc_init(void);

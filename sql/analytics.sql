@@ -112,9 +112,21 @@ RESET opsmeter.data_mode;
 RESET opsmeter.environment;
 SHOW opsmeter.data_mode;
 SHOW opsmeter.environment;
+-- opsmeter.range is empty by default: no window, every retained day (a BI
+-- tool filters by day itself).  SHOW gives back what was set.
 SHOW opsmeter.range;
+SELECT count(*) AS days_without_window FROM opsmeter.overview;
 SET opsmeter.range = '2d';
+SHOW opsmeter.range;
 SELECT count(*) AS days_in_2d_window FROM opsmeter.overview;
+-- '24h' is the last 24 hours, as '24 hours' is in the function forms.
+SET opsmeter.range = '24h';
+SHOW opsmeter.range;
+SELECT (SELECT sum(requests) FROM opsmeter.top_models) = (SELECT sum(requests) FROM opsmeter_top_models('24 hours'))
+       AS same_as_function_form,
+       (SELECT sum(requests) FROM opsmeter.top_models)
+     = (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real'
+           AND ts >= date_trunc('hour', now()) - interval '23 hours') AS last_24_hours;
 RESET opsmeter.range;
 SELECT user_id, requests FROM opsmeter_top_users('7 days', 'real', 'all', 2);
 SELECT provider, model, requests, unpriced_requests FROM opsmeter_top_models(lim => 10);
@@ -131,9 +143,13 @@ SELECT * FROM opsmeter_overview(NULL);
 SELECT * FROM opsmeter_compare('color');
 SELECT * FROM opsmeter_export('2026-01-02 00:00+00', '2026-01-01 00:00+00');
 \set ON_ERROR_STOP 1
--- opsmeter.range below its minimum of an hour: 22023, the GUC's range error
--- (whose wording depends on the PostgreSQL version: see setup).
-SELECT * FROM regress.try_set('opsmeter.range', '10min');
+-- opsmeter.range: a count and a unit, at most 100 years; refused otherwise
+-- (the setting stays as it was).
+SELECT * FROM regress.try_set('opsmeter.range', '0d');
+SELECT * FROM regress.try_set('opsmeter.range', '7 parsecs');
+SELECT * FROM regress.try_set('opsmeter.range', '36501 days');
+SELECT * FROM regress.try_set('opsmeter.range', '90min');
+RESET opsmeter.range;
 
 -- Export: request-level rows; the meta says when raw retention cut the range.
 SELECT count(*) AS exported, count(DISTINCT external_request_id) AS distinct_ids, sum(cost_usd) AS cost_usd
@@ -152,7 +168,11 @@ SELECT value, current_requests, previous_requests, requests_delta, cost_delta_us
 -- Roll everything up: every answer is the same.
 SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
 SELECT count(*) AS pending FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark();
-SELECT count(*) AS daily_rows FROM opsmeter.summaries WHERE grain = 'day' AND workspace_id = opsmeter.active_workspace();
+-- 85 rows a day is a small workspace: no day is detailed (tier 2 would
+-- outnumber the raw rows), so its lists read its raw rows and its
+-- overview and models read tier-1 quarters.
+SELECT count(*) FILTER (WHERE detail_rows IS NOT NULL) AS detailed_days, sum(requests) AS rolled_up_requests
+  FROM opsmeter.rollup_days WHERE workspace_id = opsmeter.active_workspace();
 CREATE TEMP TABLE rolled_answers AS SELECT * FROM pg_temp.answers();
 SELECT count(*) AS differences FROM (
     (SELECT * FROM raw_answers EXCEPT ALL SELECT * FROM rolled_answers)

@@ -282,7 +282,7 @@ SELECT pg_catalog.count(*) AS budget_signals FROM opsmeter.budget_signals;
 SELECT pg_catalog.count(*) AS unpriced_models FROM opsmeter.unpriced_models;
 SELECT pg_catalog.count(*) AS export FROM opsmeter.export;
 SELECT pg_catalog.count(*) AS effective_retention FROM opsmeter.effective_retention();
--- The one unpinned helper, called directly (it runs with the caller's rights).
+-- The unpinned helpers (inlined into their callers), called directly: they run with the caller's rights.
 SELECT pg_catalog.count(*) AS pending FROM opsmeter.pending_contributions(0, 9223372036854775807, '{}', '{}');
 RESET ROLE;
 -- A second pass folds the corrections.

@@ -72,7 +72,7 @@ SELECT external_request_id FROM opsmeter.request_keys ORDER BY 1;
 SELECT count(*) AS summary_rows_of_others FROM opsmeter.summaries
  WHERE workspace_id <> opsmeter.active_workspace();
 SELECT sum(requests) AS overview_requests, sum(cost_usd) AS overview_cost
-  FROM opsmeter.summaries WHERE dimension = 'overview' AND grain = 'hour';
+  FROM opsmeter.summary_quarters;
 SELECT member, role FROM opsmeter.workspace_members ORDER BY member;
 SELECT user_id, requests FROM opsmeter_top_users() ORDER BY 1;
 -- Naming the attacker's workspace grants nothing.

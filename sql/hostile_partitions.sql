@@ -132,6 +132,7 @@ CREATE TEMP TABLE victim_opened (form text, opened bigint, outside_window bigint
 GRANT SELECT ON victim_forms TO prune_victim;
 GRANT INSERT ON victim_opened TO prune_victim;
 SET ROLE prune_victim;
+SET opsmeter.range = '7d';    -- the dashboard's window (the views have none by default)
 SELECT format('INSERT INTO victim_opened SELECT f.form, o.* FROM victim_forms f, '
               'pg_temp.partitions_opened(f.q, f.window_from, f.window_to) o WHERE f.form = %L', form)
   FROM victim_forms ORDER BY form \gexec
@@ -148,6 +149,7 @@ SET TimeZone = 'America/New_York';
 SELECT o.outside_window, o.window_days_missed, o.opened <= 9 AS at_most_9
   FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.top_users', $$opsmeter.window_start('7 days')$$) o;
 SET TimeZone = 'UTC';
+RESET opsmeter.range;
 
 -- A window longer than the raw retention (30 days by default) is cut there:
 -- a 60-day user list opens the retained days only.
@@ -156,6 +158,15 @@ SELECT o.outside_window, o.window_days_missed, o.opened <= 32 AS at_most_32
   FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.top_users',
          $$date_trunc('hour', (opsmeter.retained_from(opsmeter.active_workspace())).raw_from, 'UTC')$$) o;
 RESET opsmeter.range;
+
+-- With no window set, a view reads what this workspace retains (30 days of
+-- raw rows), never the hoarder's year of partitions.
+SELECT o.outside_window, o.window_days_missed, o.opened <= 32 AS at_most_32
+  FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.top_users',
+         $$date_trunc('hour', (opsmeter.retained_from(opsmeter.active_workspace())).raw_from, 'UTC')$$) o;
+SELECT o.outside_window, o.window_days_missed, o.opened <= 32 AS at_most_32
+  FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.export',
+         $$(opsmeter.retained_from(opsmeter.active_workspace())).raw_from$$, NULL, 1) o;
 
 -- The answers are whole: the views and the export agree with the raw table.
 SELECT (SELECT sum(requests) FROM opsmeter.top_users) AS view_requests,

@@ -90,7 +90,7 @@ RESET ROLE;
 RESET opsmeter.workspace;
 
 -- What autovacuum does sooner or later, on every table and partition.
-ANALYZE opsmeter.events, opsmeter.request_keys, opsmeter.summaries, opsmeter.latency_histogram,
+ANALYZE opsmeter.events, opsmeter.request_keys, opsmeter.summaries, opsmeter.summary_quarters, opsmeter.rollup_days,
         opsmeter.summary_adjustments, opsmeter.spend_counters, opsmeter.cleanup_audit,
         opsmeter.workspaces, opsmeter.workspace_members;
 
@@ -162,6 +162,9 @@ INSERT INTO stats_probe.probes VALUES
     ('summaries.model',
      $$SELECT * FROM opsmeter.summaries WHERE model = 'ft:stats-secret-corp-model'$$,
      $$SELECT * FROM opsmeter.summaries WHERE model = 'ft:stats-absent-corp-model'$$),
+    ('summary_quarters.model',
+     $$SELECT * FROM opsmeter.summary_quarters WHERE model = 'ft:stats-secret-corp-model'$$,
+     $$SELECT * FROM opsmeter.summary_quarters WHERE model = 'ft:stats-absent-corp-model'$$),
     ('summary_adjustments.user_id',
      $$SELECT * FROM opsmeter.summary_adjustments WHERE user_id = 'stats-secret-user'$$,
      $$SELECT * FROM opsmeter.summary_adjustments WHERE user_id = 'stats-absent-user'$$);

@@ -95,10 +95,10 @@ SELECT mode, count(*) FROM (SELECT data_mode AS mode FROM opsmeter.events) e GRO
 RESET ROLE;
 SELECT (opsmeter_run_retention() ->> 'ok')::boolean AS pass_ok;
 SELECT data_mode, sum(requests) AS requests, sum(cost_usd) AS cost_usd
-  FROM opsmeter.summaries s JOIN opsmeter.workspaces w USING (workspace_id)
- WHERE w.name = 'hygiene_ws' AND s.dimension = 'overview' GROUP BY 1;
-SELECT count(*) AS histogram_rows_not_real FROM opsmeter.latency_histogram h JOIN opsmeter.workspaces w USING (workspace_id)
- WHERE w.name = 'hygiene_ws' AND h.data_mode <> 'real';
+  FROM opsmeter.summary_quarters s JOIN opsmeter.workspaces w USING (workspace_id)
+ WHERE w.name = 'hygiene_ws' GROUP BY 1;
+SELECT count(*) AS summary_rows_not_real FROM opsmeter.summaries s JOIN opsmeter.workspaces w USING (workspace_id)
+ WHERE w.name = 'hygiene_ws' AND s.data_mode <> 'real';
 SELECT count(*) AS adjustments_left FROM opsmeter.summary_adjustments;
 SET ROLE hygiene_owner;
 SELECT current_spend_usd FROM opsmeter.budget_signals;

@@ -161,7 +161,7 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
      format('SELECT * FROM opsmeter.effective_retention() WHERE workspace_id = %s', :matrix_ws_id));
 INSERT INTO matrix_actions (kind, action, stmt)
 SELECT 'table', 'opsmeter.' || t, format('SELECT * FROM opsmeter.%I WHERE workspace_id = %s', t, :matrix_ws_id)
-  FROM unnest(ARRAY['events', 'request_keys', 'summaries', 'latency_histogram', 'summary_adjustments',
+  FROM unnest(ARRAY['events', 'request_keys', 'summaries', 'summary_quarters', 'rollup_days', 'summary_adjustments',
                     'workspaces', 'workspace_members', 'workspace_invitations', 'cleanup_audit']) t;
 INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('table', 'opsmeter.my_invitations', $$SELECT * FROM opsmeter.my_invitations WHERE workspace = 'matrix_ws'$$);

@@ -11,43 +11,98 @@ SET TimeZone = 'UTC';
 -- The check used throughout: per hour, dimension value, mode and environment,
 -- summaries + raw rows above the watermark = all raw rows.  Returns the rows
 -- where they differ (none, when exact).
-CREATE FUNCTION pg_temp.mismatches() RETURNS TABLE (hour timestamptz, dim text, k text, raw_requests bigint, summed_requests numeric, raw_cost numeric, summed_cost numeric)
+CREATE FUNCTION pg_temp.mismatches() RETURNS TABLE (tier text, period timestamptz, dim text, k text, raw_requests bigint,
+                                                    summed_requests numeric, raw_cost numeric, summed_cost numeric)
 LANGUAGE sql AS $$
-    WITH w AS (SELECT opsmeter.rollup_watermark() AS watermark),
-    raw AS (
-        SELECT date_trunc('hour', ts, 'UTC') AS hour, 'user' AS dim, coalesce(user_id, '?') AS k,
+    WITH pending AS (
+        SELECT e.* FROM opsmeter.events e
+         WHERE e.workspace_id = opsmeter.active_workspace()
+           AND (e.ingest_batch > opsmeter.rollup_watermark() OR e.ingest_batch = ANY (opsmeter.rollup_holes()))
+    ), detailed AS (
+        SELECT d.day FROM opsmeter.rollup_days d
+         WHERE d.workspace_id = opsmeter.active_workspace() AND d.detail_rows IS NOT NULL
+    ), mine AS (
+        SELECT e.*, (e.ts AT TIME ZONE 'UTC')::date IN (SELECT day FROM detailed) AS on_detailed_day
+          FROM opsmeter.events e WHERE e.workspace_id = opsmeter.active_workspace()
+    ), raw AS (
+        -- tier 1: every raw row, per quarter hour, mode, environment and model
+        SELECT 'quarter' AS tier, date_bin('15 minutes', ts, timestamptz '2000-01-01 00:00+00') AS period, 'model' AS dim,
+               data_mode || '/' || environment || '/' || provider || '/' || model AS k,
                count(*) AS requests, coalesce(sum(cost_usd), 0) AS cost
-          FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() GROUP BY 1, 2, 3
+          FROM mine GROUP BY 1, 2, 3, 4
         UNION ALL
-        SELECT date_trunc('hour', ts, 'UTC'), 'model', provider || '/' || model, count(*), coalesce(sum(cost_usd), 0)
-          FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() GROUP BY 1, 2, 3
-        UNION ALL
-        SELECT date_trunc('hour', ts, 'UTC'), 'overview', data_mode || '/' || environment, count(*), coalesce(sum(cost_usd), 0)
-          FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() GROUP BY 1, 2, 3
-    ),
-    summed AS (
-        SELECT hour, dim, k, sum(requests) AS requests, sum(cost) AS cost FROM (
-            SELECT s.period_start AS hour, s.dimension::text AS dim,
-                   CASE s.dimension WHEN 'user' THEN coalesce(s.key, '?')
+        -- tier 2: the raw rows of detailed days, per hour and dimension
+        SELECT 'hour', date_trunc('hour', ts, 'UTC'), d.dim,
+               CASE d.dim WHEN 'user' THEN coalesce(user_id, '?') WHEN 'tenant' THEN coalesce(tenant_id, '?')
+                          WHEN 'model' THEN provider || '/' || model ELSE data_mode || '/' || environment END,
+               count(*), coalesce(sum(cost_usd), 0)
+          FROM mine, (VALUES ('user'), ('tenant'), ('model'), ('overview')) d(dim)
+         WHERE on_detailed_day GROUP BY 1, 2, 3, 4
+    ), summed AS (
+        SELECT tier, period, dim, k, sum(requests) AS requests, sum(cost) AS cost FROM (
+            SELECT 'quarter' AS tier, q.period_start AS period, 'model' AS dim,
+                   q.data_mode || '/' || q.environment || '/' || q.provider || '/' || q.model AS k,
+                   q.requests, q.cost_usd AS cost
+              FROM opsmeter.summary_quarters q WHERE q.workspace_id = opsmeter.active_workspace()
+            UNION ALL
+            SELECT 'quarter', date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00+00'), 'model',
+                   p.data_mode || '/' || p.environment || '/' || p.provider || '/' || p.model, 1, coalesce(p.cost_usd, 0)
+              FROM pending p
+            UNION ALL
+            SELECT 'hour', s.period_start, s.dimension::text,
+                   CASE s.dimension WHEN 'user' THEN coalesce(s.key, '?') WHEN 'tenant' THEN coalesce(s.key, '?')
                                     WHEN 'model' THEN s.provider || '/' || s.model
-                                    ELSE s.data_mode || '/' || s.environment END AS k,
-                   s.requests, s.cost_usd AS cost
+                                    ELSE s.data_mode || '/' || s.environment END,
+                   s.requests, s.cost_usd
               FROM opsmeter.summaries s
-             WHERE s.workspace_id = opsmeter.active_workspace() AND s.dimension IN ('user', 'model', 'overview')
+             WHERE s.workspace_id = opsmeter.active_workspace() AND s.dimension IN ('user', 'tenant', 'model', 'overview')
                AND s.grain = 'hour'
             UNION ALL
-            SELECT date_trunc('hour', e.ts, 'UTC'), d.dim,
-                   CASE d.dim WHEN 'user' THEN coalesce(e.user_id, '?')
-                              WHEN 'model' THEN e.provider || '/' || e.model
-                              ELSE e.data_mode || '/' || e.environment END,
-                   1, coalesce(e.cost_usd, 0)
-              FROM opsmeter.events e, w, (VALUES ('user'), ('model'), ('overview')) d(dim)
-             WHERE e.workspace_id = opsmeter.active_workspace() AND e.ingest_batch > w.watermark
-        ) x GROUP BY 1, 2, 3
+            SELECT 'hour', date_trunc('hour', p.ts, 'UTC'), d.dim,
+                   CASE d.dim WHEN 'user' THEN coalesce(p.user_id, '?') WHEN 'tenant' THEN coalesce(p.tenant_id, '?')
+                              WHEN 'model' THEN p.provider || '/' || p.model ELSE p.data_mode || '/' || p.environment END,
+                   1, coalesce(p.cost_usd, 0)
+              FROM pending p, (VALUES ('user'), ('tenant'), ('model'), ('overview')) d(dim)
+             WHERE (p.ts AT TIME ZONE 'UTC')::date IN (SELECT day FROM detailed)
+        ) x GROUP BY 1, 2, 3, 4
+    ), day_rows AS (
+        -- every daily row is the sum of its day's hourly rows
+        SELECT 'day' AS tier, s.period_start AS period, s.dimension::text AS dim,
+               concat_ws('/', s.data_mode, s.environment, s.provider, s.model, s.key) AS k,
+               s.requests, s.cost_usd AS cost
+          FROM opsmeter.summaries s WHERE s.workspace_id = opsmeter.active_workspace() AND s.grain = 'day'
+    ), day_sums AS (
+        SELECT 'day' AS tier, date_trunc('day', s.period_start, 'UTC') AS period, s.dimension::text AS dim,
+               concat_ws('/', s.data_mode, s.environment, s.provider, s.model, s.key) AS k,
+               sum(s.requests) AS requests, sum(s.cost_usd) AS cost
+          FROM opsmeter.summaries s WHERE s.workspace_id = opsmeter.active_workspace() AND s.grain = 'hour'
+         GROUP BY 1, 2, 3, 4
     )
-    SELECT coalesce(r.hour, s.hour), coalesce(r.dim, s.dim), coalesce(r.k, s.k), r.requests, s.requests, r.cost, s.cost
-      FROM raw r FULL JOIN summed s USING (hour, dim, k)
+    SELECT coalesce(r.tier, s.tier), coalesce(r.period, s.period), coalesce(r.dim, s.dim), coalesce(r.k, s.k),
+           r.requests, s.requests, r.cost, s.cost
+      FROM raw r FULL JOIN summed s USING (tier, period, dim, k)
      WHERE r.requests IS DISTINCT FROM s.requests::bigint OR r.cost IS DISTINCT FROM s.cost
+    UNION ALL
+    SELECT coalesce(r.tier, s.tier), coalesce(r.period, s.period), coalesce(r.dim, s.dim), coalesce(r.k, s.k),
+           r.requests, s.requests, r.cost, s.cost
+      FROM day_rows r FULL JOIN day_sums s USING (tier, period, dim, k)
+     WHERE r.requests IS DISTINCT FROM s.requests OR r.cost IS DISTINCT FROM s.cost
+$$;
+
+-- Summary rows never outnumber raw rows, per workspace and UTC day.
+CREATE FUNCTION pg_temp.over_budget_days() RETURNS bigint LANGUAGE sql AS $$
+    WITH raw AS (
+        SELECT (e.ts AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+          FROM opsmeter.events e WHERE e.workspace_id = opsmeter.active_workspace() GROUP BY 1
+    ), summary AS (
+        SELECT (q.period_start AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+          FROM opsmeter.summary_quarters q WHERE q.workspace_id = opsmeter.active_workspace() GROUP BY 1
+        UNION ALL
+        SELECT (s.period_start AT TIME ZONE 'UTC')::date, count(*)
+          FROM opsmeter.summaries s WHERE s.workspace_id = opsmeter.active_workspace() GROUP BY 1
+    )
+    SELECT count(*) FROM (SELECT day, sum(n) AS n FROM summary GROUP BY 1) s
+      LEFT JOIN raw r USING (day) WHERE s.n > coalesce(r.n, 0)
 $$;
 
 -- Traffic over the last few hours, several users, models, modes and errors.
@@ -73,10 +128,13 @@ SELECT r - 'durationMs' - 'watermark' - 'partitionsCreated' - 'rowsRolledUp' AS 
   FROM opsmeter_run_retention() r;
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 SELECT count(*) AS tail FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark();
-SELECT dimension, sum(requests) AS requests, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
+-- Tier 1 holds every rolled-up row; this small workspace has no detailed
+-- day yet (fewer than 256 rows a day), so tier 2 is empty.
+SELECT sum(requests) AS requests, sum(errors) AS errors, sum(cost_usd) AS cost_usd,
        sum(unpriced_requests) AS unpriced, sum(latency_sum_ms) AS latency_sum
-  FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace() AND grain = 'hour'
- GROUP BY 1 ORDER BY 1;
+  FROM opsmeter.summary_quarters WHERE workspace_id = opsmeter.active_workspace();
+SELECT count(*) AS tier2_rows FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace();
+SELECT pg_temp.over_budget_days() AS over_budget_days;
 SELECT count(*) AS requests, count(*) FILTER (WHERE is_error) AS errors, sum(cost_usd) AS cost_usd,
        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced, sum(latency_ms) AS latency_sum
   FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace();
@@ -93,6 +151,25 @@ SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
 SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up_again;   -- nothing twice
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
+
+-- A busy day: 400 rows (3 hours ago) with few distinct users, tenants and models.
+-- The pass details the day (tier 2: hourly and daily rows of every
+-- dimension) because both tiers together stay within its raw rows.
+SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object(
+         'externalRequestId', 'busy-' || i, 'provider', 'openai', 'model', 'gpt-4o-mini',
+         'inputTokens', 10 + i, 'outputTokens', 5, 'latencyMs', 100 + i % 50,
+         'userId', 'user-' || (i % 2), 'tenantId', 'tenant-' || (i % 3), 'endpointTag', 'ep',
+         'timestamp', to_char(now() AT TIME ZONE 'UTC' - interval '3 hours' + (i % 60) * interval '1 second',
+                              'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+       ->> 'accepted' AS accepted
+  FROM generate_series(1, 400) i;
+SELECT count(*) AS mismatches FROM pg_temp.mismatches();
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT count(*) AS detailed_days FROM opsmeter.rollup_days
+ WHERE workspace_id = opsmeter.active_workspace() AND detail_rows IS NOT NULL;
+SELECT count(*) > 0 AS has_tier2 FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace();
+SELECT count(*) AS mismatches FROM pg_temp.mismatches();
+SELECT pg_temp.over_budget_days() AS over_budget_days;
 
 -- A pass inside a transaction that has just ingested sees its own rows.
 BEGIN;
@@ -150,13 +227,16 @@ SELECT count(*) AS raw_older_than_2h FROM opsmeter.events
 SELECT count(*) AS orphan_keys FROM opsmeter.request_keys k
  WHERE k.workspace_id = opsmeter.active_workspace()
    AND NOT EXISTS (SELECT 1 FROM opsmeter.events e WHERE e.workspace_id = k.workspace_id AND e.external_request_id = k.external_request_id);
--- (Detail summaries leave by whole hours, so they cover at least the raw
--- rows still kept: a user's row in a partly expired hour stays counted.)
+-- Tier 1 keeps the history of every row; the busy day's tier-2 rows left
+-- with its raw rows (by whole hours, so detail rows cover at least the raw
+-- rows still kept).
 SELECT (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()) AS raw_requests,
-       sum(requests) FILTER (WHERE dimension = 'overview') AS overview_requests,
-       sum(requests) FILTER (WHERE dimension = 'user')
-         >= (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()) AS detail_covers_raw,
-       sum(requests) FILTER (WHERE dimension = 'user') < 64 AS detail_expired_some
+       (SELECT sum(requests) FROM opsmeter.summary_quarters WHERE workspace_id = opsmeter.active_workspace()) AS tier1_requests,
+       coalesce(sum(requests) FILTER (WHERE dimension = 'user'), 0)
+         >= (SELECT count(*) FROM opsmeter.events e JOIN opsmeter.rollup_days d
+                 ON d.workspace_id = e.workspace_id AND d.day = (e.ts AT TIME ZONE 'UTC')::date AND d.detail_rows IS NOT NULL
+              WHERE e.workspace_id = opsmeter.active_workspace()) AS detail_covers_raw,
+       coalesce(sum(requests) FILTER (WHERE dimension = 'user'), 0) < 400 AS detail_expired_some
   FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace() AND grain = 'hour';
 -- The ingest window follows the workspace's retention.
 DO $$

@@ -69,16 +69,25 @@ opsmeter_environment_filter(PG_FUNCTION_ARGS)
 						PG_ARGISNULL(0) ? opsmeter_environment_guc : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 }
 
-/* opsmeter.guc_range() -> interval: whole days as days, else minutes. */
+/*
+ * opsmeter.guc_range() -> interval: the session window opsmeter.range as
+ * days, hours or minutes (so window_start() tells calendar days from a
+ * rolling window); NULL when it is not set.
+ */
 Datum
 opsmeter_guc_range(PG_FUNCTION_ARGS)
 {
-	Interval   *iv = palloc0(sizeof(Interval));
+	Interval   *iv;
 
-	if (opsmeter_range_min % (24 * 60) == 0)
-		iv->day = opsmeter_range_min / (24 * 60);
+	if (opsmeter_range.unit == OPSMETER_RANGE_UNSET)
+		PG_RETURN_NULL();
+	iv = palloc0(sizeof(Interval));
+	if (opsmeter_range.unit == OPSMETER_RANGE_DAYS)
+		iv->day = opsmeter_range.amount;
+	else if (opsmeter_range.unit == OPSMETER_RANGE_HOURS)
+		iv->time = (int64) opsmeter_range.amount * USECS_PER_HOUR;
 	else
-		iv->time = (int64) opsmeter_range_min * USECS_PER_MINUTE;
+		iv->time = (int64) opsmeter_range.amount * USECS_PER_MINUTE;
 	PG_RETURN_INTERVAL_P(iv);
 }
 

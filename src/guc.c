@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "guc.h"
 #include "labels.h"
 
@@ -27,7 +28,97 @@ int			opsmeter_retention_lock_wait_ms = 200;
 /* Analytics session filters and window (filters.c reads them). */
 char	   *opsmeter_data_mode_guc = NULL;
 char	   *opsmeter_environment_guc = NULL;
-int			opsmeter_range_min = 7 * 24 * 60;
+char	   *opsmeter_range_guc = NULL;
+OpsmeterRange opsmeter_range = {0, OPSMETER_RANGE_UNSET};
+
+/*
+ * opsmeter.range: "" (no window), or a count and a unit, "7d", "24h",
+ * "90min", "7 days", "24 hours".  Days are calendar days, hours and minutes
+ * are a rolling window (opsmeter.window_start()).  The value is kept as
+ * typed, so SHOW gives back what was set.
+ */
+static bool
+check_range(char **newval, void **extra, GucSource source)
+{
+	static const struct
+	{
+		const char *name;
+		OpsmeterRangeUnit unit;
+		int			factor;
+	}			units[] = {
+		{"d", OPSMETER_RANGE_DAYS, 1}, {"day", OPSMETER_RANGE_DAYS, 1}, {"days", OPSMETER_RANGE_DAYS, 1},
+		{"w", OPSMETER_RANGE_DAYS, 7}, {"week", OPSMETER_RANGE_DAYS, 7}, {"weeks", OPSMETER_RANGE_DAYS, 7},
+		{"h", OPSMETER_RANGE_HOURS, 1}, {"hour", OPSMETER_RANGE_HOURS, 1}, {"hours", OPSMETER_RANGE_HOURS, 1},
+		{"min", OPSMETER_RANGE_MINUTES, 1}, {"mins", OPSMETER_RANGE_MINUTES, 1},
+		{"minute", OPSMETER_RANGE_MINUTES, 1}, {"minutes", OPSMETER_RANGE_MINUTES, 1},
+	};
+	const char *p = *newval;
+	int64		amount = 0;
+	OpsmeterRange *parsed;
+
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+	{
+		const char *unit;
+		size_t		len;
+		size_t		i;
+
+		if (*p < '0' || *p > '9')
+			goto bad;
+		while (*p >= '0' && *p <= '9' && amount <= 100 * 366 * 24 * 60)
+			amount = amount * 10 + (*p++ - '0');
+		while (*p == ' ')
+			p++;
+		unit = p;
+		while (*p >= 'a' && *p <= 'z')
+			p++;
+		len = p - unit;
+		while (*p == ' ')
+			p++;
+		if (*p != '\0' || amount <= 0)
+			goto bad;
+		for (i = 0; i < lengthof(units); i++)
+			if (strlen(units[i].name) == len && strncmp(units[i].name, unit, len) == 0)
+				break;
+		if (i == lengthof(units))
+			goto bad;
+		amount *= units[i].factor;
+		/* at most 100 years, as the function forms allow */
+		if ((units[i].unit == OPSMETER_RANGE_DAYS && amount > 100 * 365) ||
+			(units[i].unit == OPSMETER_RANGE_HOURS && amount > 100 * 365 * 24) ||
+			(units[i].unit == OPSMETER_RANGE_MINUTES && amount > 100 * 365 * 24 * 60))
+		{
+			GUC_check_errdetail("opsmeter.range is at most 100 years.");
+			return false;
+		}
+		parsed = opsmeter_guc_extra_alloc(sizeof(OpsmeterRange));
+		if (parsed == NULL)
+			return false;
+		parsed->amount = (int32) amount;
+		parsed->unit = units[i].unit;
+		*extra = parsed;
+		return true;
+	}
+	parsed = opsmeter_guc_extra_alloc(sizeof(OpsmeterRange));
+	if (parsed == NULL)
+		return false;
+	parsed->amount = 0;
+	parsed->unit = OPSMETER_RANGE_UNSET;
+	*extra = parsed;
+	return true;
+
+bad:
+	GUC_check_errdetail("opsmeter.range is empty (no window) or a count and a unit, such as 7d, 24h or 90min.");
+	GUC_check_errhint("Units: d, day(s), w, week(s), h, hour(s), min, minute(s).");
+	return false;
+}
+
+static void
+assign_range(const char *newval, void *extra)
+{
+	opsmeter_range = *(OpsmeterRange *) extra;
+}
 
 void
 opsmeter_guc_init(void)
@@ -145,14 +236,14 @@ opsmeter_guc_init(void)
 							   PGC_USERSET, GUC_LIST_INPUT,
 							   opsmeter_check_environment_guc, NULL, NULL);
 
-	DefineCustomIntVariable("opsmeter.range",
-							"Reporting window of the analytics views.",
-							"Whole days mean the last N calendar days in the session time zone, today included; "
-							"otherwise the last whole hours.",
-							&opsmeter_range_min,
-							7 * 24 * 60, 60, 100 * 365 * 24 * 60,
-							PGC_USERSET, GUC_UNIT_MIN,
-							NULL, NULL, NULL);
+	DefineCustomStringVariable("opsmeter.range",
+							   "Reporting window of the analytics views: empty (everything retained) or e.g. 7d, 24h, 90min.",
+							   "Days are calendar days in the session time zone, today included; "
+							   "hours and minutes are a rolling window from the local hour or minute.",
+							   &opsmeter_range_guc,
+							   "",
+							   PGC_USERSET, 0,
+							   check_range, assign_range, NULL);
 
 	MarkGUCPrefixReserved("opsmeter");
 }

@@ -1,14 +1,19 @@
 ------------------------------------------------------------------------------
--- Summaries: hourly rollups of the raw rows (see src/README.md, "rollup")
+-- Summaries: two tiers of rollups of the raw rows (see src/README.md, "rollup")
 ------------------------------------------------------------------------------
--- One table, one row per (workspace, dimension, grain, period, dimension
--- value, data mode, environment).  Every dimension has hourly rows (UTC
--- hours: a reporting day in any whole-hour time zone is a sum of them);
--- the dimensions of the top lists also have daily rows (UTC days), which
--- answer the whole days of a long window with 24 times fewer rows.
--- "overview" and "model" rows are the coarse tier kept for the summary
--- retention; the detail dimensions live as long as raw rows.
-
+-- Tier 1, opsmeter.summary_quarters: every rolled-up raw row, grouped by
+-- workspace, UTC quarter hour, data mode, environment and model, with the
+-- latency histogram of the group.  Every current time zone's offset is a
+-- multiple of 15 minutes, so any local day or hour is a sum of quarters;
+-- and a group holds at least one raw row, so this tier never has more rows
+-- than the raw rows it counts.  It answers the overview and the model list
+-- for every workspace-day, and it is what outlives the raw rows.
+--
+-- Tier 2, opsmeter.summaries: hourly and daily rows of every dimension,
+-- written only for "detailed" workspace-days (opsmeter.rollup_days): days
+-- with enough traffic that both tiers together stay within the day's raw
+-- rows.  A small workspace's days are not detailed: its user, tenant,
+-- endpoint and prompt-version lists read its raw rows, which are few.
 CREATE TABLE opsmeter.summaries (
     workspace_id        bigint NOT NULL,
     dimension           opsmeter.summary_dimension NOT NULL,
@@ -31,7 +36,8 @@ CREATE TABLE opsmeter.summaries (
     unpriced_requests   bigint NOT NULL,
     unpriced_tokens     numeric NOT NULL,
     latency_count       bigint NOT NULL,
-    latency_sum_ms      bigint NOT NULL
+    latency_sum_ms      bigint NOT NULL,
+    latency_counts      bigint[]             -- dimension "overview": the latency histogram
 );
 -- data_mode and environment come before period_start: views filter them
 -- with "= ANY (list)", which a btree seeks once per value, so each seek
@@ -40,22 +46,54 @@ CREATE TABLE opsmeter.summaries (
 CREATE UNIQUE INDEX summaries_grain_idx ON opsmeter.summaries
     (workspace_id, dimension, grain, data_mode, environment, period_start, provider, model, key) NULLS NOT DISTINCT;
 COMMENT ON TABLE opsmeter.summaries IS
-    'hourly and daily rollups of opsmeter.events; together with the pending rows above the watermark they equal the raw data';
+    'hourly and daily rollups of every dimension, for detailed workspace-days (opsmeter.rollup_days)';
 
--- Latency histograms per hour (the overview's p95): one bigint[] of
--- request counts per bucket of opsmeter.latency_bucket() (element i counts
--- bucket index i - 1).  Counts add up, so a p95 read from rolled-up hours
--- and from raw rows is the same number.
-CREATE TABLE opsmeter.latency_histogram (
-    workspace_id bigint NOT NULL,
-    hour         timestamptz NOT NULL,
-    data_mode    opsmeter.data_mode NOT NULL,
-    environment  opsmeter.environment NOT NULL,
-    counts       bigint[] NOT NULL,
-    PRIMARY KEY (workspace_id, hour, data_mode, environment)
+CREATE TABLE opsmeter.summary_quarters (
+    workspace_id        bigint NOT NULL,
+    period_start        timestamptz NOT NULL,    -- start of the UTC quarter hour
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    provider            text NOT NULL,
+    model               text NOT NULL,
+    requests            bigint NOT NULL,
+    errors              bigint NOT NULL,
+    input_tokens        numeric NOT NULL,
+    output_tokens       numeric NOT NULL,
+    total_tokens        numeric NOT NULL,
+    cached_input_tokens numeric NOT NULL,
+    reasoning_tokens    numeric NOT NULL,
+    cost_usd            numeric NOT NULL,
+    unpriced_requests   bigint NOT NULL,
+    unpriced_tokens     numeric NOT NULL,
+    latency_count       bigint NOT NULL,
+    latency_sum_ms      bigint NOT NULL,
+    latency_counts      bigint[] NOT NULL    -- requests per latency bucket (opsmeter.latency_bucket)
 );
-COMMENT ON TABLE opsmeter.latency_histogram IS 'hourly latency histograms (requests per bucket), for p95';
+CREATE UNIQUE INDEX summary_quarters_idx ON opsmeter.summary_quarters
+    (workspace_id, data_mode, environment, period_start, provider, model);
+COMMENT ON TABLE opsmeter.summary_quarters IS
+    'every rolled-up raw row, per workspace, UTC quarter hour, mode, environment and model: never more rows than the raw rows';
 
+-- One row per workspace and UTC day the rollup has seen.  detail_rows is
+-- NULL while the day is not detailed; otherwise an upper bound of its rows
+-- in opsmeter.summaries.  The rollup details a day once both tiers fit in
+-- its raw rows, and undoes it when they no longer do.
+CREATE TABLE opsmeter.rollup_days (
+    workspace_id bigint NOT NULL,
+    day          date NOT NULL,              -- UTC day
+    requests     bigint NOT NULL,            -- rolled-up raw rows of the day
+    quarter_rows bigint NOT NULL,            -- upper bound of its rows in summary_quarters
+    detail_rows  bigint,                     -- upper bound of its rows in summaries; NULL: not detailed
+    checked_at   bigint NOT NULL DEFAULT 0,  -- requests when it was last found not worth detailing
+    PRIMARY KEY (workspace_id, day)
+);
+COMMENT ON TABLE opsmeter.rollup_days IS
+    'per workspace and UTC day: rolled-up rows, and whether hourly/daily rows of every dimension exist (detailed)';
+
+-- Latency histograms: a bigint[] of request counts per bucket of
+-- opsmeter.latency_bucket() (element i counts bucket index i - 1).  Counts
+-- add up, so a p95 read from rolled-up quarters and from raw rows is the
+-- same number.
 CREATE FUNCTION opsmeter.latency_bucket(ms integer) RETURNS integer
     AS 'MODULE_PATHNAME', 'opsmeter_latency_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.latency_bucket(integer) IS
@@ -194,6 +232,169 @@ CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
 CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
     AS 'MODULE_PATHNAME', 'opsmeter_rollup_bounds' LANGUAGE C VOLATILE;
 
+-- Folds contributions into tier 1 (opsmeter.summary_quarters): those of
+-- pending_contributions(after_batch, upto_batch, also_batches,
+-- except_batches).  Returns, per workspace and UTC day, the requests folded
+-- and how many quarter rows it created.
+CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
+                                        also_batches bigint[], except_batches bigint[])
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, new_rows bigint)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH grouped AS (
+        SELECT p.workspace_id, date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
+               p.data_mode, p.environment, p.provider, p.model,
+               sum(p.requests) AS requests, sum(p.errors) AS errors, sum(p.input_tokens) AS input_tokens,
+               sum(p.output_tokens) AS output_tokens, sum(p.total_tokens) AS total_tokens,
+               sum(p.cached_input_tokens) AS cached_input_tokens, sum(p.reasoning_tokens) AS reasoning_tokens,
+               sum(p.cost_usd) AS cost_usd, sum(p.unpriced_requests) AS unpriced_requests,
+               sum(p.unpriced_tokens) AS unpriced_tokens, sum(p.latency_count) AS latency_count,
+               sum(p.latency_sum_ms) AS latency_sum_ms,
+               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts
+          FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+         GROUP BY 1, 2, 3, 4, 5, 6
+    ), folded AS (
+        INSERT INTO opsmeter.summary_quarters AS s
+        SELECT * FROM grouped
+        ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
+               latency_counts = opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts)
+        RETURNING s.workspace_id, s.period_start, s.xmax = 0 AS inserted
+    )
+    SELECT x.workspace_id, (x.period_start AT TIME ZONE 'UTC')::date, sum(x.requests)::bigint, sum(x.inserted)::bigint
+      FROM (SELECT g.workspace_id, g.period_start, g.requests, 0 AS inserted FROM grouped g
+            UNION ALL
+            SELECT f.workspace_id, f.period_start, 0, f.inserted::integer FROM folded f) x
+     GROUP BY 1, 2
+$$;
+
+-- Folds contributions into tier 2 (opsmeter.summaries): hourly rows of
+-- every dimension, and daily rows summed from them.  Two uses:
+--   build_ws NULL: the contributions of pending_contributions(...) that
+--     fall on days already detailed (the incremental fold of a pass);
+--   build_ws, build_day: the raw rows of that one workspace-day (no
+--     adjustments: the raw rows already carry them), to detail the day.
+-- With count_only, it writes nothing and only counts the rows it would
+-- create.  Returns, per workspace and UTC day, how many rows it created.
+CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
+                                      also_batches bigint[], except_batches bigint[],
+                                      build_ws bigint, build_day date, count_only boolean)
+RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH fresh AS MATERIALIZED (
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
+          FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+         WHERE CASE WHEN build_ws IS NULL
+                    THEN EXISTS (SELECT 1 FROM opsmeter.rollup_days d
+                                  WHERE d.workspace_id = p.workspace_id AND d.detail_rows IS NOT NULL
+                                    AND d.day = (p.ts AT TIME ZONE 'UTC')::date)
+                    ELSE p.workspace_id = build_ws AND NOT p.is_adjustment
+                         AND p.ts >= build_day::timestamp AT TIME ZONE 'UTC'
+                         AND p.ts < (build_day + 1)::timestamp AT TIME ZONE 'UTC' END
+    ), hourly AS (
+        SELECT f.workspace_id,
+               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
+                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
+                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
+                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
+                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               f.hour AS period_start,
+               f.data_mode, f.environment, f.provider, f.model,
+               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
+                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
+                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
+               sum(f.requests) AS requests,
+               sum(f.errors) AS errors,
+               sum(f.input_tokens) AS input_tokens,
+               sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens,
+               sum(f.cached_input_tokens) AS cached_input_tokens,
+               sum(f.reasoning_tokens) AS reasoning_tokens,
+               sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests) AS unpriced_requests,
+               sum(f.unpriced_tokens) AS unpriced_tokens,
+               sum(f.latency_count) AS latency_count,
+               sum(f.latency_sum_ms) AS latency_sum_ms
+          FROM fresh f
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), histograms AS (
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count) AS counts
+          FROM fresh f
+         GROUP BY 1, 2, 3, 4
+    ), hourly_rows AS (
+        SELECT h.*, CASE WHEN h.dimension = 'overview' THEN coalesce(x.counts, '{}') END AS latency_counts
+          FROM hourly h
+          LEFT JOIN histograms x ON h.dimension = 'overview' AND x.workspace_id = h.workspace_id
+                                AND x.hour = h.period_start AND x.data_mode = h.data_mode
+                                AND x.environment = h.environment
+    ), grouped AS (
+        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
+               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
+               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
+               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms,
+               h.latency_counts
+          FROM hourly_rows h
+        UNION ALL
+        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
+               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
+               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
+               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
+               sum(h.latency_count), sum(h.latency_sum_ms), opsmeter.latency_histogram_sum(h.latency_counts)
+          FROM hourly_rows h
+         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
+                  h.provider, h.model, h.key
+    ), merged AS (
+        INSERT INTO opsmeter.summaries AS s
+        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
+               g.unpriced_tokens, g.latency_count, g.latency_sum_ms, g.latency_counts
+          FROM grouped g
+         WHERE NOT count_only
+        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
+               latency_counts = CASE WHEN s.dimension = 'overview'
+                                     THEN opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts) END
+        RETURNING s.workspace_id, s.period_start, s.xmax = 0 AS inserted
+    )
+    SELECT m.workspace_id, (m.period_start AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE m.inserted)
+      FROM merged m
+     WHERE NOT count_only
+     GROUP BY 1, 2
+    UNION ALL
+    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, count(*)
+      FROM grouped g
+     WHERE count_only
+     GROUP BY 1, 2
+$$;
+
 -- Rolls the pending rows into summaries: every row of a batch that has
 -- ended, none of a batch still in flight; returns how many.  It never waits
 -- for an ingest: a batch in flight (even one left idle for hours) becomes a
@@ -204,11 +405,18 @@ CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
 -- yet and the planner would read all of it each pass; the BRIN on
 -- ingest_batch reads only the pages above the watermark.  jit is off:
 -- disabled seq scans price every small lookup at 1e10, which would make
--- each of them pay for JIT compilation.  work_mem lets the six grouping
--- sets sort in memory.
+-- each of them pay for JIT compilation.  work_mem lets the grouping sets
+-- sort in memory.  Each statement is planned with its values, so that
+-- detailing one day reads only that day's partition.
+--
+-- After folding, each workspace-day it touched is judged (opsmeter.rollup_days):
+-- a day that is not detailed, once it has at least 256 rolled-up rows and
+-- twice as many as when last judged, is detailed from its raw rows if both
+-- tiers then fit in its raw rows; a detailed day whose rows no longer fit
+-- loses its tier-2 rows.  Either way summary rows never outnumber raw rows.
 CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
-    SET work_mem = '64MB' AS $$
+    SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     w_prev bigint;
     w_new  bigint;
@@ -216,6 +424,13 @@ DECLARE
     holes_new bigint[];
     inflight bigint[];
     adjustments bigint;
+    touched_ws bigint[];
+    touched_day date[];
+    detail_ws bigint[];
+    detail_day date[];
+    detail_new bigint[];
+    d record;
+    n bigint;
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
@@ -251,94 +466,32 @@ BEGIN
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
-    -- Only the columns summaries need (not metadata): the set is
-    -- materialized once and sorted once per grouping set.  Daily rows are
-    -- sums of the (far fewer) hourly rows just computed.
-    WITH fresh AS MATERIALIZED (
-        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
-          FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p
-    ), hourly AS (
-        SELECT f.workspace_id,
-               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
-                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
-                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
-                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
-                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
-                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
-               f.hour AS period_start,
-               f.data_mode, f.environment, f.provider, f.model,
-               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
-                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
-                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
-                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
-               sum(f.requests) AS requests,
-               sum(f.errors) AS errors,
-               sum(f.input_tokens) AS input_tokens,
-               sum(f.output_tokens) AS output_tokens,
-               sum(f.total_tokens) AS total_tokens,
-               sum(f.cached_input_tokens) AS cached_input_tokens,
-               sum(f.reasoning_tokens) AS reasoning_tokens,
-               sum(f.cost_usd) AS cost_usd,
-               sum(f.unpriced_requests) AS unpriced_requests,
-               sum(f.unpriced_tokens) AS unpriced_tokens,
-               sum(f.latency_count) AS latency_count,
-               sum(f.latency_sum_ms) AS latency_sum_ms
-          FROM fresh f
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
-                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
-                                 (f.endpoint_tag), (f.prompt_version))
-    ), grouped AS (
-        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
-               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
-               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
-               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
-          FROM hourly h
-        UNION ALL
-        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
-               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
-               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
-               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
-               sum(h.latency_count), sum(h.latency_sum_ms)
-          FROM hourly h
-         WHERE h.dimension <> 'overview'
-         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
-                  h.provider, h.model, h.key
-    ), merged AS (
-        INSERT INTO opsmeter.summaries AS s
-        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
-               g.provider, g.model, g.key,
-               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
-               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
-               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
-          FROM grouped g
-        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
-           SET requests = s.requests + excluded.requests,
-               errors = s.errors + excluded.errors,
-               input_tokens = s.input_tokens + excluded.input_tokens,
-               output_tokens = s.output_tokens + excluded.output_tokens,
-               total_tokens = s.total_tokens + excluded.total_tokens,
-               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
-               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
-               cost_usd = s.cost_usd + excluded.cost_usd,
-               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
-               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
-               latency_count = s.latency_count + excluded.latency_count,
-               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
-        RETURNING 1
-    ), histogram AS (
-        INSERT INTO opsmeter.latency_histogram AS h
-        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
-               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
-          FROM fresh f
-         WHERE f.latency_bucket IS NOT NULL
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
-        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
-           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
-        RETURNING 1
-    )
-    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
+    SELECT count(*) FILTER (WHERE NOT p.is_adjustment), count(*) FILTER (WHERE p.is_adjustment)
       INTO rows_rolled_up, adjustments
-      FROM fresh f;
+      FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p;
+
+    -- Tier 2 first: it folds into the days that were detailed before this
+    -- pass (a day detailed below is built from its raw rows, which already
+    -- hold this pass's rows).
+    SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
+           coalesce(array_agg(x.new_rows), '{}')
+      INTO detail_ws, detail_day, detail_new
+      FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, NULL, NULL, false) x;
+    WITH folded AS (
+        SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight)
+    ), counted AS (
+        INSERT INTO opsmeter.rollup_days AS r (workspace_id, day, requests, quarter_rows)
+        SELECT q.workspace_id, q.day, q.requests, q.new_rows FROM folded q
+        ON CONFLICT (workspace_id, day) DO UPDATE
+           SET requests = r.requests + excluded.requests,
+               quarter_rows = r.quarter_rows + excluded.quarter_rows
+    )
+    SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}')
+      INTO touched_ws, touched_day
+      FROM folded q;
+    UPDATE opsmeter.rollup_days r SET detail_rows = r.detail_rows + x.new_rows
+      FROM unnest(detail_ws, detail_day, detail_new) x(workspace_id, day, new_rows)
+     WHERE r.workspace_id = x.workspace_id AND r.day = x.day;
 
     IF adjustments > 0 THEN
         -- Folded corrections leave; groups they emptied leave too, so no
@@ -346,8 +499,49 @@ BEGIN
         DELETE FROM opsmeter.summary_adjustments a
          WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
         DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
-        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
+        DELETE FROM opsmeter.summary_quarters q WHERE q.requests = 0;
     END IF;
+
+    -- Judge the days this pass touched.
+    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
+               JOIN unnest(touched_ws, touched_day) t(workspace_id, day) USING (workspace_id, day)
+              ORDER BY r.workspace_id, r.day LOOP
+        IF d.detail_rows IS NULL THEN
+            CONTINUE WHEN d.requests < 256 OR d.requests < 2 * d.checked_at;
+            SELECT coalesce(sum(x.new_rows), 0) INTO n
+              FROM opsmeter._fold_detail(0, w_new, '{}', holes_new, d.workspace_id, d.day, true) x;
+            IF d.quarter_rows + n <= d.requests THEN
+                PERFORM opsmeter._fold_detail(0, w_new, '{}', holes_new, d.workspace_id, d.day, false);
+                UPDATE opsmeter.rollup_days r SET detail_rows = n
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            ELSE
+                UPDATE opsmeter.rollup_days r SET checked_at = d.requests
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            END IF;
+        ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
+            -- The counts are upper bounds (emptied groups leave uncounted):
+            -- count exactly before undoing anything.
+            UPDATE opsmeter.rollup_days r
+               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                    WHERE q.workspace_id = d.workspace_id
+                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
+                   detail_rows = (SELECT count(*) FROM opsmeter.summaries s
+                                   WHERE s.workspace_id = d.workspace_id
+                                     AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                     AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
+             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
+            RETURNING r.* INTO d;
+            IF d.quarter_rows + d.detail_rows > d.requests THEN
+                DELETE FROM opsmeter.summaries s
+                 WHERE s.workspace_id = d.workspace_id
+                   AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
+                UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            END IF;
+        END IF;
+    END LOOP;
 
     UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
     watermark := w_new;

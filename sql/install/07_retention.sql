@@ -116,11 +116,16 @@ BEGIN
            <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
     GET DIAGNOSTICS n = ROW_COUNT;
     summary_rows_deleted := n;
-    DELETE FROM opsmeter.latency_histogram h
+    DELETE FROM opsmeter.summary_quarters q
      USING opsmeter.effective_retention() r
-     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
+     WHERE q.workspace_id = r.workspace_id
+       AND date_trunc('hour', q.period_start, 'UTC') + interval '1 hour' <= now() - r.summary;
     GET DIAGNOSTICS n = ROW_COUNT;
     summary_rows_deleted := summary_rows_deleted + n;
+    DELETE FROM opsmeter.rollup_days d
+     USING opsmeter.effective_retention() r
+     WHERE d.workspace_id = r.workspace_id
+       AND (d.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - r.summary;
 
     -- Budgets look at the current UTC day and month only; keep two months.
     DELETE FROM opsmeter.spend_counters c

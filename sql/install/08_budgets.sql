@@ -92,13 +92,13 @@ BEGIN
                       HINT = 'Its spend so far is counted from a snapshot taken after in-flight ingests finish.';
         END IF;
         -- The spend since the start of last month (what retention keeps of
-        -- counters): hourly overview summaries plus what is not rolled up yet.
+        -- counters): tier-1 summaries plus what is not rolled up yet.
         DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
         INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
         SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
           FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
-                  FROM opsmeter.summaries s
-                 WHERE s.workspace_id = m.workspace_id AND s.dimension = 'overview' AND s.grain = 'hour'
+                  FROM opsmeter.summary_quarters s
+                 WHERE s.workspace_id = m.workspace_id
                    AND s.data_mode = 'real' AND s.period_start >= seed_from
                 UNION ALL
                 SELECT (p.ts AT TIME ZONE 'UTC')::date, p.cost_usd

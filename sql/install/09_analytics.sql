@@ -10,10 +10,12 @@ CREATE FUNCTION opsmeter.environment_filter(spec text DEFAULT NULL) RETURNS opsm
 CREATE FUNCTION opsmeter.guc_range() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_range' LANGUAGE C STABLE PARALLEL SAFE;
 
--- Start of the reporting window of a range.  Whole days (or months): the
--- last N calendar days in the session TimeZone, today included.  Anything
--- with hours: the last whole hours, the current one included.  Windows
--- start on an hour, so hourly summaries answer them exactly.
+-- Start of the reporting window of a range, in the session TimeZone.  Whole
+-- days (or months): the last N calendar days, today included, from local
+-- midnight.  Whole hours: the last N hours, the current one included, from
+-- the local hour ('24 hours' is a rolling day, not "since midnight").
+-- Anything finer: from the minute.  Every boundary is a local one, so in
+-- Asia/Kathmandu an hourly window starts at :15 UTC.
 CREATE FUNCTION opsmeter.window_start(range interval) RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -24,43 +26,100 @@ BEGIN
     END IF;
     IF date_trunc('day', range) = range THEN
         RETURN date_trunc('day', now() - range + interval '1 day');
+    ELSIF date_trunc('hour', range) = range THEN
+        RETURN date_trunc('hour', now() - range + interval '1 hour');
     END IF;
-    RETURN date_trunc('hour', now() - range + interval '1 hour');
+    RETURN date_trunc('minute', now() - range + interval '1 minute');
 END
 $$;
+
+-- Start of the session window of the views: opsmeter.range if the session
+-- set it, else -infinity (everything retained; a BI tool filters by day).
+CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN opsmeter.guc_range() IS NULL THEN timestamptz '-infinity'
+            ELSE opsmeter.window_start(opsmeter.guc_range()) END;
 
 -- Oldest instant whose rows every answer still has, for a workspace:
 -- detail (raw rows and detail summaries) and coarse (overview and model
 -- summaries).  Windows are cut there, so an answer is the same before and
--- after a retention pass.
+-- after a retention pass.  One primary-key lookup.
 CREATE FUNCTION opsmeter.retained_from(ws bigint, OUT raw_from timestamptz, OUT summary_from timestamptz)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT now() - r.raw, now() - r.summary FROM opsmeter.effective_retention() r WHERE r.workspace_id = ws
+    SELECT now() - least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
+           now() - coalesce(w.summary_retention, opsmeter.guc_summary_retention())
+      FROM opsmeter.workspaces w WHERE w.workspace_id = ws
 $$;
 
--- The measures of one dimension in [from_ts, to_ts) for the active
--- workspace, filtered: summary rows for what is rolled up plus one row per
--- pending raw row or adjustment.  Callers aggregate.  Hourly rows cover
--- the partial days at both ends of the window; whole UTC days in between
--- come from daily rows (except for "overview", whose callers group by the
--- session's days).  A window open to the future ends in whole days too:
--- each pass adds to today's daily row as it adds to today's hours, so the
--- daily row holds every rolled-up row of the day.  Rows are cut at the
--- retention horizon of the dimension.  Three range scans, one per grain
--- and part, rather than one OR: each is a plain index range, no recheck.
--- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
--- Every call is planned with its values (plan_cache_mode), and the pending
--- rows are bounded on ts by plain variables: the planner then leaves out
--- every partition outside the window before opening or locking it.  A
--- generic plan, or a bound the planner cannot fold to a constant, would
--- lock every partition of opsmeter.events, however many retention keeps.
-CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
-                               modes opsmeter.data_mode[], envs opsmeter.environment[])
+-- ts rounded down / up to a multiple of step counted from a UTC midnight
+-- (15 minutes, 1 hour, 1 day: UTC quarters, hours, days); infinities stay.
+CREATE FUNCTION opsmeter.floor_to(ts timestamptz, step interval) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(step, ts, timestamptz '2000-01-01 00:00:00+00') ELSE ts END;
+CREATE FUNCTION opsmeter.ceil_to(ts timestamptz, step interval) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.=) ts THEN ts
+            ELSE opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.+) step END;
+
+-- The raw rows of the active workspace in [from_ts, to_ts), every batch,
+-- as facts of one dimension (below).  Inlined into facts(), whose plan then
+-- prunes the partitions with its bounds; so it has no SET clause (that
+-- would stop the inlining) and names every operator with its schema.
+CREATE FUNCTION opsmeter.raw_facts(dim opsmeter.summary_dimension, ws bigint, from_ts timestamptz, to_ts timestamptz,
+                                   modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, key text, requests bigint, errors bigint,
                input_tokens numeric, output_tokens numeric, total_tokens numeric,
                cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
-               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
+               latency_counts bigint[], latency_ms integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT e.ts, e.data_mode, e.environment,
+           CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.provider END,
+           CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.model END,
+           CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
+                    WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
+           1::bigint, e.is_error::integer::bigint, e.input_tokens::numeric, e.output_tokens::numeric,
+           e.total_tokens::numeric, e.cached_input_tokens::numeric, e.reasoning_tokens::numeric,
+           coalesce(e.cost_usd, 0), (e.cost_usd IS NULL)::integer::bigint,
+           CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END::numeric,
+           (e.latency_ms IS NOT NULL)::integer::bigint, coalesce(e.latency_ms, 0)::bigint,
+           NULL::bigint[], e.latency_ms
+      FROM opsmeter.events e
+     WHERE e.workspace_id OPERATOR(pg_catalog.=) ws
+       AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
+       AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
+$$;
+
+-- The measures of one dimension in [from_ts, to_ts) for the active
+-- workspace, filtered, as rows that callers add up: summary rows for what
+-- is rolled up, plus one row per pending raw row or adjustment, plus raw
+-- rows where summaries cannot answer.  period_start is the start of what a
+-- row covers (a raw row's ts), so callers may group by local day.  Exact
+-- for any [from_ts, to_ts):
+--   * a part finer than a quarter hour at either end comes from raw rows;
+--   * overview and model: tier-1 quarters at both ends up to the UTC hour,
+--     and over every day that is not detailed; tier-2 hourly rows, and
+--     daily rows for whole UTC days, over the detailed days;
+--   * user, tenant, endpoint, prompt version: raw rows up to the UTC hour
+--     at both ends and over every day that is not detailed; tier-2 rows
+--     over the detailed days, as above.
+-- With local_days, daily rows are used only where the session's days are
+-- UTC days (the caller groups by local day).  Rows are cut at the
+-- retention horizon of the dimension.
+-- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
+-- Every call is planned with its values (plan_cache_mode), and every bound
+-- is a plain variable: the planner then leaves out every partition outside
+-- the window before opening or locking it.
+CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                               modes opsmeter.data_mode[], envs opsmeter.environment[],
+                               local_days boolean DEFAULT false)
+RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric,
+               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
+               latency_counts bigint[], latency_ms integer)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
     SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
@@ -68,91 +127,158 @@ DECLARE
     w bigint := opsmeter.rollup_watermark();
     holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
     horizon record := opsmeter.retained_from(ws);
-    first_day timestamptz;
-    last_day timestamptz;
-    -- None of the pending rows is dated more than 5 minutes past the
-    -- statement that wrote it.  A variable, not an expression, so that each
-    -- plan prunes the partitions created ahead as well as the older ones.
-    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');
+    coarse boolean := dim IN ('overview', 'model');
+    -- No row is dated more than 5 minutes past the statement that wrote it.
+    rows_end timestamptz := statement_timestamp() + interval '1 hour';
+    q_from timestamptz;     -- [q_from, q_to): whole UTC quarter hours
+    q_to timestamptz;
+    h_from timestamptz;     -- [h_from, h_to): whole UTC hours
+    h_to timestamptz;
+    d_from timestamptz;     -- [d_from, d_to): whole UTC days read as daily rows
+    d_to timestamptz;
+    detailed date[];
+    lo timestamptz;
+    hi timestamptz;
+    span record;
 BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
-                                                        THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
-    -- [first_day, last_day): whole UTC days inside the window, read as daily rows
-    first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
-    last_day := date_trunc('day', to_ts, 'UTC');
-    IF dim = 'overview' OR first_day >= last_day THEN
-        first_day := to_ts;
-        last_day := to_ts;
+    IF ws IS NULL THEN
+        RETURN;
+    END IF;
+    from_ts := greatest(from_ts, CASE WHEN coarse THEN date_trunc('hour', horizon.summary_from, 'UTC')
+                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
+    -- A window that reaches past the newest possible row is open to now:
+    -- it ends in the daily row of today, which each pass adds to as it adds
+    -- to today's hours.
+    IF to_ts >= rows_end THEN
+        to_ts := 'infinity';
+    END IF;
+    IF from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    q_from := opsmeter.ceil_to(from_ts, '15 minutes');
+    q_to := greatest(q_from, opsmeter.floor_to(to_ts, '15 minutes'));
+    h_from := least(opsmeter.ceil_to(q_from, '1 hour'), q_to);
+    h_to := greatest(h_from, opsmeter.floor_to(q_to, '1 hour'));
+    d_from := least(opsmeter.ceil_to(h_from, '1 day'), h_to);
+    d_to := greatest(d_from, opsmeter.floor_to(h_to, '1 day'));
+    IF local_days AND EXISTS (SELECT 1 FROM generate_series(d_from, least(d_to, rows_end), interval '24 hours') t
+                               WHERE extract(timezone FROM t) <> 0) THEN
+        d_from := h_to;
+        d_to := h_to;
+    END IF;
+    SELECT coalesce(array_agg(r.day), '{}') INTO detailed
+      FROM opsmeter.rollup_days r
+     WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
+       AND r.day >= (h_from AT TIME ZONE 'UTC')::date AND r.day <= (h_to AT TIME ZONE 'UTC')::date;
+
+    -- The ends finer than summaries hold: raw rows.
+    lo := from_ts;
+    hi := CASE WHEN coarse THEN q_from ELSE h_from END;
+    IF lo < hi THEN
+        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+    END IF;
+    lo := CASE WHEN coarse THEN q_to ELSE h_to END;
+    hi := to_ts;
+    IF lo < hi THEN
+        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
     END IF;
 
-    RETURN QUERY
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= from_ts AND s.period_start < first_day
-    UNION ALL
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= first_day AND s.period_start < last_day
-    UNION ALL
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= last_day AND s.period_start < to_ts
-    UNION ALL
-    -- The pending rows.
-    SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
-           CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
-           CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
-                    WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
-           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
-           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
-           p.latency_count, p.latency_sum_ms
-      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
-     WHERE p.workspace_id = ws
-       AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
-       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
-END
-$$;
+    -- Quarters at the ends (overview and model only).
+    IF coarse THEN
+        FOR lo, hi IN VALUES (q_from, h_from), (h_to, q_to) LOOP
+            CONTINUE WHEN lo >= hi;
+            RETURN QUERY
+            SELECT q.period_start, q.data_mode, q.environment,
+                   CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
+                   q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
+                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
+                   q.latency_count, q.latency_sum_ms, q.latency_counts, NULL::integer
+              FROM opsmeter.summary_quarters q
+             WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
+               AND q.period_start >= lo AND q.period_start < hi;
+        END LOOP;
+    END IF;
 
--- Latency histograms for the same window (overview's p95), one per hour
--- and mode / environment, plus the pending rows' (one per hour).
-CREATE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
-                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (hour timestamptz, counts bigint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    w bigint := opsmeter.rollup_watermark();
-    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
-    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
-BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
-    RETURN QUERY
-    SELECT h.hour, h.counts
-      FROM opsmeter.latency_histogram h
-     WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
-       AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
-    UNION ALL
-    SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
-      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
-     WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
-       AND p.ts >= from_ts AND p.ts < pending_to
-       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-     GROUP BY 1;
+    -- Whole hours of days that are not detailed: quarters or raw rows, one
+    -- run of consecutive days at a time.
+    FOR span IN
+        SELECT greatest(min(x.t), h_from) AS lo, least(max(x.t) + interval '24 hours', h_to) AS hi
+          FROM (SELECT t.t, t.t - (row_number() OVER (ORDER BY t.t))::integer * interval '24 hours' AS run
+                  FROM generate_series(opsmeter.floor_to(h_from, '1 day'),
+                                       opsmeter.floor_to(least(h_to, rows_end) - interval '1 microsecond', '1 day'),
+                                       interval '24 hours') t(t)
+                 WHERE h_from < h_to AND (t.t AT TIME ZONE 'UTC')::date <> ALL (detailed)) x
+         GROUP BY x.run
+    LOOP
+        lo := span.lo;
+        hi := span.hi;
+        IF coarse THEN
+            RETURN QUERY
+            SELECT q.period_start, q.data_mode, q.environment,
+                   CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
+                   q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
+                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
+                   q.latency_count, q.latency_sum_ms, q.latency_counts, NULL::integer
+              FROM opsmeter.summary_quarters q
+             WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
+               AND q.period_start >= lo AND q.period_start < hi;
+        ELSE
+            RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+        END IF;
+    END LOOP;
+
+    -- Detailed days: hourly rows at both ends, daily rows in between (only
+    -- detailed days have any).  Three plain range scans, no OR.
+    IF detailed <> '{}' THEN
+        RETURN QUERY
+        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
+               s.latency_counts, NULL::integer
+          FROM opsmeter.summaries s
+         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+           AND s.period_start >= h_from AND s.period_start < d_from
+        UNION ALL
+        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
+               s.latency_counts, NULL::integer
+          FROM opsmeter.summaries s
+         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
+           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+           AND s.period_start >= d_from AND s.period_start < d_to
+        UNION ALL
+        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
+               s.latency_counts, NULL::integer
+          FROM opsmeter.summaries s
+         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+           AND s.period_start >= d_to AND s.period_start < h_to;
+    END IF;
+
+    -- The pending rows where summaries answer: inside the quarters
+    -- (overview, model) or inside the hours of detailed days (the rest).
+    lo := CASE WHEN coarse THEN q_from ELSE h_from END;
+    hi := least(CASE WHEN coarse THEN q_to ELSE h_to END, rows_end);
+    IF lo < hi AND (coarse OR detailed <> '{}') THEN
+        RETURN QUERY
+        SELECT p.ts, p.data_mode, p.environment,
+               CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
+               CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
+                        WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
+               p.requests::bigint, p.errors::bigint, p.input_tokens::numeric, p.output_tokens::numeric,
+               p.total_tokens::numeric, p.cached_input_tokens::numeric, p.reasoning_tokens::numeric, p.cost_usd,
+               p.unpriced_requests::bigint, p.unpriced_tokens::numeric, p.latency_count::bigint, p.latency_sum_ms,
+               NULL::bigint[], p.latency_bucket
+          FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
+         WHERE p.workspace_id = ws
+           AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
+           AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+           AND (coarse OR (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed));
+    END IF;
 END
 $$;
 
@@ -164,25 +290,17 @@ RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, o
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH totals AS (
-        SELECT f.period_start::date AS day, sum(f.requests)::bigint AS requests, sum(f.errors)::bigint AS errors,
-               sum(f.input_tokens) AS input_tokens, sum(f.output_tokens) AS output_tokens,
-               sum(f.total_tokens) AS total_tokens, sum(f.cost_usd) AS cost_usd,
-               sum(f.unpriced_requests)::bigint AS unpriced_requests,
-               round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2) AS avg_latency_ms
-          FROM opsmeter.facts('overview', from_ts, to_ts, modes, envs) f
-         GROUP BY 1
-        HAVING sum(f.requests) <> 0
-    ), p95 AS (
-        SELECT h.hour::date AS day,
-               opsmeter.latency_percentile(opsmeter.latency_histogram_sum(h.counts), 0.95) AS p95
-          FROM opsmeter.latency_facts(from_ts, to_ts, modes, envs) h
-         GROUP BY 1
-    )
-    SELECT t.day, t.requests, t.errors, t.input_tokens, t.output_tokens, t.total_tokens, t.cost_usd,
-           t.unpriced_requests, t.avg_latency_ms, p.p95
-      FROM totals t LEFT JOIN p95 p USING (day)
-     ORDER BY t.day
+    SELECT f.period_start::date, sum(f.requests)::bigint, sum(f.errors)::bigint,
+           sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.cost_usd),
+           sum(f.unpriced_requests)::bigint,
+           round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
+           opsmeter.latency_percentile(
+               opsmeter.latency_histogram_add(opsmeter.latency_histogram_sum(f.latency_counts),
+                                              opsmeter.latency_histogram_of(f.latency_ms, f.latency_count)), 0.95)
+      FROM opsmeter.facts('overview', from_ts, to_ts, modes, envs, true) f
+     GROUP BY 1
+    HAVING sum(f.requests) <> 0
+     ORDER BY 1
 $$;
 
 -- A ranked list over one dimension.  Absent values group as 'unknown'.
@@ -204,6 +322,22 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     HAVING sum(f.requests) <> 0
      ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
      LIMIT lim
+$$;
+
+-- The days of the session TimeZone a view reports, oldest first: from the
+-- session window (opsmeter.range, if set) or else the retention horizon of
+-- the dimension, to today.  day_start and day_end bound the day's part
+-- inside the window (a DST day is 23 or 25 hours long).  A BI tool's filter
+-- on the views' "day" column applies to these rows, so only the days it
+-- asks for are ever read.
+CREATE FUNCTION opsmeter.report_days(dim opsmeter.summary_dimension)
+RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT d::date, greatest(d, b.first), d + interval '1 day'
+      FROM (SELECT greatest(opsmeter.session_window_start(),
+                            CASE WHEN dim IN ('overview', 'model') THEN h.summary_from ELSE h.raw_from END) AS first
+              FROM opsmeter.retained_from(opsmeter.active_workspace()) h) b,
+           generate_series(date_trunc('day', b.first), now(), interval '1 day') d
 $$;
 
 -- Function forms (the HTTP API's range / dataMode / environment / limit).
@@ -289,39 +423,90 @@ $$;
 COMMENT ON FUNCTION @extschema@.opsmeter_top_models(interval, text, text, integer) IS
     'provider/model pairs ranked by cost over a range (the function form of opsmeter.top_models)';
 
--- Views: the function forms for BI tools, over the window opsmeter.range
--- (default 7 days) with the session filters opsmeter.data_mode (default
--- real) and opsmeter.environment (default all).  security_invoker: row
--- level security applies to the reader.
+-- Views.  Session filters: opsmeter.data_mode (default real) and
+-- opsmeter.environment (default all).  Window: opsmeter.range if the
+-- session set it, else everything retained, so a BI tool that never heard
+-- of opsmeter.range gets what its own WHERE asks for.  The views with a
+-- "day" column are built per day of the session TimeZone (report_days):
+-- a filter on day limits which days are read at all.  security_invoker:
+-- row level security applies to the reader.
 CREATE VIEW opsmeter.overview WITH (security_invoker = true) AS
-    SELECT * FROM @extschema@.opsmeter_overview(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
-                                                pg_catalog.current_setting('opsmeter.environment'));
+    SELECT d.day, o.requests, o.errors, o.input_tokens, o.output_tokens, o.total_tokens, o.cost_usd,
+           o.unpriced_requests, o.avg_latency_ms, o.p95_latency_ms
+      FROM opsmeter.report_days('overview') d
+     CROSS JOIN LATERAL opsmeter.overview_rows(d.day_start, d.day_end,
+                                               opsmeter.data_mode_filter(), opsmeter.environment_filter()) o;
 COMMENT ON VIEW opsmeter.overview IS
-    'per-day totals of the active workspace over the session window (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
+    'per-day totals of the active workspace, one row per day of the session TimeZone (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
 CREATE VIEW opsmeter.top_users WITH (security_invoker = true) AS
-    SELECT * FROM @extschema@.opsmeter_top_users(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
-                                                 pg_catalog.current_setting('opsmeter.environment'), NULL);
-COMMENT ON VIEW opsmeter.top_users IS 'users ranked by cost over the session window';
+    SELECT r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('user', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_users IS 'users ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.top_tenants WITH (security_invoker = true) AS
-    SELECT * FROM @extschema@.opsmeter_top_tenants(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
-                                                   pg_catalog.current_setting('opsmeter.environment'), NULL);
-COMMENT ON VIEW opsmeter.top_tenants IS 'tenants ranked by cost over the session window';
+    SELECT r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('tenant', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_tenants IS 'tenants ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.top_endpoints WITH (security_invoker = true) AS
-    SELECT * FROM @extschema@.opsmeter_top_endpoints(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
-                                                     pg_catalog.current_setting('opsmeter.environment'), NULL);
-COMMENT ON VIEW opsmeter.top_endpoints IS 'endpoint tags ranked by cost over the session window';
+    SELECT r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('endpoint', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_endpoints IS 'endpoint tags ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.prompt_versions WITH (security_invoker = true) AS
-    SELECT * FROM @extschema@.opsmeter_prompt_versions(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
-                                                       pg_catalog.current_setting('opsmeter.environment'), NULL);
-COMMENT ON VIEW opsmeter.prompt_versions IS 'prompt versions ranked by cost over the session window';
+    SELECT r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('prompt_version', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.prompt_versions IS 'prompt versions ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.top_models WITH (security_invoker = true) AS
-    SELECT * FROM @extschema@.opsmeter_top_models(opsmeter.guc_range(), pg_catalog.current_setting('opsmeter.data_mode'),
-                                                  pg_catalog.current_setting('opsmeter.environment'), NULL);
-COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over the session window';
+    SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over the session window (all retained days unless opsmeter.range is set)';
+CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('user') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('user', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('tenant') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('tenant', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('endpoint') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('endpoint', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('prompt_version') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('prompt_version', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
+    SELECT d.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('model') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('model', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
 -- Models stored without a price in the window: what to add to the catalog.
 CREATE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
     SELECT r.provider, r.model, r.unpriced_requests AS requests, r.unpriced_tokens AS total_tokens
-      FROM opsmeter.ranked_rows('model', opsmeter.window_start(opsmeter.guc_range()), 'infinity',
+      FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
                                 opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
      WHERE r.unpriced_requests > 0
      ORDER BY r.unpriced_requests DESC, r.provider, r.model;
@@ -395,12 +580,21 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION @extschema@.opsmeter_export(timestamptz, timestamptz, text, text) IS
     'request-level rows of the active workspace in [range_start, range_end), cut at the raw retention horizon';
+-- The export view, per day of the session TimeZone like the other "day"
+-- views: a BI tool's filter on day limits the days read, and each day's
+-- rows are planned with that day's bounds (opsmeter.export_rows()), so no
+-- other partition is opened.  Cut at the session window (if set) and the
+-- raw retention horizon; oldest first.
 CREATE VIEW opsmeter.export WITH (security_invoker = true) AS
-    SELECT x.* FROM @extschema@.opsmeter_export(opsmeter.window_start(opsmeter.guc_range()), 'infinity',
-                                                pg_catalog.current_setting('opsmeter.data_mode'),
-                                                pg_catalog.current_setting('opsmeter.environment')) x;
+    SELECT x.ts, x.external_request_id, x.provider, x.model, x.input_tokens, x.output_tokens, x.total_tokens,
+           x.cached_input_tokens, x.reasoning_tokens, x.latency_ms, x.status, x.error_code, x.prompt_version,
+           x.endpoint_tag, x.user_id, x.tenant_id, x.data_mode, x.environment, x.cost_usd, x.pricing,
+           x.ingested_by, x.metadata, d.day
+      FROM opsmeter.report_days('user') d
+     CROSS JOIN LATERAL opsmeter.export_rows(d.day_start, least(d.day_end, statement_timestamp() + interval '1 hour'),
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter()) x;
 COMMENT ON VIEW opsmeter.export IS
-    'request-level rows of the active workspace in the session window, cut at the raw retention horizon';
+    'request-level rows of the active workspace with their day in the session TimeZone (all retained rows unless opsmeter.range is set)';
 
 -- Compare: the current window against the previous window of equal length.
 CREATE FUNCTION @extschema@.opsmeter_compare(dimension text, range interval DEFAULT '7 days')

@@ -20,9 +20,11 @@ BEGIN
         RAISE EXCEPTION 'invalid events %', coalesce(events::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Ask for 1 to 100000 demo events (default 200).';
     END IF;
-    -- Leave an hour of margin before the oldest timestamp ingest accepts.
-    SELECT least(interval '7 days', r.raw - interval '1 hour') INTO span
-      FROM opsmeter.effective_retention() r WHERE r.workspace_id = ws;
+    -- Inside the default window of the views' function forms ('7 days':
+    -- from local midnight six days ago), and an hour clear of the oldest
+    -- timestamp ingest accepts.
+    SELECT least(now() - opsmeter.window_start('7 days'), (now() - h.raw_from) - interval '1 hour') INTO span
+      FROM opsmeter.retained_from(ws) h;
     span := greatest(span, interval '1 minute');
     WHILE done < events LOOP
         chunk := least(events - done, 1000);
@@ -57,7 +59,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.opsmeter_ingest_demo(integer) IS
-    'write realistic sample traffic (dataMode demo, environment dev, last 7 days) into the active workspace';
+    'write realistic sample traffic (dataMode demo, environment dev, inside the default 7-day window) into the active workspace';
 
 -- Who cleared what: one row per cleanup, readable by owners and admins.
 CREATE TABLE opsmeter.cleanup_audit (

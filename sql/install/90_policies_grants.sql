@@ -64,10 +64,14 @@ ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summaries_read ON opsmeter.summaries FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.summaries TO PUBLIC;
-ALTER TABLE opsmeter.latency_histogram ENABLE ROW LEVEL SECURITY;
-CREATE POLICY latency_histogram_read ON opsmeter.latency_histogram FOR SELECT
+ALTER TABLE opsmeter.summary_quarters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_quarters_read ON opsmeter.summary_quarters FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
-GRANT SELECT ON opsmeter.latency_histogram TO PUBLIC;
+GRANT SELECT ON opsmeter.summary_quarters TO PUBLIC;
+ALTER TABLE opsmeter.rollup_days ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rollup_days_read ON opsmeter.rollup_days FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.rollup_days TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._histogram_count(internal, integer, bigint), opsmeter._histogram_merge(internal, bigint[]),
                        opsmeter._histogram_final(internal) FROM PUBLIC;
 ALTER TABLE opsmeter.summary_adjustments ENABLE ROW LEVEL SECURITY;
@@ -78,6 +82,8 @@ GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[]),
+                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint, date, boolean) FROM PUBLIC;
 
 -- retention
 GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;
@@ -143,9 +149,16 @@ ALTER TABLE opsmeter.summaries
     ALTER COLUMN cached_input_tokens SET STATISTICS 0, ALTER COLUMN reasoning_tokens SET STATISTICS 0,
     ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN unpriced_requests SET STATISTICS 0,
     ALTER COLUMN unpriced_tokens SET STATISTICS 0, ALTER COLUMN latency_count SET STATISTICS 0,
-    ALTER COLUMN latency_sum_ms SET STATISTICS 0;
-ALTER TABLE opsmeter.latency_histogram
-    ALTER COLUMN counts SET STATISTICS 0;
+    ALTER COLUMN latency_sum_ms SET STATISTICS 0, ALTER COLUMN latency_counts SET STATISTICS 0;
+ALTER TABLE opsmeter.summary_quarters
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN requests SET STATISTICS 0,
+    ALTER COLUMN errors SET STATISTICS 0, ALTER COLUMN input_tokens SET STATISTICS 0,
+    ALTER COLUMN output_tokens SET STATISTICS 0, ALTER COLUMN total_tokens SET STATISTICS 0,
+    ALTER COLUMN cached_input_tokens SET STATISTICS 0, ALTER COLUMN reasoning_tokens SET STATISTICS 0,
+    ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN unpriced_requests SET STATISTICS 0,
+    ALTER COLUMN unpriced_tokens SET STATISTICS 0, ALTER COLUMN latency_count SET STATISTICS 0,
+    ALTER COLUMN latency_sum_ms SET STATISTICS 0, ALTER COLUMN latency_counts SET STATISTICS 0;
 ALTER TABLE opsmeter.summary_adjustments
     ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
     ALTER COLUMN user_id SET STATISTICS 0, ALTER COLUMN tenant_id SET STATISTICS 0,

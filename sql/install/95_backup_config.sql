@@ -13,7 +13,8 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.prices', $$WHERE source <> 
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.request_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.ingest_batch_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.summaries', '');
-SELECT pg_catalog.pg_extension_config_dump('opsmeter.latency_histogram', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.summary_quarters', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_days', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.summary_adjustments', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.spend_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.cleanup_audit', '');
