@@ -119,14 +119,15 @@ SELECT count(*) AS days_without_window FROM opsmeter.overview;
 SET opsmeter.range = '2d';
 SHOW opsmeter.range;
 SELECT count(*) AS days_in_2d_window FROM opsmeter.overview;
--- '24h' is the last 24 hours, as '24 hours' is in the function forms.
-SET opsmeter.range = '24h';
+-- '48h' is the last 48 hours (from the hour), as '48 hours' is in the
+-- function forms; '2d' above is two calendar days.
+SET opsmeter.range = '48h';
 SHOW opsmeter.range;
-SELECT (SELECT sum(requests) FROM opsmeter.top_models) = (SELECT sum(requests) FROM opsmeter_top_models('24 hours'))
+SELECT (SELECT sum(requests) FROM opsmeter.top_models) = (SELECT sum(requests) FROM opsmeter_top_models('48 hours'))
        AS same_as_function_form,
        (SELECT sum(requests) FROM opsmeter.top_models)
      = (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real'
-           AND ts >= date_trunc('hour', now()) - interval '23 hours') AS last_24_hours;
+           AND ts >= date_trunc('hour', now()) - interval '47 hours') AS last_48_hours;
 RESET opsmeter.range;
 SELECT user_id, requests FROM opsmeter_top_users('7 days', 'real', 'all', 2);
 SELECT provider, model, requests, unpriced_requests FROM opsmeter_top_models(lim => 10);

@@ -104,16 +104,15 @@ $$;
 --   * user, tenant, endpoint, prompt version: raw rows up to the UTC hour
 --     at both ends and over every day that is not detailed; tier-2 rows
 --     over the detailed days, as above.
--- With local_days, daily rows are used only where the session's days are
--- UTC days (the caller groups by local day).  Rows are cut at the
--- retention horizon of the dimension.
+-- A caller that groups by local day calls it once per local day: a UTC
+-- hour (or day) row never straddles two local days inside one call's
+-- window.  Rows are cut at the retention horizon of the dimension.
 -- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
 -- Every call is planned with its values (plan_cache_mode), and every bound
 -- is a plain variable: the planner then leaves out every partition outside
 -- the window before opening or locking it.
 CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
-                               modes opsmeter.data_mode[], envs opsmeter.environment[],
-                               local_days boolean DEFAULT false)
+                               modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, key text, requests bigint, errors bigint,
                input_tokens numeric, output_tokens numeric, total_tokens numeric,
@@ -161,11 +160,6 @@ BEGIN
     h_to := greatest(h_from, opsmeter.floor_to(q_to, '1 hour'));
     d_from := least(opsmeter.ceil_to(h_from, '1 day'), h_to);
     d_to := greatest(d_from, opsmeter.floor_to(h_to, '1 day'));
-    IF local_days AND EXISTS (SELECT 1 FROM generate_series(d_from, least(d_to, rows_end), interval '24 hours') t
-                               WHERE extract(timezone FROM t) <> 0) THEN
-        d_from := h_to;
-        d_to := h_to;
-    END IF;
     SELECT coalesce(array_agg(r.day), '{}') INTO detailed
       FROM opsmeter.rollup_days r
      WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
@@ -282,24 +276,81 @@ BEGIN
 END
 $$;
 
--- Overview: one row per day of the session's TimeZone.  p95 is the upper
--- bound of the latency bucket holding the 95th percentile (nearest rank).
-CREATE FUNCTION opsmeter.overview_rows(from_ts timestamptz, to_ts timestamptz,
-                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+-- The days of the session TimeZone in [from_ts, to_ts) that can hold rows
+-- of the active workspace, oldest first, cut at the retention horizon of
+-- the dimension: the days of its rolled-up rows (opsmeter.rollup_days) and
+-- of its pending rows; every other day is empty and is left out.
+-- day_start and day_end bound the day's part inside the window (a DST day
+-- is 23 or 25 hours long).  The views with a "day" column are built on
+-- these rows, so a BI tool's filter on day limits the days read.  Planned
+-- with its values, like facts(): the pending rows' scan opens only the
+-- partitions of the window.
+CREATE FUNCTION opsmeter.report_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();
+    horizon record := opsmeter.retained_from(ws);
+    rows_end timestamptz := statement_timestamp() + interval '1 hour';
+    data_days date[];
+BEGIN
+    from_ts := greatest(from_ts, CASE WHEN dim IN ('overview', 'model') THEN horizon.summary_from
+                                      ELSE horizon.raw_from END);
+    to_ts := least(to_ts, rows_end);
+    IF ws IS NULL OR from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(array_agg(x.day), '{}') INTO data_days FROM (
+        SELECT r.day FROM opsmeter.rollup_days r
+         WHERE r.workspace_id = ws AND r.day >= (from_ts AT TIME ZONE 'UTC')::date
+           AND r.day <= (to_ts AT TIME ZONE 'UTC')::date
+        UNION
+        SELECT (p.ts AT TIME ZONE 'UTC')::date
+          FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
+         WHERE p.workspace_id = ws AND p.ts >= from_ts AND p.ts < to_ts) x;
+    RETURN QUERY
+    SELECT d::date, greatest(d, from_ts), least(d + interval '1 day', to_ts)
+      FROM generate_series(date_trunc('day', from_ts), to_ts, interval '1 day') d
+     WHERE d < to_ts
+       AND ((greatest(d, from_ts) AT TIME ZONE 'UTC')::date = ANY (data_days)
+            OR ((least(d + interval '1 day', to_ts) - interval '1 microsecond') AT TIME ZONE 'UTC')::date = ANY (data_days));
+END
+$$;
+
+-- The overview of one local day [day_start, day_end): one row, or none if
+-- it has no rows.  p95 is the upper bound of the latency bucket holding
+-- the 95th percentile (nearest rank).
+CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestamptz,
+                                         modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT f.period_start::date, sum(f.requests)::bigint, sum(f.errors)::bigint,
+    SELECT sum(f.requests)::bigint, sum(f.errors)::bigint,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.cost_usd),
            sum(f.unpriced_requests)::bigint,
            round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
            opsmeter.latency_percentile(
                opsmeter.latency_histogram_add(opsmeter.latency_histogram_sum(f.latency_counts),
                                               opsmeter.latency_histogram_of(f.latency_ms, f.latency_count)), 0.95)
-      FROM opsmeter.facts('overview', from_ts, to_ts, modes, envs, true) f
-     GROUP BY 1
+      FROM opsmeter.facts('overview', day_start, day_end, modes, envs) f
     HAVING sum(f.requests) <> 0
+$$;
+
+-- Overview: one row per day of the session's TimeZone, each day's facts
+-- read on their own (see facts()).
+CREATE FUNCTION opsmeter.overview_rows(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT d.day, o.*
+      FROM opsmeter.report_days('overview', from_ts, to_ts) d
+     CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o
      ORDER BY 1
 $$;
 
@@ -324,21 +375,6 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      LIMIT lim
 $$;
 
--- The days of the session TimeZone a view reports, oldest first: from the
--- session window (opsmeter.range, if set) or else the retention horizon of
--- the dimension, to today.  day_start and day_end bound the day's part
--- inside the window (a DST day is 23 or 25 hours long).  A BI tool's filter
--- on the views' "day" column applies to these rows, so only the days it
--- asks for are ever read.
-CREATE FUNCTION opsmeter.report_days(dim opsmeter.summary_dimension)
-RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT d::date, greatest(d, b.first), d + interval '1 day'
-      FROM (SELECT greatest(opsmeter.session_window_start(),
-                            CASE WHEN dim IN ('overview', 'model') THEN h.summary_from ELSE h.raw_from END) AS first
-              FROM opsmeter.retained_from(opsmeter.active_workspace()) h) b,
-           generate_series(date_trunc('day', b.first), now(), interval '1 day') d
-$$;
 
 -- Function forms (the HTTP API's range / dataMode / environment / limit).
 CREATE FUNCTION @extschema@.opsmeter_overview(range interval DEFAULT '7 days', data_mode text DEFAULT 'real',
@@ -433,9 +469,9 @@ COMMENT ON FUNCTION @extschema@.opsmeter_top_models(interval, text, text, intege
 CREATE VIEW opsmeter.overview WITH (security_invoker = true) AS
     SELECT d.day, o.requests, o.errors, o.input_tokens, o.output_tokens, o.total_tokens, o.cost_usd,
            o.unpriced_requests, o.avg_latency_ms, o.p95_latency_ms
-      FROM opsmeter.report_days('overview') d
-     CROSS JOIN LATERAL opsmeter.overview_rows(d.day_start, d.day_end,
-                                               opsmeter.data_mode_filter(), opsmeter.environment_filter()) o;
+      FROM opsmeter.report_days('overview', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end,
+                                                 opsmeter.data_mode_filter(), opsmeter.environment_filter()) o;
 COMMENT ON VIEW opsmeter.overview IS
     'per-day totals of the active workspace, one row per day of the session TimeZone (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
 CREATE VIEW opsmeter.top_users WITH (security_invoker = true) AS
@@ -471,35 +507,35 @@ COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over
 CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
     SELECT d.day, r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('user') d
+      FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('user', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
 COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
     SELECT d.day, r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('tenant') d
+      FROM opsmeter.report_days('tenant', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('tenant', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
 COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
     SELECT d.day, r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('endpoint') d
+      FROM opsmeter.report_days('endpoint', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('endpoint', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
 COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
     SELECT d.day, r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('prompt_version') d
+      FROM opsmeter.report_days('prompt_version', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('prompt_version', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
 COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
     SELECT d.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
            r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('model') d
+      FROM opsmeter.report_days('model', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('model', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
@@ -590,7 +626,7 @@ CREATE VIEW opsmeter.export WITH (security_invoker = true) AS
            x.cached_input_tokens, x.reasoning_tokens, x.latency_ms, x.status, x.error_code, x.prompt_version,
            x.endpoint_tag, x.user_id, x.tenant_id, x.data_mode, x.environment, x.cost_usd, x.pricing,
            x.ingested_by, x.metadata, d.day
-      FROM opsmeter.report_days('user') d
+      FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.export_rows(d.day_start, least(d.day_end, statement_timestamp() + interval '1 hour'),
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter()) x;
 COMMENT ON VIEW opsmeter.export IS
