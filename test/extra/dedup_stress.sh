@@ -3,7 +3,8 @@
 # key space, so the same externalRequestId races between transactions all
 # the time (both the direct claim and its waiting fallback run).  Afterwards
 # every key must have exactly one row and one dedup key, and the rollup must
-# equal the raw data.  Runs against the cluster of test/run-tests.sh.
+# equal the raw data (tier 1, opsmeter.summary_quarters, counts every
+# rolled-up row once).  Runs against the cluster of test/run-tests.sh.
 set -euo pipefail
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 DB=opsmeter_stress
@@ -25,7 +26,7 @@ rows=$(q "SELECT count(*) FROM opsmeter.events")
 ids=$(q "SELECT count(DISTINCT external_request_id) FROM opsmeter.events")
 keys=$(q "SELECT count(*) FROM opsmeter.request_keys")
 joined=$(q "SELECT count(*) FROM opsmeter.events e JOIN opsmeter.request_keys k USING (workspace_id, external_request_id)")
-summed=$(q "SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview'")
+summed=$(q "SELECT sum(requests) FROM opsmeter.summary_quarters")
 raced=$(q "SELECT n_tup_del FROM pg_stat_user_tables WHERE relname = 'request_keys'")
 echo "stress: $rows rows, $ids distinct ids, $keys keys, $joined matched, $summed summarized, $raced raced key inserts undone"
 if [[ "$rows" -gt 0 && "$rows" == "$ids" && "$rows" == "$keys" && "$rows" == "$joined" && "$rows" == "$summed" ]]; then

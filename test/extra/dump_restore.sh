@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Backups: pg_dump a database using opsmeter (workspaces, members, raw rows in
-# several daily partitions, dedup keys, summaries, watermark, a loaded price),
-# restore it into a fresh database, and check that everything came back and
-# still works: same totals, duplicates still refused, the next pass exact.
+# several daily partitions, dedup keys, both tiers of summaries and the days
+# they cover, watermark, a loaded price), restore it into a fresh database,
+# and check that everything came back and still works: same totals,
+# duplicates still refused, the next pass exact in both tiers.
 # Runs against the cluster of test/run-tests.sh.
 set -euo pipefail
 SRC=opsmeter_dump_src
@@ -29,6 +30,13 @@ q $SRC "SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId',
           'inputTokens', 1000 + i, 'outputTokens', 100,
           'timestamp', to_char(now() AT TIME ZONE 'UTC' - make_interval(hours => i), 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))))
         FROM generate_series(1, 60) i" >/dev/null
+# A busy day (yesterday, UTC): enough rows, few users, so that the pass
+# details it and tier 2 (opsmeter.summaries) has rows to dump.
+q $SRC "SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'busy-' || i, 'provider', 'openai',
+          'model', 'gpt-4o', 'inputTokens', 100 + i, 'outputTokens', 10, 'userId', 'u' || (i % 2),
+          'timestamp', to_char(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '12 hours' + i * interval '1 second',
+                               'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))))
+        FROM generate_series(1, 400) i" >/dev/null
 q $SRC "SELECT opsmeter_run_retention()" >/dev/null
 q $SRC "SELECT opsmeter_ingest('{\"externalRequestId\": \"tail-1\", \"provider\": \"openai\", \"model\": \"gpt-4o\", \"inputTokens\": 5, \"outputTokens\": 5}')" >/dev/null
 
@@ -36,12 +44,17 @@ facts="SELECT (SELECT count(*) FROM opsmeter.events) || ' rows, ' ||
   (SELECT count(DISTINCT tableoid) FROM opsmeter.events) || ' partitions, ' ||
   (SELECT count(*) FROM opsmeter.request_keys) || ' keys, ' ||
   (SELECT sum(cost_usd) FROM opsmeter.events) || ' usd, ' ||
-  (SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview') || ' summarized, watermark ' ||
+  (SELECT sum(requests) FROM opsmeter.summary_quarters) || ' summarized, ' ||
+  (SELECT count(*) FROM opsmeter.summaries) || ' tier-2 rows, ' ||
+  (SELECT count(*) FROM opsmeter.rollup_days) || ' days (' ||
+  (SELECT count(*) FROM opsmeter.rollup_days WHERE detail_rows IS NOT NULL) || ' detailed), watermark ' ||
   (opsmeter.rollup_watermark() > 0) || ', ' ||
   (SELECT count(*) FROM opsmeter.workspace_members) || ' members, ' ||
   (SELECT count(*) FROM opsmeter.prices WHERE provider = 'acme') || ' acme price, ' ||
   (SELECT count(*) FROM opsmeter.retention_runs) || ' runs'"
 before=$(q $SRC "$facts")
+[[ "$(q $SRC "SELECT count(*) > 0 FROM opsmeter.summaries")" == t ]] ||
+	{ echo "dump_restore: FAILED: no detailed day before the dump ($before)" >&2; exit 1; }
 pg_dump -Fc -d $SRC -f "$DUMP"
 pg_restore -d $DST --exit-on-error "$DUMP"
 after=$(q $DST "$facts")
@@ -52,7 +65,12 @@ echo "dump_restore: after:  $after"
 dup=$(q $DST "SELECT opsmeter_ingest('{\"externalRequestId\": \"d-7\", \"provider\": \"openai\", \"model\": \"gpt-4o\", \"inputTokens\": 1, \"outputTokens\": 1}') ->> 'duplicate'")
 new=$(q $DST "SELECT opsmeter_ingest('{\"externalRequestId\": \"after-restore\", \"provider\": \"acme\", \"model\": \"acme-1\", \"inputTokens\": 1000000, \"outputTokens\": 0}') ->> 'costUsd'")
 q $DST "SELECT opsmeter_run_retention()" >/dev/null
-exact=$(q $DST "SELECT (SELECT count(*) FROM opsmeter.events) = (SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview')")
+# Tier 1 counts every row; tier 2's hourly overview rows count every row of
+# the detailed days.
+exact=$(q $DST "SELECT (SELECT count(*) FROM opsmeter.events) = (SELECT sum(requests) FROM opsmeter.summary_quarters)
+  AND (SELECT count(*) FROM opsmeter.events e JOIN opsmeter.rollup_days d
+         ON d.workspace_id = e.workspace_id AND d.day = (e.ts AT TIME ZONE 'UTC')::date AND d.detail_rows IS NOT NULL)
+      = (SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview' AND grain = 'hour')")
 echo "dump_restore: duplicate after restore: $dup; restored price used: \$$new; summaries exact after a pass: $exact"
 [[ "$dup" == "true" && "$new" == "1" && "$exact" == "t" ]] || { echo "dump_restore: FAILED" >&2; exit 1; }
 echo "dump_restore: ok"

@@ -21,15 +21,16 @@ CREATE EXTENSION opsmeter;
 SELECT opsmeter_create_workspace('tap');
 });
 
-# summaries + pending rows (above the watermark or in a hole) = raw rows,
-# in count and in money.
+# tier 1 (opsmeter.summary_quarters, which counts every rolled-up row once)
+# + pending rows (above the watermark or in a hole) = raw rows, in count and
+# in money.
 my $exact = q{
 SELECT (SELECT count(*) FROM opsmeter.events)
-       = (SELECT coalesce(sum(requests), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
+       = (SELECT coalesce(sum(requests), 0) FROM opsmeter.summary_quarters)
          + (SELECT count(*) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark()
                                                                 OR e.ingest_batch = ANY (opsmeter.rollup_holes()))
    AND (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.events)
-       = (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.summaries WHERE dimension = 'overview')
+       = (SELECT coalesce(sum(cost_usd), 0) FROM opsmeter.summary_quarters)
          + (SELECT coalesce(sum(e.cost_usd), 0) FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark()
                                                                 OR e.ingest_batch = ANY (opsmeter.rollup_holes()))
    AND (SELECT count(*) FROM opsmeter.events) = (SELECT count(*) FROM opsmeter.request_keys)
@@ -56,7 +57,7 @@ ok($node->poll_query_until('postgres',
 	'worker shows in pg_stat_activity');
 $node->safe_psql('postgres', ingest(50));
 ok($node->poll_query_until('postgres',
-	"SELECT coalesce(sum(requests), 0) = 50 FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	"SELECT coalesce(sum(requests), 0) = 50 FROM opsmeter.summary_quarters"),
 	'worker rolled up 50 events');
 is($node->safe_psql('postgres', $exact), 't', 'totals exact after worker passes');
 ok($node->safe_psql('postgres',
@@ -71,21 +72,23 @@ ok($node->wait_for_log(qr/opsmeter worker reloaded its configuration: enabled=on
 	'worker reloads on SIGHUP');
 
 # 3. A failing pass: logged, recorded, survived; the next pass catches up.
+#    The fault is on tier 1, which every pass with rows writes (tier 2 is
+#    written only for detailed days, and these few rows never make one).
 my $pid_before = worker_pid();
 $node->safe_psql('postgres', q{
 CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'summaries refused for the test'; END $$;
-CREATE TRIGGER refuse BEFORE INSERT ON opsmeter.summaries FOR EACH ROW EXECUTE FUNCTION public.refuse();
+BEGIN RAISE EXCEPTION 'summary_quarters refused for the test'; END $$;
+CREATE TRIGGER refuse BEFORE INSERT ON opsmeter.summary_quarters FOR EACH ROW EXECUTE FUNCTION public.refuse();
 });
 $node->safe_psql('postgres', ingest(20));
 ok($node->poll_query_until('postgres',
-	"SELECT count(*) > 0 FROM opsmeter.retention_runs WHERE triggered_by = 'worker' AND NOT ok AND error LIKE '%summaries refused%'"),
+	"SELECT count(*) > 0 FROM opsmeter.retention_runs WHERE triggered_by = 'worker' AND NOT ok AND error LIKE '%summary_quarters refused%'"),
 	'failed pass recorded with its error');
 is(worker_pid(), $pid_before, 'worker survived the failing pass');
 is($node->safe_psql('postgres', $exact), 't', 'totals exact while passes fail');
-$node->safe_psql('postgres', 'DROP TRIGGER refuse ON opsmeter.summaries');
+$node->safe_psql('postgres', 'DROP TRIGGER refuse ON opsmeter.summary_quarters');
 ok($node->poll_query_until('postgres',
-	"SELECT coalesce(sum(requests), 0) = 70 FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	"SELECT coalesce(sum(requests), 0) = 70 FROM opsmeter.summary_quarters"),
 	'next pass caught up after the fault was fixed');
 
 # 4. kill -9 of a backend in the middle of a pass.  A pass never waits for
@@ -117,7 +120,7 @@ is($node->safe_psql('postgres', $exact), 't', 'totals exact after the crash');
 $node->safe_psql('postgres', 'SELECT opsmeter_run_retention()');
 is($node->safe_psql('postgres', $exact), 't', 'totals exact after the next pass');
 is($node->safe_psql('postgres',
-	"SELECT coalesce(sum(requests), 0) FROM opsmeter.summaries WHERE dimension = 'overview'"), $n,
+	"SELECT coalesce(sum(requests), 0) FROM opsmeter.summary_quarters"), $n,
 	'every committed event counted once');
 
 # 5. kill -9 of the worker in the middle of its pass.
@@ -139,19 +142,19 @@ ok($node->poll_query_until('postgres',
 	'worker restarted after the crash');
 $node->safe_psql('postgres', ingest(10));
 ok($node->poll_query_until('postgres',
-	"SELECT coalesce(sum(requests), 0) = $n FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	"SELECT coalesce(sum(requests), 0) = $n FROM opsmeter.summary_quarters"),
 	'restarted worker rolled everything up exactly once');
 is($node->safe_psql('postgres', $exact), 't', 'totals exact after the worker crash');
 
 # 6. Retention drops a whole day once it is past every workspace's raw
-#    retention, with its dedup keys; overview summaries keep the history.
+#    retention, with its dedup keys; tier 1 keeps the history.
 $node->safe_psql('postgres', qq{SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'old-' || i,
   'provider', 'openai', 'model', 'gpt-4o', 'inputTokens', 10, 'outputTokens', 1,
   'timestamp', to_char(now() AT TIME ZONE 'UTC' - interval '3 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
   FROM generate_series(1, 30) i});
 $n += 30;
 ok($node->poll_query_until('postgres',
-	"SELECT coalesce(sum(requests), 0) = $n FROM opsmeter.summaries WHERE dimension = 'overview'"),
+	"SELECT coalesce(sum(requests), 0) = $n FROM opsmeter.summary_quarters"),
 	'old day rolled up');
 my $old_part = $node->safe_psql('postgres',
 	"SELECT opsmeter.partition_name(((now() - interval '3 days') AT TIME ZONE 'UTC')::date)");
@@ -164,8 +167,8 @@ is($node->safe_psql('postgres', q{
          (SELECT count(*) FROM opsmeter.request_keys WHERE external_request_id LIKE 'old-%') || '/' ||
          (SELECT count(*) FROM opsmeter.events) || '/' || (SELECT count(*) FROM opsmeter.request_keys)}),
 	'0/0/' . ($n - 30) . '/' . ($n - 30), 'rows and dedup keys of the day are gone, the rest kept');
-is($node->safe_psql('postgres', "SELECT sum(requests) FROM opsmeter.summaries WHERE dimension = 'overview'"),
-	$n, 'overview summaries keep the dropped day');
+is($node->safe_psql('postgres', "SELECT sum(requests) FROM opsmeter.summary_quarters"),
+	$n, 'tier 1 summaries keep the dropped day');
 ok($node->safe_psql('postgres',
 	"SELECT partitions_dropped > 0 AND keys_purged = 30 FROM opsmeter.retention_runs WHERE partitions_dropped > 0 ORDER BY run_id DESC LIMIT 1") eq 't',
 	'the pass recorded the drop');
