@@ -395,6 +395,67 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
      GROUP BY 1, 2
 $$;
 
+-- Judges workspace-days (opsmeter.rollup_days), given as two arrays, with
+-- the raw rows of batches <= upto_batch and not in except_batches rolled
+-- up: a day that is not detailed, once it has at least 256 rolled-up rows
+-- and twice as many as when last judged, and all its raw rows are still
+-- retained, is detailed from its raw rows if both tiers then fit in its
+-- raw rows; a detailed day whose rows no longer
+-- fit loses its tier-2 rows.  Either way summary rows never outnumber the
+-- raw rows of a day.  Called by _rollup() for the days a pass touched.
+CREATE FUNCTION opsmeter._judge_days(ws_list bigint[], day_list date[], upto_batch bigint, except_batches bigint[])
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    d record;
+    n bigint;
+BEGIN
+    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
+               JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
+              ORDER BY r.workspace_id, r.day LOOP
+        IF d.detail_rows IS NULL THEN
+            CONTINUE WHEN d.requests < 256 OR d.requests < 2 * d.checked_at;
+            -- Only a day whose raw rows are all still there (tier 2 is
+            -- built from them).
+            CONTINUE WHEN d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from;
+            SELECT coalesce(sum(x.new_rows), 0) INTO n
+              FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, d.workspace_id, d.day, true) x;
+            IF d.quarter_rows + n <= d.requests THEN
+                PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, d.workspace_id, d.day, false);
+                UPDATE opsmeter.rollup_days r SET detail_rows = n
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            ELSE
+                UPDATE opsmeter.rollup_days r SET checked_at = d.requests
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            END IF;
+        ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
+            -- The counts are upper bounds (emptied groups leave uncounted):
+            -- count exactly before undoing anything.
+            UPDATE opsmeter.rollup_days r
+               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                    WHERE q.workspace_id = d.workspace_id
+                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
+                   detail_rows = (SELECT count(*) FROM opsmeter.summaries s
+                                   WHERE s.workspace_id = d.workspace_id
+                                     AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                     AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
+             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
+            RETURNING r.* INTO d;
+            IF d.quarter_rows + d.detail_rows > d.requests THEN
+                DELETE FROM opsmeter.summaries s
+                 WHERE s.workspace_id = d.workspace_id
+                   AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
+                UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- Rolls the pending rows into summaries: every row of a batch that has
 -- ended, none of a batch still in flight; returns how many.  It never waits
 -- for an ingest: a batch in flight (even one left idle for hours) becomes a
@@ -408,12 +469,6 @@ $$;
 -- each of them pay for JIT compilation.  work_mem lets the grouping sets
 -- sort in memory.  Each statement is planned with its values, so that
 -- detailing one day reads only that day's partition.
---
--- After folding, each workspace-day it touched is judged (opsmeter.rollup_days):
--- a day that is not detailed, once it has at least 256 rolled-up rows and
--- twice as many as when last judged, is detailed from its raw rows if both
--- tiers then fit in its raw rows; a detailed day whose rows no longer fit
--- loses its tier-2 rows.  Either way summary rows never outnumber raw rows.
 CREATE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
     SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
@@ -429,8 +484,6 @@ DECLARE
     detail_ws bigint[];
     detail_day date[];
     detail_new bigint[];
-    d record;
-    n bigint;
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
@@ -502,46 +555,7 @@ BEGIN
         DELETE FROM opsmeter.summary_quarters q WHERE q.requests = 0;
     END IF;
 
-    -- Judge the days this pass touched.
-    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
-               JOIN unnest(touched_ws, touched_day) t(workspace_id, day) USING (workspace_id, day)
-              ORDER BY r.workspace_id, r.day LOOP
-        IF d.detail_rows IS NULL THEN
-            CONTINUE WHEN d.requests < 256 OR d.requests < 2 * d.checked_at;
-            SELECT coalesce(sum(x.new_rows), 0) INTO n
-              FROM opsmeter._fold_detail(0, w_new, '{}', holes_new, d.workspace_id, d.day, true) x;
-            IF d.quarter_rows + n <= d.requests THEN
-                PERFORM opsmeter._fold_detail(0, w_new, '{}', holes_new, d.workspace_id, d.day, false);
-                UPDATE opsmeter.rollup_days r SET detail_rows = n
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            ELSE
-                UPDATE opsmeter.rollup_days r SET checked_at = d.requests
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            END IF;
-        ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
-            -- The counts are upper bounds (emptied groups leave uncounted):
-            -- count exactly before undoing anything.
-            UPDATE opsmeter.rollup_days r
-               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
-                                    WHERE q.workspace_id = d.workspace_id
-                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
-                   detail_rows = (SELECT count(*) FROM opsmeter.summaries s
-                                   WHERE s.workspace_id = d.workspace_id
-                                     AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                     AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
-             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
-            RETURNING r.* INTO d;
-            IF d.quarter_rows + d.detail_rows > d.requests THEN
-                DELETE FROM opsmeter.summaries s
-                 WHERE s.workspace_id = d.workspace_id
-                   AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                   AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
-                UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            END IF;
-        END IF;
-    END LOOP;
+    PERFORM opsmeter._judge_days(touched_ws, touched_day, w_new, holes_new);
 
     UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
     watermark := w_new;

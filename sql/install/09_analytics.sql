@@ -322,7 +322,7 @@ $$;
 
 -- The overview of one local day [day_start, day_end): one row, or none if
 -- it has no rows.  p95 is the upper bound of the latency bucket holding
--- the 95th percentile (nearest rank).
+-- the 95th percentile (nearest rank); money as in ranked_rows().
 CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
@@ -330,7 +330,7 @@ RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_toke
                avg_latency_ms numeric, p95_latency_ms integer)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT sum(f.requests)::bigint, sum(f.errors)::bigint,
-           sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), sum(f.cost_usd),
+           sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), trim_scale(sum(f.cost_usd)),
            sum(f.unpriced_requests)::bigint,
            round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
            opsmeter.latency_percentile(
@@ -355,6 +355,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- A ranked list over one dimension.  Absent values group as 'unknown'.
+-- Money is shown without trailing zeros (trim_scale), so a sum reads the
+-- same whichever tier or raw rows it came from.
 CREATE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                      modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
 RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
@@ -364,7 +366,7 @@ RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigi
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT f.provider, f.model, coalesce(f.key, 'unknown'),
            sum(f.requests)::bigint, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
-           sum(f.total_tokens), sum(f.cost_usd), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
+           sum(f.total_tokens), trim_scale(sum(f.cost_usd)), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
            round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
            round(sum(f.cost_usd) / sum(f.requests), 6),
            round(sum(f.total_tokens) / sum(f.requests), 2)

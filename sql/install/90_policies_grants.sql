@@ -83,7 +83,8 @@ REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[]),
-                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint, date, boolean) FROM PUBLIC;
+                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint, date, boolean),
+                       opsmeter._judge_days(bigint[], date[], bigint, bigint[]) FROM PUBLIC;
 
 -- retention
 GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;

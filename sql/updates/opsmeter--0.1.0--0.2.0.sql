@@ -489,167 +489,6 @@ ALTER TABLE opsmeter.retention_runs ADD COLUMN partitions_skipped text[];
 -- from rollup_state.holes, both created further down with the holes of
 -- the watermark; plpgsql resolves them when the function first runs.)
 
--- Rolls the pending rows into summaries: every row of a batch that has
--- ended, none of a batch still in flight; returns how many.  It never waits
--- for an ingest: a batch in flight (even one left idle for hours) becomes a
--- hole below the new watermark, and the next pass after it ends folds it.
--- lock_timeout bounds the wait for another pass, a re-pricing or a cleanup
--- (they hold the rollup_state row until they end).
--- enable_seqscan is off because a fresh day's partition has no statistics
--- yet and the planner would read all of it each pass; the BRIN on
--- ingest_batch reads only the pages above the watermark.  jit is off:
--- disabled seq scans price every small lookup at 1e10, which would make
--- each of them pay for JIT compilation.  work_mem lets the six grouping
--- sets sort in memory.
-CREATE OR REPLACE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
-    SET work_mem = '64MB' AS $$
-DECLARE
-    w_prev bigint;
-    w_new  bigint;
-    holes_prev bigint[];
-    holes_new bigint[];
-    inflight bigint[];
-    adjustments bigint;
-BEGIN
-    -- Serializes passes: a second pass waits here, then sees the new watermark.
-    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
-    -- Every transaction that drew a batch number <= w_new and not in
-    -- inflight has ended, so no row of those batches can still appear, and
-    -- the statements below (each with a snapshot taken after this call) see
-    -- all of them.  NULL: a number is being drawn right now; the next pass
-    -- rolls up.
-    SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
-    watermark := w_prev;
-    rows_rolled_up := 0;
-    IF w_new IS NULL THEN
-        RETURN;
-    END IF;
-    w_new := greatest(w_new, w_prev);
-    -- The batches <= w_new still in flight stay pending: the old holes and
-    -- the new range, minus what has ended.
-    SELECT coalesce(array_agg(b ORDER BY b), '{}') INTO holes_new
-      FROM (SELECT unnest(holes_prev) UNION SELECT unnest(inflight)) x(b)
-     WHERE b = ANY (inflight) AND b <= w_new AND (b > w_prev OR b = ANY (holes_prev));
-    IF w_new = w_prev AND holes_new = holes_prev THEN
-        RETURN;
-    END IF;
-
-    -- Summarize the BRIN ranges filled since the last pass, so that the scan
-    -- below skips every range already rolled up and reads only new pages
-    -- (unsummarized ranges always match; without this, each pass would read
-    -- the whole current day again until a VACUUM).
-    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
-       FROM pg_catalog.pg_inherits p
-       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
-       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
-
-    -- Only the columns summaries need (not metadata): the set is
-    -- materialized once and sorted once per grouping set.  Daily rows are
-    -- sums of the (far fewer) hourly rows just computed.
-    WITH fresh AS MATERIALIZED (
-        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
-          FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p
-    ), hourly AS (
-        SELECT f.workspace_id,
-               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
-                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
-                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
-                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
-                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
-                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
-               f.hour AS period_start,
-               f.data_mode, f.environment, f.provider, f.model,
-               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
-                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
-                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
-                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
-               sum(f.requests) AS requests,
-               sum(f.errors) AS errors,
-               sum(f.input_tokens) AS input_tokens,
-               sum(f.output_tokens) AS output_tokens,
-               sum(f.total_tokens) AS total_tokens,
-               sum(f.cached_input_tokens) AS cached_input_tokens,
-               sum(f.reasoning_tokens) AS reasoning_tokens,
-               sum(f.cost_usd) AS cost_usd,
-               sum(f.unpriced_requests) AS unpriced_requests,
-               sum(f.unpriced_tokens) AS unpriced_tokens,
-               sum(f.latency_count) AS latency_count,
-               sum(f.latency_sum_ms) AS latency_sum_ms
-          FROM fresh f
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
-                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
-                                 (f.endpoint_tag), (f.prompt_version))
-    ), grouped AS (
-        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
-               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
-               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
-               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms
-          FROM hourly h
-        UNION ALL
-        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
-               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
-               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
-               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
-               sum(h.latency_count), sum(h.latency_sum_ms)
-          FROM hourly h
-         WHERE h.dimension <> 'overview'
-         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
-                  h.provider, h.model, h.key
-    ), merged AS (
-        INSERT INTO opsmeter.summaries AS s
-        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
-               g.provider, g.model, g.key,
-               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
-               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
-               g.unpriced_tokens, g.latency_count, g.latency_sum_ms
-          FROM grouped g
-        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
-           SET requests = s.requests + excluded.requests,
-               errors = s.errors + excluded.errors,
-               input_tokens = s.input_tokens + excluded.input_tokens,
-               output_tokens = s.output_tokens + excluded.output_tokens,
-               total_tokens = s.total_tokens + excluded.total_tokens,
-               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
-               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
-               cost_usd = s.cost_usd + excluded.cost_usd,
-               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
-               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
-               latency_count = s.latency_count + excluded.latency_count,
-               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms
-        RETURNING 1
-    ), histogram AS (
-        INSERT INTO opsmeter.latency_histogram AS h
-        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
-               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count)
-          FROM fresh f
-         WHERE f.latency_bucket IS NOT NULL
-         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment
-        ON CONFLICT (workspace_id, hour, data_mode, environment) DO UPDATE
-           SET counts = opsmeter.latency_histogram_add(h.counts, excluded.counts)
-        RETURNING 1
-    )
-    SELECT count(*) FILTER (WHERE NOT f.is_adjustment), count(*) FILTER (WHERE f.is_adjustment)
-      INTO rows_rolled_up, adjustments
-      FROM fresh f;
-
-    IF adjustments > 0 THEN
-        -- Folded corrections leave; groups they emptied leave too, so no
-        -- view shows a trace of rows that were removed.
-        DELETE FROM opsmeter.summary_adjustments a
-         WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
-        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
-        DELETE FROM opsmeter.latency_histogram h WHERE h.counts = '{}';
-    END IF;
-
-    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
-    watermark := w_new;
-END
-$$;
-
--- A new OUT column (partitions_skipped): the function is replaced.
 DROP FUNCTION opsmeter._enforce_retention();
 -- Removes what is past retention.  Raw days past every workspace's raw
 -- retention leave by DROP of their partition, and only when fully rolled
@@ -723,11 +562,16 @@ BEGIN
            <= now() - CASE WHEN s.dimension IN ('overview', 'model') THEN r.summary ELSE r.raw END;
     GET DIAGNOSTICS n = ROW_COUNT;
     summary_rows_deleted := n;
-    DELETE FROM opsmeter.latency_histogram h
+    DELETE FROM opsmeter.summary_quarters q
      USING opsmeter.effective_retention() r
-     WHERE h.workspace_id = r.workspace_id AND h.hour + interval '1 hour' <= now() - r.summary;
+     WHERE q.workspace_id = r.workspace_id
+       AND date_trunc('hour', q.period_start, 'UTC') + interval '1 hour' <= now() - r.summary;
     GET DIAGNOSTICS n = ROW_COUNT;
     summary_rows_deleted := summary_rows_deleted + n;
+    DELETE FROM opsmeter.rollup_days d
+     USING opsmeter.effective_retention() r
+     WHERE d.workspace_id = r.workspace_id
+       AND (d.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - r.summary;
 
     -- Budgets look at the current UTC day and month only; keep two months.
     DELETE FROM opsmeter.spend_counters c
@@ -801,124 +645,6 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
-
--- The measures of one dimension in [from_ts, to_ts) for the active
--- workspace, filtered: summary rows for what is rolled up plus one row per
--- pending raw row or adjustment.  Callers aggregate.  Hourly rows cover
--- the partial days at both ends of the window; whole UTC days in between
--- come from daily rows (except for "overview", whose callers group by the
--- session's days).  A window open to the future ends in whole days too:
--- each pass adds to today's daily row as it adds to today's hours, so the
--- daily row holds every rolled-up row of the day.  Rows are cut at the
--- retention horizon of the dimension.  Three range scans, one per grain
--- and part, rather than one OR: each is a plain index range, no recheck.
--- Seq scans are off for the BRIN reasons of _rollup(), and so is jit.
--- Every call is planned with its values (plan_cache_mode), and the pending
--- rows are bounded on ts by plain variables: the planner then leaves out
--- every partition outside the window before opening or locking it.  A
--- generic plan, or a bound the planner cannot fold to a constant, would
--- lock every partition of opsmeter.events, however many retention keeps.
-CREATE OR REPLACE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
-                               modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
-               provider text, model text, key text, requests bigint, errors bigint,
-               input_tokens numeric, output_tokens numeric, total_tokens numeric,
-               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
-               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    w bigint := opsmeter.rollup_watermark();
-    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
-    horizon record := opsmeter.retained_from(ws);
-    first_day timestamptz;
-    last_day timestamptz;
-    -- None of the pending rows is dated more than 5 minutes past the
-    -- statement that wrote it.  A variable, not an expression, so that each
-    -- plan prunes the partitions created ahead as well as the older ones.
-    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');
-BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', CASE WHEN dim IN ('overview', 'model')
-                                                        THEN horizon.summary_from ELSE horizon.raw_from END, 'UTC'));
-    -- [first_day, last_day): whole UTC days inside the window, read as daily rows
-    first_day := date_trunc('day', from_ts + interval '1 day' - interval '1 microsecond', 'UTC');
-    last_day := date_trunc('day', to_ts, 'UTC');
-    IF dim = 'overview' OR first_day >= last_day THEN
-        first_day := to_ts;
-        last_day := to_ts;
-    END IF;
-
-    RETURN QUERY
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= from_ts AND s.period_start < first_day
-    UNION ALL
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= first_day AND s.period_start < last_day
-    UNION ALL
-    SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-           s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-           s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
-      FROM opsmeter.summaries s
-     WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-       AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-       AND s.period_start >= last_day AND s.period_start < to_ts
-    UNION ALL
-    -- The pending rows.
-    SELECT date_trunc('hour', p.ts, 'UTC'), p.data_mode, p.environment,
-           CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
-           CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
-                    WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
-           p.requests, p.errors, p.input_tokens, p.output_tokens, p.total_tokens,
-           p.cached_input_tokens, p.reasoning_tokens, p.cost_usd, p.unpriced_requests, p.unpriced_tokens,
-           p.latency_count, p.latency_sum_ms
-      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
-     WHERE p.workspace_id = ws
-       AND p.ts >= from_ts AND p.ts < pending_to   -- partition pruning: no expressions
-       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs);
-END
-$$;
-
--- Latency histograms for the same window (overview's p95), one per hour
--- and mode / environment, plus the pending rows' (one per hour).
-CREATE OR REPLACE FUNCTION opsmeter.latency_facts(from_ts timestamptz, to_ts timestamptz,
-                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (hour timestamptz, counts bigint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    w bigint := opsmeter.rollup_watermark();
-    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
-    pending_to timestamptz := least(to_ts, statement_timestamp() + interval '1 hour');   -- as in facts()
-BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', (opsmeter.retained_from(ws)).summary_from, 'UTC'));
-    RETURN QUERY
-    SELECT h.hour, h.counts
-      FROM opsmeter.latency_histogram h
-     WHERE h.workspace_id = ws AND h.hour >= from_ts AND h.hour < to_ts
-       AND h.data_mode = ANY (modes) AND h.environment = ANY (envs)
-    UNION ALL
-    SELECT date_trunc('hour', p.ts, 'UTC'), opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
-      FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
-     WHERE p.workspace_id = ws AND p.latency_bucket IS NOT NULL
-       AND p.ts >= from_ts AND p.ts < pending_to
-       AND date_trunc('hour', p.ts, 'UTC') >= from_ts AND date_trunc('hour', p.ts, 'UTC') < to_ts
-       AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-     GROUP BY 1;
-END
-$$;
 
 -- The rows of an export: the active workspace's raw rows in [from_ts,
 -- to_ts), filtered, oldest first.  The ts bounds are plain parameters and
@@ -994,8 +720,6 @@ ALTER TABLE opsmeter.summaries
     ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN unpriced_requests SET STATISTICS 0,
     ALTER COLUMN unpriced_tokens SET STATISTICS 0, ALTER COLUMN latency_count SET STATISTICS 0,
     ALTER COLUMN latency_sum_ms SET STATISTICS 0;
-ALTER TABLE opsmeter.latency_histogram
-    ALTER COLUMN counts SET STATISTICS 0;
 ALTER TABLE opsmeter.summary_adjustments
     ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
     ALTER COLUMN user_id SET STATISTICS 0, ALTER COLUMN tenant_id SET STATISTICS 0,
@@ -1200,13 +924,13 @@ BEGIN
                       HINT = 'Its spend so far is counted from a snapshot taken after in-flight ingests finish.';
         END IF;
         -- The spend since the start of last month (what retention keeps of
-        -- counters): hourly overview summaries plus what is not rolled up yet.
+        -- counters): tier-1 summaries plus what is not rolled up yet.
         DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
         INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
         SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
           FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
-                  FROM opsmeter.summaries s
-                 WHERE s.workspace_id = m.workspace_id AND s.dimension = 'overview' AND s.grain = 'hour'
+                  FROM opsmeter.summary_quarters s
+                 WHERE s.workspace_id = m.workspace_id
                    AND s.data_mode = 'real' AND s.period_start >= seed_from
                 UNION ALL
                 SELECT (p.ts AT TIME ZONE 'UTC')::date, p.cost_usd
@@ -1352,3 +1076,930 @@ BEGIN
     RETURN removed;
 END
 $$;
+
+------------------------------------------------------------------------------
+-- Analytics v2 (issue #14): summaries in two tiers, exact in every zone
+------------------------------------------------------------------------------
+-- Tier 1, opsmeter.summary_quarters, counts every rolled-up raw row per UTC
+-- quarter hour and model (any local day of a 15-minute-offset zone is a sum
+-- of quarters; never more rows than raw rows).  Tier 2, opsmeter.summaries,
+-- keeps hourly and daily rows only for detailed workspace-days
+-- (opsmeter.rollup_days).  The hourly histograms move into the rows
+-- (latency_counts).  The data of 0.1.0 is carried over at the end.
+ALTER TABLE opsmeter.summaries ADD COLUMN latency_counts bigint[];
+COMMENT ON TABLE opsmeter.summaries IS
+    'hourly and daily rollups of every dimension, for detailed workspace-days (opsmeter.rollup_days)';
+CREATE TABLE opsmeter.summary_quarters (
+    workspace_id        bigint NOT NULL,
+    period_start        timestamptz NOT NULL,    -- start of the UTC quarter hour
+    data_mode           opsmeter.data_mode NOT NULL,
+    environment         opsmeter.environment NOT NULL,
+    provider            text NOT NULL,
+    model               text NOT NULL,
+    requests            bigint NOT NULL,
+    errors              bigint NOT NULL,
+    input_tokens        numeric NOT NULL,
+    output_tokens       numeric NOT NULL,
+    total_tokens        numeric NOT NULL,
+    cached_input_tokens numeric NOT NULL,
+    reasoning_tokens    numeric NOT NULL,
+    cost_usd            numeric NOT NULL,
+    unpriced_requests   bigint NOT NULL,
+    unpriced_tokens     numeric NOT NULL,
+    latency_count       bigint NOT NULL,
+    latency_sum_ms      bigint NOT NULL,
+    latency_counts      bigint[] NOT NULL    -- requests per latency bucket (opsmeter.latency_bucket)
+);
+CREATE UNIQUE INDEX summary_quarters_idx ON opsmeter.summary_quarters
+    (workspace_id, data_mode, environment, period_start, provider, model);
+COMMENT ON TABLE opsmeter.summary_quarters IS
+    'every rolled-up raw row, per workspace, UTC quarter hour, mode, environment and model: never more rows than the raw rows';
+CREATE TABLE opsmeter.rollup_days (
+    workspace_id bigint NOT NULL,
+    day          date NOT NULL,              -- UTC day
+    requests     bigint NOT NULL,            -- rolled-up raw rows of the day
+    quarter_rows bigint NOT NULL,            -- upper bound of its rows in summary_quarters
+    detail_rows  bigint,                     -- upper bound of its rows in summaries; NULL: not detailed
+    checked_at   bigint NOT NULL DEFAULT 0,  -- requests when it was last found not worth detailing
+    PRIMARY KEY (workspace_id, day)
+);
+COMMENT ON TABLE opsmeter.rollup_days IS
+    'per workspace and UTC day: rolled-up rows, and whether hourly/daily rows of every dimension exist (detailed)';
+
+CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
+                                        also_batches bigint[], except_batches bigint[])
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, new_rows bigint)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH grouped AS (
+        SELECT p.workspace_id, date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
+               p.data_mode, p.environment, p.provider, p.model,
+               sum(p.requests) AS requests, sum(p.errors) AS errors, sum(p.input_tokens) AS input_tokens,
+               sum(p.output_tokens) AS output_tokens, sum(p.total_tokens) AS total_tokens,
+               sum(p.cached_input_tokens) AS cached_input_tokens, sum(p.reasoning_tokens) AS reasoning_tokens,
+               sum(p.cost_usd) AS cost_usd, sum(p.unpriced_requests) AS unpriced_requests,
+               sum(p.unpriced_tokens) AS unpriced_tokens, sum(p.latency_count) AS latency_count,
+               sum(p.latency_sum_ms) AS latency_sum_ms,
+               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts
+          FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+         GROUP BY 1, 2, 3, 4, 5, 6
+    ), folded AS (
+        INSERT INTO opsmeter.summary_quarters AS s
+        SELECT * FROM grouped
+        ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
+               latency_counts = opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts)
+        RETURNING s.workspace_id, s.period_start, s.xmax = 0 AS inserted
+    )
+    SELECT x.workspace_id, (x.period_start AT TIME ZONE 'UTC')::date, sum(x.requests)::bigint, sum(x.inserted)::bigint
+      FROM (SELECT g.workspace_id, g.period_start, g.requests, 0 AS inserted FROM grouped g
+            UNION ALL
+            SELECT f.workspace_id, f.period_start, 0, f.inserted::integer FROM folded f) x
+     GROUP BY 1, 2
+$$;
+CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
+                                      also_batches bigint[], except_batches bigint[],
+                                      build_ws bigint, build_day date, count_only boolean)
+RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    WITH fresh AS MATERIALIZED (
+        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
+          FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+         WHERE CASE WHEN build_ws IS NULL
+                    THEN EXISTS (SELECT 1 FROM opsmeter.rollup_days d
+                                  WHERE d.workspace_id = p.workspace_id AND d.detail_rows IS NOT NULL
+                                    AND d.day = (p.ts AT TIME ZONE 'UTC')::date)
+                    ELSE p.workspace_id = build_ws AND NOT p.is_adjustment
+                         AND p.ts >= build_day::timestamp AT TIME ZONE 'UTC'
+                         AND p.ts < (build_day + 1)::timestamp AT TIME ZONE 'UTC' END
+    ), hourly AS (
+        SELECT f.workspace_id,
+               CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
+                    WHEN GROUPING(f.user_id) = 0 THEN 'user'
+                    WHEN GROUPING(f.tenant_id) = 0 THEN 'tenant'
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN 'endpoint'
+                    WHEN GROUPING(f.prompt_version) = 0 THEN 'prompt_version'
+                    ELSE 'overview' END::opsmeter.summary_dimension AS dimension,
+               f.hour AS period_start,
+               f.data_mode, f.environment, f.provider, f.model,
+               CASE WHEN GROUPING(f.user_id) = 0 THEN f.user_id
+                    WHEN GROUPING(f.tenant_id) = 0 THEN f.tenant_id
+                    WHEN GROUPING(f.endpoint_tag) = 0 THEN f.endpoint_tag
+                    WHEN GROUPING(f.prompt_version) = 0 THEN f.prompt_version END AS key,
+               sum(f.requests) AS requests,
+               sum(f.errors) AS errors,
+               sum(f.input_tokens) AS input_tokens,
+               sum(f.output_tokens) AS output_tokens,
+               sum(f.total_tokens) AS total_tokens,
+               sum(f.cached_input_tokens) AS cached_input_tokens,
+               sum(f.reasoning_tokens) AS reasoning_tokens,
+               sum(f.cost_usd) AS cost_usd,
+               sum(f.unpriced_requests) AS unpriced_requests,
+               sum(f.unpriced_tokens) AS unpriced_tokens,
+               sum(f.latency_count) AS latency_count,
+               sum(f.latency_sum_ms) AS latency_sum_ms
+          FROM fresh f
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
+    ), histograms AS (
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               opsmeter.latency_histogram_of(f.latency_bucket, f.latency_count) AS counts
+          FROM fresh f
+         GROUP BY 1, 2, 3, 4
+    ), hourly_rows AS (
+        SELECT h.*, CASE WHEN h.dimension = 'overview' THEN coalesce(x.counts, '{}') END AS latency_counts
+          FROM hourly h
+          LEFT JOIN histograms x ON h.dimension = 'overview' AND x.workspace_id = h.workspace_id
+                                AND x.hour = h.period_start AND x.data_mode = h.data_mode
+                                AND x.environment = h.environment
+    ), grouped AS (
+        SELECT h.workspace_id, h.dimension, 'hour'::opsmeter.summary_grain AS grain, h.period_start,
+               h.data_mode, h.environment, h.provider, h.model, h.key, h.requests, h.errors,
+               h.input_tokens, h.output_tokens, h.total_tokens, h.cached_input_tokens, h.reasoning_tokens,
+               h.cost_usd, h.unpriced_requests, h.unpriced_tokens, h.latency_count, h.latency_sum_ms,
+               h.latency_counts
+          FROM hourly_rows h
+        UNION ALL
+        SELECT h.workspace_id, h.dimension, 'day', date_trunc('day', h.period_start, 'UTC'),
+               h.data_mode, h.environment, h.provider, h.model, h.key, sum(h.requests), sum(h.errors),
+               sum(h.input_tokens), sum(h.output_tokens), sum(h.total_tokens), sum(h.cached_input_tokens),
+               sum(h.reasoning_tokens), sum(h.cost_usd), sum(h.unpriced_requests), sum(h.unpriced_tokens),
+               sum(h.latency_count), sum(h.latency_sum_ms), opsmeter.latency_histogram_sum(h.latency_counts)
+          FROM hourly_rows h
+         GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
+                  h.provider, h.model, h.key
+    ), merged AS (
+        INSERT INTO opsmeter.summaries AS s
+        SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests,
+               g.unpriced_tokens, g.latency_count, g.latency_sum_ms, g.latency_counts
+          FROM grouped g
+         WHERE NOT count_only
+        ON CONFLICT (workspace_id, dimension, grain, period_start, data_mode, environment, provider, model, key) DO UPDATE
+           SET requests = s.requests + excluded.requests,
+               errors = s.errors + excluded.errors,
+               input_tokens = s.input_tokens + excluded.input_tokens,
+               output_tokens = s.output_tokens + excluded.output_tokens,
+               total_tokens = s.total_tokens + excluded.total_tokens,
+               cached_input_tokens = s.cached_input_tokens + excluded.cached_input_tokens,
+               reasoning_tokens = s.reasoning_tokens + excluded.reasoning_tokens,
+               cost_usd = s.cost_usd + excluded.cost_usd,
+               unpriced_requests = s.unpriced_requests + excluded.unpriced_requests,
+               unpriced_tokens = s.unpriced_tokens + excluded.unpriced_tokens,
+               latency_count = s.latency_count + excluded.latency_count,
+               latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
+               latency_counts = CASE WHEN s.dimension = 'overview'
+                                     THEN opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts) END
+        RETURNING s.workspace_id, s.period_start, s.xmax = 0 AS inserted
+    )
+    SELECT m.workspace_id, (m.period_start AT TIME ZONE 'UTC')::date, count(*) FILTER (WHERE m.inserted)
+      FROM merged m
+     WHERE NOT count_only
+     GROUP BY 1, 2
+    UNION ALL
+    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, count(*)
+      FROM grouped g
+     WHERE count_only
+     GROUP BY 1, 2
+$$;
+CREATE FUNCTION opsmeter._judge_days(ws_list bigint[], day_list date[], upto_batch bigint, except_batches bigint[])
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    d record;
+    n bigint;
+BEGIN
+    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
+               JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
+              ORDER BY r.workspace_id, r.day LOOP
+        IF d.detail_rows IS NULL THEN
+            CONTINUE WHEN d.requests < 256 OR d.requests < 2 * d.checked_at;
+            -- Only a day whose raw rows are all still there (tier 2 is
+            -- built from them).
+            CONTINUE WHEN d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from;
+            SELECT coalesce(sum(x.new_rows), 0) INTO n
+              FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, d.workspace_id, d.day, true) x;
+            IF d.quarter_rows + n <= d.requests THEN
+                PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, d.workspace_id, d.day, false);
+                UPDATE opsmeter.rollup_days r SET detail_rows = n
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            ELSE
+                UPDATE opsmeter.rollup_days r SET checked_at = d.requests
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            END IF;
+        ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
+            -- The counts are upper bounds (emptied groups leave uncounted):
+            -- count exactly before undoing anything.
+            UPDATE opsmeter.rollup_days r
+               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                    WHERE q.workspace_id = d.workspace_id
+                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
+                   detail_rows = (SELECT count(*) FROM opsmeter.summaries s
+                                   WHERE s.workspace_id = d.workspace_id
+                                     AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                     AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
+             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
+            RETURNING r.* INTO d;
+            IF d.quarter_rows + d.detail_rows > d.requests THEN
+                DELETE FROM opsmeter.summaries s
+                 WHERE s.workspace_id = d.workspace_id
+                   AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
+                UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
+                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+CREATE OR REPLACE FUNCTION opsmeter._rollup(OUT rows_rolled_up bigint, OUT watermark bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min' SET enable_seqscan = off SET jit = off
+    SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    w_prev bigint;
+    w_new  bigint;
+    holes_prev bigint[];
+    holes_new bigint[];
+    inflight bigint[];
+    adjustments bigint;
+    touched_ws bigint[];
+    touched_day date[];
+    detail_ws bigint[];
+    detail_day date[];
+    detail_new bigint[];
+BEGIN
+    -- Serializes passes: a second pass waits here, then sees the new watermark.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    -- Every transaction that drew a batch number <= w_new and not in
+    -- inflight has ended, so no row of those batches can still appear, and
+    -- the statements below (each with a snapshot taken after this call) see
+    -- all of them.  NULL: a number is being drawn right now; the next pass
+    -- rolls up.
+    SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
+    watermark := w_prev;
+    rows_rolled_up := 0;
+    IF w_new IS NULL THEN
+        RETURN;
+    END IF;
+    w_new := greatest(w_new, w_prev);
+    -- The batches <= w_new still in flight stay pending: the old holes and
+    -- the new range, minus what has ended.
+    SELECT coalesce(array_agg(b ORDER BY b), '{}') INTO holes_new
+      FROM (SELECT unnest(holes_prev) UNION SELECT unnest(inflight)) x(b)
+     WHERE b = ANY (inflight) AND b <= w_new AND (b > w_prev OR b = ANY (holes_prev));
+    IF w_new = w_prev AND holes_new = holes_prev THEN
+        RETURN;
+    END IF;
+
+    -- Summarize the BRIN ranges filled since the last pass, so that the scan
+    -- below skips every range already rolled up and reads only new pages
+    -- (unsummarized ranges always match; without this, each pass would read
+    -- the whole current day again until a VACUUM).
+    PERFORM pg_catalog.brin_summarize_new_values(i.indexrelid)
+       FROM pg_catalog.pg_inherits p
+       JOIN pg_catalog.pg_index i ON i.indrelid = p.inhrelid
+       JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+      WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
+
+    SELECT count(*) FILTER (WHERE NOT p.is_adjustment), count(*) FILTER (WHERE p.is_adjustment)
+      INTO rows_rolled_up, adjustments
+      FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p;
+
+    -- Tier 2 first: it folds into the days that were detailed before this
+    -- pass (a day detailed below is built from its raw rows, which already
+    -- hold this pass's rows).
+    SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
+           coalesce(array_agg(x.new_rows), '{}')
+      INTO detail_ws, detail_day, detail_new
+      FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, NULL, NULL, false) x;
+    WITH folded AS (
+        SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight)
+    ), counted AS (
+        INSERT INTO opsmeter.rollup_days AS r (workspace_id, day, requests, quarter_rows)
+        SELECT q.workspace_id, q.day, q.requests, q.new_rows FROM folded q
+        ON CONFLICT (workspace_id, day) DO UPDATE
+           SET requests = r.requests + excluded.requests,
+               quarter_rows = r.quarter_rows + excluded.quarter_rows
+    )
+    SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}')
+      INTO touched_ws, touched_day
+      FROM folded q;
+    UPDATE opsmeter.rollup_days r SET detail_rows = r.detail_rows + x.new_rows
+      FROM unnest(detail_ws, detail_day, detail_new) x(workspace_id, day, new_rows)
+     WHERE r.workspace_id = x.workspace_id AND r.day = x.day;
+
+    IF adjustments > 0 THEN
+        -- Folded corrections leave; groups they emptied leave too, so no
+        -- view shows a trace of rows that were removed.
+        DELETE FROM opsmeter.summary_adjustments a
+         WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
+        DELETE FROM opsmeter.summaries s WHERE s.requests = 0;
+        DELETE FROM opsmeter.summary_quarters q WHERE q.requests = 0;
+    END IF;
+
+    PERFORM opsmeter._judge_days(touched_ws, touched_day, w_new, holes_new);
+
+    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
+    watermark := w_new;
+END
+$$;
+
+-- The views: exact local days, no silent window, BI filters on day.
+CREATE OR REPLACE FUNCTION opsmeter.window_start(range interval) RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF range IS NULL OR range <= interval '0' OR range > interval '100 years' THEN
+        RAISE EXCEPTION 'invalid range %', coalesce(range::text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'A range is a positive interval of at most 100 years, such as ''7 days'' or ''12 hours''.';
+    END IF;
+    IF date_trunc('day', range) = range THEN
+        RETURN date_trunc('day', now() - range + interval '1 day');
+    ELSIF date_trunc('hour', range) = range THEN
+        RETURN date_trunc('hour', now() - range + interval '1 hour');
+    END IF;
+    RETURN date_trunc('minute', now() - range + interval '1 minute');
+END
+$$;
+CREATE OR REPLACE FUNCTION opsmeter.retained_from(ws bigint, OUT raw_from timestamptz, OUT summary_from timestamptz)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT now() - least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
+           now() - coalesce(w.summary_retention, opsmeter.guc_summary_retention())
+      FROM opsmeter.workspaces w WHERE w.workspace_id = ws
+$$;
+CREATE OR REPLACE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                                     modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
+RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT f.provider, f.model, coalesce(f.key, 'unknown'),
+           sum(f.requests)::bigint, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
+           sum(f.total_tokens), trim_scale(sum(f.cost_usd)), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
+           round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
+           round(sum(f.cost_usd) / sum(f.requests), 6),
+           round(sum(f.total_tokens) / sum(f.requests), 2)
+      FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
+     GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
+    HAVING sum(f.requests) <> 0
+     ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
+     LIMIT lim
+$$;
+CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN opsmeter.guc_range() IS NULL THEN timestamptz '-infinity'
+            ELSE opsmeter.window_start(opsmeter.guc_range()) END;
+CREATE FUNCTION opsmeter.floor_to(ts timestamptz, step interval) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(step, ts, timestamptz '2000-01-01 00:00:00+00') ELSE ts END;
+CREATE FUNCTION opsmeter.ceil_to(ts timestamptz, step interval) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE WHEN opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.=) ts THEN ts
+            ELSE opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.+) step END;
+CREATE FUNCTION opsmeter.raw_facts(dim opsmeter.summary_dimension, ws bigint, from_ts timestamptz, to_ts timestamptz,
+                                   modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric,
+               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
+               latency_counts bigint[], latency_ms integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT e.ts, e.data_mode, e.environment,
+           CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.provider END,
+           CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.model END,
+           CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
+                    WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
+           1::bigint, e.is_error::integer::bigint, e.input_tokens::numeric, e.output_tokens::numeric,
+           e.total_tokens::numeric, e.cached_input_tokens::numeric, e.reasoning_tokens::numeric,
+           coalesce(e.cost_usd, 0), (e.cost_usd IS NULL)::integer::bigint,
+           CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END::numeric,
+           (e.latency_ms IS NOT NULL)::integer::bigint, coalesce(e.latency_ms, 0)::bigint,
+           NULL::bigint[], e.latency_ms
+      FROM opsmeter.events e
+     WHERE e.workspace_id OPERATOR(pg_catalog.=) ws
+       AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
+       AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
+$$;
+DROP FUNCTION opsmeter.latency_facts(timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
+DROP FUNCTION opsmeter.facts(opsmeter.summary_dimension, timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
+CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                               modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric,
+               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
+               latency_counts bigint[], latency_ms integer)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();    -- same snapshot as w (a STABLE function)
+    horizon record := opsmeter.retained_from(ws);
+    coarse boolean := dim IN ('overview', 'model');
+    -- No row is dated more than 5 minutes past the statement that wrote it.
+    rows_end timestamptz := statement_timestamp() + interval '1 hour';
+    q_from timestamptz;     -- [q_from, q_to): whole UTC quarter hours
+    q_to timestamptz;
+    h_from timestamptz;     -- [h_from, h_to): whole UTC hours
+    h_to timestamptz;
+    d_from timestamptz;     -- [d_from, d_to): whole UTC days read as daily rows
+    d_to timestamptz;
+    detailed date[];
+    lo timestamptz;
+    hi timestamptz;
+    span record;
+BEGIN
+    IF ws IS NULL THEN
+        RETURN;
+    END IF;
+    from_ts := greatest(from_ts, CASE WHEN coarse THEN date_trunc('hour', horizon.summary_from, 'UTC')
+                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
+    -- A window that reaches past the newest possible row is open to now:
+    -- it ends in the daily row of today, which each pass adds to as it adds
+    -- to today's hours.
+    IF to_ts >= rows_end THEN
+        to_ts := 'infinity';
+    END IF;
+    IF from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    q_from := opsmeter.ceil_to(from_ts, '15 minutes');
+    q_to := greatest(q_from, opsmeter.floor_to(to_ts, '15 minutes'));
+    h_from := least(opsmeter.ceil_to(q_from, '1 hour'), q_to);
+    h_to := greatest(h_from, opsmeter.floor_to(q_to, '1 hour'));
+    d_from := least(opsmeter.ceil_to(h_from, '1 day'), h_to);
+    d_to := greatest(d_from, opsmeter.floor_to(h_to, '1 day'));
+    SELECT coalesce(array_agg(r.day), '{}') INTO detailed
+      FROM opsmeter.rollup_days r
+     WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
+       AND r.day >= (h_from AT TIME ZONE 'UTC')::date AND r.day <= (h_to AT TIME ZONE 'UTC')::date;
+
+    -- The ends finer than summaries hold: raw rows.
+    lo := from_ts;
+    hi := CASE WHEN coarse THEN q_from ELSE h_from END;
+    IF lo < hi THEN
+        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+    END IF;
+    lo := CASE WHEN coarse THEN q_to ELSE h_to END;
+    hi := to_ts;
+    IF lo < hi THEN
+        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+    END IF;
+
+    -- Quarters at the ends (overview and model only).
+    IF coarse THEN
+        FOR lo, hi IN VALUES (q_from, h_from), (h_to, q_to) LOOP
+            CONTINUE WHEN lo >= hi;
+            RETURN QUERY
+            SELECT q.period_start, q.data_mode, q.environment,
+                   CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
+                   q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
+                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
+                   q.latency_count, q.latency_sum_ms, q.latency_counts, NULL::integer
+              FROM opsmeter.summary_quarters q
+             WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
+               AND q.period_start >= lo AND q.period_start < hi;
+        END LOOP;
+    END IF;
+
+    -- Whole hours of days that are not detailed: quarters or raw rows, one
+    -- run of consecutive days at a time.
+    FOR span IN
+        SELECT greatest(min(x.t), h_from) AS lo, least(max(x.t) + interval '24 hours', h_to) AS hi
+          FROM (SELECT t.t, t.t - (row_number() OVER (ORDER BY t.t))::integer * interval '24 hours' AS run
+                  FROM generate_series(opsmeter.floor_to(h_from, '1 day'),
+                                       opsmeter.floor_to(least(h_to, rows_end) - interval '1 microsecond', '1 day'),
+                                       interval '24 hours') t(t)
+                 WHERE h_from < h_to AND (t.t AT TIME ZONE 'UTC')::date <> ALL (detailed)) x
+         GROUP BY x.run
+    LOOP
+        lo := span.lo;
+        hi := span.hi;
+        IF coarse THEN
+            RETURN QUERY
+            SELECT q.period_start, q.data_mode, q.environment,
+                   CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
+                   q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
+                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
+                   q.latency_count, q.latency_sum_ms, q.latency_counts, NULL::integer
+              FROM opsmeter.summary_quarters q
+             WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
+               AND q.period_start >= lo AND q.period_start < hi;
+        ELSE
+            RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+        END IF;
+    END LOOP;
+
+    -- Detailed days: hourly rows at both ends, daily rows in between (only
+    -- detailed days have any).  Three plain range scans, no OR.
+    IF detailed <> '{}' THEN
+        RETURN QUERY
+        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
+               s.latency_counts, NULL::integer
+          FROM opsmeter.summaries s
+         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+           AND s.period_start >= h_from AND s.period_start < d_from
+        UNION ALL
+        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
+               s.latency_counts, NULL::integer
+          FROM opsmeter.summaries s
+         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
+           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+           AND s.period_start >= d_from AND s.period_start < d_to
+        UNION ALL
+        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
+               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
+               s.latency_counts, NULL::integer
+          FROM opsmeter.summaries s
+         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+           AND s.period_start >= d_to AND s.period_start < h_to;
+    END IF;
+
+    -- The pending rows where summaries answer: inside the quarters
+    -- (overview, model) or inside the hours of detailed days (the rest).
+    lo := CASE WHEN coarse THEN q_from ELSE h_from END;
+    hi := least(CASE WHEN coarse THEN q_to ELSE h_to END, rows_end);
+    IF lo < hi AND (coarse OR detailed <> '{}') THEN
+        RETURN QUERY
+        SELECT p.ts, p.data_mode, p.environment,
+               CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
+               CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
+                        WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
+               p.requests::bigint, p.errors::bigint, p.input_tokens::numeric, p.output_tokens::numeric,
+               p.total_tokens::numeric, p.cached_input_tokens::numeric, p.reasoning_tokens::numeric, p.cost_usd,
+               p.unpriced_requests::bigint, p.unpriced_tokens::numeric, p.latency_count::bigint, p.latency_sum_ms,
+               NULL::bigint[], p.latency_bucket
+          FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
+         WHERE p.workspace_id = ws
+           AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
+           AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+           AND (coarse OR (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed));
+    END IF;
+END
+$$;
+CREATE FUNCTION opsmeter.report_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    w bigint := opsmeter.rollup_watermark();
+    holes bigint[] := opsmeter.rollup_holes();
+    horizon record := opsmeter.retained_from(ws);
+    rows_end timestamptz := statement_timestamp() + interval '1 hour';
+    data_days date[];
+BEGIN
+    from_ts := greatest(from_ts, CASE WHEN dim IN ('overview', 'model') THEN horizon.summary_from
+                                      ELSE horizon.raw_from END);
+    to_ts := least(to_ts, rows_end);
+    IF ws IS NULL OR from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(array_agg(x.day), '{}') INTO data_days FROM (
+        SELECT r.day FROM opsmeter.rollup_days r
+         WHERE r.workspace_id = ws AND r.day >= (from_ts AT TIME ZONE 'UTC')::date
+           AND r.day <= (to_ts AT TIME ZONE 'UTC')::date
+        UNION
+        SELECT (p.ts AT TIME ZONE 'UTC')::date
+          FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
+         WHERE p.workspace_id = ws AND p.ts >= from_ts AND p.ts < to_ts) x;
+    RETURN QUERY
+    SELECT d::date, greatest(d, from_ts), least(d + interval '1 day', to_ts)
+      FROM generate_series(date_trunc('day', from_ts), to_ts, interval '1 day') d
+     WHERE d < to_ts
+       AND ((greatest(d, from_ts) AT TIME ZONE 'UTC')::date = ANY (data_days)
+            OR ((least(d + interval '1 day', to_ts) - interval '1 microsecond') AT TIME ZONE 'UTC')::date = ANY (data_days));
+END
+$$;
+CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestamptz,
+                                         modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT sum(f.requests)::bigint, sum(f.errors)::bigint,
+           sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), trim_scale(sum(f.cost_usd)),
+           sum(f.unpriced_requests)::bigint,
+           round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
+           opsmeter.latency_percentile(
+               opsmeter.latency_histogram_add(opsmeter.latency_histogram_sum(f.latency_counts),
+                                              opsmeter.latency_histogram_of(f.latency_ms, f.latency_count)), 0.95)
+      FROM opsmeter.facts('overview', day_start, day_end, modes, envs) f
+    HAVING sum(f.requests) <> 0
+$$;
+CREATE OR REPLACE FUNCTION opsmeter.overview_rows(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT d.day, o.*
+      FROM opsmeter.report_days('overview', from_ts, to_ts) d
+     CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o
+     ORDER BY 1
+$$;
+CREATE OR REPLACE VIEW opsmeter.overview WITH (security_invoker = true) AS
+    SELECT d.day, o.requests, o.errors, o.input_tokens, o.output_tokens, o.total_tokens, o.cost_usd,
+           o.unpriced_requests, o.avg_latency_ms, o.p95_latency_ms
+      FROM opsmeter.report_days('overview', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end,
+                                                 opsmeter.data_mode_filter(), opsmeter.environment_filter()) o;
+COMMENT ON VIEW opsmeter.overview IS
+    'per-day totals of the active workspace, one row per day of the session TimeZone (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
+CREATE OR REPLACE VIEW opsmeter.top_users WITH (security_invoker = true) AS
+    SELECT r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('user', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_users IS 'users ranked by cost over the session window (all retained days unless opsmeter.range is set)';
+CREATE OR REPLACE VIEW opsmeter.top_tenants WITH (security_invoker = true) AS
+    SELECT r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('tenant', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_tenants IS 'tenants ranked by cost over the session window (all retained days unless opsmeter.range is set)';
+CREATE OR REPLACE VIEW opsmeter.top_endpoints WITH (security_invoker = true) AS
+    SELECT r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('endpoint', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_endpoints IS 'endpoint tags ranked by cost over the session window (all retained days unless opsmeter.range is set)';
+CREATE OR REPLACE VIEW opsmeter.prompt_versions WITH (security_invoker = true) AS
+    SELECT r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('prompt_version', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.prompt_versions IS 'prompt versions ranked by cost over the session window (all retained days unless opsmeter.range is set)';
+CREATE OR REPLACE VIEW opsmeter.top_models WITH (security_invoker = true) AS
+    SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over the session window (all retained days unless opsmeter.range is set)';
+CREATE OR REPLACE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
+    SELECT r.provider, r.model, r.unpriced_requests AS requests, r.unpriced_tokens AS total_tokens
+      FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE r.unpriced_requests > 0
+     ORDER BY r.unpriced_requests DESC, r.provider, r.model;
+COMMENT ON VIEW opsmeter.unpriced_models IS
+    'models stored without a price in the session window: what to add to the catalog';
+CREATE OR REPLACE VIEW opsmeter.export WITH (security_invoker = true) AS
+    SELECT x.ts, x.external_request_id, x.provider, x.model, x.input_tokens, x.output_tokens, x.total_tokens,
+           x.cached_input_tokens, x.reasoning_tokens, x.latency_ms, x.status, x.error_code, x.prompt_version,
+           x.endpoint_tag, x.user_id, x.tenant_id, x.data_mode, x.environment, x.cost_usd, x.pricing,
+           x.ingested_by, x.metadata, d.day
+      FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.export_rows(d.day_start, least(d.day_end, statement_timestamp() + interval '1 hour'),
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter()) x;
+COMMENT ON VIEW opsmeter.export IS
+    'request-level rows of the active workspace with their day in the session TimeZone (all retained rows unless opsmeter.range is set)';
+CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('user', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('tenant', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('tenant', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('endpoint', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('endpoint', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
+    SELECT d.day, r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('prompt_version', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('prompt_version', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
+CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
+    SELECT d.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.report_days('model', opsmeter.session_window_start(), 'infinity') d
+     CROSS JOIN LATERAL opsmeter.ranked_rows('model', d.day_start, d.day_end,
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
+CREATE OR REPLACE FUNCTION @extschema@.opsmeter_ingest_demo(events integer DEFAULT 200) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    span interval;
+    chunk integer;
+    done integer := 0;
+    accepted bigint := 0;
+    duplicates bigint := 0;
+    r jsonb;
+BEGIN
+    IF events IS NULL OR events < 1 OR events > 100000 THEN
+        RAISE EXCEPTION 'invalid events %', coalesce(events::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'Ask for 1 to 100000 demo events (default 200).';
+    END IF;
+    -- Inside the default window of the views' function forms ('7 days':
+    -- from local midnight six days ago), and an hour clear of the oldest
+    -- timestamp ingest accepts.
+    SELECT least(now() - opsmeter.window_start('7 days'), (now() - h.raw_from) - interval '1 hour') INTO span
+      FROM opsmeter.retained_from(ws) h;
+    span := greatest(span, interval '1 minute');
+    WHILE done < events LOOP
+        chunk := least(events - done, 1000);
+        r := @extschema@.opsmeter_ingest((
+            SELECT jsonb_agg(jsonb_build_object(
+                'externalRequestId', 'demo-' || gen_random_uuid(),
+                'provider', (ARRAY['openai', 'openai', 'anthropic', 'anthropic', 'google', 'mistral'])[g.k],
+                'model', (ARRAY['gpt-4o-mini', 'gpt-4o', 'claude-3-5-haiku-20241022', 'claude-sonnet-4-20250514',
+                                'gemini-2.0-flash', 'mistral-small-latest'])[g.k],
+                'inputTokens', 200 + (random() * 3800)::int,
+                'outputTokens', 20 + (random() * 900)::int,
+                'cachedInputTokens', CASE WHEN random() < 0.3 THEN 100 ELSE 0 END,
+                'latencyMs', (150 + random() * random() * 6000)::int,
+                'status', CASE WHEN g.failed THEN 'error' ELSE 'success' END,
+                'errorCode', CASE WHEN g.failed THEN 'rate_limited' END,
+                'endpointTag', (ARRAY['checkout.ai_summary', 'support.reply_draft', 'search.rerank',
+                                      'onboarding.welcome', 'reports.weekly_digest'])[1 + floor(random() * 5)::int],
+                'promptVersion', (ARRAY['summarizer_v3', 'summarizer_v4', 'reply_v1', 'rerank_v2'])[1 + floor(random() * 4)::int],
+                'userId', 'demo-user-' || (1 + floor(random() * 12)::int),
+                'tenantId', 'demo-tenant-' || (1 + floor(random() * 5)::int),
+                'dataMode', 'demo', 'environment', 'dev',
+                'timestamp', to_char((now() - random() * span) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
+              FROM (SELECT 1 + floor(random() * 6)::int AS k, random() < 0.04 AS failed
+                      FROM generate_series(1, chunk)) g));
+        accepted := accepted + (r ->> 'accepted')::bigint;
+        duplicates := duplicates + (r ->> 'duplicates')::bigint;
+        done := done + chunk;
+    END LOOP;
+    RETURN jsonb_build_object('ok', true, 'accepted', accepted, 'duplicates', duplicates,
+                              'dataMode', 'demo', 'environment', 'dev',
+                              'budgetWarning', r -> 'budgetWarning', 'budgetExceeded', r -> 'budgetExceeded');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.opsmeter_ingest_demo(integer) IS
+    'write realistic sample traffic (dataMode demo, environment dev, inside the default 7-day window) into the active workspace';
+
+ALTER TABLE opsmeter.summary_quarters ENABLE ROW LEVEL SECURITY;
+CREATE POLICY summary_quarters_read ON opsmeter.summary_quarters FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.summary_quarters TO PUBLIC;
+ALTER TABLE opsmeter.rollup_days ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rollup_days_read ON opsmeter.rollup_days FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.rollup_days TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[]),
+                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint, date, boolean),
+                       opsmeter._judge_days(bigint[], date[], bigint, bigint[]) FROM PUBLIC;
+ALTER TABLE opsmeter.summaries ALTER COLUMN latency_counts SET STATISTICS 0;
+ALTER TABLE opsmeter.summary_quarters
+    ALTER COLUMN provider SET STATISTICS 0, ALTER COLUMN model SET STATISTICS 0,
+    ALTER COLUMN requests SET STATISTICS 0,
+    ALTER COLUMN errors SET STATISTICS 0, ALTER COLUMN input_tokens SET STATISTICS 0,
+    ALTER COLUMN output_tokens SET STATISTICS 0, ALTER COLUMN total_tokens SET STATISTICS 0,
+    ALTER COLUMN cached_input_tokens SET STATISTICS 0, ALTER COLUMN reasoning_tokens SET STATISTICS 0,
+    ALTER COLUMN cost_usd SET STATISTICS 0, ALTER COLUMN unpriced_requests SET STATISTICS 0,
+    ALTER COLUMN unpriced_tokens SET STATISTICS 0, ALTER COLUMN latency_count SET STATISTICS 0,
+    ALTER COLUMN latency_sum_ms SET STATISTICS 0, ALTER COLUMN latency_counts SET STATISTICS 0;
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.summary_quarters', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_days', '');
+
+-- The data of 0.1.0.  The watermark and holes stay; what is pending stays
+-- pending.
+-- 1. Tier 1 from the rolled-up raw rows.
+SELECT count(*) AS quarter_groups FROM opsmeter._fold_quarters(0, opsmeter.rollup_watermark(), '{}', opsmeter.rollup_holes());
+-- 2. What 0.1.0's hourly model rows, with the corrections not yet folded
+--    into them (summary_adjustments), count beyond the raw rows still
+--    there: rows that retention removed after they were rolled up.  Kept at
+--    the start of their hour, so the overview and models keep every request
+--    they had (exact in whole-hour zones: those raw rows are gone and
+--    cannot be split into quarters).  The corrections are then folded: the
+--    rebuilt tier 1 already holds the corrected raw rows.
+WITH old AS (
+    SELECT s.workspace_id, s.period_start AS hour, s.data_mode, s.environment, s.provider, s.model,
+           s.requests, s.errors, s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens,
+           s.reasoning_tokens, s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms
+      FROM opsmeter.summaries s
+     WHERE s.dimension = 'model' AND s.grain = 'hour'
+    UNION ALL
+    SELECT a.workspace_id, date_trunc('hour', a.ts, 'UTC'), a.data_mode, a.environment, a.provider, a.model,
+           a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, a.cached_input_tokens,
+           a.reasoning_tokens, a.cost_usd, a.unpriced_requests, a.unpriced_tokens, a.latency_count, a.latency_sum_ms
+      FROM opsmeter.summary_adjustments a
+    UNION ALL
+    SELECT q.workspace_id, date_trunc('hour', q.period_start, 'UTC'), q.data_mode, q.environment, q.provider, q.model,
+           -q.requests, -q.errors, -q.input_tokens, -q.output_tokens, -q.total_tokens, -q.cached_input_tokens,
+           -q.reasoning_tokens, -q.cost_usd, -q.unpriced_requests, -q.unpriced_tokens, -q.latency_count,
+           -q.latency_sum_ms
+      FROM opsmeter.summary_quarters q
+), remainder AS (
+    SELECT o.workspace_id, o.hour AS period_start, o.data_mode, o.environment, o.provider, o.model,
+           sum(o.requests) AS requests, sum(o.errors) AS errors, sum(o.input_tokens) AS input_tokens,
+           sum(o.output_tokens) AS output_tokens, sum(o.total_tokens) AS total_tokens,
+           sum(o.cached_input_tokens) AS cached_input_tokens, sum(o.reasoning_tokens) AS reasoning_tokens,
+           sum(o.cost_usd) AS cost_usd, sum(o.unpriced_requests) AS unpriced_requests,
+           sum(o.unpriced_tokens) AS unpriced_tokens, sum(o.latency_count) AS latency_count,
+           sum(o.latency_sum_ms) AS latency_sum_ms
+      FROM old o GROUP BY 1, 2, 3, 4, 5, 6
+), old_histograms AS (
+    SELECT h.workspace_id, h.hour, h.data_mode, h.environment, i AS bucket, h.counts[i] AS n
+      FROM opsmeter.latency_histogram h, generate_subscripts(h.counts, 1) i
+    UNION ALL
+    SELECT a.workspace_id, a.hour, a.data_mode, a.environment, i, a.counts[i]
+      FROM (SELECT a.workspace_id, date_trunc('hour', a.ts, 'UTC') AS hour, a.data_mode, a.environment,
+                   opsmeter.latency_histogram_of(a.latency_bucket, a.latency_count::bigint) AS counts
+              FROM opsmeter.summary_adjustments a GROUP BY 1, 2, 3, 4) a, generate_subscripts(a.counts, 1) i
+    UNION ALL
+    SELECT q.workspace_id, date_trunc('hour', q.period_start, 'UTC'), q.data_mode, q.environment, i, -q.latency_counts[i]
+      FROM opsmeter.summary_quarters q, generate_subscripts(q.latency_counts, 1) i
+), histogram_remainder AS (
+    SELECT x.workspace_id, x.hour, x.data_mode, x.environment,
+           array_agg(coalesce(x.n, 0)::bigint ORDER BY x.bucket) AS counts
+      FROM (SELECT o.workspace_id, o.hour, o.data_mode, o.environment, b.bucket, sum(o.n) AS n
+              FROM (SELECT DISTINCT workspace_id, hour, data_mode, environment FROM old_histograms) k
+              CROSS JOIN LATERAL generate_series(1, (SELECT max(bucket) FROM old_histograms z
+                                                      WHERE z.workspace_id = k.workspace_id AND z.hour = k.hour
+                                                        AND z.data_mode = k.data_mode
+                                                        AND z.environment = k.environment)) b(bucket)
+              LEFT JOIN old_histograms o ON o.workspace_id = k.workspace_id AND o.hour = k.hour
+                                        AND o.data_mode = k.data_mode AND o.environment = k.environment
+                                        AND o.bucket = b.bucket
+             GROUP BY 1, 2, 3, 4, 5) x
+     GROUP BY 1, 2, 3, 4
+    HAVING bool_or(coalesce(x.n, 0) <> 0)
+), kept AS (
+    SELECT r.*, row_number() OVER (PARTITION BY r.workspace_id, r.period_start, r.data_mode, r.environment
+                                   ORDER BY r.provider, r.model) AS nth
+      FROM remainder r
+     WHERE r.requests <> 0 OR r.errors <> 0 OR r.input_tokens <> 0 OR r.output_tokens <> 0 OR r.total_tokens <> 0
+        OR r.cached_input_tokens <> 0 OR r.reasoning_tokens <> 0 OR r.cost_usd <> 0 OR r.unpriced_requests <> 0
+        OR r.unpriced_tokens <> 0 OR r.latency_count <> 0 OR r.latency_sum_ms <> 0
+)
+INSERT INTO opsmeter.summary_quarters AS q
+SELECT k.workspace_id, k.period_start, k.data_mode, k.environment, k.provider, k.model, k.requests, k.errors,
+       k.input_tokens, k.output_tokens, k.total_tokens, k.cached_input_tokens, k.reasoning_tokens, k.cost_usd,
+       k.unpriced_requests, k.unpriced_tokens, k.latency_count, k.latency_sum_ms,
+       -- the hour's histogram remainder goes with its first model
+       CASE WHEN k.nth = 1 THEN coalesce(opsmeter.latency_histogram_add(x.counts, NULL), '{}') ELSE '{}' END
+  FROM kept k
+  LEFT JOIN histogram_remainder x
+    ON x.workspace_id = k.workspace_id AND x.hour = k.period_start AND x.data_mode = k.data_mode
+   AND x.environment = k.environment
+ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
+   SET requests = q.requests + excluded.requests,
+       errors = q.errors + excluded.errors,
+       input_tokens = q.input_tokens + excluded.input_tokens,
+       output_tokens = q.output_tokens + excluded.output_tokens,
+       total_tokens = q.total_tokens + excluded.total_tokens,
+       cached_input_tokens = q.cached_input_tokens + excluded.cached_input_tokens,
+       reasoning_tokens = q.reasoning_tokens + excluded.reasoning_tokens,
+       cost_usd = q.cost_usd + excluded.cost_usd,
+       unpriced_requests = q.unpriced_requests + excluded.unpriced_requests,
+       unpriced_tokens = q.unpriced_tokens + excluded.unpriced_tokens,
+       latency_count = q.latency_count + excluded.latency_count,
+       latency_sum_ms = q.latency_sum_ms + excluded.latency_sum_ms,
+       latency_counts = opsmeter.latency_histogram_add(q.latency_counts, excluded.latency_counts);
+DELETE FROM opsmeter.summary_adjustments;
+-- 3. The days the rollup has seen; 0.1.0's tier-2 rows and histograms go;
+--    every day whose raw rows are all there is judged for tier 2.
+INSERT INTO opsmeter.rollup_days (workspace_id, day, requests, quarter_rows)
+SELECT q.workspace_id, (q.period_start AT TIME ZONE 'UTC')::date, sum(q.requests), count(*)
+  FROM opsmeter.summary_quarters q GROUP BY 1, 2;
+DELETE FROM opsmeter.summaries;
+-- (Leaving the extension first also takes it out of the tables pg_dump dumps.)
+ALTER EXTENSION opsmeter DROP TABLE opsmeter.latency_histogram;
+DROP TABLE opsmeter.latency_histogram;
+SELECT opsmeter._judge_days(array_agg(d.workspace_id), array_agg(d.day), opsmeter.rollup_watermark(), opsmeter.rollup_holes())
+  FROM opsmeter.rollup_days d;

@@ -11,34 +11,48 @@
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
+-- The views' window: 0.1.0's default; 0.2.0 has none unless set.
+SET opsmeter.range = '7d';
+
+-- Money and averages as values, not as text: 0.2.0 shows sums without
+-- trailing zeros (0.0077750 is 0.007775), 0.1.0 with them.
+CREATE FUNCTION pg_temp.norm(r anyelement) RETURNS text LANGUAGE sql AS $$
+    SELECT regexp_replace(regexp_replace(r::text, '(\.[0-9]*[1-9])0+(?![0-9])', '\1', 'g'), '\.0+(?![0-9])', '', 'g')
+$$;
 
 SET ROLE upg_member;
 SET opsmeter.workspace = 'upg_acme';
 \echo ==== as upg_member in upg_acme
 SET opsmeter.data_mode = 'all';
-SELECT * FROM opsmeter.overview;
-SELECT * FROM opsmeter.top_users;
-SELECT * FROM opsmeter.top_tenants;
-SELECT * FROM opsmeter.top_endpoints;
-SELECT * FROM opsmeter.prompt_versions;
-SELECT * FROM opsmeter.top_models;
-SELECT * FROM opsmeter.unpriced_models;
-SELECT * FROM opsmeter.budget_signals;
-SELECT count(*), sum(cost_usd), md5(string_agg(e::text, ';' ORDER BY e.ts, e.external_request_id))
+SELECT pg_temp.norm(t) FROM opsmeter.overview t;
+SELECT pg_temp.norm(t) FROM opsmeter.top_users t;
+SELECT pg_temp.norm(t) FROM opsmeter.top_tenants t;
+SELECT pg_temp.norm(t) FROM opsmeter.top_endpoints t;
+SELECT pg_temp.norm(t) FROM opsmeter.prompt_versions t;
+SELECT pg_temp.norm(t) FROM opsmeter.top_models t;
+SELECT pg_temp.norm(t) FROM opsmeter.unpriced_models t;
+SELECT pg_temp.norm(t) FROM opsmeter.budget_signals t;
+-- (0.2.0's export view adds a day column: the columns of 0.1.0 are compared)
+SELECT count(*), sum(cost_usd),
+       md5(string_agg(row(e.ts, e.external_request_id, e.provider, e.model, e.input_tokens, e.output_tokens,
+                          e.total_tokens, e.cached_input_tokens, e.reasoning_tokens, e.latency_ms, e.status,
+                          e.error_code, e.prompt_version, e.endpoint_tag, e.user_id, e.tenant_id, e.data_mode,
+                          e.environment, e.cost_usd, e.pricing, e.ingested_by, e.metadata)::text,
+                      ';' ORDER BY e.ts, e.external_request_id))
   FROM opsmeter.export e;
 RESET opsmeter.data_mode;
-SELECT * FROM opsmeter_overview('7 days', 'all', 'all');
-SELECT * FROM opsmeter_overview('30 days', 'real', 'prod');
-SELECT * FROM opsmeter_top_users('7 days', 'real', 'all', 50);
-SELECT * FROM opsmeter_top_tenants('30 days', 'all', 'all', 50);
-SELECT * FROM opsmeter_top_endpoints('7 days', 'all', 'prod,staging', 50);
-SELECT * FROM opsmeter_prompt_versions('7 days', 'real', 'all', 50);
-SELECT * FROM opsmeter_top_models('7 days', 'all', 'all', 50);
-SELECT * FROM opsmeter_compare('model', '3 days');
-SELECT * FROM opsmeter_compare('user', '1 day');
+SELECT pg_temp.norm(t) FROM opsmeter_overview('7 days', 'all', 'all') t;
+SELECT pg_temp.norm(t) FROM opsmeter_overview('30 days', 'real', 'prod') t;
+SELECT pg_temp.norm(t) FROM opsmeter_top_users('7 days', 'real', 'all', 50) t;
+SELECT pg_temp.norm(t) FROM opsmeter_top_tenants('30 days', 'all', 'all', 50) t;
+SELECT pg_temp.norm(t) FROM opsmeter_top_endpoints('7 days', 'all', 'prod,staging', 50) t;
+SELECT pg_temp.norm(t) FROM opsmeter_prompt_versions('7 days', 'real', 'all', 50) t;
+SELECT pg_temp.norm(t) FROM opsmeter_top_models('7 days', 'all', 'all', 50) t;
+SELECT pg_temp.norm(t) FROM opsmeter_compare('model', '3 days') t;
+SELECT pg_temp.norm(t) FROM opsmeter_compare('user', '1 day') t;
 SELECT retention_truncated, now() - retention_available_from_utc AS retained_for  -- relative: now() moves
   FROM opsmeter_export_meta(:'from', :'to');
-SELECT * FROM opsmeter_export(:'from', :'to', 'all', 'all');
+SELECT pg_temp.norm(t) FROM opsmeter_export(:'from', :'to', 'all', 'all') t;
 SELECT opsmeter_workspace_status();
 SELECT opsmeter.active_workspace() IS NOT NULL AS has_active_workspace;
 
@@ -47,7 +61,7 @@ SET ROLE upg_owner;
 SELECT cleared_by, scope, data_mode, rows_removed FROM opsmeter.cleanup_audit ORDER BY audit_id;
 SET opsmeter.workspace = 'upg_globex';
 \echo ==== as upg_owner in upg_globex
-SELECT * FROM opsmeter_top_users('7 days', 'all', 'all', 50);
+SELECT pg_temp.norm(t) FROM opsmeter_top_users('7 days', 'all', 'all', 50) t;
 RESET opsmeter.workspace;
 RESET ROLE;
 
@@ -65,9 +79,30 @@ SELECT 'partitions', count(DISTINCT tableoid) FROM opsmeter.events;
 SELECT 'request_keys', count(*), md5(string_agg(format('%s|%s', k.external_request_id, k.event_day), ';'
                                                  ORDER BY k.external_request_id))
   FROM opsmeter.request_keys k;
-SELECT 'summaries', count(*), sum(requests), sum(cost_usd) FROM opsmeter.summaries;
-SELECT 'latency_histogram', count(*) FROM opsmeter.latency_histogram;
-SELECT 'summary_adjustments', count(*), sum(requests) FROM opsmeter.summary_adjustments;
+-- Everything rolled up, with the corrections not folded yet, whatever the
+-- layout: 0.1.0's hourly overview rows and histograms, 0.2.0's tier 1
+-- (opsmeter.summary_quarters); the upgrade folds the corrections.
+SELECT to_regclass('opsmeter.summary_quarters') IS NOT NULL AS tiered \gset
+\if :tiered
+SELECT 'rolled up', sum(x.requests), sum(x.errors), sum(x.cost_usd), sum(x.total_tokens), sum(x.latency_sum_ms),
+       opsmeter.latency_histogram_add(
+           (SELECT opsmeter.latency_histogram_sum(q.latency_counts) FROM opsmeter.summary_quarters q),
+           (SELECT opsmeter.latency_histogram_of(a.latency_bucket, a.latency_count::bigint)
+              FROM opsmeter.summary_adjustments a))
+  FROM (SELECT requests, errors, cost_usd, total_tokens, latency_sum_ms FROM opsmeter.summary_quarters
+        UNION ALL
+        SELECT requests, errors, cost_usd, total_tokens, latency_sum_ms FROM opsmeter.summary_adjustments) x;
+\else
+SELECT 'rolled up', sum(x.requests), sum(x.errors), sum(x.cost_usd), sum(x.total_tokens), sum(x.latency_sum_ms),
+       opsmeter.latency_histogram_add(
+           (SELECT opsmeter.latency_histogram_sum(h.counts) FROM opsmeter.latency_histogram h),
+           (SELECT opsmeter.latency_histogram_of(a.latency_bucket, a.latency_count::bigint)
+              FROM opsmeter.summary_adjustments a))
+  FROM (SELECT requests, errors, cost_usd, total_tokens, latency_sum_ms FROM opsmeter.summaries
+         WHERE dimension = 'overview' AND grain = 'hour'
+        UNION ALL
+        SELECT requests, errors, cost_usd, total_tokens, latency_sum_ms FROM opsmeter.summary_adjustments) x;
+\endif
 SELECT 'spend_counters', count(*), sum(spend_usd) FROM opsmeter.spend_counters;
 SELECT 'prices', source, count(*) FROM opsmeter.prices GROUP BY source ORDER BY source;
 SELECT 'watermark', opsmeter.rollup_watermark();
