@@ -1449,7 +1449,7 @@ RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigi
                input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric,
                avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
     SELECT f.provider, f.model, coalesce(f.key, 'unknown'),
            sum(f.requests)::bigint, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
            sum(f.total_tokens), trim_scale(sum(f.cost_usd)), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
@@ -1457,11 +1457,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
            round(sum(f.cost_usd) / sum(f.requests), 6),
            round(sum(f.total_tokens) / sum(f.requests), 2)
       FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
+     WHERE opsmeter.workspace_has_rows()
      GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
     HAVING sum(f.requests) <> 0
      ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
      LIMIT lim
 $$;
+CREATE FUNCTION opsmeter.workspace_has_rows() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
+    OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace());
 CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN opsmeter.guc_range() IS NULL THEN timestamptz '-infinity'
@@ -1666,7 +1671,7 @@ END
 $$;
 CREATE FUNCTION opsmeter.report_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz)
 RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
     SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
@@ -1703,7 +1708,7 @@ CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestam
 RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE ROWS 1 SET search_path = pg_catalog, pg_temp AS $$
     SELECT sum(f.requests)::bigint, sum(f.errors)::bigint,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), trim_scale(sum(f.cost_usd)),
            sum(f.unpriced_requests)::bigint,
@@ -1723,6 +1728,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT d.day, o.*
       FROM opsmeter.report_days('overview', from_ts, to_ts) d
      CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o
+     WHERE opsmeter.workspace_has_rows()
      ORDER BY 1
 $$;
 CREATE OR REPLACE VIEW opsmeter.overview WITH (security_invoker = true) AS
@@ -1730,7 +1736,8 @@ CREATE OR REPLACE VIEW opsmeter.overview WITH (security_invoker = true) AS
            o.unpriced_requests, o.avg_latency_ms, o.p95_latency_ms
       FROM opsmeter.report_days('overview', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end,
-                                                 opsmeter.data_mode_filter(), opsmeter.environment_filter()) o;
+                                                 opsmeter.data_mode_filter(), opsmeter.environment_filter()) o
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.overview IS
     'per-day totals of the active workspace, one row per day of the session TimeZone (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
 CREATE OR REPLACE VIEW opsmeter.top_users WITH (security_invoker = true) AS
@@ -1778,7 +1785,8 @@ CREATE OR REPLACE VIEW opsmeter.export WITH (security_invoker = true) AS
            x.ingested_by, x.metadata, d.day
       FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.export_rows(d.day_start, least(d.day_end, statement_timestamp() + interval '1 hour'),
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter()) x;
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter()) x
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.export IS
     'request-level rows of the active workspace with their day in the session TimeZone (all retained rows unless opsmeter.range is set)';
 CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
@@ -1786,35 +1794,40 @@ CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('user', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
     SELECT d.day, r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.report_days('tenant', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('tenant', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
     SELECT d.day, r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.report_days('endpoint', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('endpoint', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
     SELECT d.day, r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.report_days('prompt_version', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('prompt_version', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
     SELECT d.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
            r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.report_days('model', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('model', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
 CREATE OR REPLACE FUNCTION @extschema@.opsmeter_ingest_demo(events integer DEFAULT 200) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
