@@ -234,11 +234,13 @@ CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
 
 -- Folds contributions into tier 1 (opsmeter.summary_quarters): those of
 -- pending_contributions(after_batch, upto_batch, also_batches,
--- except_batches).  Returns, per workspace and UTC day, the requests folded
--- and how many quarter rows it created.
+-- except_batches).  Returns, per workspace and UTC day, the requests folded,
+-- how many quarter rows it created, and how many raw rows and adjustments
+-- it read.
 CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
                                         also_batches bigint[], except_batches bigint[])
-RETURNS TABLE (workspace_id bigint, day date, requests bigint, new_rows bigint)
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, new_rows bigint,
+               raw_rows bigint, adjustment_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH grouped AS (
         SELECT p.workspace_id, date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
@@ -249,12 +251,18 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                sum(p.cost_usd) AS cost_usd, sum(p.unpriced_requests) AS unpriced_requests,
                sum(p.unpriced_tokens) AS unpriced_tokens, sum(p.latency_count) AS latency_count,
                sum(p.latency_sum_ms) AS latency_sum_ms,
-               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts
+               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts,
+               count(*) FILTER (WHERE NOT p.is_adjustment) AS raw_rows,
+               count(*) FILTER (WHERE p.is_adjustment) AS adjustment_rows
           FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
          GROUP BY 1, 2, 3, 4, 5, 6
     ), folded AS (
         INSERT INTO opsmeter.summary_quarters AS s
-        SELECT * FROM grouped
+        SELECT g.workspace_id, g.period_start, g.data_mode, g.environment, g.provider, g.model,
+               g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens, g.cached_input_tokens,
+               g.reasoning_tokens, g.cost_usd, g.unpriced_requests, g.unpriced_tokens, g.latency_count,
+               g.latency_sum_ms, g.latency_counts
+          FROM grouped g
         ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
            SET requests = s.requests + excluded.requests,
                errors = s.errors + excluded.errors,
@@ -271,36 +279,44 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                latency_counts = opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts)
         RETURNING s.workspace_id, s.period_start, s.xmax = 0 AS inserted
     )
-    SELECT x.workspace_id, (x.period_start AT TIME ZONE 'UTC')::date, sum(x.requests)::bigint, sum(x.inserted)::bigint
-      FROM (SELECT g.workspace_id, g.period_start, g.requests, 0 AS inserted FROM grouped g
+    SELECT x.workspace_id, (x.period_start AT TIME ZONE 'UTC')::date, sum(x.requests)::bigint, sum(x.inserted)::bigint,
+           sum(x.raw_rows)::bigint, sum(x.adjustment_rows)::bigint
+      FROM (SELECT g.workspace_id, g.period_start, g.requests, 0 AS inserted, g.raw_rows, g.adjustment_rows
+              FROM grouped g
             UNION ALL
-            SELECT f.workspace_id, f.period_start, 0, f.inserted::integer FROM folded f) x
+            SELECT f.workspace_id, f.period_start, 0, f.inserted::integer, 0, 0 FROM folded f) x
      GROUP BY 1, 2
 $$;
 
 -- Folds contributions into tier 2 (opsmeter.summaries): hourly rows of
--- every dimension, and daily rows summed from them.  Two uses:
---   build_ws NULL: the contributions of pending_contributions(...) that
---     fall on days already detailed (the incremental fold of a pass);
---   build_ws, build_day: the raw rows of that one workspace-day (no
---     adjustments: the raw rows already carry them), to detail the day.
+-- every dimension, and daily rows summed from them, for the workspace-days
+-- listed (ws_list[i], day_list[i]) only.  Two uses:
+--   with_adjustments: the contributions of a pass, for the days already
+--     detailed (the incremental fold);
+--   not with_adjustments, (0, upto, '{}', except): all the raw rows of a day
+--     being detailed (the raw rows already carry every correction).
 -- With count_only, it writes nothing and only counts the rows it would
 -- create.  Returns, per workspace and UTC day, how many rows it created.
+-- The contributions are read once, by batch (the BRIN on ingest_batch),
+-- and matched to the short list of days by a hash join.
 CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
                                       also_batches bigint[], except_batches bigint[],
-                                      build_ws bigint, build_day date, count_only boolean)
+                                      ws_list bigint[], day_list date[],
+                                      with_adjustments boolean, count_only boolean)
 RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    WITH fresh AS MATERIALIZED (
-        SELECT p.*, date_trunc('hour', p.ts, 'UTC') AS hour
+    WITH contributions AS MATERIALIZED (
+        SELECT p.*
           FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
-         WHERE CASE WHEN build_ws IS NULL
-                    THEN EXISTS (SELECT 1 FROM opsmeter.rollup_days d
-                                  WHERE d.workspace_id = p.workspace_id AND d.detail_rows IS NOT NULL
-                                    AND d.day = (p.ts AT TIME ZONE 'UTC')::date)
-                    ELSE p.workspace_id = build_ws AND NOT p.is_adjustment
-                         AND p.ts >= build_day::timestamp AT TIME ZONE 'UTC'
-                         AND p.ts < (build_day + 1)::timestamp AT TIME ZONE 'UTC' END
+         WHERE p.workspace_id = ANY (ws_list) AND (with_adjustments OR NOT p.is_adjustment)
+           -- only the partitions of the listed days (pruned when it runs)
+           AND p.ts >= (SELECT min(d) FROM unnest(day_list) d)::timestamp AT TIME ZONE 'UTC'
+           AND p.ts < ((SELECT max(d) FROM unnest(day_list) d) + 1)::timestamp AT TIME ZONE 'UTC'
+    ), fresh AS MATERIALIZED (
+        SELECT c.*, date_trunc('hour', c.ts, 'UTC') AS hour
+          FROM contributions c
+          JOIN unnest(ws_list, day_list) d(workspace_id, day)
+            ON d.workspace_id = c.workspace_id AND d.day = (c.ts AT TIME ZONE 'UTC')::date
     ), hourly AS (
         SELECT f.workspace_id,
                CASE WHEN GROUPING(f.provider, f.model) = 0 THEN 'model'
@@ -420,9 +436,9 @@ BEGIN
             -- built from them).
             CONTINUE WHEN d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from;
             SELECT coalesce(sum(x.new_rows), 0) INTO n
-              FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, d.workspace_id, d.day, true) x;
+              FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, true) x;
             IF d.quarter_rows + n <= d.requests THEN
-                PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, d.workspace_id, d.day, false);
+                PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, false);
                 UPDATE opsmeter.rollup_days r SET detail_rows = n
                  WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
             ELSE
@@ -481,9 +497,11 @@ DECLARE
     adjustments bigint;
     touched_ws bigint[];
     touched_day date[];
+    touched_requests bigint[];
+    touched_new bigint[];
     detail_ws bigint[];
     detail_day date[];
-    detail_new bigint[];
+    detail_new bigint[] := '{}';
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
@@ -519,29 +537,32 @@ BEGIN
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
-    SELECT count(*) FILTER (WHERE NOT p.is_adjustment), count(*) FILTER (WHERE p.is_adjustment)
-      INTO rows_rolled_up, adjustments
-      FROM opsmeter.pending_contributions(w_prev, w_new, holes_prev, inflight) p;
-
-    -- Tier 2 first: it folds into the days that were detailed before this
-    -- pass (a day detailed below is built from its raw rows, which already
-    -- hold this pass's rows).
-    SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
-           coalesce(array_agg(x.new_rows), '{}')
-      INTO detail_ws, detail_day, detail_new
-      FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, NULL, NULL, false) x;
-    WITH folded AS (
-        SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight)
-    ), counted AS (
-        INSERT INTO opsmeter.rollup_days AS r (workspace_id, day, requests, quarter_rows)
-        SELECT q.workspace_id, q.day, q.requests, q.new_rows FROM folded q
-        ON CONFLICT (workspace_id, day) DO UPDATE
-           SET requests = r.requests + excluded.requests,
-               quarter_rows = r.quarter_rows + excluded.quarter_rows
-    )
-    SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}')
-      INTO touched_ws, touched_day
-      FROM folded q;
+    -- Tier 1: everything this pass rolls up, once.
+    SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}'),
+           coalesce(array_agg(q.requests), '{}'), coalesce(array_agg(q.new_rows), '{}'),
+           coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
+      INTO touched_ws, touched_day, touched_requests, touched_new, rows_rolled_up, adjustments
+      FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight) q;
+    -- Tier 2: the same contributions, for the touched days that were
+    -- detailed before this pass (a day detailed below is built from its raw
+    -- rows, which already hold this pass's rows).
+    SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}')
+      INTO detail_ws, detail_day
+      FROM opsmeter.rollup_days r
+      JOIN unnest(touched_ws, touched_day) t(workspace_id, day) USING (workspace_id, day)
+     WHERE r.detail_rows IS NOT NULL;
+    IF detail_ws <> '{}' THEN
+        SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
+               coalesce(array_agg(x.new_rows), '{}')
+          INTO detail_ws, detail_day, detail_new
+          FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, detail_ws, detail_day, true, false) x;
+    END IF;
+    INSERT INTO opsmeter.rollup_days AS r (workspace_id, day, requests, quarter_rows)
+    SELECT t.workspace_id, t.day, t.requests, t.new_rows
+      FROM unnest(touched_ws, touched_day, touched_requests, touched_new) t(workspace_id, day, requests, new_rows)
+    ON CONFLICT (workspace_id, day) DO UPDATE
+       SET requests = r.requests + excluded.requests,
+           quarter_rows = r.quarter_rows + excluded.quarter_rows;
     UPDATE opsmeter.rollup_days r SET detail_rows = r.detail_rows + x.new_rows
       FROM unnest(detail_ws, detail_day, detail_new) x(workspace_id, day, new_rows)
      WHERE r.workspace_id = x.workspace_id AND r.day = x.day;

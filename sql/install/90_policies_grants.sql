@@ -83,7 +83,7 @@ REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[]),
-                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint, date, boolean),
+                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean, boolean),
                        opsmeter._judge_days(bigint[], date[], bigint, bigint[]) FROM PUBLIC;
 
 -- retention
