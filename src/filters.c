@@ -25,6 +25,7 @@
 PG_FUNCTION_INFO_V1(opsmeter_data_mode_filter);
 PG_FUNCTION_INFO_V1(opsmeter_environment_filter);
 PG_FUNCTION_INFO_V1(opsmeter_guc_range);
+PG_FUNCTION_INFO_V1(opsmeter_session_range);
 PG_FUNCTION_INFO_V1(opsmeter_latency_bucket);
 PG_FUNCTION_INFO_V1(opsmeter_histogram_count);
 PG_FUNCTION_INFO_V1(opsmeter_histogram_merge);
@@ -69,18 +70,14 @@ opsmeter_environment_filter(PG_FUNCTION_ARGS)
 						PG_ARGISNULL(0) ? opsmeter_environment_guc : text_to_cstring(PG_GETARG_TEXT_PP(0)));
 }
 
-/*
- * opsmeter.guc_range() -> interval: the session window opsmeter.range as
- * days, hours or minutes (so window_start() tells calendar days from a
- * rolling window); NULL when it is not set.
- */
-Datum
-opsmeter_guc_range(PG_FUNCTION_ARGS)
+/* opsmeter.range as an interval of days, hours or minutes; NULL when empty */
+static Interval *
+range_interval(void)
 {
 	Interval   *iv;
 
 	if (opsmeter_range.unit == OPSMETER_RANGE_UNSET)
-		PG_RETURN_NULL();
+		return NULL;
 	iv = palloc0(sizeof(Interval));
 	if (opsmeter_range.unit == OPSMETER_RANGE_DAYS)
 		iv->day = opsmeter_range.amount;
@@ -88,6 +85,39 @@ opsmeter_guc_range(PG_FUNCTION_ARGS)
 		iv->time = (int64) opsmeter_range.amount * USECS_PER_HOUR;
 	else
 		iv->time = (int64) opsmeter_range.amount * USECS_PER_MINUTE;
+	return iv;
+}
+
+/*
+ * opsmeter.session_range() -> interval: the session window opsmeter.range
+ * as days, hours or minutes (so window_start() tells calendar days from a
+ * rolling window); NULL when it is empty (no window).
+ */
+Datum
+opsmeter_session_range(PG_FUNCTION_ARGS)
+{
+	Interval   *iv = range_interval();
+
+	if (iv == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_INTERVAL_P(iv);
+}
+
+/*
+ * opsmeter.guc_range() -> interval, the SQL of 0.1.0 (a database not yet
+ * updated to 0.2.0 still calls it): its views had a 7-day window by
+ * default, so an empty opsmeter.range is 7 days here.
+ */
+Datum
+opsmeter_guc_range(PG_FUNCTION_ARGS)
+{
+	Interval   *iv = range_interval();
+
+	if (iv == NULL)
+	{
+		iv = palloc0(sizeof(Interval));
+		iv->day = 7;
+	}
 	PG_RETURN_INTERVAL_P(iv);
 }
 

@@ -7,8 +7,9 @@ CREATE FUNCTION opsmeter.data_mode_filter(spec text DEFAULT NULL) RETURNS opsmet
     AS 'MODULE_PATHNAME', 'opsmeter_data_mode_filter' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION opsmeter.environment_filter(spec text DEFAULT NULL) RETURNS opsmeter.environment[]
     AS 'MODULE_PATHNAME', 'opsmeter_environment_filter' LANGUAGE C STABLE PARALLEL SAFE;
-CREATE FUNCTION opsmeter.guc_range() RETURNS interval
-    AS 'MODULE_PATHNAME', 'opsmeter_guc_range' LANGUAGE C STABLE PARALLEL SAFE;
+-- opsmeter.range as an interval (days, hours or minutes); NULL when empty.
+CREATE FUNCTION opsmeter.session_range() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_session_range' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- Start of the reporting window of a range, in the session TimeZone.  Whole
 -- days (or months): the last N calendar days, today included, from local
@@ -37,8 +38,8 @@ $$;
 -- set it, else -infinity (everything retained; a BI tool filters by day).
 CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN opsmeter.guc_range() IS NULL THEN timestamptz '-infinity'
-            ELSE opsmeter.window_start(opsmeter.guc_range()) END;
+RETURN CASE WHEN opsmeter.session_range() IS NULL THEN timestamptz '-infinity'
+            ELSE opsmeter.window_start(opsmeter.session_range()) END;
 
 -- Oldest instant whose rows every answer still has, for a workspace:
 -- detail (raw rows and detail summaries) and coarse (overview and model

@@ -1480,14 +1480,16 @@ LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
      LIMIT lim
 $$;
+CREATE FUNCTION opsmeter.session_range() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_session_range' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION opsmeter.workspace_has_rows() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
     OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace());
 CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN opsmeter.guc_range() IS NULL THEN timestamptz '-infinity'
-            ELSE opsmeter.window_start(opsmeter.guc_range()) END;
+RETURN CASE WHEN opsmeter.session_range() IS NULL THEN timestamptz '-infinity'
+            ELSE opsmeter.window_start(opsmeter.session_range()) END;
 CREATE FUNCTION opsmeter.floor_to(ts timestamptz, step interval) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(step, ts, timestamptz '2000-01-01 00:00:00+00') ELSE ts END;
@@ -1846,6 +1848,10 @@ CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
      WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
+-- 0.1.0's views read opsmeter.guc_range() (7 days when opsmeter.range is
+-- empty); none does now.
+DROP FUNCTION opsmeter.guc_range();
+
 CREATE OR REPLACE FUNCTION @extschema@.opsmeter_ingest_demo(events integer DEFAULT 200) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
