@@ -28,6 +28,11 @@ SELECT count(*) AS rows, count(DISTINCT provider) >= 3 AS providers, count(DISTI
        bool_and(cost_usd IS NOT NULL) AS all_priced,
        min(ts) > now() - interval '7 days' AND max(ts) <= now() AS last_7_days
   FROM opsmeter.events;
+-- Every demo row falls inside the default 7-day window (calendar days from
+-- local midnight) of any zone, here one with a 45-minute offset.
+SET TimeZone = 'Asia/Kathmandu';
+SELECT sum(requests) AS in_default_window FROM opsmeter_overview(data_mode => 'demo');
+RESET TimeZone;
 -- Demo rows are not real: the default views and the budget do not count them.
 SELECT count(*) AS real_overview_days FROM opsmeter.overview;
 SELECT current_spend_usd FROM opsmeter.budget_signals;

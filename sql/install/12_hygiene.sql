@@ -20,10 +20,10 @@ BEGIN
         RAISE EXCEPTION 'invalid events %', coalesce(events::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'Ask for 1 to 100000 demo events (default 200).';
     END IF;
-    -- Inside the default window of the views' function forms ('7 days':
-    -- from local midnight six days ago), and an hour clear of the oldest
-    -- timestamp ingest accepts.
-    SELECT least(now() - opsmeter.window_start('7 days'), (now() - h.raw_from) - interval '1 hour') INTO span
+    -- The last 6 days: inside the default window of the function forms
+    -- ('7 days', from local midnight six days ago) in every time zone, and
+    -- an hour clear of the oldest timestamp ingest accepts.
+    SELECT least(interval '6 days', (now() - h.raw_from) - interval '1 hour') INTO span
       FROM opsmeter.retained_from(ws) h;
     span := greatest(span, interval '1 minute');
     WHILE done < events LOOP
