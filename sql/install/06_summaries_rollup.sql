@@ -306,12 +306,26 @@ CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
 RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH contributions AS MATERIALIZED (
+        -- a pass's new rows, by batch (the BRIN on ingest_batch)
         SELECT p.*
           FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
-         WHERE p.workspace_id = ANY (ws_list) AND (with_adjustments OR NOT p.is_adjustment)
+         WHERE with_adjustments AND p.workspace_id = ANY (ws_list)
            -- only the partitions of the listed days (pruned when it runs)
            AND p.ts >= (SELECT min(d) FROM unnest(day_list) d)::timestamp AT TIME ZONE 'UTC'
            AND p.ts < ((SELECT max(d) FROM unnest(day_list) d) + 1)::timestamp AT TIME ZONE 'UTC'
+        UNION ALL
+        -- a day's raw rows, by workspace and time (the btree on
+        -- (workspace_id, ts) of the day's partition, one day at a time)
+        -- (a lateral subquery: its scans take the day as a parameter)
+        SELECT r.*
+          FROM unnest(ws_list, day_list) d(workspace_id, day)
+         CROSS JOIN LATERAL (
+                SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
+                 WHERE NOT c.is_adjustment AND c.workspace_id = d.workspace_id
+                   AND c.ts >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND c.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                OFFSET 0) r    -- kept a subquery, so it is not flattened into one hash join
+         WHERE NOT with_adjustments
     ), fresh AS MATERIALIZED (
         SELECT c.*, date_trunc('hour', c.ts, 'UTC') AS hour
           FROM contributions c

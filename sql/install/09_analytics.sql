@@ -175,6 +175,15 @@ BEGIN
      WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
        AND r.day >= (h_from AT TIME ZONE 'UTC')::date AND r.day <= (h_to AT TIME ZONE 'UTC')::date;
 
+    -- No detailed day and every raw row of the window still retained (a
+    -- small workspace, or a window of recent hours): the raw rows are the
+    -- answer, in one range scan, as the same question asked by hand.
+    IF detailed = '{}' AND from_ts >= date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' THEN
+        hi := least(to_ts, rows_end);
+        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, from_ts, hi, modes, envs);
+        RETURN;
+    END IF;
+
     -- The ends finer than summaries hold: raw rows.
     lo := from_ts;
     hi := CASE WHEN coarse THEN q_from ELSE h_from END;
@@ -496,31 +505,36 @@ CREATE VIEW opsmeter.top_users WITH (security_invoker = true) AS
     SELECT r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('user', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_users IS 'users ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.top_tenants WITH (security_invoker = true) AS
     SELECT r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('tenant', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_tenants IS 'tenants ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.top_endpoints WITH (security_invoker = true) AS
     SELECT r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('endpoint', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_endpoints IS 'endpoint tags ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.prompt_versions WITH (security_invoker = true) AS
     SELECT r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('prompt_version', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.prompt_versions IS 'prompt versions ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.top_models WITH (security_invoker = true) AS
     SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
            r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
     SELECT d.day, r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
@@ -567,7 +581,7 @@ CREATE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
     SELECT r.provider, r.model, r.unpriced_requests AS requests, r.unpriced_tokens AS total_tokens
       FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
                                 opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE r.unpriced_requests > 0
+     WHERE r.unpriced_requests > 0 AND opsmeter.workspace_has_rows()
      ORDER BY r.unpriced_requests DESC, r.provider, r.model;
 COMMENT ON VIEW opsmeter.unpriced_models IS
     'models stored without a price in the session window: what to add to the catalog';

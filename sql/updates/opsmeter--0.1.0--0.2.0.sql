@@ -1183,12 +1183,26 @@ CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
 RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH contributions AS MATERIALIZED (
+        -- a pass's new rows, by batch (the BRIN on ingest_batch)
         SELECT p.*
           FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
-         WHERE p.workspace_id = ANY (ws_list) AND (with_adjustments OR NOT p.is_adjustment)
+         WHERE with_adjustments AND p.workspace_id = ANY (ws_list)
            -- only the partitions of the listed days (pruned when it runs)
            AND p.ts >= (SELECT min(d) FROM unnest(day_list) d)::timestamp AT TIME ZONE 'UTC'
            AND p.ts < ((SELECT max(d) FROM unnest(day_list) d) + 1)::timestamp AT TIME ZONE 'UTC'
+        UNION ALL
+        -- a day's raw rows, by workspace and time (the btree on
+        -- (workspace_id, ts) of the day's partition, one day at a time)
+        -- (a lateral subquery: its scans take the day as a parameter)
+        SELECT r.*
+          FROM unnest(ws_list, day_list) d(workspace_id, day)
+         CROSS JOIN LATERAL (
+                SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
+                 WHERE NOT c.is_adjustment AND c.workspace_id = d.workspace_id
+                   AND c.ts >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND c.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                OFFSET 0) r    -- kept a subquery, so it is not flattened into one hash join
+         WHERE NOT with_adjustments
     ), fresh AS MATERIALIZED (
         SELECT c.*, date_trunc('hour', c.ts, 'UTC') AS hour
           FROM contributions c
@@ -1578,6 +1592,15 @@ BEGIN
      WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
        AND r.day >= (h_from AT TIME ZONE 'UTC')::date AND r.day <= (h_to AT TIME ZONE 'UTC')::date;
 
+    -- No detailed day and every raw row of the window still retained (a
+    -- small workspace, or a window of recent hours): the raw rows are the
+    -- answer, in one range scan, as the same question asked by hand.
+    IF detailed = '{}' AND from_ts >= date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' THEN
+        hi := least(to_ts, rows_end);
+        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, from_ts, hi, modes, envs);
+        RETURN;
+    END IF;
+
     -- The ends finer than summaries hold: raw rows.
     lo := from_ts;
     hi := CASE WHEN coarse THEN q_from ELSE h_from END;
@@ -1763,37 +1786,42 @@ CREATE OR REPLACE VIEW opsmeter.top_users WITH (security_invoker = true) AS
     SELECT r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('user', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_users IS 'users ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE OR REPLACE VIEW opsmeter.top_tenants WITH (security_invoker = true) AS
     SELECT r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('tenant', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_tenants IS 'tenants ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE OR REPLACE VIEW opsmeter.top_endpoints WITH (security_invoker = true) AS
     SELECT r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('endpoint', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_endpoints IS 'endpoint tags ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE OR REPLACE VIEW opsmeter.prompt_versions WITH (security_invoker = true) AS
     SELECT r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('prompt_version', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.prompt_versions IS 'prompt versions ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE OR REPLACE VIEW opsmeter.top_models WITH (security_invoker = true) AS
     SELECT r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
            r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
-                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r;
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
+     WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE OR REPLACE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
     SELECT r.provider, r.model, r.unpriced_requests AS requests, r.unpriced_tokens AS total_tokens
       FROM opsmeter.ranked_rows('model', opsmeter.session_window_start(), 'infinity',
                                 opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE r.unpriced_requests > 0
+     WHERE r.unpriced_requests > 0 AND opsmeter.workspace_has_rows()
      ORDER BY r.unpriced_requests DESC, r.provider, r.model;
 COMMENT ON VIEW opsmeter.unpriced_models IS
     'models stored without a price in the session window: what to add to the catalog';
