@@ -171,6 +171,38 @@ SELECT count(*) > 0 AS has_tier2 FROM opsmeter.summaries WHERE workspace_id = op
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 SELECT pg_temp.over_budget_days() AS over_budget_days;
 
+-- Another day (two days ago) is busy too and gets detailed; then it gets
+-- 400 rows that are all different (a user, tenant, endpoint and prompt
+-- version each): tier 2 would outgrow the day's raw rows, so the pass takes
+-- that day's tier-2 rows away again.  Still exact, still within budget.
+SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object(
+         'externalRequestId', 'busy2-' || i, 'provider', 'openai', 'model', 'gpt-4o-mini',
+         'inputTokens', 10 + i, 'outputTokens', 5, 'userId', 'user-' || (i % 2), 'tenantId', 'tenant-' || (i % 3),
+         'endpointTag', 'ep',
+         'timestamp', to_char(date_trunc('day', now() - interval '2 days', 'UTC') AT TIME ZONE 'UTC'
+                              + interval '12 hours' + (i % 60) * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+       ->> 'accepted' AS accepted
+  FROM generate_series(1, 400) i;
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT count(*) AS detailed_days FROM opsmeter.rollup_days
+ WHERE workspace_id = opsmeter.active_workspace() AND detail_rows IS NOT NULL;
+SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object(
+         'externalRequestId', 'scattered-' || i, 'provider', 'openai', 'model', 'gpt-4o-mini',
+         'inputTokens', 10, 'outputTokens', 5, 'userId', 'su-' || i, 'tenantId', 'st-' || i,
+         'endpointTag', 'se-' || i, 'promptVersion', 'sp-' || i,
+         'timestamp', to_char(date_trunc('day', now() - interval '2 days', 'UTC') AT TIME ZONE 'UTC'
+                              + interval '12 hours' + (i % 60) * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
+       ->> 'accepted' AS accepted
+  FROM generate_series(1, 400) i;
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT count(*) AS detailed_days FROM opsmeter.rollup_days
+ WHERE workspace_id = opsmeter.active_workspace() AND detail_rows IS NOT NULL;
+SELECT count(*) AS tier2_rows_two_days_ago FROM opsmeter.summaries
+ WHERE workspace_id = opsmeter.active_workspace()
+   AND date_trunc('day', period_start, 'UTC') = date_trunc('day', now() - interval '2 days', 'UTC');
+SELECT count(*) AS mismatches FROM pg_temp.mismatches();
+SELECT pg_temp.over_budget_days() AS over_budget_days;
+
 -- A pass inside a transaction that has just ingested sees its own rows.
 BEGIN;
 SELECT opsmeter_ingest('{"externalRequestId": "same-tx", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}') ->> 'ok' AS ok;
@@ -186,12 +218,12 @@ SELECT triggered_by, run_by, ok, error, count(*) >= 4 AS passes_recorded, sum(ro
 -- next pass catches up: nothing is lost or counted twice.
 CREATE FUNCTION pg_temp.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'summaries are read-only today'; END $$;
-CREATE TRIGGER refuse BEFORE INSERT ON opsmeter.summaries FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse();
+CREATE TRIGGER refuse BEFORE INSERT ON opsmeter.summary_quarters FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse();
 SELECT opsmeter_ingest('{"externalRequestId": "during-failure", "provider": "openai", "model": "gpt-4o", "inputTokens": 7, "outputTokens": 7}') ->> 'ok' AS ok;
 SELECT r ->> 'ok' AS ok, r ->> 'error' AS error FROM opsmeter_run_retention() r;
 SELECT ok, error FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1;
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
-DROP TRIGGER refuse ON opsmeter.summaries;
+DROP TRIGGER refuse ON opsmeter.summary_quarters;
 SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up_after_fix;
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 
