@@ -124,9 +124,12 @@ opsmeter_guc_range(PG_FUNCTION_ARGS)
 /*
  * Latency histograms.  Below 128 ms every millisecond is its own bucket;
  * above, each power of two is cut into 32 buckets, so a bucket is at most
- * 3.2% wide.  Bucket i of a histogram (a bigint[] indexed from 1) counts
- * the requests of bucket index i - 1.  Counts add up, so a p95 read from
- * rolled-up hours and from raw rows is the same number.
+ * 3.2% wide.  A histogram is a one-dimensional bigint[] whose element i
+ * counts the requests of bucket index i - 1; its lower bound need not be 1
+ * (a histogram of one request of 5 s is '[365:365]={1}', one element), and
+ * leading and trailing zeros are cut.  Counts add up, so a p95 read from
+ * rolled-up quarters and from raw rows is the same number.  (0.1.0 wrote
+ * the same arrays from bound 1; they read the same.)
  */
 #define HIST_LINEAR 128
 #define HIST_SUB 32
@@ -166,11 +169,72 @@ opsmeter_latency_bucket(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(bucket_upper(bucket_index(PG_GETARG_INT32(0))));
 }
 
+/*
+ * The counts of buckets [lo, lo + n), in cxt: only the span of buckets seen
+ * is allocated, so a rollup that makes a histogram for each of a million
+ * small groups does not clear a full-size array for each.
+ */
 typedef struct Histogram
 {
-	int			used;			/* highest bucket index with a count, + 1 */
-	int64		counts[HIST_BUCKETS];
+	MemoryContext cxt;
+	int			lo;				/* bucket index of counts[0] */
+	int			n;				/* buckets in use */
+	int			cap;			/* buckets allocated */
+	int64	   *counts;
 } Histogram;
+
+static Histogram *
+histogram_new(MemoryContext cxt)
+{
+	Histogram  *h = MemoryContextAllocZero(cxt, sizeof(Histogram));
+
+	h->cxt = cxt;
+	return h;
+}
+
+/* adds count to bucket index i, growing the span to hold it */
+static void
+histogram_add(Histogram *h, int i, int64 count)
+{
+	int			lo,
+				hi;
+
+	if (h->n == 0)
+	{
+		lo = i;
+		hi = i + 1;
+	}
+	else
+	{
+		lo = Min(h->lo, i);
+		hi = Max(h->lo + h->n, i + 1);
+	}
+	if (h->n == 0 || lo != h->lo || hi - lo > h->n)
+	{
+		int			shift = h->n == 0 ? 0 : h->lo - lo;
+
+		if (hi - lo > h->cap)
+		{
+			int			cap = Max(hi - lo, Max(8, 2 * h->cap));
+			int64	   *counts = MemoryContextAllocZero(h->cxt, sizeof(int64) * Min(cap, HIST_BUCKETS));
+
+			if (h->n > 0)
+				memcpy(counts + shift, h->counts, sizeof(int64) * h->n);
+			if (h->counts)
+				pfree(h->counts);
+			h->counts = counts;
+			h->cap = Min(cap, HIST_BUCKETS);
+		}
+		else if (shift > 0)
+		{
+			memmove(h->counts + shift, h->counts, sizeof(int64) * h->n);
+			memset(h->counts, 0, sizeof(int64) * shift);
+		}
+		h->lo = lo;
+		h->n = hi - lo;
+	}
+	h->counts[i - h->lo] += count;
+}
 
 static Histogram *
 histogram_state(FunctionCallInfo fcinfo)
@@ -180,7 +244,7 @@ histogram_state(FunctionCallInfo fcinfo)
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "opsmeter histogram aggregate called in a non-aggregate context");
 	if (PG_ARGISNULL(0))
-		return MemoryContextAllocZero(aggcxt, sizeof(Histogram));
+		return histogram_new(aggcxt);
 	return (Histogram *) PG_GETARG_POINTER(0);
 }
 
@@ -190,36 +254,50 @@ histogram_add_array(Histogram *h, ArrayType *arr)
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	int			first;
 
-	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != INT8OID)
+	if (ARR_NDIM(arr) == 0)
+		return;
+	first = ARR_LBOUND(arr)[0] - 1;
+	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != INT8OID || first < 0 || first > HIST_BUCKETS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid latency histogram"),
 				 errhint("A histogram is a one-dimensional bigint[] of at most %d counts.", HIST_BUCKETS)));
 	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-	if (n > HIST_BUCKETS)
+	if (n > HIST_BUCKETS - first)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid latency histogram: %d buckets", n),
+				 errmsg("invalid latency histogram: %d buckets from bucket %d", n, first + 1),
 				 errhint("A histogram is a one-dimensional bigint[] of at most %d counts.", HIST_BUCKETS)));
 	for (int i = 0; i < n; i++)
-		if (!nulls[i])
-			h->counts[i] += DatumGetInt64(elems[i]);
-	h->used = Max(h->used, n);
+		if (!nulls[i] && DatumGetInt64(elems[i]) != 0)
+			histogram_add(h, first + i, DatumGetInt64(elems[i]));
 }
 
+/* the counts as bigint[], leading and trailing zeros cut (empty: '{}') */
 static Datum
 histogram_result(const Histogram *h)
 {
+	int			from = 0,
+				to = h->n;
 	Datum	   *elems;
-	int			n = h->used;
+	int			dims[1];
+	int			lbs[1];
 
-	while (n > 0 && h->counts[n - 1] == 0)
-		n--;
-	elems = palloc(sizeof(Datum) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(h->counts[i]);
-	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	while (from < to && h->counts[from] == 0)
+		from++;
+	while (to > from && h->counts[to - 1] == 0)
+		to--;
+	if (from == to)
+		return PointerGetDatum(construct_empty_array(INT8OID));
+	elems = palloc(sizeof(Datum) * (to - from));
+	for (int i = from; i < to; i++)
+		elems[i - from] = Int64GetDatum(h->counts[i]);
+	dims[0] = to - from;
+	lbs[0] = h->lo + from + 1;
+	return PointerGetDatum(construct_md_array(elems, NULL, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
 }
 
 /* transition of opsmeter.latency_histogram_of(latency_ms int, requests bigint) */
@@ -228,13 +306,8 @@ opsmeter_histogram_count(PG_FUNCTION_ARGS)
 {
 	Histogram  *h = histogram_state(fcinfo);
 
-	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2))
-	{
-		int			i = bucket_index(PG_GETARG_INT32(1));
-
-		h->counts[i] += PG_GETARG_INT64(2);
-		h->used = Max(h->used, i + 1);
-	}
+	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_GETARG_INT64(2) != 0)
+		histogram_add(h, bucket_index(PG_GETARG_INT32(1)), PG_GETARG_INT64(2));
 	PG_RETURN_POINTER(h);
 }
 
@@ -262,7 +335,7 @@ opsmeter_histogram_final(PG_FUNCTION_ARGS)
 Datum
 opsmeter_histogram_add(PG_FUNCTION_ARGS)
 {
-	Histogram  *h = palloc0(sizeof(Histogram));
+	Histogram  *h = histogram_new(CurrentMemoryContext);
 
 	if (!PG_ARGISNULL(0))
 		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
@@ -279,7 +352,7 @@ opsmeter_histogram_add(PG_FUNCTION_ARGS)
 Datum
 opsmeter_latency_percentile(PG_FUNCTION_ARGS)
 {
-	Histogram  *h = palloc0(sizeof(Histogram));
+	Histogram  *h = histogram_new(CurrentMemoryContext);
 	float8		fraction = PG_GETARG_FLOAT8(1);
 	int64		total = 0,
 				rank,
@@ -291,16 +364,16 @@ opsmeter_latency_percentile(PG_FUNCTION_ARGS)
 				 errmsg("invalid percentile fraction %g", fraction),
 				 errhint("Give a fraction above 0 and at most 1, such as 0.95.")));
 	histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
-	for (int i = 0; i < h->used; i++)
+	for (int i = 0; i < h->n; i++)
 		total += h->counts[i];
 	if (total <= 0)
 		PG_RETURN_NULL();
 	rank = (int64) ceil(fraction * (float8) total);
-	for (int i = 0; i < h->used; i++)
+	for (int i = 0; i < h->n; i++)
 	{
 		below += h->counts[i];
 		if (below >= rank)
-			PG_RETURN_INT32(bucket_upper(i));
+			PG_RETURN_INT32(bucket_upper(h->lo + i));
 	}
 	PG_RETURN_NULL();
 }

@@ -91,9 +91,10 @@ COMMENT ON TABLE opsmeter.rollup_days IS
     'per workspace and UTC day: rolled-up rows, and whether hourly/daily rows of every dimension exist (detailed)';
 
 -- Latency histograms: a bigint[] of request counts per bucket of
--- opsmeter.latency_bucket() (element i counts bucket index i - 1).  Counts
--- add up, so a p95 read from rolled-up quarters and from raw rows is the
--- same number.
+-- opsmeter.latency_bucket() (element i counts bucket index i - 1; leading
+-- and trailing zeros are cut, so one request is one element, '[365:365]={1}').
+-- Counts add up, so a p95 read from rolled-up quarters and from raw rows is
+-- the same number.
 CREATE FUNCTION opsmeter.latency_bucket(ms integer) RETURNS integer
     AS 'MODULE_PATHNAME', 'opsmeter_latency_bucket' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.latency_bucket(integer) IS
