@@ -1513,39 +1513,41 @@ RETURN CASE WHEN opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.=) ts THEN ts
             ELSE opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.+) step END;
 CREATE FUNCTION opsmeter.raw_facts(dim opsmeter.summary_dimension, ws bigint, from_ts timestamptz, to_ts timestamptz,
                                    modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+RETURNS TABLE (data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, key text, requests bigint, errors bigint,
                input_tokens numeric, output_tokens numeric, total_tokens numeric,
                cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
-               latency_counts bigint[], latency_ms integer)
+               latency_counts bigint[])
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT e.ts, e.data_mode, e.environment,
+    SELECT e.data_mode, e.environment,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.provider END,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.model END,
            CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
                     WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
-           1::bigint, e.is_error::integer::bigint, e.input_tokens::numeric, e.output_tokens::numeric,
-           e.total_tokens::numeric, e.cached_input_tokens::numeric, e.reasoning_tokens::numeric,
-           coalesce(e.cost_usd, 0), (e.cost_usd IS NULL)::integer::bigint,
-           CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END::numeric,
-           (e.latency_ms IS NOT NULL)::integer::bigint, coalesce(e.latency_ms, 0)::bigint,
-           NULL::bigint[], e.latency_ms
+           pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE e.is_error),
+           pg_catalog.sum(e.input_tokens), pg_catalog.sum(e.output_tokens), pg_catalog.sum(e.total_tokens),
+           pg_catalog.sum(e.cached_input_tokens), pg_catalog.sum(e.reasoning_tokens),
+           coalesce(pg_catalog.sum(e.cost_usd), 0), pg_catalog.count(*) FILTER (WHERE e.cost_usd IS NULL),
+           coalesce(pg_catalog.sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0),
+           pg_catalog.count(e.latency_ms), coalesce(pg_catalog.sum(e.latency_ms), 0),
+           opsmeter.latency_histogram_of(e.latency_ms, 1) FILTER (WHERE dim OPERATOR(pg_catalog.=) 'overview')
       FROM opsmeter.events e
      WHERE e.workspace_id OPERATOR(pg_catalog.=) ws
        AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
        AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
+     GROUP BY 1, 2, 3, 4, 5
 $$;
 DROP FUNCTION opsmeter.latency_facts(timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
 DROP FUNCTION opsmeter.facts(opsmeter.summary_dimension, timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
 CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (period_start timestamptz, data_mode opsmeter.data_mode, environment opsmeter.environment,
+RETURNS TABLE (data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, key text, requests bigint, errors bigint,
                input_tokens numeric, output_tokens numeric, total_tokens numeric,
                cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
-               latency_counts bigint[], latency_ms integer)
+               latency_counts bigint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
     SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
@@ -1618,11 +1620,11 @@ BEGIN
         FOR lo, hi IN VALUES (q_from, h_from), (h_to, q_to) LOOP
             CONTINUE WHEN lo >= hi;
             RETURN QUERY
-            SELECT q.period_start, q.data_mode, q.environment,
+            SELECT q.data_mode, q.environment,
                    CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
                    q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
                    q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
-                   q.latency_count, q.latency_sum_ms, q.latency_counts, NULL::integer
+                   q.latency_count, q.latency_sum_ms, CASE WHEN dim = 'overview' THEN q.latency_counts END
               FROM opsmeter.summary_quarters q
              WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
                AND q.period_start >= lo AND q.period_start < hi;
@@ -1644,11 +1646,11 @@ BEGIN
         hi := span.hi;
         IF coarse THEN
             RETURN QUERY
-            SELECT q.period_start, q.data_mode, q.environment,
+            SELECT q.data_mode, q.environment,
                    CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
                    q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
                    q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
-                   q.latency_count, q.latency_sum_ms, q.latency_counts, NULL::integer
+                   q.latency_count, q.latency_sum_ms, CASE WHEN dim = 'overview' THEN q.latency_counts END
               FROM opsmeter.summary_quarters q
              WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
                AND q.period_start >= lo AND q.period_start < hi;
@@ -1661,28 +1663,28 @@ BEGIN
     -- detailed days have any).  Three plain range scans, no OR.
     IF detailed <> '{}' THEN
         RETURN QUERY
-        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+        SELECT s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
                s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
                s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
-               s.latency_counts, NULL::integer
+               s.latency_counts
           FROM opsmeter.summaries s
          WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
            AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
            AND s.period_start >= h_from AND s.period_start < d_from
         UNION ALL
-        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+        SELECT s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
                s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
                s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
-               s.latency_counts, NULL::integer
+               s.latency_counts
           FROM opsmeter.summaries s
          WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
            AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
            AND s.period_start >= d_from AND s.period_start < d_to
         UNION ALL
-        SELECT s.period_start, s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
+        SELECT s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
                s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
                s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
-               s.latency_counts, NULL::integer
+               s.latency_counts
           FROM opsmeter.summaries s
          WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
            AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
@@ -1695,19 +1697,21 @@ BEGIN
     hi := least(CASE WHEN coarse THEN q_to ELSE h_to END, rows_end);
     IF lo < hi AND (coarse OR detailed <> '{}') THEN
         RETURN QUERY
-        SELECT p.ts, p.data_mode, p.environment,
+        SELECT p.data_mode, p.environment,
                CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
                CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
                         WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
-               p.requests::bigint, p.errors::bigint, p.input_tokens::numeric, p.output_tokens::numeric,
-               p.total_tokens::numeric, p.cached_input_tokens::numeric, p.reasoning_tokens::numeric, p.cost_usd,
-               p.unpriced_requests::bigint, p.unpriced_tokens::numeric, p.latency_count::bigint, p.latency_sum_ms,
-               NULL::bigint[], p.latency_bucket
+               sum(p.requests)::bigint, sum(p.errors)::bigint, sum(p.input_tokens), sum(p.output_tokens),
+               sum(p.total_tokens), sum(p.cached_input_tokens), sum(p.reasoning_tokens), sum(p.cost_usd),
+               sum(p.unpriced_requests)::bigint, sum(p.unpriced_tokens), sum(p.latency_count)::bigint,
+               sum(p.latency_sum_ms)::bigint,
+               opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count) FILTER (WHERE dim = 'overview')
           FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
          WHERE p.workspace_id = ws
            AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
            AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-           AND (coarse OR (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed));
+           AND (coarse OR (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed))
+         GROUP BY 1, 2, 3, 4, 5;
     END IF;
 END
 $$;
@@ -1755,9 +1759,7 @@ LANGUAGE sql STABLE ROWS 1 SET search_path = pg_catalog, pg_temp AS $$
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), trim_scale(sum(f.cost_usd)),
            sum(f.unpriced_requests)::bigint,
            round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
-           opsmeter.latency_percentile(
-               opsmeter.latency_histogram_add(opsmeter.latency_histogram_sum(f.latency_counts),
-                                              opsmeter.latency_histogram_of(f.latency_ms, f.latency_count)), 0.95)
+           opsmeter.latency_percentile(opsmeter.latency_histogram_sum(f.latency_counts), 0.95)
       FROM opsmeter.facts('overview', day_start, day_end, modes, envs) f
     HAVING sum(f.requests) <> 0
 $$;
