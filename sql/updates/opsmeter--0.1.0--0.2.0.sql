@@ -1128,12 +1128,13 @@ COMMENT ON TABLE opsmeter.rollup_days IS
 
 CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
                                         also_batches bigint[], except_batches bigint[])
-RETURNS TABLE (workspace_id bigint, day date, requests bigint, new_rows bigint,
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, groups bigint,
                raw_rows bigint, adjustment_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     WITH grouped AS (
-        SELECT p.workspace_id, date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
-               p.data_mode, p.environment, p.provider, p.model,
+        SELECT p.workspace_id, p.data_mode, p.environment,
+               date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
+               p.provider, p.model,
                sum(p.requests) AS requests, sum(p.errors) AS errors, sum(p.input_tokens) AS input_tokens,
                sum(p.output_tokens) AS output_tokens, sum(p.total_tokens) AS total_tokens,
                sum(p.cached_input_tokens) AS cached_input_tokens, sum(p.reasoning_tokens) AS reasoning_tokens,
@@ -1152,6 +1153,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                g.reasoning_tokens, g.cost_usd, g.unpriced_requests, g.unpriced_tokens, g.latency_count,
                g.latency_sum_ms, g.latency_counts
           FROM grouped g
+         ORDER BY g.workspace_id, g.data_mode, g.environment, g.period_start, g.provider, g.model
         ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
            SET requests = s.requests + excluded.requests,
                errors = s.errors + excluded.errors,
@@ -1166,14 +1168,10 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                latency_count = s.latency_count + excluded.latency_count,
                latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
                latency_counts = opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts)
-        RETURNING s.workspace_id, s.period_start, s.xmax = 0 AS inserted
     )
-    SELECT x.workspace_id, (x.period_start AT TIME ZONE 'UTC')::date, sum(x.requests)::bigint, sum(x.inserted)::bigint,
-           sum(x.raw_rows)::bigint, sum(x.adjustment_rows)::bigint
-      FROM (SELECT g.workspace_id, g.period_start, g.requests, 0 AS inserted, g.raw_rows, g.adjustment_rows
-              FROM grouped g
-            UNION ALL
-            SELECT f.workspace_id, f.period_start, 0, f.inserted::integer, 0, 0 FROM folded f) x
+    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, sum(g.requests)::bigint, count(*),
+           sum(g.raw_rows)::bigint, sum(g.adjustment_rows)::bigint
+      FROM grouped g
      GROUP BY 1, 2
 $$;
 CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
@@ -1317,6 +1315,14 @@ BEGIN
             -- Only a day whose raw rows are all still there (tier 2 is
             -- built from them).
             CONTINUE WHEN d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from;
+            -- quarter_rows is an upper bound: count them.
+            UPDATE opsmeter.rollup_days r
+               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                    WHERE q.workspace_id = d.workspace_id
+                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
+             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
+            RETURNING r.* INTO d;
             SELECT coalesce(sum(x.new_rows), 0) INTO n
               FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, true) x;
             IF d.quarter_rows + n <= d.requests THEN
@@ -1407,7 +1413,7 @@ BEGIN
 
     -- Tier 1: everything this pass rolls up, once.
     SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}'),
-           coalesce(array_agg(q.requests), '{}'), coalesce(array_agg(q.new_rows), '{}'),
+           coalesce(array_agg(q.requests), '{}'), coalesce(array_agg(q.groups), '{}'),
            coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
       INTO touched_ws, touched_day, touched_requests, touched_new, rows_rolled_up, adjustments
       FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight) q;
