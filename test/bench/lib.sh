@@ -23,6 +23,10 @@ require_positive_ints() {
 #                    /proc/self/schedstat) plus that of the cluster's exited
 #                    processes (the postmaster's cutime + cstime, in clock
 #                    ticks): parallel workers are counted once they exit.
+#                    The kernel brings a running task's schedstat up to date
+#                    only at a scheduler tick or switch, so it first sleeps
+#                    for 0.1 ms (a switch): the figure is then exact to a few
+#                    microseconds instead of one tick.
 #   bench.once(sql)  -> wall_ms, cpu_ms: one execution, timed on the server
 #                    (clock_timestamp() around a PL/pgSQL EXECUTE: parse +
 #                    plan + execute + all result rows, no connection set-up).
@@ -32,20 +36,35 @@ require_positive_ints() {
 #                    not add its CPU time to this one's.
 #   bench.best(sql, runs DEFAULT 3) -> wall_ms, cpu_ms: one warm-up, then the
 #                    least wall time and the least CPU time of RUNS executions.
+#   bench.try_once(sql) -> as bench.once, or NULLs (and a WARNING) when the
+#                    statement fails: for breakdowns that call the extension's
+#                    internal functions, whose signatures may change.
 # Print with q "SELECT * FROM bench.best(...)" -> "wall|cpu".
 bench_timing_functions() {
 	local tck
 	tck="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 	psql -X -q -v ON_ERROR_STOP=1 <<SQL
-CREATE FUNCTION bench.cpu_ms() RETURNS numeric LANGUAGE plpgsql AS \$\$
+CREATE FUNCTION bench.cpu_ms(at_end boolean DEFAULT false) RETURNS numeric LANGUAGE plpgsql AS \$\$
 DECLARE
-    own numeric := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::numeric / 1e6;
-    f text[] := string_to_array(substring(pg_read_file('/proc/self/stat') FROM '\) (.*)\$'), ' ');
+    own numeric;
+    exited numeric;
     pm text[];
 BEGIN
-    -- after "pid (comm) ": state, ppid, ...; cutime and cstime are fields 16, 17 of stat
-    pm := string_to_array(substring(pg_read_file('/proc/' || f[2] || '/stat') FROM '\) (.*)\$'), ' ');
-    RETURN own + (pm[14]::numeric + pm[15]::numeric) * 1000 / $tck;
+    -- At the start the backend's own time is read last, at the end first,
+    -- so that this function's own work stays out of the difference.
+    IF at_end THEN
+        PERFORM pg_sleep(0.0001);
+        own := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::numeric / 1e6;
+    END IF;
+    -- the postmaster's stat: after "pid (comm) ", cutime and cstime are the 14th and 15th fields
+    pm := string_to_array(substring(pg_read_file('/proc/' || split_part(pg_read_file('postmaster.pid'), E'\\n', 1) || '/stat')
+                                    FROM '\) (.*)\$'), ' ');
+    exited := (pm[14]::numeric + pm[15]::numeric) * 1000 / $tck;
+    IF NOT at_end THEN
+        PERFORM pg_sleep(0.0001);
+        own := split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::numeric / 1e6;
+    END IF;
+    RETURN own + exited;
 END
 \$\$;
 CREATE FUNCTION bench.once(sql text, OUT wall_ms numeric, OUT cpu_ms numeric) LANGUAGE plpgsql AS \$\$
@@ -59,11 +78,19 @@ BEGIN
         PERFORM pg_sleep(0.005);
     END LOOP;
     PERFORM pg_sleep(0.005);    -- and for the postmaster to reap it
+    PERFORM bench.cpu_ms(true);  -- warm
     c0 := bench.cpu_ms();
     t0 := clock_timestamp();
     EXECUTE sql;
     wall_ms := round(extract(epoch FROM clock_timestamp() - t0) * 1000, 2);
-    cpu_ms := round(bench.cpu_ms() - c0, 2);
+    cpu_ms := round(bench.cpu_ms(true) - c0, 2);
+END
+\$\$;
+CREATE FUNCTION bench.try_once(sql text, OUT wall_ms numeric, OUT cpu_ms numeric) LANGUAGE plpgsql AS \$\$
+BEGIN
+    SELECT * INTO wall_ms, cpu_ms FROM bench.once(sql);
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'bench: % failed: %', sql, SQLERRM;
 END
 \$\$;
 CREATE FUNCTION bench.best(sql text, runs int DEFAULT 3, OUT wall_ms numeric, OUT cpu_ms numeric) LANGUAGE plpgsql AS \$\$
@@ -144,4 +171,17 @@ bench__raw_top() {	# bench__raw_top KEY_EXPR WHERE MEASURES KEY_NAME
 	echo "SELECT $1, $3
 	  FROM opsmeter.events WHERE $2
 	 GROUP BY 1 ORDER BY cost_usd DESC, requests DESC, $4"
+}
+
+# bench_installed_fingerprint: which build of the extension a run measured
+# (the installed files can change between runs): the first 12 hex digits of
+# the sha256 of the installed install script and module, and their mtime.
+bench_installed_fingerprint() {
+	local share lib ver
+	share="$("$OPSMETER_PG_CONFIG" --sharedir)/extension"
+	lib="$("$OPSMETER_PG_CONFIG" --pkglibdir)/opsmeter.so"
+	ver="$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$share/opsmeter.control")"
+	printf 'installed opsmeter %s: opsmeter--%s.sql %s, opsmeter.so %s (installed %s)' "$ver" "$ver" \
+		"$(sha256sum "$share/opsmeter--$ver.sql" | cut -c1-12)" "$(sha256sum "$lib" | cut -c1-12)" \
+		"$(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')"
 }
