@@ -111,6 +111,9 @@ opsmeter_cluster_start bench-views \
 	"synchronous_commit = off" "autovacuum = off" "timezone = 'UTC'" \
 	"opsmeter.database = 'postgres'" "opsmeter.worker_enabled = off" "opsmeter.raw_retention = '32d'"
 export PGOPTIONS="-c opsmeter.workspace=bench -c TimeZone=UTC"
+FINGERPRINT="$(bench_installed_fingerprint)"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "$FINGERPRINT; load average $LOAD_START"
 
 q "CREATE EXTENSION opsmeter"
 q "SELECT opsmeter_create_workspace('bench')" >/dev/null
@@ -389,7 +392,7 @@ mkdir -p "$(dirname "$RESULTS")"
 {
 	echo "# opsmeter reporting views benchmark"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); $(q 'SELECT version()' | cut -d, -f1); shared_buffers 2GB, autovacuum off (VACUUM ANALYZE after the load)"
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); load average at start $LOAD_START; $(q 'SELECT version()' | cut -d, -f1); $FINGERPRINT; shared_buffers 2GB, autovacuum off (VACUUM ANALYZE after the load)"
 	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows: $QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries, $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed; summary rows / raw rows = $SUMMARY_RATIO), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
 	echo "- each view with opsmeter.range = '7d' / '30d' (the last 7 / 30 calendar days, UTC, today included), data_mode 'real', environment 'all', vs the same question written by hand against opsmeter.events (workspace, ts >= start of the window, data_mode = 'real', GROUP BY, ORDER BY; the overview's p95 as percentile_disc)"
 	echo "- times: server-side, best of 3 after one warm-up (clock_timestamp() around a PL/pgSQL EXECUTE: plan + execute + all rows); CPU: the server's CPU time of the same executions (backend + parallel workers, /proc), least of the 3; the target is judged on wall time; exact: the view's rows equal the raw table's as multisets, all columns but p95_latency_ms"
