@@ -185,3 +185,15 @@ bench_installed_fingerprint() {
 		"$(sha256sum "$share/opsmeter--$ver.sql" | cut -c1-12)" "$(sha256sum "$lib" | cut -c1-12)" \
 		"$(date -u -r "$lib" '+%Y-%m-%d %H:%M UTC')"
 }
+
+# bench_summary_bytes: "SUMMARY_BYTES RAW_BYTES QUARTER_ROW_BYTES": the
+# on-disk size (heap, TOAST and indexes) of both summary tiers, of the raw
+# events' partitions, and the average size of a summary_quarters row (most
+# of it its latency histogram).  Row counts are the issue's target; bytes
+# say what the rows weigh.
+bench_summary_bytes() {
+	q "SELECT (SELECT pg_total_relation_size('opsmeter.summary_quarters') + pg_total_relation_size('opsmeter.summaries')),
+	          (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) FROM pg_inherits i
+	            WHERE i.inhparent = 'opsmeter.events'::regclass),
+	          (SELECT coalesce(round(avg(pg_column_size(s.*))), 0) FROM opsmeter.summary_quarters s)" | tr '|' ' '
+}

@@ -281,6 +281,9 @@ log "(2, info) tier-1 fold alone: $FOLD_MS ms (CPU $FOLD_CPU); one count-only ju
 q "SELECT format('VACUUM ANALYZE %s;', c.oid::regclass) FROM pg_class c
     WHERE c.relnamespace = 'opsmeter'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
       AND c.relname NOT IN ('request_keys')" | psql -X -q -v ON_ERROR_STOP=1
+read -r SUMMARY_BYTES RAW_BYTES QROW_BYTES < <(bench_summary_bytes)
+BYTES_RATIO=$(calc "%.2f" "$SUMMARY_BYTES / $RAW_BYTES")
+log "(1, info) on disk: summaries $(calc "%.1f" "$SUMMARY_BYTES / 1048576") MB vs raw events $(calc "%.1f" "$RAW_BYTES / 1048576") MB (heap + indexes) = ${BYTES_RATIO}x; $QROW_BYTES bytes per summary_quarters row"
 
 # ---------------------------------------------------------------------------
 # (3) a small workspace's views vs the raw table, each in a fresh session.
@@ -408,6 +411,7 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "| measurement | opsmeter | baseline | ratio | target | result |"
 	echo "| --- | ---: | ---: | ---: | --- | --- |"
 	echo "| (1) summary rows / raw rows after one pass: $QUARTER_ROWS summary_quarters + $DETAIL_ROWS summaries rows ($DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed) for $N raw rows | $SUMMARY_ROWS rows | $N rows | $RATIO | <= 1.0 | $(awk "BEGIN { print ($RATIO <= 1.0) ? \"PASS\" : \"MISS\" }") |"
+	echo "| (1, info) the same in bytes on disk (heap, TOAST, indexes): summary_quarters + summaries vs the events partitions; a summary_quarters row averages $QROW_BYTES bytes | $(calc "%.1f" "$SUMMARY_BYTES / 1048576") MB | $(calc "%.1f" "$RAW_BYTES / 1048576") MB | $BYTES_RATIO | info | - |"
 	echo "| (2) rollup pass over $ROLLED_UP rows (SELECT opsmeter_run_retention()) vs INSERT ... SELECT ... GROUP BY of tier 1's grouping into a plain table (faster of $B1_MS ms before / $B2_MS ms after; same rows as summary_quarters: $SAME), wall ms | $P_MS | $B_MS | $(calc "%.2f" "$P_MS / $B_MS")x | <= 1.5x | $(awk "BEGIN { print ($P_MS <= 1.5 * $B_MS) ? \"PASS\" : \"MISS\" }") |"
 	echo "| (2, info) the same, server CPU ms (baseline: the CPU of the faster run; before $B1_CPU / after $B2_CPU) | $P_CPU | $B_CPU | $(calc "%.2f" "$P_CPU / $B_CPU")x | info | - |"
 	echo "| (2, info) the tier-1 fold alone (_fold_quarters of all $N rows into emptied tiers, rolled back), wall ms (CPU) | $FOLD_MS ($FOLD_CPU) | $B_MS ($B_CPU) | $(ratio "$FOLD_MS" "$B_MS") | info | - |"

@@ -238,6 +238,8 @@ log "  opsmeter_run_retention(): $ROLLUP_S s ($ROLLUP_FACTS)"
 q "SELECT format('VACUUM ANALYZE %s;', c.oid::regclass) FROM pg_class c
     WHERE c.relnamespace = 'opsmeter'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
       AND c.relname NOT IN ('request_keys')" | psql -X -q -v ON_ERROR_STOP=1
+read -r SUMMARY_BYTES RAW_BYTES QROW_BYTES < <(bench_summary_bytes)
+SIZE_FACTS="on disk $(calc "%.1f" "$SUMMARY_BYTES / 1048576") MB of summaries vs $(calc "%.1f" "$RAW_BYTES / 1048576") MB of raw events (heap + indexes) = $(calc "%.2f" "$SUMMARY_BYTES / $RAW_BYTES")x; $QROW_BYTES bytes per summary_quarters row"
 # Tier 1 (every rolled-up row per quarter hour and model) plus tier 2
 # (hour/day rows of every dimension, detailed days only), against the raw
 # rows they count.
@@ -247,6 +249,7 @@ read -r QUARTER_ROWS DETAIL_ROWS DETAILED_DAYS ROLLUP_DAYS < <(q "SELECT (SELECT
 SUMMARY_ROWS=$((QUARTER_ROWS + DETAIL_ROWS))
 SUMMARY_RATIO=$(calc "%.4f" "$SUMMARY_ROWS / $N")
 log "  $SUMMARY_ROWS summary rows ($QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries; $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed) = $SUMMARY_RATIO x the $N raw rows"
+log "  $SIZE_FACTS"
 
 # grow_tail TO: ingest tail events (batches of 1,000, seeds continuing) until
 # TO are pending, then check the raw table holds exactly N + TO rows, TO of
@@ -393,7 +396,7 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "# opsmeter reporting views benchmark"
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); load average at start $LOAD_START; $(q 'SELECT version()' | cut -d, -f1); $FINGERPRINT; shared_buffers 2GB, autovacuum off (VACUUM ANALYZE after the load)"
-	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows: $QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries, $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed; summary rows / raw rows = $SUMMARY_RATIO), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
+	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows: $QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries, $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed; summary rows / raw rows = $SUMMARY_RATIO; $SIZE_FACTS), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
 	echo "- each view with opsmeter.range = '7d' / '30d' (the last 7 / 30 calendar days, UTC, today included), data_mode 'real', environment 'all', vs the same question written by hand against opsmeter.events (workspace, ts >= start of the window, data_mode = 'real', GROUP BY, ORDER BY; the overview's p95 as percentile_disc)"
 	echo "- times: server-side, best of 3 after one warm-up (clock_timestamp() around a PL/pgSQL EXECUTE: plan + execute + all rows); CPU: the server's CPU time of the same executions (backend + parallel workers, /proc), least of the 3; the target is judged on wall time; exact: the view's rows equal the raw table's as multisets, all columns but p95_latency_ms"
 	echo
