@@ -18,11 +18,26 @@
 #         environment 'all') vs the same question written by hand against
 #         opsmeter.events; best of 3 runs after one warm-up each, timed on the
 #         server (clock_timestamp() around a PL/pgSQL EXECUTE of the statement:
-#         parse + plan + execute + all result rows, no connection set-up).
+#         parse + plan + execute + all result rows, no connection set-up),
+#         with the server's CPU time beside it (bench_timing_functions in
+#         lib.sh: the backend's, plus its parallel workers').  The target is
+#         judged on wall time; the CPU ratio is shown beside it.
 #   exact the view's rows equal the raw table's rows as multisets (EXCEPT ALL
-#         both ways, one statement); the column lists compared are VIEW_COLS
-#         below.  A DIFF prints the differing rows and makes the script exit 1
-#         after the table.
+#         both ways, one statement); the column lists compared are
+#         BENCH_VIEW_COLS (lib.sh).  A DIFF prints the differing rows and
+#         makes the script exit 1 after the table.
+#   zones after the timings of each tail, for each time zone of TZ_ZONES:
+#         the session TimeZone set to it, opsmeter.overview (range '30d')
+#         against the raw question grouped by local day (ts::date in that
+#         zone), and opsmeter.top_users (range '7d') against the raw
+#         question; misattributed requests = sum over days (users) of
+#         |view requests - raw requests|, which must be 0, and the rows that
+#         differ in any compared column.  The load starts 30 days ago, so
+#         America/New_York's and America/St_Johns' end of DST (2026-11-01)
+#         falls inside the 30-day window when run in November 2026; the table
+#         says which zones changed offset inside the window.
+#   size  the summary rows the pass wrote (tier 1 opsmeter.summary_quarters +
+#         tier 2 opsmeter.summaries) against the raw rows they count.
 # Sizes: BENCH_VIEWS_EVENTS (default 10000000), BENCH_VIEWS_CHUNK (1000000),
 # BENCH_VIEWS_TAIL (default: the steady-state tail above), BENCH_VIEWS_STRESS_TAIL
 # (20000; 0 skips the stress rows); tails are multiples of 1000.
@@ -45,11 +60,16 @@ STEADY_TAIL=$(( (2 * WORKER_INTERVAL_S * N / (30 * 86400) / 1000 + 1) * 1000 ))
 TAIL="${BENCH_VIEWS_TAIL:-$STEADY_TAIL}"
 STRESS_TAIL="${BENCH_VIEWS_STRESS_TAIL:-20000}"
 RESULTS="${BENCH_VIEWS_RESULTS:-$REPO/bench-results/views.md}"
-# The windows: opsmeter.range is a GUC in minutes (it takes '7d', not
-# '7 days'); the same window as an interval for the raw-table queries.
+# The windows: opsmeter.range is a string GUC (empty: no window; '7d': the
+# last 7 calendar days); the same window as an interval for the raw-table
+# queries.
 RANGE_GUC=("7d" "30d")
 RANGE_SQL=("7 days" "30 days")
 TARGET=50
+# Zones for the exactness check: whole-hour, half-hour and 45-minute
+# offsets, a 30-minute DST shift (Lord Howe), and two zones whose DST ends
+# inside a 30-day window of November 2026.
+TZ_ZONES=(UTC America/New_York Asia/Kolkata Asia/Kathmandu Australia/Lord_Howe Pacific/Chatham America/St_Johns)
 
 require_positive_ints N CHUNK TAIL
 if ! [[ "$STRESS_TAIL" =~ ^[0-9]+$ ]] || ((TAIL % 1000 != 0 || STRESS_TAIL % 1000 != 0)); then
@@ -63,56 +83,17 @@ fi
 
 # ---------------------------------------------------------------------------
 # The views and the columns compared (all but p95_latency_ms, which the views
-# compute from latency buckets).  Each view is timed in full (SELECT *).
+# compute from latency buckets: BENCH_VIEW_COLS in lib.sh).  Each view is
+# timed in full (SELECT *).
 VIEWS=(overview top_users top_tenants top_endpoints prompt_versions top_models)
-MEASURES="requests, errors, input_tokens, output_tokens, total_tokens, cost_usd, avg_latency_ms, cost_per_request, tokens_per_request"
-declare -A VIEW_COLS=(
-	[overview]="day, requests, errors, input_tokens, output_tokens, total_tokens, cost_usd, unpriced_requests, avg_latency_ms"
-	[top_users]="user_id, $MEASURES"
-	[top_tenants]="tenant_id, $MEASURES"
-	[top_endpoints]="endpoint_tag, $MEASURES"
-	[prompt_versions]="prompt_version, $MEASURES"
-	[top_models]="provider, model, unpriced_requests, $MEASURES"
-)
 
 # The same questions asked of the raw table, written the way a user would
-# (session TimeZone is UTC, so a UTC day is a calendar day):
-#   raw_sql VIEW RANGE
+# (bench_raw_sql in lib.sh), in the session TimeZone: UTC for the timings,
+# so a UTC day is a calendar day; each zone of TZ_ZONES for the exactness
+# checks.
+#   raw_sql VIEW RANGE [nop95]   (nop95: the overview without its p95)
 raw_sql() {
-	local view="$1" range="$2" where
-	where="workspace_id = $WS AND data_mode = 'real'
-	   AND ts >= date_trunc('day', now() - interval '$range' + interval '1 day')"
-	local measures="count(*) AS requests, count(*) FILTER (WHERE is_error) AS errors,
-	       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-	       sum(total_tokens) AS total_tokens, coalesce(sum(cost_usd), 0) AS cost_usd,
-	       round(avg(latency_ms), 2) AS avg_latency_ms,
-	       round(coalesce(sum(cost_usd), 0) / count(*), 6) AS cost_per_request,
-	       round(sum(total_tokens) / count(*), 2) AS tokens_per_request"
-	case "$view" in
-	overview)
-		echo "SELECT ts::date AS day, count(*) AS requests, count(*) FILTER (WHERE is_error) AS errors,
-	       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-	       sum(total_tokens) AS total_tokens, coalesce(sum(cost_usd), 0) AS cost_usd,
-	       count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_requests,
-	       round(avg(latency_ms), 2) AS avg_latency_ms,
-	       percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
-	  FROM opsmeter.events WHERE $where
-	 GROUP BY 1 ORDER BY 1" ;;
-	top_users) raw_top "coalesce(user_id, 'unknown') AS user_id" "$where" "$measures" "user_id" ;;
-	top_tenants) raw_top "coalesce(tenant_id, 'unknown') AS tenant_id" "$where" "$measures" "tenant_id" ;;
-	top_endpoints) raw_top "coalesce(endpoint_tag, 'unknown') AS endpoint_tag" "$where" "$measures" "endpoint_tag" ;;
-	prompt_versions) raw_top "coalesce(prompt_version, 'unknown') AS prompt_version" "$where" "$measures" "prompt_version" ;;
-	top_models)
-		echo "SELECT provider, model, count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_requests, $measures
-	  FROM opsmeter.events WHERE $where
-	 GROUP BY provider, model ORDER BY cost_usd DESC, requests DESC, provider, model" ;;
-	*) echo "bench: no raw query for view $view" >&2; return 1 ;;
-	esac
-}
-raw_top() {	# raw_top KEY_EXPR WHERE MEASURES KEY_NAME
-	echo "SELECT $1, $3
-	  FROM opsmeter.events WHERE $2
-	 GROUP BY 1 ORDER BY cost_usd DESC, requests DESC, $4"
+	bench_raw_sql "$1" "$2" "$WS" "${3:-}"
 }
 
 # ---------------------------------------------------------------------------
@@ -130,27 +111,19 @@ opsmeter_cluster_start bench-views \
 	"synchronous_commit = off" "autovacuum = off" "timezone = 'UTC'" \
 	"opsmeter.database = 'postgres'" "opsmeter.worker_enabled = off" "opsmeter.raw_retention = '32d'"
 export PGOPTIONS="-c opsmeter.workspace=bench -c TimeZone=UTC"
+FINGERPRINT="$(bench_installed_fingerprint)"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "$FINGERPRINT; load average $LOAD_START"
 
 q "CREATE EXTENSION opsmeter"
 q "SELECT opsmeter_create_workspace('bench')" >/dev/null
 WS=$(q "SELECT workspace_id FROM opsmeter.workspaces WHERE name = 'bench'")
 q "CREATE SCHEMA bench"
 
-# Best time in ms of RUNS executions of a statement, after one warm-up.
-q "CREATE FUNCTION bench.best_ms(sql text, runs int DEFAULT 3) RETURNS numeric LANGUAGE plpgsql AS \$\$
-DECLARE
-    t0 timestamptz;
-    best numeric;
-BEGIN
-    EXECUTE sql;
-    FOR r IN 1..runs LOOP
-        t0 := clock_timestamp();
-        EXECUTE sql;
-        best := least(best, extract(epoch FROM clock_timestamp() - t0) * 1000);
-    END LOOP;
-    RETURN round(best, 2);
-END
-\$\$"
+# Server-side timers: bench.best(sql, runs) -> best wall ms | best CPU ms.
+bench_timing_functions
+q "CREATE FUNCTION bench.utc_offset(secs numeric) RETURNS text LANGUAGE sql IMMUTABLE
+   RETURN CASE WHEN secs < 0 THEN '-' ELSE '+' END || to_char(make_interval(secs => abs(secs)), 'HH24:MI')"
 
 # Tail events for opsmeter_ingest: N events from the last hour, deterministic
 # from (seed, i), with the same kinds of values as the bulk load.
@@ -265,8 +238,18 @@ log "  opsmeter_run_retention(): $ROLLUP_S s ($ROLLUP_FACTS)"
 q "SELECT format('VACUUM ANALYZE %s;', c.oid::regclass) FROM pg_class c
     WHERE c.relnamespace = 'opsmeter'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
       AND c.relname NOT IN ('request_keys')" | psql -X -q -v ON_ERROR_STOP=1
-SUMMARY_ROWS=$(q "SELECT count(*) FROM opsmeter.summaries")
-log "  $SUMMARY_ROWS summary rows"
+read -r SUMMARY_BYTES RAW_BYTES QROW_BYTES < <(bench_summary_bytes)
+SIZE_FACTS="on disk $(calc "%.1f" "$SUMMARY_BYTES / 1048576") MB of summaries vs $(calc "%.1f" "$RAW_BYTES / 1048576") MB of raw events (heap + indexes) = $(calc "%.2f" "$SUMMARY_BYTES / $RAW_BYTES")x; $QROW_BYTES bytes per summary_quarters row"
+# Tier 1 (every rolled-up row per quarter hour and model) plus tier 2
+# (hour/day rows of every dimension, detailed days only), against the raw
+# rows they count.
+read -r QUARTER_ROWS DETAIL_ROWS DETAILED_DAYS ROLLUP_DAYS < <(q "SELECT (SELECT count(*) FROM opsmeter.summary_quarters),
+    (SELECT count(*) FROM opsmeter.summaries), (SELECT count(*) FILTER (WHERE detail_rows IS NOT NULL) FROM opsmeter.rollup_days),
+    (SELECT count(*) FROM opsmeter.rollup_days)" | tr '|' ' ')
+SUMMARY_ROWS=$((QUARTER_ROWS + DETAIL_ROWS))
+SUMMARY_RATIO=$(calc "%.4f" "$SUMMARY_ROWS / $N")
+log "  $SUMMARY_ROWS summary rows ($QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries; $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed) = $SUMMARY_RATIO x the $N raw rows"
+log "  $SIZE_FACTS"
 
 # grow_tail TO: ingest tail events (batches of 1,000, seeds continuing) until
 # TO are pending, then check the raw table holds exactly N + TO rows, TO of
@@ -307,15 +290,15 @@ fi
 ROWS=()
 DIFFS=0
 measure_views() {
-	local kind="$1" ri range set_sql view raw cols view_ms raw_ms counts view_rows raw_rows diff exact speedup result target
+	local kind="$1" ri range set_sql view raw cols view_ms view_cpu raw_ms raw_cpu counts view_rows raw_rows diff exact speedup cpu_speedup result target
 	for ((ri = 0; ri < ${#RANGE_GUC[@]}; ri++)); do
 		range="${RANGE_SQL[$ri]}"
 		set_sql="SET opsmeter.range = '${RANGE_GUC[$ri]}'; SET opsmeter.data_mode = 'real'; SET opsmeter.environment = 'all';"
 		for view in "${VIEWS[@]}"; do
 			raw="$(raw_sql "$view" "$range")"
-			cols="${VIEW_COLS[$view]}"
-			view_ms=$(q "$set_sql SELECT bench.best_ms(\$bench\$SELECT * FROM opsmeter.$view\$bench\$)")
-			raw_ms=$(q "$set_sql SELECT bench.best_ms(\$bench\$$raw\$bench\$)")
+			cols="${BENCH_VIEW_COLS[$view]}"
+			IFS='|' read -r view_ms view_cpu < <(q "$set_sql SELECT * FROM bench.best(\$bench\$SELECT * FROM opsmeter.$view\$bench\$)")
+			IFS='|' read -r raw_ms raw_cpu < <(q "$set_sql SELECT * FROM bench.best(\$bench\$$raw\$bench\$)")
 			counts=$(q "$set_sql SELECT (SELECT count(*) FROM opsmeter.$view) || ' ' || (SELECT count(*) FROM ($raw) r)")
 			view_rows=${counts% *}
 			raw_rows=${counts#* }
@@ -337,6 +320,7 @@ measure_views() {
 				    ORDER BY 2, 1 LIMIT 60" >&2
 			fi
 			speedup=$(calc "%.1f" "$raw_ms / ($view_ms > 0 ? $view_ms : 0.01)")
+			cpu_speedup=$(calc "%.1f" "$raw_cpu / ($view_cpu > 0 ? $view_cpu : 0.01)")
 			if [[ "$kind" == "target" ]]; then
 				result=$(awk "BEGIN { print ($raw_ms >= $TARGET * $view_ms) ? \"PASS\" : \"MISS\" }")
 				target=">= ${TARGET}x"
@@ -344,34 +328,91 @@ measure_views() {
 				result="info"
 				target="(stress)"
 			fi
-			log "$view ($range, $PENDING pending): view $view_ms ms, raw table $raw_ms ms, ${speedup}x, $result, $exact"
-			ROWS+=("| $view ($range) | $PENDING | $view_ms | $raw_ms | ${speedup}x | $target | $result | $exact |")
+			log "$view ($range, $PENDING pending): view $view_ms ms (CPU $view_cpu ms), raw table $raw_ms ms (CPU $raw_cpu ms), ${speedup}x (CPU ${cpu_speedup}x), $result, $exact"
+			ROWS+=("| $view ($range) | $PENDING | $view_ms | $view_cpu | $raw_ms | $raw_cpu | ${speedup}x | ${cpu_speedup}x | $target | $result | $exact |")
 		done
 	done
 }
+
+# Exactness per time zone: measure_zones appends a row per zone of
+# TZ_ZONES.  In each zone, overview (range '30d') by local day and top_users
+# (range '7d') by user against the raw question asked in that zone.
+# misattributed = sum over days (users) of |view requests - raw requests|;
+# differing = rows that differ in any compared column (EXCEPT ALL both
+# ways); the view's time there (best of 3, wall | CPU ms) for information:
+# outside UTC the overview cannot use daily rows.
+ZROWS=()
+ZONE_MISSES=0
+zone_check() {	# zone_check VIEW RANGE_GUC RANGE_SQL KEY ZONE -> "misattributed|differing|view rows|raw rows|raw requests|wall|cpu"
+	local view="$1" key="$4" zone="$5" set_sql raw cols
+	set_sql="SET TimeZone = '$zone'; SET opsmeter.range = '$2'; SET opsmeter.data_mode = 'real'; SET opsmeter.environment = 'all';"
+	raw="$(raw_sql "$view" "$3" nop95)"
+	cols="${BENCH_VIEW_COLS[$view]}"
+	q "$set_sql WITH v AS MATERIALIZED (SELECT $cols FROM opsmeter.$view),
+	                 r AS MATERIALIZED (SELECT $cols FROM ($raw) r)
+	     SELECT (SELECT coalesce(sum(abs(coalesce(v.requests, 0) - coalesce(r.requests, 0))), 0)
+	               FROM v FULL JOIN r USING ($key)),
+	            (SELECT count(*) FROM ((TABLE v EXCEPT ALL TABLE r) UNION ALL (TABLE r EXCEPT ALL TABLE v)) d),
+	            (SELECT count(*) FROM v), (SELECT count(*) FROM r), (SELECT coalesce(sum(requests), 0) FROM r),
+	            b.wall_ms, b.cpu_ms
+	       FROM bench.best(\$bench\$SELECT * FROM opsmeter.$view\$bench\$) b"
+}
+measure_zones() {
+	local zone dst ov tu o_mis o_diff o_vrows o_rrows o_req o_ms o_cpu u_mis u_diff u_vrows u_rrows u_req u_ms u_cpu result
+	for zone in "${TZ_ZONES[@]}"; do
+		# Offset changes inside the 30-day window (checked every 15 minutes).
+		dst=$(q "SET TimeZone = '$zone';
+		  SELECT coalesce(string_agg(format('%s UTC (UTC%s -> UTC%s)', to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+		                                    bench.utc_offset(prev), bench.utc_offset(off)), ', ' ORDER BY t), 'none')
+		    FROM (SELECT t, extract(timezone FROM t) AS off, lag(extract(timezone FROM t)) OVER (ORDER BY t) AS prev
+		            FROM generate_series(opsmeter.window_start('30 days'), now(), interval '15 minutes') t) x
+		   WHERE off <> prev")
+		ov=$(zone_check overview 30d "30 days" day "$zone")
+		tu=$(zone_check top_users 7d "7 days" user_id "$zone")
+		IFS='|' read -r o_mis o_diff o_vrows o_rrows o_req o_ms o_cpu <<<"$ov"
+		IFS='|' read -r u_mis u_diff u_vrows u_rrows u_req u_ms u_cpu <<<"$tu"
+		if [[ "$o_mis" == "0" && "$u_mis" == "0" && "$o_diff" == "0" && "$u_diff" == "0" ]]; then
+			result="PASS"
+		else
+			result="MISS"
+			ZONE_MISSES=$((ZONE_MISSES + 1))
+		fi
+		log "zone $zone ($PENDING pending; offset changes in the 30-day window: $dst): overview 30d $o_mis misattributed of $o_req requests, $o_diff rows differ ($o_vrows view / $o_rrows raw rows; view $o_ms ms, CPU $o_cpu ms); top_users 7d $u_mis misattributed of $u_req, $u_diff rows differ ($u_vrows / $u_rrows rows; view $u_ms ms, CPU $u_cpu ms): $result"
+		ZROWS+=("| $zone | $dst | $PENDING | $o_mis of $o_req | $o_diff ($o_vrows / $o_rrows rows) | $o_ms / $o_cpu | $u_mis of $u_req | $u_diff ($u_vrows / $u_rrows rows) | $u_ms / $u_cpu | $result |")
+	done
+}
+
 measure_views target
+measure_zones
 STEADY_TAIL_S=$TAIL_S
 if ((STRESS_TAIL > 0)); then
 	grow_tail "$STRESS_TAIL"
 	measure_views stress
+	measure_zones
 fi
 
 mkdir -p "$(dirname "$RESULTS")"
 {
 	echo "# opsmeter reporting views benchmark"
 	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); $(q 'SELECT version()' | cut -d, -f1); shared_buffers 2GB, autovacuum off (VACUUM ANALYZE after the load)"
-	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'); nproc $(nproc); load average at start $LOAD_START; $(q 'SELECT version()' | cut -d, -f1); $FINGERPRINT; shared_buffers 2GB, autovacuum off (VACUUM ANALYZE after the load)"
+	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows: $QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries, $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed; summary rows / raw rows = $SUMMARY_RATIO; $SIZE_FACTS), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
 	echo "- each view with opsmeter.range = '7d' / '30d' (the last 7 / 30 calendar days, UTC, today included), data_mode 'real', environment 'all', vs the same question written by hand against opsmeter.events (workspace, ts >= start of the window, data_mode = 'real', GROUP BY, ORDER BY; the overview's p95 as percentile_disc)"
-	echo "- times: server-side, best of 3 after one warm-up (clock_timestamp() around a PL/pgSQL EXECUTE: plan + execute + all rows); exact: the view's rows equal the raw table's as multisets, all columns but p95_latency_ms"
+	echo "- times: server-side, best of 3 after one warm-up (clock_timestamp() around a PL/pgSQL EXECUTE: plan + execute + all rows); CPU: the server's CPU time of the same executions (backend + parallel workers, /proc), least of the 3; the target is judged on wall time; exact: the view's rows equal the raw table's as multisets, all columns but p95_latency_ms"
 	echo
-	echo "| view | pending rows | view ms | raw-table ms | speedup | target | result | exact |"
-	echo "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |"
+	echo "| view | pending rows | view ms | view CPU ms | raw-table ms | raw CPU ms | speedup | CPU speedup | target | result | exact |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
 	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "Exactness per session TimeZone: opsmeter.overview with opsmeter.range = '30d' against the raw question grouped by local day (ts::date in that zone), opsmeter.top_users with '7d' against the raw question; misattributed requests = sum over days (users) of |view requests - raw requests| (target 0); rows differing = rows that differ in any compared column (EXCEPT ALL both ways). View times: best of 3, wall / CPU ms."
+	echo
+	echo "| zone | offset changes in the 30-day window | pending rows | overview 30d: misattributed requests | overview rows differing | overview ms (wall / CPU) | top_users 7d: misattributed requests | top_users rows differing | top_users ms (wall / CPU) | result |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+	printf '%s\n' "${ZROWS[@]}"
 } | tee "$RESULTS"
 
-if ((DIFFS > 0)); then
+if ((DIFFS > 0 || ZONE_MISSES > 0)); then
 	opsmeter_cleanup_now 0	# the server log has nothing to say about a DIFF
-	echo "bench: $DIFFS view/range pair(s) differ from the raw table (see DIFF above)" >&2
+	echo "bench: $DIFFS view/range pair(s) differ from the raw table (see DIFF above); $ZONE_MISSES zone check(s) missed" >&2
 	exit 1
 fi
