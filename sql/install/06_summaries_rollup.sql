@@ -307,7 +307,7 @@ CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
                                       with_adjustments boolean, count_only boolean)
 RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    WITH contributions AS MATERIALIZED (
+    WITH contributions AS (
         -- a pass's new rows, by batch alone (the BRIN on ingest_batch, as
         -- tier 1 reads them).  No condition on workspace_id or ts here: with
         -- one, the planner reads the whole day of a busy workspace through
