@@ -447,19 +447,28 @@ BEGIN
     FOR d IN SELECT r.* FROM opsmeter.rollup_days r
                JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
               ORDER BY r.workspace_id, r.day LOOP
+        -- Days to look at: not detailed, with at least 256 rows, twice the
+        -- rows of the last refusal, and all raw rows still there (tier 2 is
+        -- built from them); detailed, and no longer fitting by the counts.
+        CONTINUE WHEN CASE WHEN d.detail_rows IS NULL
+                           THEN d.requests < 256 OR d.requests < 2 * d.checked_at
+                                OR d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from
+                           ELSE d.quarter_rows + d.detail_rows <= d.requests END;
+        -- The counts are upper bounds (groups added to existing rows, and
+        -- groups emptied by corrections): count exactly before deciding.
+        UPDATE opsmeter.rollup_days r
+           SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                WHERE q.workspace_id = d.workspace_id
+                                  AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                  AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
+               detail_rows = CASE WHEN r.detail_rows IS NOT NULL
+                                  THEN (SELECT count(*) FROM opsmeter.summaries s
+                                         WHERE s.workspace_id = d.workspace_id
+                                           AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                           AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC') END
+         WHERE r.workspace_id = d.workspace_id AND r.day = d.day
+        RETURNING r.* INTO d;
         IF d.detail_rows IS NULL THEN
-            CONTINUE WHEN d.requests < 256 OR d.requests < 2 * d.checked_at;
-            -- Only a day whose raw rows are all still there (tier 2 is
-            -- built from them).
-            CONTINUE WHEN d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from;
-            -- quarter_rows is an upper bound: count them.
-            UPDATE opsmeter.rollup_days r
-               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
-                                    WHERE q.workspace_id = d.workspace_id
-                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
-             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
-            RETURNING r.* INTO d;
             SELECT coalesce(sum(x.new_rows), 0) INTO n
               FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, true) x;
             IF d.quarter_rows + n <= d.requests THEN
@@ -471,27 +480,12 @@ BEGIN
                  WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
             END IF;
         ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
-            -- The counts are upper bounds (emptied groups leave uncounted):
-            -- count exactly before undoing anything.
-            UPDATE opsmeter.rollup_days r
-               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
-                                    WHERE q.workspace_id = d.workspace_id
-                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
-                   detail_rows = (SELECT count(*) FROM opsmeter.summaries s
-                                   WHERE s.workspace_id = d.workspace_id
-                                     AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                     AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
-             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
-            RETURNING r.* INTO d;
-            IF d.quarter_rows + d.detail_rows > d.requests THEN
-                DELETE FROM opsmeter.summaries s
-                 WHERE s.workspace_id = d.workspace_id
-                   AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                   AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
-                UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            END IF;
+            DELETE FROM opsmeter.summaries s
+             WHERE s.workspace_id = d.workspace_id
+               AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+               AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
+            UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
+             WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
         END IF;
     END LOOP;
 END

@@ -35,13 +35,19 @@ COMMENT ON FUNCTION opsmeter.guc_max_raw_retention() IS
 -- Raw retention is capped by opsmeter.max_raw_retention: it decides how many
 -- daily partitions of the shared table exist, so no workspace goes past the
 -- superuser's ceiling, even with a setting made before the ceiling was lowered.
+-- (One formula, for a workspace's own settings: retention_of(); the
+-- analytics horizon, opsmeter.retained_from(), applies the same one.)
+CREATE FUNCTION opsmeter.retention_of(raw_setting interval, summary_setting interval,
+                                      OUT raw interval, OUT summary interval)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT least(coalesce(raw_setting, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
+           coalesce(summary_setting, opsmeter.guc_summary_retention())
+$$;
 CREATE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
 RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT w.workspace_id,
-           least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
-           coalesce(w.summary_retention, opsmeter.guc_summary_retention())
-      FROM opsmeter.workspaces w
+    SELECT w.workspace_id, r.raw, r.summary
+      FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
 $$;
 
 -- Removes what is past retention.  Raw days past every workspace's raw

@@ -44,12 +44,13 @@ RETURN CASE WHEN opsmeter.session_range() IS NULL THEN timestamptz '-infinity'
 -- Oldest instant whose rows every answer still has, for a workspace:
 -- detail (raw rows and detail summaries) and coarse (overview and model
 -- summaries).  Windows are cut there, so an answer is the same before and
--- after a retention pass.  One primary-key lookup.
+-- after a retention pass.  One primary-key lookup (effective_retention()
+-- computes every workspace's), with the same formula: retention_of().
 CREATE FUNCTION opsmeter.retained_from(ws bigint, OUT raw_from timestamptz, OUT summary_from timestamptz)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT now() - least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
-           now() - coalesce(w.summary_retention, opsmeter.guc_summary_retention())
-      FROM opsmeter.workspaces w WHERE w.workspace_id = ws
+    SELECT now() - r.raw, now() - r.summary
+      FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
+     WHERE w.workspace_id = ws
 $$;
 
 -- Whether the active workspace has any row a view could show: a raw row
@@ -151,7 +152,7 @@ DECLARE
     detailed date[];
     lo timestamptz;
     hi timestamptz;
-    span record;
+    raw boolean;
 BEGIN
     IF ws IS NULL THEN
         RETURN;
@@ -187,38 +188,20 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The ends finer than summaries hold: raw rows.
-    lo := from_ts;
-    hi := CASE WHEN coarse THEN q_from ELSE h_from END;
-    IF lo < hi THEN
-        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
-    END IF;
-    lo := CASE WHEN coarse THEN q_to ELSE h_to END;
-    hi := to_ts;
-    IF lo < hi THEN
-        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
-    END IF;
-
-    -- Quarters at the ends (overview and model only).
-    IF coarse THEN
-        FOR lo, hi IN VALUES (q_from, h_from), (h_to, q_to) LOOP
-            CONTINUE WHEN lo >= hi;
-            RETURN QUERY
-            SELECT q.data_mode, q.environment,
-                   CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
-                   q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
-                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
-                   q.latency_count, q.latency_sum_ms, CASE WHEN dim = 'overview' THEN q.latency_counts END
-              FROM opsmeter.summary_quarters q
-             WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
-               AND q.period_start >= lo AND q.period_start < hi;
-        END LOOP;
-    END IF;
-
-    -- Whole hours of days that are not detailed: quarters or raw rows, one
-    -- run of consecutive days at a time.
-    FOR span IN
-        SELECT greatest(min(x.t), h_from) AS lo, least(max(x.t) + interval '24 hours', h_to) AS hi
+    -- The parts that raw rows or tier-1 quarters answer, each range once:
+    -- the ends finer than summaries hold (raw rows); for overview and model
+    -- the quarters at the ends; and the whole hours of days that are not
+    -- detailed, one run of consecutive days at a time (quarters for
+    -- overview and model, raw rows for the rest).
+    FOR lo, hi, raw IN
+        SELECT r.lo, r.hi, r.raw
+          FROM (VALUES (from_ts, CASE WHEN coarse THEN q_from ELSE h_from END, true),
+                       (CASE WHEN coarse THEN q_to ELSE h_to END, to_ts, true),
+                       (q_from, h_from, false),
+                       (h_to, q_to, false)) r(lo, hi, raw)
+         WHERE r.raw OR coarse
+        UNION ALL
+        SELECT greatest(min(x.t), h_from), least(max(x.t) + interval '24 hours', h_to), NOT coarse
           FROM (SELECT t.t, t.t - (row_number() OVER (ORDER BY t.t))::integer * interval '24 hours' AS run
                   FROM generate_series(opsmeter.floor_to(h_from, '1 day'),
                                        opsmeter.floor_to(least(h_to, rows_end) - interval '1 microsecond', '1 day'),
@@ -226,9 +209,10 @@ BEGIN
                  WHERE h_from < h_to AND (t.t AT TIME ZONE 'UTC')::date <> ALL (detailed)) x
          GROUP BY x.run
     LOOP
-        lo := span.lo;
-        hi := span.hi;
-        IF coarse THEN
+        CONTINUE WHEN lo >= hi;
+        IF raw THEN
+            RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+        ELSE
             RETURN QUERY
             SELECT q.data_mode, q.environment,
                    CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
@@ -238,8 +222,6 @@ BEGIN
               FROM opsmeter.summary_quarters q
              WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
                AND q.period_start >= lo AND q.period_start < hi;
-        ELSE
-            RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
         END IF;
     END LOOP;
 

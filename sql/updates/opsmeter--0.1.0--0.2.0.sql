@@ -76,13 +76,17 @@ COMMENT ON FUNCTION opsmeter.guc_max_raw_retention() IS
 -- Raw retention is capped by opsmeter.max_raw_retention: it decides how many
 -- daily partitions of the shared table exist, so no workspace goes past the
 -- superuser's ceiling, even with a setting made before the ceiling was lowered.
+CREATE FUNCTION opsmeter.retention_of(raw_setting interval, summary_setting interval,
+                                      OUT raw interval, OUT summary interval)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT least(coalesce(raw_setting, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
+           coalesce(summary_setting, opsmeter.guc_summary_retention())
+$$;
 CREATE OR REPLACE FUNCTION opsmeter.effective_retention(OUT workspace_id bigint, OUT raw interval, OUT summary interval)
 RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT w.workspace_id,
-           least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
-           coalesce(w.summary_retention, opsmeter.guc_summary_retention())
-      FROM opsmeter.workspaces w
+    SELECT w.workspace_id, r.raw, r.summary
+      FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
 $$;
 CREATE OR REPLACE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)
 RETURNS void
@@ -1311,19 +1315,28 @@ BEGIN
     FOR d IN SELECT r.* FROM opsmeter.rollup_days r
                JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
               ORDER BY r.workspace_id, r.day LOOP
+        -- Days to look at: not detailed, with at least 256 rows, twice the
+        -- rows of the last refusal, and all raw rows still there (tier 2 is
+        -- built from them); detailed, and no longer fitting by the counts.
+        CONTINUE WHEN CASE WHEN d.detail_rows IS NULL
+                           THEN d.requests < 256 OR d.requests < 2 * d.checked_at
+                                OR d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from
+                           ELSE d.quarter_rows + d.detail_rows <= d.requests END;
+        -- The counts are upper bounds (groups added to existing rows, and
+        -- groups emptied by corrections): count exactly before deciding.
+        UPDATE opsmeter.rollup_days r
+           SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                WHERE q.workspace_id = d.workspace_id
+                                  AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                  AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
+               detail_rows = CASE WHEN r.detail_rows IS NOT NULL
+                                  THEN (SELECT count(*) FROM opsmeter.summaries s
+                                         WHERE s.workspace_id = d.workspace_id
+                                           AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                           AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC') END
+         WHERE r.workspace_id = d.workspace_id AND r.day = d.day
+        RETURNING r.* INTO d;
         IF d.detail_rows IS NULL THEN
-            CONTINUE WHEN d.requests < 256 OR d.requests < 2 * d.checked_at;
-            -- Only a day whose raw rows are all still there (tier 2 is
-            -- built from them).
-            CONTINUE WHEN d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from;
-            -- quarter_rows is an upper bound: count them.
-            UPDATE opsmeter.rollup_days r
-               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
-                                    WHERE q.workspace_id = d.workspace_id
-                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
-             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
-            RETURNING r.* INTO d;
             SELECT coalesce(sum(x.new_rows), 0) INTO n
               FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, true) x;
             IF d.quarter_rows + n <= d.requests THEN
@@ -1335,27 +1348,12 @@ BEGIN
                  WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
             END IF;
         ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
-            -- The counts are upper bounds (emptied groups leave uncounted):
-            -- count exactly before undoing anything.
-            UPDATE opsmeter.rollup_days r
-               SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
-                                    WHERE q.workspace_id = d.workspace_id
-                                      AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                      AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
-                   detail_rows = (SELECT count(*) FROM opsmeter.summaries s
-                                   WHERE s.workspace_id = d.workspace_id
-                                     AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                     AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
-             WHERE r.workspace_id = d.workspace_id AND r.day = d.day
-            RETURNING r.* INTO d;
-            IF d.quarter_rows + d.detail_rows > d.requests THEN
-                DELETE FROM opsmeter.summaries s
-                 WHERE s.workspace_id = d.workspace_id
-                   AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                   AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
-                UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            END IF;
+            DELETE FROM opsmeter.summaries s
+             WHERE s.workspace_id = d.workspace_id
+               AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+               AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC';
+            UPDATE opsmeter.rollup_days r SET detail_rows = NULL, checked_at = d.requests
+             WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
         END IF;
     END LOOP;
 END
@@ -1477,9 +1475,9 @@ END
 $$;
 CREATE OR REPLACE FUNCTION opsmeter.retained_from(ws bigint, OUT raw_from timestamptz, OUT summary_from timestamptz)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT now() - least(coalesce(w.raw_retention, opsmeter.guc_raw_retention()), opsmeter.guc_max_raw_retention()),
-           now() - coalesce(w.summary_retention, opsmeter.guc_summary_retention())
-      FROM opsmeter.workspaces w WHERE w.workspace_id = ws
+    SELECT now() - r.raw, now() - r.summary
+      FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
+     WHERE w.workspace_id = ws
 $$;
 CREATE OR REPLACE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                      modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
@@ -1574,7 +1572,7 @@ DECLARE
     detailed date[];
     lo timestamptz;
     hi timestamptz;
-    span record;
+    raw boolean;
 BEGIN
     IF ws IS NULL THEN
         RETURN;
@@ -1610,38 +1608,20 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The ends finer than summaries hold: raw rows.
-    lo := from_ts;
-    hi := CASE WHEN coarse THEN q_from ELSE h_from END;
-    IF lo < hi THEN
-        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
-    END IF;
-    lo := CASE WHEN coarse THEN q_to ELSE h_to END;
-    hi := to_ts;
-    IF lo < hi THEN
-        RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
-    END IF;
-
-    -- Quarters at the ends (overview and model only).
-    IF coarse THEN
-        FOR lo, hi IN VALUES (q_from, h_from), (h_to, q_to) LOOP
-            CONTINUE WHEN lo >= hi;
-            RETURN QUERY
-            SELECT q.data_mode, q.environment,
-                   CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
-                   q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
-                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
-                   q.latency_count, q.latency_sum_ms, CASE WHEN dim = 'overview' THEN q.latency_counts END
-              FROM opsmeter.summary_quarters q
-             WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
-               AND q.period_start >= lo AND q.period_start < hi;
-        END LOOP;
-    END IF;
-
-    -- Whole hours of days that are not detailed: quarters or raw rows, one
-    -- run of consecutive days at a time.
-    FOR span IN
-        SELECT greatest(min(x.t), h_from) AS lo, least(max(x.t) + interval '24 hours', h_to) AS hi
+    -- The parts that raw rows or tier-1 quarters answer, each range once:
+    -- the ends finer than summaries hold (raw rows); for overview and model
+    -- the quarters at the ends; and the whole hours of days that are not
+    -- detailed, one run of consecutive days at a time (quarters for
+    -- overview and model, raw rows for the rest).
+    FOR lo, hi, raw IN
+        SELECT r.lo, r.hi, r.raw
+          FROM (VALUES (from_ts, CASE WHEN coarse THEN q_from ELSE h_from END, true),
+                       (CASE WHEN coarse THEN q_to ELSE h_to END, to_ts, true),
+                       (q_from, h_from, false),
+                       (h_to, q_to, false)) r(lo, hi, raw)
+         WHERE r.raw OR coarse
+        UNION ALL
+        SELECT greatest(min(x.t), h_from), least(max(x.t) + interval '24 hours', h_to), NOT coarse
           FROM (SELECT t.t, t.t - (row_number() OVER (ORDER BY t.t))::integer * interval '24 hours' AS run
                   FROM generate_series(opsmeter.floor_to(h_from, '1 day'),
                                        opsmeter.floor_to(least(h_to, rows_end) - interval '1 microsecond', '1 day'),
@@ -1649,9 +1629,10 @@ BEGIN
                  WHERE h_from < h_to AND (t.t AT TIME ZONE 'UTC')::date <> ALL (detailed)) x
          GROUP BY x.run
     LOOP
-        lo := span.lo;
-        hi := span.hi;
-        IF coarse THEN
+        CONTINUE WHEN lo >= hi;
+        IF raw THEN
+            RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
+        ELSE
             RETURN QUERY
             SELECT q.data_mode, q.environment,
                    CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
@@ -1661,8 +1642,6 @@ BEGIN
               FROM opsmeter.summary_quarters q
              WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
                AND q.period_start >= lo AND q.period_start < hi;
-        ELSE
-            RETURN QUERY SELECT * FROM opsmeter.raw_facts(dim, ws, lo, hi, modes, envs);
         END IF;
     END LOOP;
 
