@@ -22,6 +22,7 @@ extern char *opsmeter_worker_role;
 extern bool opsmeter_worker_enabled;
 extern int	opsmeter_worker_interval_s;
 extern int	opsmeter_retention_lock_wait_ms;
+extern int	opsmeter_summarize_day_rows;
 
 /* Analytics: session filters (label lists, see labels.h) and the window. */
 extern char *opsmeter_data_mode_guc;

@@ -4,6 +4,10 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
 RESET client_min_messages;
+-- Every day is summarized by the pass that first sees it, so the checks
+-- below read tier 1 for every rolled-up row (the default, small days kept
+-- in raw rows only, has its own part at the end).
+SET opsmeter.summarize_day_rows = 0;
 SELECT opsmeter_create_workspace('rollup_ws') IS NOT NULL AS created;
 SET opsmeter.workspace = 'rollup_ws';
 SET TimeZone = 'UTC';
@@ -279,5 +283,90 @@ BEGIN
 EXCEPTION WHEN invalid_parameter_value THEN
     RAISE NOTICE 'refused (%): %', SQLSTATE, regexp_replace(SQLERRM, '\d{4}-\d\d-\d\d [0-9:.+]+', '<time>', 'g');
 END $$;
+SELECT opsmeter_set_retention(NULL, NULL);
+RESET opsmeter.workspace;
+
+------------------------------------------------------------------------------
+-- The default: a workspace-day with fewer than opsmeter.summarize_day_rows
+-- rolled-up rows stays in raw rows only.  A pass counts its rows
+-- (opsmeter.rollup_days) and writes nothing else; its raw rows answer every
+-- view; it is summarized from its raw rows once it reaches the threshold,
+-- or by retention just before any of its raw rows leave.
+RESET opsmeter.summarize_day_rows;
+SHOW opsmeter.summarize_day_rows;
+SELECT opsmeter_create_workspace('rollup_lazy_ws') IS NOT NULL AS created;
+SET opsmeter.workspace = 'rollup_lazy_ws';
+-- n events of day_start + 1 hour + i minutes, i = 1..n, ids prefix-i.
+CREATE FUNCTION pg_temp.day_batch(prefix text, day_start timestamptz, n integer, mode text DEFAULT 'real') RETURNS jsonb
+LANGUAGE sql RETURN (
+    SELECT jsonb_agg(jsonb_build_object('externalRequestId', prefix || i, 'provider', 'openai',
+                     'model', CASE WHEN i % 3 = 0 THEN 'gpt-4o-mini' ELSE 'gpt-4o' END,
+                     'inputTokens', 1000 + i, 'outputTokens', 10 * i, 'latencyMs', 100 + i, 'userId', 'u' || i % 7,
+                     'dataMode', mode,
+                     'timestamp', to_char((day_start + interval '1 hour' + i * interval '1 minute') AT TIME ZONE 'UTC',
+                                          'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+      FROM generate_series(1, n) i);
+-- The overview and the model list of the last 3 days against the raw rows
+-- (data_mode all): the rows where they differ.
+CREATE FUNCTION pg_temp.view_diffs() RETURNS bigint
+LANGUAGE sql AS $$
+    WITH v AS (SELECT day, requests, cost_usd, avg_latency_ms FROM opsmeter_overview('3 days', 'all')),
+         r AS (SELECT ts::date AS day, count(*) AS requests, trim_scale(sum(cost_usd)) AS cost_usd,
+                      round(avg(latency_ms), 2) AS avg_latency_ms
+                 FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()
+                  AND ts >= date_trunc('day', now()) - interval '2 days' GROUP BY 1),
+         vm AS (SELECT model, requests, cost_usd FROM opsmeter_top_models('3 days', 'all')),
+         rm AS (SELECT model, count(*) AS requests, trim_scale(sum(cost_usd)) AS cost_usd
+                  FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace()
+                   AND ts >= date_trunc('day', now()) - interval '2 days' GROUP BY 1)
+    SELECT (SELECT count(*) FROM ((TABLE v EXCEPT TABLE r) UNION ALL (TABLE r EXCEPT TABLE v)) d)
+         + (SELECT count(*) FROM ((TABLE vm EXCEPT TABLE rm) UNION ALL (TABLE rm EXCEPT TABLE vm)) d)
+$$;
+CREATE FUNCTION pg_temp.lazy_days() RETURNS TABLE (day_index integer, requests bigint, summarized boolean, tier1_requests numeric)
+LANGUAGE sql AS $$
+    SELECT (current_date - d.day)::integer, d.requests, d.quarter_rows IS NOT NULL,
+           (SELECT sum(q.requests) FROM opsmeter.summary_quarters q
+             WHERE q.workspace_id = d.workspace_id AND (q.period_start AT TIME ZONE 'UTC')::date = d.day)
+      FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace() ORDER BY d.day
+$$;
+-- Two days ago (day 2): 50 rows; yesterday (day 1): 100 rows and 10 test rows.
+SELECT opsmeter_ingest(pg_temp.day_batch('lz-a-', date_trunc('day', now()) - interval '2 days', 50)) ->> 'accepted' AS accepted;
+SELECT opsmeter_ingest(pg_temp.day_batch('lz-b-', date_trunc('day', now()) - interval '1 day', 100)) ->> 'accepted' AS accepted;
+SELECT opsmeter_ingest(pg_temp.day_batch('lz-t-', date_trunc('day', now()) - interval '1 day', 10, 'test')) ->> 'accepted' AS accepted;
+SELECT pg_temp.view_diffs() AS diffs_before_the_pass;
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT * FROM pg_temp.lazy_days();
+SELECT pg_temp.view_diffs() AS diffs_after_the_pass;
+-- A cleanup of rolled-up rows of a day in raw rows only: its -1
+-- corrections are counted (requests) and folded nowhere.
+SELECT opsmeter_clear_test_data() AS cleared;
+SELECT pg_temp.view_diffs() AS diffs_after_the_cleanup;
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT * FROM pg_temp.lazy_days();
+SELECT count(*) AS adjustments_left FROM opsmeter.summary_adjustments;
+SELECT pg_temp.view_diffs() AS diffs;
+-- 200 more rows make yesterday 300: summarized from its raw rows, every
+-- quarter equal to them, and (a day of 300 rows, few distinct values) detailed.
+SELECT opsmeter_ingest(pg_temp.day_batch('lz-c-', date_trunc('day', now()) - interval '1 day', 200)) ->> 'accepted' AS accepted;
+SELECT pg_temp.view_diffs() AS diffs_before_the_pass;
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
+SELECT * FROM pg_temp.lazy_days();
+SELECT count(*) AS mismatches FROM pg_temp.mismatches() m
+ WHERE m.period >= date_trunc('day', now()) - interval '1 day' AND m.period < date_trunc('day', now());
+SELECT detail_rows IS NOT NULL AS detailed FROM opsmeter.rollup_days
+ WHERE workspace_id = opsmeter.active_workspace() AND day = current_date - 1;
+SELECT pg_temp.view_diffs() AS diffs_after_the_pass;
+-- Raw retention of 36 hours: every raw row of two days ago is due (and,
+-- after noon, yesterday's).  The pass summarizes that day first, then
+-- deletes them; the answers stay.
+CREATE TEMP TABLE lazy_before AS SELECT day, requests, cost_usd FROM opsmeter_overview('3 days', 'all');
+SELECT opsmeter_set_retention('36 hours', NULL);
+SELECT (r ->> 'rawRowsDeleted')::int >= 50 AS raw_rows_deleted FROM opsmeter_run_retention() r;
+SELECT * FROM pg_temp.lazy_days();
+SELECT count(*) AS raw_rows_of_day_2 FROM opsmeter.events
+ WHERE workspace_id = opsmeter.active_workspace() AND ts::date = current_date - 2;
+SELECT count(*) AS overview_changes
+  FROM ((TABLE lazy_before EXCEPT SELECT day, requests, cost_usd FROM opsmeter_overview('3 days', 'all'))
+        UNION ALL (SELECT day, requests, cost_usd FROM opsmeter_overview('3 days', 'all') EXCEPT TABLE lazy_before)) d;
 SELECT opsmeter_set_retention(NULL, NULL);
 RESET opsmeter.workspace;

@@ -24,6 +24,7 @@ char	   *opsmeter_worker_role = NULL;
 bool		opsmeter_worker_enabled = true;
 int			opsmeter_worker_interval_s = 60;
 int			opsmeter_retention_lock_wait_ms = 200;
+int			opsmeter_summarize_day_rows = 256;
 
 /* Analytics session filters and window (filters.c reads them). */
 char	   *opsmeter_data_mode_guc = NULL;
@@ -218,6 +219,19 @@ opsmeter_guc_init(void)
 							&opsmeter_retention_lock_wait_ms,
 							200, 0, 60 * 1000,
 							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
+	 * Read by the rollup (opsmeter._rollup(), in SQL): a workspace-day below
+	 * it stays in raw rows only until its raw rows are about to leave.  0
+	 * summarizes every day in the pass that first sees it.
+	 */
+	DefineCustomIntVariable("opsmeter.summarize_day_rows",
+							"Rolled-up rows a workspace-day needs before the rollup writes its summary rows.",
+							"A smaller day is answered from its raw rows, and summarized just before they leave retention; 0 summarizes every day at once.",
+							&opsmeter_summarize_day_rows,
+							256, 0, 1000000000,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomStringVariable("opsmeter.data_mode",

@@ -1,13 +1,17 @@
 ------------------------------------------------------------------------------
 -- Summaries: two tiers of rollups of the raw rows (see src/README.md, "rollup")
 ------------------------------------------------------------------------------
--- Tier 1, opsmeter.summary_quarters: every rolled-up raw row, grouped by
--- workspace, UTC quarter hour, data mode, environment and model, with the
--- latency histogram of the group.  Every current time zone's offset is a
--- multiple of 15 minutes, so any local day or hour is a sum of quarters;
--- and a group holds at least one raw row, so this tier never has more rows
--- than the raw rows it counts.  It answers the overview and the model list
--- for every workspace-day, and it is what outlives the raw rows.
+-- Tier 1, opsmeter.summary_quarters: every rolled-up raw row of the
+-- summarized workspace-days (opsmeter.rollup_days), grouped by workspace,
+-- UTC quarter hour, data mode, environment and model, with the latency
+-- histogram of the group.  Every current time zone's offset is a multiple
+-- of 15 minutes, so any local day or hour is a sum of quarters; and a
+-- group holds at least one raw row, so this tier never has more rows than
+-- the raw rows it counts.  It answers the overview and the model list for
+-- the summarized days, and it is what outlives the raw rows.  A day with
+-- few rows (opsmeter.summarize_day_rows) is summarized only just before
+-- its raw rows leave: until then they answer every question about it, and
+-- a pass only counts them.
 --
 -- Tier 2, opsmeter.summaries: hourly and daily rows of every dimension,
 -- written only for "detailed" workspace-days (opsmeter.rollup_days): days
@@ -74,21 +78,25 @@ CREATE UNIQUE INDEX summary_quarters_idx ON opsmeter.summary_quarters
 COMMENT ON TABLE opsmeter.summary_quarters IS
     'every rolled-up raw row, per workspace, UTC quarter hour, mode, environment and model: never more rows than the raw rows';
 
--- One row per workspace and UTC day the rollup has seen.  detail_rows is
--- NULL while the day is not detailed; otherwise an upper bound of its rows
--- in opsmeter.summaries.  The rollup details a day once both tiers fit in
--- its raw rows, and undoes it when they no longer do.
+-- One row per workspace and UTC day the rollup has seen.  quarter_rows is
+-- NULL while the day is not summarized: it has fewer rolled-up rows than
+-- opsmeter.summarize_day_rows, none of them in summary_quarters, and its
+-- raw rows answer for it; the rollup summarizes it once it has that many,
+-- and retention just before any of its raw rows leave.  detail_rows is NULL
+-- while the day is not detailed; otherwise an upper bound of its rows in
+-- opsmeter.summaries.  The rollup details a summarized day once both tiers
+-- fit in its raw rows, and undoes it when they no longer do.
 CREATE TABLE opsmeter.rollup_days (
     workspace_id bigint NOT NULL,
     day          date NOT NULL,              -- UTC day
     requests     bigint NOT NULL,            -- rolled-up raw rows of the day
-    quarter_rows bigint NOT NULL,            -- upper bound of its rows in summary_quarters
+    quarter_rows bigint,                     -- upper bound of its rows in summary_quarters; NULL: not summarized
     detail_rows  bigint,                     -- upper bound of its rows in summaries; NULL: not detailed
     checked_at   bigint NOT NULL DEFAULT 0,  -- requests when it was last found not worth detailing
     PRIMARY KEY (workspace_id, day)
 );
 COMMENT ON TABLE opsmeter.rollup_days IS
-    'per workspace and UTC day: rolled-up rows, and whether hourly/daily rows of every dimension exist (detailed)';
+    'per workspace and UTC day: rolled-up rows, whether tier-1 rows exist (summarized) and whether hourly/daily rows of every dimension exist (detailed)';
 
 -- Latency histograms: a bigint[] of request counts per bucket of
 -- opsmeter.latency_bucket() (element i counts bucket index i - 1; leading
@@ -233,20 +241,59 @@ CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
 CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
     AS 'MODULE_PATHNAME', 'opsmeter_rollup_bounds' LANGUAGE C VOLATILE;
 
--- Folds contributions into tier 1 (opsmeter.summary_quarters): those of
--- pending_contributions(after_batch, upto_batch, also_batches,
--- except_batches).  Returns, per workspace and UTC day, the requests
--- folded, how many groups it folded (an upper bound of the quarter rows it
--- created: some groups add to existing rows), and how many raw rows and
--- adjustments it read.  The groups go in in the order of the table's
--- unique index, so the upsert walks the index instead of jumping about it
--- (a million groups in random order took four times as long).
+-- What a pass rolls up, per workspace and UTC day: the sum of the
+-- contributions' requests (a correction that removes a row counts -1), and
+-- how many raw rows and adjustments were read.  One hash aggregate over
+-- the contributions; it writes nothing.
+CREATE FUNCTION opsmeter._pending_days(after_batch bigint, upto_batch bigint,
+                                       also_batches bigint[], except_batches bigint[])
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, raw_rows bigint, adjustment_rows bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.workspace_id, (p.ts AT TIME ZONE 'UTC')::date, sum(p.requests)::bigint,
+           count(*) FILTER (WHERE NOT p.is_adjustment), count(*) FILTER (WHERE p.is_adjustment)
+      FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+     GROUP BY 1, 2
+$$;
+
+-- Folds into tier 1 (opsmeter.summary_quarters), for the workspace-days
+-- listed (ws_list[i], day_list[i]) only:
+--   not from_raw: the contributions pending_contributions(after_batch,
+--     upto_batch, also_batches, except_batches) of those days (a pass's
+--     incremental fold of summarized days);
+--   from_raw, (0, upto, '{}', except): all the rolled-up raw rows of days
+--     being summarized (the raw rows already carry every correction), read
+--     one day at a time by (workspace_id, ts).
+-- Returns, per workspace and UTC day, how many groups it folded: an upper
+-- bound of the quarter rows it created, as some groups add to existing
+-- rows.  The groups are sorted once, in the order of the table's unique
+-- index, and go in in that order (the CTE keeps it), so the upsert walks
+-- the index instead of jumping about it (a million groups in random order
+-- took four times as long).
 CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
-                                        also_batches bigint[], except_batches bigint[])
-RETURNS TABLE (workspace_id bigint, day date, requests bigint, groups bigint,
-               raw_rows bigint, adjustment_rows bigint)
+                                        also_batches bigint[], except_batches bigint[],
+                                        ws_list bigint[], day_list date[], from_raw boolean)
+RETURNS TABLE (workspace_id bigint, day date, groups bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    WITH grouped AS (
+    WITH contributions AS (
+        -- by batch alone (the BRIN on ingest_batch), then matched to the
+        -- listed days by a hash join: OFFSET 0 keeps the planner from
+        -- reading each listed day through (workspace_id, ts) instead
+        SELECT p.*
+          FROM (SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
+                 WHERE NOT from_raw OFFSET 0) p
+          JOIN unnest(ws_list, day_list) d(workspace_id, day)
+            ON d.workspace_id = p.workspace_id AND d.day = (p.ts AT TIME ZONE 'UTC')::date
+        UNION ALL
+        SELECT r.*
+          FROM unnest(ws_list, day_list) d(workspace_id, day)
+         CROSS JOIN LATERAL (
+                SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
+                 WHERE NOT c.is_adjustment AND c.workspace_id = d.workspace_id
+                   AND c.ts >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND c.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                OFFSET 0) r    -- kept a subquery, so its scans take the day as a parameter
+         WHERE from_raw
+    ), grouped AS (
         SELECT p.workspace_id, p.data_mode, p.environment,
                date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
                p.provider, p.model,
@@ -256,11 +303,10 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                sum(p.cost_usd) AS cost_usd, sum(p.unpriced_requests) AS unpriced_requests,
                sum(p.unpriced_tokens) AS unpriced_tokens, sum(p.latency_count) AS latency_count,
                sum(p.latency_sum_ms) AS latency_sum_ms,
-               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts,
-               count(*) FILTER (WHERE NOT p.is_adjustment) AS raw_rows,
-               count(*) FILTER (WHERE p.is_adjustment) AS adjustment_rows
-          FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts
+          FROM contributions p
          GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, 2, 3, 4, 5, 6    -- the unique index's order
     ), folded AS (
         INSERT INTO opsmeter.summary_quarters AS s
         SELECT g.workspace_id, g.period_start, g.data_mode, g.environment, g.provider, g.model,
@@ -268,7 +314,6 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                g.reasoning_tokens, g.cost_usd, g.unpriced_requests, g.unpriced_tokens, g.latency_count,
                g.latency_sum_ms, g.latency_counts
           FROM grouped g
-         ORDER BY g.workspace_id, g.data_mode, g.environment, g.period_start, g.provider, g.model
         ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
            SET requests = s.requests + excluded.requests,
                errors = s.errors + excluded.errors,
@@ -284,8 +329,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
                latency_counts = opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts)
     )
-    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, sum(g.requests)::bigint, count(*),
-           sum(g.raw_rows)::bigint, sum(g.adjustment_rows)::bigint
+    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, count(*)
       FROM grouped g
      GROUP BY 1, 2
 $$;
@@ -430,56 +474,85 @@ $$;
 
 -- Judges workspace-days (opsmeter.rollup_days), given as two arrays, with
 -- the raw rows of batches <= upto_batch and not in except_batches rolled
--- up: a day that is not detailed, once it has at least 256 rolled-up rows
--- and twice as many as when last judged, and all its raw rows are still
--- retained, is detailed from its raw rows if both tiers then fit in its
--- raw rows; a detailed day whose rows no longer
--- fit loses its tier-2 rows.  Either way summary rows never outnumber the
--- raw rows of a day.  Called by _rollup() for the days a pass touched.
+-- up: a summarized day that is not detailed, once it has at least 256
+-- rolled-up rows and twice as many as when last judged, and all its raw
+-- rows are still retained, is detailed from its raw rows if both tiers
+-- then fit in its raw rows; a detailed day whose rows no longer fit loses
+-- its tier-2 rows.  Either way summary rows never outnumber the raw rows
+-- of a day.  Called by _rollup() for the days a pass touched.  The
+-- candidates are counted, and detailed, all in one statement each: one
+-- count per day cost a plan per day (15-20 ms) on a first pass over a
+-- month of many workspaces.
 CREATE FUNCTION opsmeter._judge_days(ws_list bigint[], day_list date[], upto_batch bigint, except_batches bigint[])
 RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
     SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     d record;
-    n bigint;
+    cand_ws bigint[];
+    cand_day date[];
+    fit_ws bigint[];
+    fit_day date[];
+    fit_rows bigint[];
 BEGIN
-    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
-               JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
-              ORDER BY r.workspace_id, r.day LOOP
-        -- Days to look at: not detailed, with at least 256 rows, twice the
-        -- rows of the last refusal, and all raw rows still there (tier 2 is
-        -- built from them); detailed, and no longer fitting by the counts.
-        CONTINUE WHEN CASE WHEN d.detail_rows IS NULL
-                           THEN d.requests < 256 OR d.requests < 2 * d.checked_at
-                                OR d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from
-                           ELSE d.quarter_rows + d.detail_rows <= d.requests END;
+    -- Days to detail, maybe: summarized, not detailed, at least 256 rows,
+    -- twice the rows of the last refusal, all raw rows still there (tier 2
+    -- is built from them).
+    SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}')
+      INTO cand_ws, cand_day
+      FROM opsmeter.rollup_days r
+      JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
+     WHERE r.quarter_rows IS NOT NULL AND r.detail_rows IS NULL
+       AND r.requests >= 256 AND r.requests >= 2 * r.checked_at
+       AND r.day::timestamp AT TIME ZONE 'UTC' >= (opsmeter.retained_from(r.workspace_id)).raw_from;
+    IF cand_ws <> '{}' THEN
         -- The counts are upper bounds (groups added to existing rows, and
         -- groups emptied by corrections): count exactly before deciding.
+        UPDATE opsmeter.rollup_days r
+           SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                WHERE q.workspace_id = r.workspace_id
+                                  AND q.period_start >= r.day::timestamp AT TIME ZONE 'UTC'
+                                  AND q.period_start < (r.day + 1)::timestamp AT TIME ZONE 'UTC')
+          FROM unnest(cand_ws, cand_day) c(workspace_id, day)
+         WHERE r.workspace_id = c.workspace_id AND r.day = c.day;
+        SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}'),
+               coalesce(array_agg(coalesce(n.new_rows, 0)), '{}')
+          INTO fit_ws, fit_day, fit_rows
+          FROM unnest(cand_ws, cand_day) c(workspace_id, day)
+          JOIN opsmeter.rollup_days r USING (workspace_id, day)
+          LEFT JOIN opsmeter._fold_detail(0, upto_batch, '{}', except_batches, cand_ws, cand_day, false, true) n
+                 USING (workspace_id, day)
+         WHERE r.quarter_rows + coalesce(n.new_rows, 0) <= r.requests;
+        IF fit_ws <> '{}' THEN
+            PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, fit_ws, fit_day, false, false);
+            UPDATE opsmeter.rollup_days r SET detail_rows = f.new_rows
+              FROM unnest(fit_ws, fit_day, fit_rows) f(workspace_id, day, new_rows)
+             WHERE r.workspace_id = f.workspace_id AND r.day = f.day;
+        END IF;
+        UPDATE opsmeter.rollup_days r SET checked_at = r.requests
+          FROM unnest(cand_ws, cand_day) c(workspace_id, day)
+         WHERE r.workspace_id = c.workspace_id AND r.day = c.day AND r.detail_rows IS NULL;
+    END IF;
+
+    -- Detailed days that no longer fit by the counts: counted exactly, and
+    -- undetailed if they still do not fit (rare: a day whose new rows are
+    -- mostly new groups).
+    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
+               JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
+              WHERE r.detail_rows IS NOT NULL AND r.quarter_rows + r.detail_rows > r.requests
+              ORDER BY r.workspace_id, r.day LOOP
         UPDATE opsmeter.rollup_days r
            SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
                                 WHERE q.workspace_id = d.workspace_id
                                   AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
                                   AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
-               detail_rows = CASE WHEN r.detail_rows IS NOT NULL
-                                  THEN (SELECT count(*) FROM opsmeter.summaries s
-                                         WHERE s.workspace_id = d.workspace_id
-                                           AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                           AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC') END
+               detail_rows = (SELECT count(*) FROM opsmeter.summaries s
+                               WHERE s.workspace_id = d.workspace_id
+                                 AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                 AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
          WHERE r.workspace_id = d.workspace_id AND r.day = d.day
         RETURNING r.* INTO d;
-        IF d.detail_rows IS NULL THEN
-            SELECT coalesce(sum(x.new_rows), 0) INTO n
-              FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, true) x;
-            IF d.quarter_rows + n <= d.requests THEN
-                PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, false);
-                UPDATE opsmeter.rollup_days r SET detail_rows = n
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            ELSE
-                UPDATE opsmeter.rollup_days r SET checked_at = d.requests
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            END IF;
-        ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
+        IF d.quarter_rows + d.detail_rows > d.requests THEN
             DELETE FROM opsmeter.summaries s
              WHERE s.workspace_id = d.workspace_id
                AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
@@ -514,10 +587,17 @@ DECLARE
     holes_new bigint[];
     inflight bigint[];
     adjustments bigint;
+    min_rows bigint := coalesce(nullif(current_setting('opsmeter.summarize_day_rows', true), ''), '256')::bigint;
     touched_ws bigint[];
     touched_day date[];
     touched_requests bigint[];
-    touched_new bigint[];
+    folded_ws bigint[];          -- summarized before this pass: its contributions are folded
+    folded_day date[];
+    new_ws bigint[];             -- summarized by this pass, from its raw rows
+    new_day date[];
+    groups_ws bigint[] := '{}';
+    groups_day date[] := '{}';
+    groups_n bigint[] := '{}';
     detail_ws bigint[];
     detail_day date[];
     detail_new bigint[] := '{}';
@@ -556,19 +636,39 @@ BEGIN
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
-    -- Tier 1: everything this pass rolls up, once.
+    -- What this pass rolls up, per workspace-day.
     SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}'),
-           coalesce(array_agg(q.requests), '{}'), coalesce(array_agg(q.groups), '{}'),
-           coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
-      INTO touched_ws, touched_day, touched_requests, touched_new, rows_rolled_up, adjustments
-      FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight) q;
+           coalesce(array_agg(q.requests), '{}'), coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
+      INTO touched_ws, touched_day, touched_requests, rows_rolled_up, adjustments
+      FROM opsmeter._pending_days(w_prev, w_new, holes_prev, inflight) q;
+    -- Tier 1.  A summarized day takes this pass's contributions.  A day not
+    -- summarized yet gets its tier-1 rows once it has min_rows rolled-up
+    -- rows, from its raw rows (they carry every correction, so this pass's
+    -- adjustments of it are not added again); until then the pass only
+    -- counts its rows.
+    SELECT coalesce(array_agg(t.workspace_id) FILTER (WHERE r.quarter_rows IS NOT NULL), '{}'),
+           coalesce(array_agg(t.day) FILTER (WHERE r.quarter_rows IS NOT NULL), '{}'),
+           coalesce(array_agg(t.workspace_id) FILTER (WHERE r.quarter_rows IS NULL
+                                                       AND coalesce(r.requests, 0) + t.requests >= min_rows), '{}'),
+           coalesce(array_agg(t.day) FILTER (WHERE r.quarter_rows IS NULL
+                                              AND coalesce(r.requests, 0) + t.requests >= min_rows), '{}')
+      INTO folded_ws, folded_day, new_ws, new_day
+      FROM unnest(touched_ws, touched_day, touched_requests) t(workspace_id, day, requests)
+      LEFT JOIN opsmeter.rollup_days r USING (workspace_id, day);
+    SELECT coalesce(array_agg(g.workspace_id), '{}'), coalesce(array_agg(g.day), '{}'), coalesce(array_agg(g.groups), '{}')
+      INTO groups_ws, groups_day, groups_n
+      FROM (SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight, folded_ws, folded_day, false)
+             WHERE folded_ws <> '{}'
+            UNION ALL
+            SELECT * FROM opsmeter._fold_quarters(0, w_new, '{}', holes_new, new_ws, new_day, true)
+             WHERE new_ws <> '{}') g;
     -- Tier 2: the same contributions, for the touched days that were
     -- detailed before this pass (a day detailed below is built from its raw
     -- rows, which already hold this pass's rows).
     SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}')
       INTO detail_ws, detail_day
       FROM opsmeter.rollup_days r
-      JOIN unnest(touched_ws, touched_day) t(workspace_id, day) USING (workspace_id, day)
+      JOIN unnest(folded_ws, folded_day) t(workspace_id, day) USING (workspace_id, day)
      WHERE r.detail_rows IS NOT NULL;
     IF detail_ws <> '{}' THEN
         SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
@@ -576,18 +676,25 @@ BEGIN
           INTO detail_ws, detail_day, detail_new
           FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, detail_ws, detail_day, true, false) x;
     END IF;
+    -- quarter_rows: NULL for a day still in raw rows only; what this pass
+    -- folded (0 if nothing) for the others, added to what was there.
     INSERT INTO opsmeter.rollup_days AS r (workspace_id, day, requests, quarter_rows)
-    SELECT t.workspace_id, t.day, t.requests, t.new_rows
-      FROM unnest(touched_ws, touched_day, touched_requests, touched_new) t(workspace_id, day, requests, new_rows)
+    SELECT t.workspace_id, t.day, t.requests,
+           CASE WHEN s.quarter_rows IS NOT NULL OR (t.workspace_id, t.day) IN (SELECT * FROM unnest(new_ws, new_day))
+                THEN coalesce(g.groups, 0) END
+      FROM unnest(touched_ws, touched_day, touched_requests) t(workspace_id, day, requests)
+      LEFT JOIN opsmeter.rollup_days s USING (workspace_id, day)
+      LEFT JOIN unnest(groups_ws, groups_day, groups_n) g(workspace_id, day, groups) USING (workspace_id, day)
     ON CONFLICT (workspace_id, day) DO UPDATE
        SET requests = r.requests + excluded.requests,
-           quarter_rows = r.quarter_rows + excluded.quarter_rows;
+           quarter_rows = coalesce(r.quarter_rows, 0) + excluded.quarter_rows;
     UPDATE opsmeter.rollup_days r SET detail_rows = r.detail_rows + x.new_rows
       FROM unnest(detail_ws, detail_day, detail_new) x(workspace_id, day, new_rows)
      WHERE r.workspace_id = x.workspace_id AND r.day = x.day;
 
     IF adjustments > 0 THEN
-        -- Folded corrections leave; groups they emptied leave too, so no
+        -- Folded corrections leave (those of days in raw rows only are
+        -- already in their raw rows); groups they emptied leave too, so no
         -- view shows a trace of rows that were removed.
         DELETE FROM opsmeter.summary_adjustments a
          WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
@@ -595,7 +702,7 @@ BEGIN
         DELETE FROM opsmeter.summary_quarters q WHERE q.requests = 0;
     END IF;
 
-    PERFORM opsmeter._judge_days(touched_ws, touched_day, w_new, holes_new);
+    PERFORM opsmeter._judge_days(folded_ws || new_ws, folded_day || new_day, w_new, holes_new);
 
     UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
     watermark := w_new;

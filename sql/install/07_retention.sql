@@ -76,6 +76,8 @@ DECLARE
     part record;
     due_rels regclass[];
     due_days date[];
+    due_ws bigint[];         -- workspace-days to summarize before their raw rows leave
+    due_ws_days date[];
     n bigint;
     busy boolean;
     today date := (now() AT TIME ZONE 'UTC')::date;
@@ -92,6 +94,24 @@ BEGIN
     w := opsmeter.rollup_watermark();
     holes := opsmeter.rollup_holes();
     SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
+
+    -- Days still in raw rows only (opsmeter.rollup_days) get their tier-1
+    -- rows before any of their raw rows leave: each day that begins before
+    -- its workspace's raw horizon and ends inside its summary retention.
+    -- (Both the row-by-row deletes and the partition drops below remove
+    -- only rows before that horizon.)
+    SELECT coalesce(array_agg(d.workspace_id), '{}'), coalesce(array_agg(d.day), '{}') INTO due_ws, due_ws_days
+      FROM opsmeter.rollup_days d
+      JOIN opsmeter.effective_retention() r USING (workspace_id)
+     WHERE d.quarter_rows IS NULL
+       AND d.day::timestamp AT TIME ZONE 'UTC' < now() - r.raw
+       AND (d.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - r.summary;
+    IF due_ws <> '{}' THEN
+        UPDATE opsmeter.rollup_days d SET quarter_rows = coalesce(f.groups, 0)
+          FROM unnest(due_ws, due_ws_days) s(workspace_id, day)
+          LEFT JOIN opsmeter._fold_quarters(0, w, '{}', holes, due_ws, due_ws_days, true) f USING (workspace_id, day)
+         WHERE d.workspace_id = s.workspace_id AND d.day = s.day;
+    END IF;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
     -- rolled-up rows leave row by row, with their dedup keys.

@@ -114,7 +114,8 @@ $$;
 --   * a part finer than a quarter hour at either end comes from raw rows;
 --   * overview and model: tier-1 quarters at both ends up to the UTC hour,
 --     and over every day that is not detailed; tier-2 hourly rows, and
---     daily rows for whole UTC days, over the detailed days;
+--     daily rows for whole UTC days, over the detailed days; raw rows, all
+--     of them, on days not summarized yet (opsmeter.rollup_days);
 --   * user, tenant, endpoint, prompt version: raw rows up to the UTC hour
 --     at both ends and over every day that is not detailed; tier-2 rows
 --     over the detailed days, as above.
@@ -150,6 +151,7 @@ DECLARE
     d_from timestamptz;     -- [d_from, d_to): whole UTC days read as daily rows
     d_to timestamptz;
     detailed date[];
+    raw_only date[];        -- days not summarized yet: their raw rows answer every dimension
     lo timestamptz;
     hi timestamptz;
     raw boolean;
@@ -174,10 +176,12 @@ BEGIN
     h_to := greatest(h_from, opsmeter.floor_to(q_to, '1 hour'));
     d_from := least(opsmeter.ceil_to(h_from, '1 day'), h_to);
     d_to := greatest(d_from, opsmeter.floor_to(h_to, '1 day'));
-    SELECT coalesce(array_agg(r.day), '{}') INTO detailed
+    SELECT coalesce(array_agg(r.day) FILTER (WHERE r.detail_rows IS NOT NULL), '{}'),
+           coalesce(array_agg(r.day) FILTER (WHERE r.quarter_rows IS NULL), '{}')
+      INTO detailed, raw_only
       FROM opsmeter.rollup_days r
-     WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
-       AND r.day >= (h_from AT TIME ZONE 'UTC')::date AND r.day <= (h_to AT TIME ZONE 'UTC')::date;
+     WHERE r.workspace_id = ws AND (r.detail_rows IS NOT NULL OR r.quarter_rows IS NULL)
+       AND r.day >= (q_from AT TIME ZONE 'UTC')::date AND r.day <= (q_to AT TIME ZONE 'UTC')::date;
 
     -- No detailed day and every raw row of the window still retained (a
     -- small workspace, or a window of recent hours): the raw rows are the
@@ -191,23 +195,26 @@ BEGIN
     -- The parts that raw rows or tier-1 quarters answer, each range once:
     -- the ends finer than summaries hold (raw rows); for overview and model
     -- the quarters at the ends; and the whole hours of days that are not
-    -- detailed, one run of consecutive days at a time (quarters for
-    -- overview and model, raw rows for the rest).
+    -- detailed, one run of consecutive days of one kind at a time (for
+    -- overview and model, quarters on summarized days; raw rows for the
+    -- rest and on days not summarized yet).
     FOR lo, hi, raw IN
-        SELECT r.lo, r.hi, r.raw
+        SELECT r.lo, r.hi, r.raw OR (r.lo AT TIME ZONE 'UTC')::date = ANY (raw_only)
           FROM (VALUES (from_ts, CASE WHEN coarse THEN q_from ELSE h_from END, true),
                        (CASE WHEN coarse THEN q_to ELSE h_to END, to_ts, true),
-                       (q_from, h_from, false),
+                       (q_from, h_from, false),    -- both inside one UTC day
                        (h_to, q_to, false)) r(lo, hi, raw)
          WHERE r.raw OR coarse
         UNION ALL
-        SELECT greatest(min(x.t), h_from), least(max(x.t) + interval '24 hours', h_to), NOT coarse
-          FROM (SELECT t.t, t.t - (row_number() OVER (ORDER BY t.t))::integer * interval '24 hours' AS run
+        SELECT greatest(min(x.t), h_from), least(max(x.t) + interval '24 hours', h_to), x.raw
+          FROM (SELECT t.t, k.raw,
+                       t.t - (row_number() OVER (PARTITION BY k.raw ORDER BY t.t))::integer * interval '24 hours' AS run
                   FROM generate_series(opsmeter.floor_to(h_from, '1 day'),
                                        opsmeter.floor_to(least(h_to, rows_end) - interval '1 microsecond', '1 day'),
                                        interval '24 hours') t(t)
+                 CROSS JOIN LATERAL (SELECT NOT coarse OR (t.t AT TIME ZONE 'UTC')::date = ANY (raw_only) AS raw) k
                  WHERE h_from < h_to AND (t.t AT TIME ZONE 'UTC')::date <> ALL (detailed)) x
-         GROUP BY x.run
+         GROUP BY x.raw, x.run
     LOOP
         CONTINUE WHEN lo >= hi;
         IF raw THEN
@@ -257,8 +264,9 @@ BEGIN
            AND s.period_start >= d_to AND s.period_start < h_to;
     END IF;
 
-    -- The pending rows where summaries answer: inside the quarters
-    -- (overview, model) or inside the hours of detailed days (the rest).
+    -- The pending rows where summaries answer: inside the quarters of
+    -- summarized days (overview, model) or inside the hours of detailed
+    -- days (the rest).
     lo := CASE WHEN coarse THEN q_from ELSE h_from END;
     hi := least(CASE WHEN coarse THEN q_to ELSE h_to END, rows_end);
     IF lo < hi AND (coarse OR detailed <> '{}') THEN
@@ -276,7 +284,8 @@ BEGIN
          WHERE p.workspace_id = ws
            AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
            AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-           AND (coarse OR (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed))
+           AND CASE WHEN coarse THEN (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only)
+                    ELSE (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed) END
          GROUP BY 1, 2, 3, 4, 5;
     END IF;
 END

@@ -82,7 +82,8 @@ GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[]),
+REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean),
+                       opsmeter._pending_days(bigint, bigint, bigint[], bigint[]),
                        opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean, boolean),
                        opsmeter._judge_days(bigint[], date[], bigint, bigint[]) FROM PUBLIC;
 

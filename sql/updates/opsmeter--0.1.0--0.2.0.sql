@@ -520,6 +520,8 @@ DECLARE
     part record;
     due_rels regclass[];
     due_days date[];
+    due_ws bigint[];         -- workspace-days to summarize before their raw rows leave
+    due_ws_days date[];
     n bigint;
     busy boolean;
     today date := (now() AT TIME ZONE 'UTC')::date;
@@ -536,6 +538,24 @@ BEGIN
     w := opsmeter.rollup_watermark();
     holes := opsmeter.rollup_holes();
     SELECT greatest(global_raw, max(r.raw)) INTO longest_raw FROM opsmeter.effective_retention() r;
+
+    -- Days still in raw rows only (opsmeter.rollup_days) get their tier-1
+    -- rows before any of their raw rows leave: each day that begins before
+    -- its workspace's raw horizon and ends inside its summary retention.
+    -- (Both the row-by-row deletes and the partition drops below remove
+    -- only rows before that horizon.)
+    SELECT coalesce(array_agg(d.workspace_id), '{}'), coalesce(array_agg(d.day), '{}') INTO due_ws, due_ws_days
+      FROM opsmeter.rollup_days d
+      JOIN opsmeter.effective_retention() r USING (workspace_id)
+     WHERE d.quarter_rows IS NULL
+       AND d.day::timestamp AT TIME ZONE 'UTC' < now() - r.raw
+       AND (d.day + 1)::timestamp AT TIME ZONE 'UTC' > now() - r.summary;
+    IF due_ws <> '{}' THEN
+        UPDATE opsmeter.rollup_days d SET quarter_rows = coalesce(f.groups, 0)
+          FROM unnest(due_ws, due_ws_days) s(workspace_id, day)
+          LEFT JOIN opsmeter._fold_quarters(0, w, '{}', holes, due_ws, due_ws_days, true) f USING (workspace_id, day)
+         WHERE d.workspace_id = s.workspace_id AND d.day = s.day;
+    END IF;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
     -- rolled-up rows leave row by row, with their dedup keys.
@@ -891,6 +911,7 @@ DECLARE
     had_budget boolean;
     has_budget boolean;
     seed_from timestamptz := date_trunc('month', now(), 'UTC') - interval '1 month';
+    raw_days date[];    -- days of the workspace not summarized yet: read from raw rows
 BEGIN
     m := opsmeter._managed_workspace(caller, NULL);
     IF period IS NULL OR lower(period) NOT IN ('daily', 'monthly') THEN
@@ -928,8 +949,14 @@ BEGIN
                       HINT = 'Its spend so far is counted from a snapshot taken after in-flight ingests finish.';
         END IF;
         -- The spend since the start of last month (what retention keeps of
-        -- counters): tier-1 summaries plus what is not rolled up yet.
+        -- counters): tier-1 summaries, the raw rows of the days not
+        -- summarized yet (opsmeter.rollup_days), and what is not rolled up
+        -- yet on the other days.
         DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
+        SELECT coalesce(array_agg(d.day), '{}') INTO raw_days
+          FROM opsmeter.rollup_days d
+         WHERE d.workspace_id = m.workspace_id AND d.quarter_rows IS NULL
+           AND d.day >= (seed_from AT TIME ZONE 'UTC')::date;
         INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
         SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
           FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
@@ -937,11 +964,19 @@ BEGIN
                  WHERE s.workspace_id = m.workspace_id
                    AND s.data_mode = 'real' AND s.period_start >= seed_from
                 UNION ALL
+                SELECT (e.ts AT TIME ZONE 'UTC')::date, e.cost_usd
+                  FROM unnest(raw_days) d(day)
+                  JOIN opsmeter.events e
+                    ON e.workspace_id = m.workspace_id
+                   AND e.ts >= d.day::timestamp AT TIME ZONE 'UTC' AND e.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                 WHERE e.data_mode = 'real' AND e.ts >= seed_from
+                UNION ALL
                 SELECT (p.ts AT TIME ZONE 'UTC')::date, p.cost_usd
                   FROM opsmeter.pending_contributions(
                            coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807,
                            coalesce((SELECT r.holes FROM opsmeter.rollup_state r), '{}'), '{}') p
-                 WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from) x
+                 WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from
+                   AND (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_days)) x
          GROUP BY x.day
         HAVING sum(x.cost) <> 0;
     ELSIF NOT has_budget THEN
@@ -1122,20 +1157,63 @@ CREATE TABLE opsmeter.rollup_days (
     workspace_id bigint NOT NULL,
     day          date NOT NULL,              -- UTC day
     requests     bigint NOT NULL,            -- rolled-up raw rows of the day
-    quarter_rows bigint NOT NULL,            -- upper bound of its rows in summary_quarters
+    quarter_rows bigint,                     -- upper bound of its rows in summary_quarters; NULL: not summarized
     detail_rows  bigint,                     -- upper bound of its rows in summaries; NULL: not detailed
     checked_at   bigint NOT NULL DEFAULT 0,  -- requests when it was last found not worth detailing
     PRIMARY KEY (workspace_id, day)
 );
 COMMENT ON TABLE opsmeter.rollup_days IS
-    'per workspace and UTC day: rolled-up rows, and whether hourly/daily rows of every dimension exist (detailed)';
+    'per workspace and UTC day: rolled-up rows, whether tier-1 rows exist (summarized) and whether hourly/daily rows of every dimension exist (detailed)';
 
+CREATE FUNCTION opsmeter._pending_days(after_batch bigint, upto_batch bigint,
+                                       also_batches bigint[], except_batches bigint[])
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, raw_rows bigint, adjustment_rows bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.workspace_id, (p.ts AT TIME ZONE 'UTC')::date, sum(p.requests)::bigint,
+           count(*) FILTER (WHERE NOT p.is_adjustment), count(*) FILTER (WHERE p.is_adjustment)
+      FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+     GROUP BY 1, 2
+$$;
+
+-- Folds into tier 1 (opsmeter.summary_quarters), for the workspace-days
+-- listed (ws_list[i], day_list[i]) only:
+--   not from_raw: the contributions pending_contributions(after_batch,
+--     upto_batch, also_batches, except_batches) of those days (a pass's
+--     incremental fold of summarized days);
+--   from_raw, (0, upto, '{}', except): all the rolled-up raw rows of days
+--     being summarized (the raw rows already carry every correction), read
+--     one day at a time by (workspace_id, ts).
+-- Returns, per workspace and UTC day, how many groups it folded: an upper
+-- bound of the quarter rows it created, as some groups add to existing
+-- rows.  The groups are sorted once, in the order of the table's unique
+-- index, and go in in that order (the CTE keeps it), so the upsert walks
+-- the index instead of jumping about it (a million groups in random order
+-- took four times as long).
 CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
-                                        also_batches bigint[], except_batches bigint[])
-RETURNS TABLE (workspace_id bigint, day date, requests bigint, groups bigint,
-               raw_rows bigint, adjustment_rows bigint)
+                                        also_batches bigint[], except_batches bigint[],
+                                        ws_list bigint[], day_list date[], from_raw boolean)
+RETURNS TABLE (workspace_id bigint, day date, groups bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    WITH grouped AS (
+    WITH contributions AS (
+        -- by batch alone (the BRIN on ingest_batch), then matched to the
+        -- listed days by a hash join: OFFSET 0 keeps the planner from
+        -- reading each listed day through (workspace_id, ts) instead
+        SELECT p.*
+          FROM (SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
+                 WHERE NOT from_raw OFFSET 0) p
+          JOIN unnest(ws_list, day_list) d(workspace_id, day)
+            ON d.workspace_id = p.workspace_id AND d.day = (p.ts AT TIME ZONE 'UTC')::date
+        UNION ALL
+        SELECT r.*
+          FROM unnest(ws_list, day_list) d(workspace_id, day)
+         CROSS JOIN LATERAL (
+                SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
+                 WHERE NOT c.is_adjustment AND c.workspace_id = d.workspace_id
+                   AND c.ts >= d.day::timestamp AT TIME ZONE 'UTC'
+                   AND c.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
+                OFFSET 0) r    -- kept a subquery, so its scans take the day as a parameter
+         WHERE from_raw
+    ), grouped AS (
         SELECT p.workspace_id, p.data_mode, p.environment,
                date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
                p.provider, p.model,
@@ -1145,11 +1223,10 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                sum(p.cost_usd) AS cost_usd, sum(p.unpriced_requests) AS unpriced_requests,
                sum(p.unpriced_tokens) AS unpriced_tokens, sum(p.latency_count) AS latency_count,
                sum(p.latency_sum_ms) AS latency_sum_ms,
-               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts,
-               count(*) FILTER (WHERE NOT p.is_adjustment) AS raw_rows,
-               count(*) FILTER (WHERE p.is_adjustment) AS adjustment_rows
-          FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
+               coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts
+          FROM contributions p
          GROUP BY 1, 2, 3, 4, 5, 6
+         ORDER BY 1, 2, 3, 4, 5, 6    -- the unique index's order
     ), folded AS (
         INSERT INTO opsmeter.summary_quarters AS s
         SELECT g.workspace_id, g.period_start, g.data_mode, g.environment, g.provider, g.model,
@@ -1157,7 +1234,6 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                g.reasoning_tokens, g.cost_usd, g.unpriced_requests, g.unpriced_tokens, g.latency_count,
                g.latency_sum_ms, g.latency_counts
           FROM grouped g
-         ORDER BY g.workspace_id, g.data_mode, g.environment, g.period_start, g.provider, g.model
         ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
            SET requests = s.requests + excluded.requests,
                errors = s.errors + excluded.errors,
@@ -1173,8 +1249,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
                latency_sum_ms = s.latency_sum_ms + excluded.latency_sum_ms,
                latency_counts = opsmeter.latency_histogram_add(s.latency_counts, excluded.latency_counts)
     )
-    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, sum(g.requests)::bigint, count(*),
-           sum(g.raw_rows)::bigint, sum(g.adjustment_rows)::bigint
+    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, count(*)
       FROM grouped g
      GROUP BY 1, 2
 $$;
@@ -1310,44 +1385,70 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET enable_seqscan = off 
     SET work_mem = '64MB' SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     d record;
-    n bigint;
+    cand_ws bigint[];
+    cand_day date[];
+    fit_ws bigint[];
+    fit_day date[];
+    fit_rows bigint[];
 BEGIN
-    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
-               JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
-              ORDER BY r.workspace_id, r.day LOOP
-        -- Days to look at: not detailed, with at least 256 rows, twice the
-        -- rows of the last refusal, and all raw rows still there (tier 2 is
-        -- built from them); detailed, and no longer fitting by the counts.
-        CONTINUE WHEN CASE WHEN d.detail_rows IS NULL
-                           THEN d.requests < 256 OR d.requests < 2 * d.checked_at
-                                OR d.day::timestamp AT TIME ZONE 'UTC' < (opsmeter.retained_from(d.workspace_id)).raw_from
-                           ELSE d.quarter_rows + d.detail_rows <= d.requests END;
+    -- Days to detail, maybe: summarized, not detailed, at least 256 rows,
+    -- twice the rows of the last refusal, all raw rows still there (tier 2
+    -- is built from them).
+    SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}')
+      INTO cand_ws, cand_day
+      FROM opsmeter.rollup_days r
+      JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
+     WHERE r.quarter_rows IS NOT NULL AND r.detail_rows IS NULL
+       AND r.requests >= 256 AND r.requests >= 2 * r.checked_at
+       AND r.day::timestamp AT TIME ZONE 'UTC' >= (opsmeter.retained_from(r.workspace_id)).raw_from;
+    IF cand_ws <> '{}' THEN
         -- The counts are upper bounds (groups added to existing rows, and
         -- groups emptied by corrections): count exactly before deciding.
+        UPDATE opsmeter.rollup_days r
+           SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
+                                WHERE q.workspace_id = r.workspace_id
+                                  AND q.period_start >= r.day::timestamp AT TIME ZONE 'UTC'
+                                  AND q.period_start < (r.day + 1)::timestamp AT TIME ZONE 'UTC')
+          FROM unnest(cand_ws, cand_day) c(workspace_id, day)
+         WHERE r.workspace_id = c.workspace_id AND r.day = c.day;
+        SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}'),
+               coalesce(array_agg(coalesce(n.new_rows, 0)), '{}')
+          INTO fit_ws, fit_day, fit_rows
+          FROM unnest(cand_ws, cand_day) c(workspace_id, day)
+          JOIN opsmeter.rollup_days r USING (workspace_id, day)
+          LEFT JOIN opsmeter._fold_detail(0, upto_batch, '{}', except_batches, cand_ws, cand_day, false, true) n
+                 USING (workspace_id, day)
+         WHERE r.quarter_rows + coalesce(n.new_rows, 0) <= r.requests;
+        IF fit_ws <> '{}' THEN
+            PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, fit_ws, fit_day, false, false);
+            UPDATE opsmeter.rollup_days r SET detail_rows = f.new_rows
+              FROM unnest(fit_ws, fit_day, fit_rows) f(workspace_id, day, new_rows)
+             WHERE r.workspace_id = f.workspace_id AND r.day = f.day;
+        END IF;
+        UPDATE opsmeter.rollup_days r SET checked_at = r.requests
+          FROM unnest(cand_ws, cand_day) c(workspace_id, day)
+         WHERE r.workspace_id = c.workspace_id AND r.day = c.day AND r.detail_rows IS NULL;
+    END IF;
+
+    -- Detailed days that no longer fit by the counts: counted exactly, and
+    -- undetailed if they still do not fit (rare: a day whose new rows are
+    -- mostly new groups).
+    FOR d IN SELECT r.* FROM opsmeter.rollup_days r
+               JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
+              WHERE r.detail_rows IS NOT NULL AND r.quarter_rows + r.detail_rows > r.requests
+              ORDER BY r.workspace_id, r.day LOOP
         UPDATE opsmeter.rollup_days r
            SET quarter_rows = (SELECT count(*) FROM opsmeter.summary_quarters q
                                 WHERE q.workspace_id = d.workspace_id
                                   AND q.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
                                   AND q.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC'),
-               detail_rows = CASE WHEN r.detail_rows IS NOT NULL
-                                  THEN (SELECT count(*) FROM opsmeter.summaries s
-                                         WHERE s.workspace_id = d.workspace_id
-                                           AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
-                                           AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC') END
+               detail_rows = (SELECT count(*) FROM opsmeter.summaries s
+                               WHERE s.workspace_id = d.workspace_id
+                                 AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
+                                 AND s.period_start < (d.day + 1)::timestamp AT TIME ZONE 'UTC')
          WHERE r.workspace_id = d.workspace_id AND r.day = d.day
         RETURNING r.* INTO d;
-        IF d.detail_rows IS NULL THEN
-            SELECT coalesce(sum(x.new_rows), 0) INTO n
-              FROM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, true) x;
-            IF d.quarter_rows + n <= d.requests THEN
-                PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, ARRAY[d.workspace_id], ARRAY[d.day], false, false);
-                UPDATE opsmeter.rollup_days r SET detail_rows = n
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            ELSE
-                UPDATE opsmeter.rollup_days r SET checked_at = d.requests
-                 WHERE r.workspace_id = d.workspace_id AND r.day = d.day;
-            END IF;
-        ELSIF d.quarter_rows + d.detail_rows > d.requests THEN
+        IF d.quarter_rows + d.detail_rows > d.requests THEN
             DELETE FROM opsmeter.summaries s
              WHERE s.workspace_id = d.workspace_id
                AND s.period_start >= d.day::timestamp AT TIME ZONE 'UTC'
@@ -1368,10 +1469,17 @@ DECLARE
     holes_new bigint[];
     inflight bigint[];
     adjustments bigint;
+    min_rows bigint := coalesce(nullif(current_setting('opsmeter.summarize_day_rows', true), ''), '256')::bigint;
     touched_ws bigint[];
     touched_day date[];
     touched_requests bigint[];
-    touched_new bigint[];
+    folded_ws bigint[];          -- summarized before this pass: its contributions are folded
+    folded_day date[];
+    new_ws bigint[];             -- summarized by this pass, from its raw rows
+    new_day date[];
+    groups_ws bigint[] := '{}';
+    groups_day date[] := '{}';
+    groups_n bigint[] := '{}';
     detail_ws bigint[];
     detail_day date[];
     detail_new bigint[] := '{}';
@@ -1410,19 +1518,39 @@ BEGIN
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
-    -- Tier 1: everything this pass rolls up, once.
+    -- What this pass rolls up, per workspace-day.
     SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}'),
-           coalesce(array_agg(q.requests), '{}'), coalesce(array_agg(q.groups), '{}'),
-           coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
-      INTO touched_ws, touched_day, touched_requests, touched_new, rows_rolled_up, adjustments
-      FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight) q;
+           coalesce(array_agg(q.requests), '{}'), coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
+      INTO touched_ws, touched_day, touched_requests, rows_rolled_up, adjustments
+      FROM opsmeter._pending_days(w_prev, w_new, holes_prev, inflight) q;
+    -- Tier 1.  A summarized day takes this pass's contributions.  A day not
+    -- summarized yet gets its tier-1 rows once it has min_rows rolled-up
+    -- rows, from its raw rows (they carry every correction, so this pass's
+    -- adjustments of it are not added again); until then the pass only
+    -- counts its rows.
+    SELECT coalesce(array_agg(t.workspace_id) FILTER (WHERE r.quarter_rows IS NOT NULL), '{}'),
+           coalesce(array_agg(t.day) FILTER (WHERE r.quarter_rows IS NOT NULL), '{}'),
+           coalesce(array_agg(t.workspace_id) FILTER (WHERE r.quarter_rows IS NULL
+                                                       AND coalesce(r.requests, 0) + t.requests >= min_rows), '{}'),
+           coalesce(array_agg(t.day) FILTER (WHERE r.quarter_rows IS NULL
+                                              AND coalesce(r.requests, 0) + t.requests >= min_rows), '{}')
+      INTO folded_ws, folded_day, new_ws, new_day
+      FROM unnest(touched_ws, touched_day, touched_requests) t(workspace_id, day, requests)
+      LEFT JOIN opsmeter.rollup_days r USING (workspace_id, day);
+    SELECT coalesce(array_agg(g.workspace_id), '{}'), coalesce(array_agg(g.day), '{}'), coalesce(array_agg(g.groups), '{}')
+      INTO groups_ws, groups_day, groups_n
+      FROM (SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight, folded_ws, folded_day, false)
+             WHERE folded_ws <> '{}'
+            UNION ALL
+            SELECT * FROM opsmeter._fold_quarters(0, w_new, '{}', holes_new, new_ws, new_day, true)
+             WHERE new_ws <> '{}') g;
     -- Tier 2: the same contributions, for the touched days that were
     -- detailed before this pass (a day detailed below is built from its raw
     -- rows, which already hold this pass's rows).
     SELECT coalesce(array_agg(r.workspace_id), '{}'), coalesce(array_agg(r.day), '{}')
       INTO detail_ws, detail_day
       FROM opsmeter.rollup_days r
-      JOIN unnest(touched_ws, touched_day) t(workspace_id, day) USING (workspace_id, day)
+      JOIN unnest(folded_ws, folded_day) t(workspace_id, day) USING (workspace_id, day)
      WHERE r.detail_rows IS NOT NULL;
     IF detail_ws <> '{}' THEN
         SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
@@ -1430,18 +1558,25 @@ BEGIN
           INTO detail_ws, detail_day, detail_new
           FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, detail_ws, detail_day, true, false) x;
     END IF;
+    -- quarter_rows: NULL for a day still in raw rows only; what this pass
+    -- folded (0 if nothing) for the others, added to what was there.
     INSERT INTO opsmeter.rollup_days AS r (workspace_id, day, requests, quarter_rows)
-    SELECT t.workspace_id, t.day, t.requests, t.new_rows
-      FROM unnest(touched_ws, touched_day, touched_requests, touched_new) t(workspace_id, day, requests, new_rows)
+    SELECT t.workspace_id, t.day, t.requests,
+           CASE WHEN s.quarter_rows IS NOT NULL OR (t.workspace_id, t.day) IN (SELECT * FROM unnest(new_ws, new_day))
+                THEN coalesce(g.groups, 0) END
+      FROM unnest(touched_ws, touched_day, touched_requests) t(workspace_id, day, requests)
+      LEFT JOIN opsmeter.rollup_days s USING (workspace_id, day)
+      LEFT JOIN unnest(groups_ws, groups_day, groups_n) g(workspace_id, day, groups) USING (workspace_id, day)
     ON CONFLICT (workspace_id, day) DO UPDATE
        SET requests = r.requests + excluded.requests,
-           quarter_rows = r.quarter_rows + excluded.quarter_rows;
+           quarter_rows = coalesce(r.quarter_rows, 0) + excluded.quarter_rows;
     UPDATE opsmeter.rollup_days r SET detail_rows = r.detail_rows + x.new_rows
       FROM unnest(detail_ws, detail_day, detail_new) x(workspace_id, day, new_rows)
      WHERE r.workspace_id = x.workspace_id AND r.day = x.day;
 
     IF adjustments > 0 THEN
-        -- Folded corrections leave; groups they emptied leave too, so no
+        -- Folded corrections leave (those of days in raw rows only are
+        -- already in their raw rows); groups they emptied leave too, so no
         -- view shows a trace of rows that were removed.
         DELETE FROM opsmeter.summary_adjustments a
          WHERE a.ingest_batch <= w_new AND a.ingest_batch <> ALL (holes_new);
@@ -1449,7 +1584,7 @@ BEGIN
         DELETE FROM opsmeter.summary_quarters q WHERE q.requests = 0;
     END IF;
 
-    PERFORM opsmeter._judge_days(touched_ws, touched_day, w_new, holes_new);
+    PERFORM opsmeter._judge_days(folded_ws || new_ws, folded_day || new_day, w_new, holes_new);
 
     UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
     watermark := w_new;
@@ -1570,6 +1705,7 @@ DECLARE
     d_from timestamptz;     -- [d_from, d_to): whole UTC days read as daily rows
     d_to timestamptz;
     detailed date[];
+    raw_only date[];        -- days not summarized yet: their raw rows answer every dimension
     lo timestamptz;
     hi timestamptz;
     raw boolean;
@@ -1594,10 +1730,12 @@ BEGIN
     h_to := greatest(h_from, opsmeter.floor_to(q_to, '1 hour'));
     d_from := least(opsmeter.ceil_to(h_from, '1 day'), h_to);
     d_to := greatest(d_from, opsmeter.floor_to(h_to, '1 day'));
-    SELECT coalesce(array_agg(r.day), '{}') INTO detailed
+    SELECT coalesce(array_agg(r.day) FILTER (WHERE r.detail_rows IS NOT NULL), '{}'),
+           coalesce(array_agg(r.day) FILTER (WHERE r.quarter_rows IS NULL), '{}')
+      INTO detailed, raw_only
       FROM opsmeter.rollup_days r
-     WHERE r.workspace_id = ws AND r.detail_rows IS NOT NULL
-       AND r.day >= (h_from AT TIME ZONE 'UTC')::date AND r.day <= (h_to AT TIME ZONE 'UTC')::date;
+     WHERE r.workspace_id = ws AND (r.detail_rows IS NOT NULL OR r.quarter_rows IS NULL)
+       AND r.day >= (q_from AT TIME ZONE 'UTC')::date AND r.day <= (q_to AT TIME ZONE 'UTC')::date;
 
     -- No detailed day and every raw row of the window still retained (a
     -- small workspace, or a window of recent hours): the raw rows are the
@@ -1611,23 +1749,26 @@ BEGIN
     -- The parts that raw rows or tier-1 quarters answer, each range once:
     -- the ends finer than summaries hold (raw rows); for overview and model
     -- the quarters at the ends; and the whole hours of days that are not
-    -- detailed, one run of consecutive days at a time (quarters for
-    -- overview and model, raw rows for the rest).
+    -- detailed, one run of consecutive days of one kind at a time (for
+    -- overview and model, quarters on summarized days; raw rows for the
+    -- rest and on days not summarized yet).
     FOR lo, hi, raw IN
-        SELECT r.lo, r.hi, r.raw
+        SELECT r.lo, r.hi, r.raw OR (r.lo AT TIME ZONE 'UTC')::date = ANY (raw_only)
           FROM (VALUES (from_ts, CASE WHEN coarse THEN q_from ELSE h_from END, true),
                        (CASE WHEN coarse THEN q_to ELSE h_to END, to_ts, true),
-                       (q_from, h_from, false),
+                       (q_from, h_from, false),    -- both inside one UTC day
                        (h_to, q_to, false)) r(lo, hi, raw)
          WHERE r.raw OR coarse
         UNION ALL
-        SELECT greatest(min(x.t), h_from), least(max(x.t) + interval '24 hours', h_to), NOT coarse
-          FROM (SELECT t.t, t.t - (row_number() OVER (ORDER BY t.t))::integer * interval '24 hours' AS run
+        SELECT greatest(min(x.t), h_from), least(max(x.t) + interval '24 hours', h_to), x.raw
+          FROM (SELECT t.t, k.raw,
+                       t.t - (row_number() OVER (PARTITION BY k.raw ORDER BY t.t))::integer * interval '24 hours' AS run
                   FROM generate_series(opsmeter.floor_to(h_from, '1 day'),
                                        opsmeter.floor_to(least(h_to, rows_end) - interval '1 microsecond', '1 day'),
                                        interval '24 hours') t(t)
+                 CROSS JOIN LATERAL (SELECT NOT coarse OR (t.t AT TIME ZONE 'UTC')::date = ANY (raw_only) AS raw) k
                  WHERE h_from < h_to AND (t.t AT TIME ZONE 'UTC')::date <> ALL (detailed)) x
-         GROUP BY x.run
+         GROUP BY x.raw, x.run
     LOOP
         CONTINUE WHEN lo >= hi;
         IF raw THEN
@@ -1677,8 +1818,9 @@ BEGIN
            AND s.period_start >= d_to AND s.period_start < h_to;
     END IF;
 
-    -- The pending rows where summaries answer: inside the quarters
-    -- (overview, model) or inside the hours of detailed days (the rest).
+    -- The pending rows where summaries answer: inside the quarters of
+    -- summarized days (overview, model) or inside the hours of detailed
+    -- days (the rest).
     lo := CASE WHEN coarse THEN q_from ELSE h_from END;
     hi := least(CASE WHEN coarse THEN q_to ELSE h_to END, rows_end);
     IF lo < hi AND (coarse OR detailed <> '{}') THEN
@@ -1696,7 +1838,8 @@ BEGIN
          WHERE p.workspace_id = ws
            AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
            AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-           AND (coarse OR (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed))
+           AND CASE WHEN coarse THEN (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only)
+                    ELSE (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed) END
          GROUP BY 1, 2, 3, 4, 5;
     END IF;
 END
@@ -1932,7 +2075,8 @@ ALTER TABLE opsmeter.rollup_days ENABLE ROW LEVEL SECURITY;
 CREATE POLICY rollup_days_read ON opsmeter.rollup_days FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.rollup_days TO PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[]),
+REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean),
+                       opsmeter._pending_days(bigint, bigint, bigint[], bigint[]),
                        opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean, boolean),
                        opsmeter._judge_days(bigint[], date[], bigint, bigint[]) FROM PUBLIC;
 ALTER TABLE opsmeter.summaries ALTER COLUMN latency_counts SET STATISTICS 0;
@@ -1951,7 +2095,10 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_days', '');
 -- The data of 0.1.0.  The watermark and holes stay; what is pending stays
 -- pending.
 -- 1. Tier 1 from the rolled-up raw rows.
-SELECT count(*) AS quarter_groups FROM opsmeter._fold_quarters(0, opsmeter.rollup_watermark(), '{}', opsmeter.rollup_holes());
+SELECT count(*) AS quarter_groups
+  FROM (SELECT coalesce(array_agg(p.workspace_id), '{}') AS ws, coalesce(array_agg(p.day), '{}') AS days
+          FROM opsmeter._pending_days(0, opsmeter.rollup_watermark(), '{}', opsmeter.rollup_holes()) p) d,
+       opsmeter._fold_quarters(0, opsmeter.rollup_watermark(), '{}', opsmeter.rollup_holes(), d.ws, d.days, false) q;
 -- 2. What 0.1.0's hourly model rows, with the corrections not yet folded
 --    into them (summary_adjustments), count beyond the raw rows still
 --    there: rows that retention removed after they were rolled up.  Kept at

@@ -33,7 +33,7 @@ is($node->safe_psql('postgres',
 	"SELECT ok AND triggered_by = 'manual' FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1"),
 	't', 'the pass is recorded in opsmeter.retention_runs');
 is($node->safe_psql('postgres',
-	"SELECT sum(requests) FROM opsmeter.summary_quarters"),
+	"SELECT sum(requests) FROM opsmeter.rollup_days"),
 	'40', 'the scheduled pass rolled up every event');
 $node->stop('fast');
 done_testing();

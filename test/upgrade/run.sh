@@ -176,7 +176,10 @@ for released in "$REPO"/sql/opsmeter--*.sql; do
 			       (opsmeter_ingest('{\"externalRequestId\": \"upg-after\", \"provider\": \"openai\", \"model\": \"gpt-4o\",
 			                          \"inputTokens\": 1000000, \"outputTokens\": 0}') ->> 'duplicate')" \
 			-c "RESET ROLE" -c "SELECT (opsmeter_run_retention() ->> 'ok')" -c "
-			SELECT (SELECT count(*) FROM opsmeter.events) =
+			SELECT (SELECT count(*) FROM opsmeter.events) = (SELECT sum(requests) FROM opsmeter.rollup_days)
+			   AND (SELECT count(*) FROM opsmeter.events e JOIN opsmeter.rollup_days d
+			          ON d.workspace_id = e.workspace_id AND d.day = (e.ts AT TIME ZONE 'UTC')::date
+			         AND d.quarter_rows IS NOT NULL) =
 			       (SELECT sum(requests) FROM opsmeter.summary_quarters)")"
 		[[ "$(echo "$works" | tr '\n' ' ')" == "true false true t " ]] ||
 			fail "after the upgrade ($db): duplicate/new/pass/exact = $(echo "$works" | tr '\n' ' ')"
