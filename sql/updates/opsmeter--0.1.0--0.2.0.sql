@@ -1193,7 +1193,7 @@ CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
                                         also_batches bigint[], except_batches bigint[],
                                         ws_list bigint[], day_list date[], from_raw boolean)
 RETURNS TABLE (workspace_id bigint, day date, groups bigint)
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS $$
     WITH contributions AS (
         -- by batch alone (the BRIN on ingest_batch), then matched to the
         -- listed days by a hash join: OFFSET 0 keeps the planner from
@@ -1258,7 +1258,7 @@ CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
                                       ws_list bigint[], day_list date[],
                                       with_adjustments boolean, count_only boolean)
 RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS $$
     WITH contributions AS (
         -- a pass's new rows, by batch alone (the BRIN on ingest_batch, as
         -- tier 1 reads them).  No condition on workspace_id or ts here: with
@@ -1878,6 +1878,97 @@ BEGIN
             OR ((least(d + interval '1 day', to_ts) - interval '1 microsecond') AT TIME ZONE 'UTC')::date = ANY (data_days));
 END
 $$;
+-- Whether the raw rows alone answer the active workspace's window from
+-- from_ts on: no day of it is summarized (opsmeter.rollup_days), so every
+-- rolled-up row of it is still a raw row, and no summary row describes it.
+-- (The UTC day before from_ts counts too: a local day can begin in it.)
+-- The views with a "day" column then read the window in one range scan
+-- (raw_overview_days(), raw_ranked_days()) instead of one facts() call per
+-- local day: a small workspace's per-day views cost what its raw question
+-- costs.  One index probe.
+CREATE FUNCTION opsmeter.raw_answers(from_ts timestamptz) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
+                    WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
+                      AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1);
+
+-- overview_rows() from the raw rows alone, for a window raw_answers()
+-- accepts: the same rows, cut at the same horizon as facts() cuts the
+-- overview, in one range scan grouped by local day.  Planned with its
+-- bounds, like facts().
+CREATE FUNCTION opsmeter.raw_overview_days(from_ts timestamptz, to_ts timestamptz,
+                                           modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    horizon record := opsmeter.retained_from(ws);
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', horizon.summary_from, 'UTC'));
+    to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
+    IF ws IS NULL OR from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.ts::date, count(*), count(*) FILTER (WHERE e.is_error),
+           sum(e.input_tokens), sum(e.output_tokens), sum(e.total_tokens), trim_scale(coalesce(sum(e.cost_usd), 0)),
+           count(*) FILTER (WHERE e.cost_usd IS NULL),
+           round(sum(e.latency_ms)::numeric / nullif(count(e.latency_ms), 0), 2),
+           opsmeter.latency_percentile(opsmeter.latency_histogram_of(e.latency_ms, 1), 0.95)
+      FROM opsmeter.events e
+     WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
+       AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
+     GROUP BY 1
+     ORDER BY 1;
+END
+$$;
+
+-- ranked_rows() of every local day, from the raw rows alone, for a window
+-- raw_answers() accepts: cut at the dimension's horizon as facts() cuts
+-- it, one range scan grouped by local day and value.
+CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                                         modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE plpgsql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    horizon record := opsmeter.retained_from(ws);
+BEGIN
+    from_ts := greatest(from_ts, CASE WHEN dim = 'model' THEN date_trunc('hour', horizon.summary_from, 'UTC')
+                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
+    to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
+    IF ws IS NULL OR from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT x.day, x.provider, x.model, x.key, count(*), count(*) FILTER (WHERE x.is_error),
+           sum(x.input_tokens), sum(x.output_tokens), sum(x.total_tokens), trim_scale(coalesce(sum(x.cost_usd), 0)),
+           count(*) FILTER (WHERE x.cost_usd IS NULL), coalesce(sum(x.total_tokens) FILTER (WHERE x.cost_usd IS NULL), 0),
+           round(sum(x.latency_ms)::numeric / nullif(count(x.latency_ms), 0), 2),
+           round(coalesce(sum(x.cost_usd), 0) / count(*), 6),
+           round(sum(x.total_tokens) / count(*), 2)
+      FROM (SELECT e.ts::date AS day,
+                   CASE WHEN dim = 'model' THEN e.provider END AS provider,
+                   CASE WHEN dim = 'model' THEN e.model END AS model,
+                   coalesce(CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
+                                     WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
+                            'unknown') AS key,
+                   e.is_error, e.input_tokens, e.output_tokens, e.total_tokens, e.cost_usd, e.latency_ms
+              FROM opsmeter.events e
+             WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
+               AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)) x
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, sum(x.cost_usd) DESC NULLS LAST, count(*) DESC, 2, 3, 4;
+END
+$$;
+
 CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
@@ -1898,10 +1989,15 @@ RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, o
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT d.day, o.*
-      FROM opsmeter.report_days('overview', from_ts, to_ts) d
-     CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o
-     WHERE opsmeter.workspace_has_rows()
+    SELECT x.* FROM (
+        SELECT d.day, o.*
+          FROM opsmeter.report_days('overview', from_ts, to_ts) d
+         CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o
+         WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(from_ts)
+        UNION ALL
+        SELECT r.*
+          FROM opsmeter.raw_overview_days(from_ts, to_ts, modes, envs) r
+         WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(from_ts)) x
      ORDER BY 1
 $$;
 CREATE OR REPLACE VIEW opsmeter.overview WITH (security_invoker = true) AS
@@ -1910,7 +2006,13 @@ CREATE OR REPLACE VIEW opsmeter.overview WITH (security_invoker = true) AS
       FROM opsmeter.report_days('overview', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end,
                                                  opsmeter.data_mode_filter(), opsmeter.environment_filter()) o
-     WHERE opsmeter.workspace_has_rows();
+     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
+    UNION ALL
+    SELECT r.day, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.unpriced_requests, r.avg_latency_ms, r.p95_latency_ms
+      FROM opsmeter.raw_overview_days(opsmeter.session_window_start(), 'infinity',
+                                      opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.overview IS
     'per-day totals of the active workspace, one row per day of the session TimeZone (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
 CREATE OR REPLACE VIEW opsmeter.top_users WITH (security_invoker = true) AS
@@ -1973,7 +2075,13 @@ CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
       FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('user', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows();
+     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
+    UNION ALL
+    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.raw_ranked_days('user', opsmeter.session_window_start(), 'infinity',
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
     SELECT d.day, r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
@@ -1981,7 +2089,13 @@ CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
       FROM opsmeter.report_days('tenant', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('tenant', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows();
+     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
+    UNION ALL
+    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.raw_ranked_days('tenant', opsmeter.session_window_start(), 'infinity',
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
     SELECT d.day, r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
@@ -1989,7 +2103,13 @@ CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
       FROM opsmeter.report_days('endpoint', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('endpoint', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows();
+     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
+    UNION ALL
+    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.raw_ranked_days('endpoint', opsmeter.session_window_start(), 'infinity',
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
     SELECT d.day, r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
@@ -1997,7 +2117,13 @@ CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
       FROM opsmeter.report_days('prompt_version', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('prompt_version', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows();
+     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
+    UNION ALL
+    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
+           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.raw_ranked_days('prompt_version', opsmeter.session_window_start(), 'infinity',
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
     SELECT d.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
@@ -2005,7 +2131,13 @@ CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
       FROM opsmeter.report_days('model', opsmeter.session_window_start(), 'infinity') d
      CROSS JOIN LATERAL opsmeter.ranked_rows('model', d.day_start, d.day_end,
                                              opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows();
+     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
+    UNION ALL
+    SELECT r.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+      FROM opsmeter.raw_ranked_days('model', opsmeter.session_window_start(), 'infinity',
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
 -- 0.1.0's views read opsmeter.guc_range() (7 days when opsmeter.range is
 -- empty); none does now.
