@@ -386,11 +386,11 @@ BEGIN
 END
 $$;
 
--- ranked_rows() of every local day, from the raw rows alone, for a window
--- raw_answers() accepts: cut at the dimension's horizon as facts() cuts
--- it, one range scan grouped by local day and value.
+-- ranked_rows() from the raw rows alone, for a window raw_answers()
+-- accepts: cut at the dimension's horizon as facts() cuts it, one range
+-- scan grouped by value, and by local day if per_day (day is NULL if not).
 CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
-                                         modes opsmeter.data_mode[], envs opsmeter.environment[])
+                                         modes opsmeter.data_mode[], envs opsmeter.environment[], per_day boolean)
 RETURNS TABLE (day date, provider text, model text, key text, requests bigint, errors bigint,
                input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric,
@@ -414,7 +414,7 @@ BEGIN
            round(sum(x.latency_ms)::numeric / nullif(count(x.latency_ms), 0), 2),
            round(coalesce(sum(x.cost_usd), 0) / count(*), 6),
            round(sum(x.total_tokens) / count(*), 2)
-      FROM (SELECT e.ts::date AS day,
+      FROM (SELECT CASE WHEN per_day THEN e.ts::date END AS day,
                    CASE WHEN dim = 'model' THEN e.provider END AS provider,
                    CASE WHEN dim = 'model' THEN e.model END AS model,
                    coalesce(CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
@@ -470,7 +470,8 @@ $$;
 
 -- A ranked list over one dimension.  Absent values group as 'unknown'.
 -- Money is shown without trailing zeros (trim_scale), so a sum reads the
--- same whichever tier or raw rows it came from.
+-- same whichever tier or raw rows it came from.  From facts(), or from one
+-- grouped scan of the raw rows when they alone answer (raw_answers()).
 CREATE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                      modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
 RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
@@ -478,17 +479,25 @@ RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigi
                unpriced_requests bigint, unpriced_tokens numeric,
                avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
 LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
-    SELECT f.provider, f.model, coalesce(f.key, 'unknown'),
-           sum(f.requests)::bigint, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
-           sum(f.total_tokens), trim_scale(sum(f.cost_usd)), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
-           round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
-           round(sum(f.cost_usd) / sum(f.requests), 6),
-           round(sum(f.total_tokens) / sum(f.requests), 2)
-      FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
-     WHERE opsmeter.workspace_has_rows()
-     GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
-    HAVING sum(f.requests) <> 0
-     ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
+    SELECT x.* FROM (
+        SELECT f.provider, f.model, coalesce(f.key, 'unknown') AS key,
+               sum(f.requests)::bigint AS requests, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
+               sum(f.total_tokens), trim_scale(sum(f.cost_usd)) AS cost_usd, sum(f.unpriced_requests)::bigint,
+               sum(f.unpriced_tokens),
+               round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
+               round(sum(f.cost_usd) / sum(f.requests), 6),
+               round(sum(f.total_tokens) / sum(f.requests), 2)
+          FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
+         WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(from_ts)
+         GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
+        HAVING sum(f.requests) <> 0
+        UNION ALL
+        SELECT r.provider, r.model, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+               r.cost_usd, r.unpriced_requests, r.unpriced_tokens, r.avg_latency_ms, r.cost_per_request,
+               r.tokens_per_request
+          FROM opsmeter.raw_ranked_days(dim, from_ts, to_ts, modes, envs, false) r
+         WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(from_ts)) x
+     ORDER BY x.cost_usd DESC, x.requests DESC, x.provider, x.model, x.key
      LIMIT lim
 $$;
 
@@ -648,7 +657,7 @@ CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('user', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
@@ -662,7 +671,7 @@ CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('tenant', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
@@ -676,7 +685,7 @@ CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('endpoint', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
@@ -690,7 +699,7 @@ CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('prompt_version', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
@@ -704,7 +713,7 @@ CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
     SELECT r.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
            r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('model', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
 -- Models stored without a price in the window: what to add to the catalog.

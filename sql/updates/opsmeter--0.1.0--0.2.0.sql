@@ -1614,6 +1614,97 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
      WHERE w.workspace_id = ws
 $$;
+-- Whether the raw rows alone answer the active workspace's window from
+-- from_ts on: no day of it is summarized (opsmeter.rollup_days), so every
+-- rolled-up row of it is still a raw row, and no summary row describes it.
+-- (The UTC day before from_ts counts too: a local day can begin in it.)
+-- The views with a "day" column then read the window in one range scan
+-- (raw_overview_days(), raw_ranked_days()) instead of one facts() call per
+-- local day: a small workspace's per-day views cost what its raw question
+-- costs.  One index probe.
+CREATE FUNCTION opsmeter.raw_answers(from_ts timestamptz) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+RETURN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
+                    WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
+                      AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1);
+
+-- overview_rows() from the raw rows alone, for a window raw_answers()
+-- accepts: the same rows, cut at the same horizon as facts() cuts the
+-- overview, in one range scan grouped by local day.  Planned with its
+-- bounds, like facts().
+CREATE FUNCTION opsmeter.raw_overview_days(from_ts timestamptz, to_ts timestamptz,
+                                           modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               avg_latency_ms numeric, p95_latency_ms integer)
+LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    horizon record := opsmeter.retained_from(ws);
+BEGIN
+    from_ts := greatest(from_ts, date_trunc('hour', horizon.summary_from, 'UTC'));
+    to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
+    IF ws IS NULL OR from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.ts::date, count(*), count(*) FILTER (WHERE e.is_error),
+           sum(e.input_tokens), sum(e.output_tokens), sum(e.total_tokens), trim_scale(coalesce(sum(e.cost_usd), 0)),
+           count(*) FILTER (WHERE e.cost_usd IS NULL),
+           round(sum(e.latency_ms)::numeric / nullif(count(e.latency_ms), 0), 2),
+           opsmeter.latency_percentile(opsmeter.latency_histogram_of(e.latency_ms, 1), 0.95)
+      FROM opsmeter.events e
+     WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
+       AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
+     GROUP BY 1
+     ORDER BY 1;
+END
+$$;
+
+-- ranked_rows() of every local day, from the raw rows alone, for a window
+-- raw_answers() accepts: cut at the dimension's horizon as facts() cuts
+-- it, one range scan grouped by local day and value.
+CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                                         modes opsmeter.data_mode[], envs opsmeter.environment[], per_day boolean)
+RETURNS TABLE (day date, provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE plpgsql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+    SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    ws bigint := opsmeter.active_workspace();
+    horizon record := opsmeter.retained_from(ws);
+BEGIN
+    from_ts := greatest(from_ts, CASE WHEN dim = 'model' THEN date_trunc('hour', horizon.summary_from, 'UTC')
+                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
+    to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
+    IF ws IS NULL OR from_ts >= to_ts THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT x.day, x.provider, x.model, x.key, count(*), count(*) FILTER (WHERE x.is_error),
+           sum(x.input_tokens), sum(x.output_tokens), sum(x.total_tokens), trim_scale(coalesce(sum(x.cost_usd), 0)),
+           count(*) FILTER (WHERE x.cost_usd IS NULL), coalesce(sum(x.total_tokens) FILTER (WHERE x.cost_usd IS NULL), 0),
+           round(sum(x.latency_ms)::numeric / nullif(count(x.latency_ms), 0), 2),
+           round(coalesce(sum(x.cost_usd), 0) / count(*), 6),
+           round(sum(x.total_tokens) / count(*), 2)
+      FROM (SELECT CASE WHEN per_day THEN e.ts::date END AS day,
+                   CASE WHEN dim = 'model' THEN e.provider END AS provider,
+                   CASE WHEN dim = 'model' THEN e.model END AS model,
+                   coalesce(CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
+                                     WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
+                            'unknown') AS key,
+                   e.is_error, e.input_tokens, e.output_tokens, e.total_tokens, e.cost_usd, e.latency_ms
+              FROM opsmeter.events e
+             WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
+               AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)) x
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, sum(x.cost_usd) DESC NULLS LAST, count(*) DESC, 2, 3, 4;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                      modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
 RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
@@ -1621,17 +1712,25 @@ RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigi
                unpriced_requests bigint, unpriced_tokens numeric,
                avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
 LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
-    SELECT f.provider, f.model, coalesce(f.key, 'unknown'),
-           sum(f.requests)::bigint, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
-           sum(f.total_tokens), trim_scale(sum(f.cost_usd)), sum(f.unpriced_requests)::bigint, sum(f.unpriced_tokens),
-           round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
-           round(sum(f.cost_usd) / sum(f.requests), 6),
-           round(sum(f.total_tokens) / sum(f.requests), 2)
-      FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
-     WHERE opsmeter.workspace_has_rows()
-     GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
-    HAVING sum(f.requests) <> 0
-     ORDER BY sum(f.cost_usd) DESC, sum(f.requests) DESC, f.provider, f.model, coalesce(f.key, 'unknown')
+    SELECT x.* FROM (
+        SELECT f.provider, f.model, coalesce(f.key, 'unknown') AS key,
+               sum(f.requests)::bigint AS requests, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
+               sum(f.total_tokens), trim_scale(sum(f.cost_usd)) AS cost_usd, sum(f.unpriced_requests)::bigint,
+               sum(f.unpriced_tokens),
+               round(sum(f.latency_sum_ms) / nullif(sum(f.latency_count), 0), 2),
+               round(sum(f.cost_usd) / sum(f.requests), 6),
+               round(sum(f.total_tokens) / sum(f.requests), 2)
+          FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
+         WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(from_ts)
+         GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
+        HAVING sum(f.requests) <> 0
+        UNION ALL
+        SELECT r.provider, r.model, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
+               r.cost_usd, r.unpriced_requests, r.unpriced_tokens, r.avg_latency_ms, r.cost_per_request,
+               r.tokens_per_request
+          FROM opsmeter.raw_ranked_days(dim, from_ts, to_ts, modes, envs, false) r
+         WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(from_ts)) x
+     ORDER BY x.cost_usd DESC, x.requests DESC, x.provider, x.model, x.key
      LIMIT lim
 $$;
 CREATE FUNCTION opsmeter.session_range() RETURNS interval
@@ -1878,96 +1977,6 @@ BEGIN
             OR ((least(d + interval '1 day', to_ts) - interval '1 microsecond') AT TIME ZONE 'UTC')::date = ANY (data_days));
 END
 $$;
--- Whether the raw rows alone answer the active workspace's window from
--- from_ts on: no day of it is summarized (opsmeter.rollup_days), so every
--- rolled-up row of it is still a raw row, and no summary row describes it.
--- (The UTC day before from_ts counts too: a local day can begin in it.)
--- The views with a "day" column then read the window in one range scan
--- (raw_overview_days(), raw_ranked_days()) instead of one facts() call per
--- local day: a small workspace's per-day views cost what its raw question
--- costs.  One index probe.
-CREATE FUNCTION opsmeter.raw_answers(from_ts timestamptz) RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
-                    WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
-                      AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1);
-
--- overview_rows() from the raw rows alone, for a window raw_answers()
--- accepts: the same rows, cut at the same horizon as facts() cuts the
--- overview, in one range scan grouped by local day.  Planned with its
--- bounds, like facts().
-CREATE FUNCTION opsmeter.raw_overview_days(from_ts timestamptz, to_ts timestamptz,
-                                           modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
-               total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
-               avg_latency_ms numeric, p95_latency_ms integer)
-LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    horizon record := opsmeter.retained_from(ws);
-BEGIN
-    from_ts := greatest(from_ts, date_trunc('hour', horizon.summary_from, 'UTC'));
-    to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
-    IF ws IS NULL OR from_ts >= to_ts THEN
-        RETURN;
-    END IF;
-    RETURN QUERY
-    SELECT e.ts::date, count(*), count(*) FILTER (WHERE e.is_error),
-           sum(e.input_tokens), sum(e.output_tokens), sum(e.total_tokens), trim_scale(coalesce(sum(e.cost_usd), 0)),
-           count(*) FILTER (WHERE e.cost_usd IS NULL),
-           round(sum(e.latency_ms)::numeric / nullif(count(e.latency_ms), 0), 2),
-           opsmeter.latency_percentile(opsmeter.latency_histogram_of(e.latency_ms, 1), 0.95)
-      FROM opsmeter.events e
-     WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
-       AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
-     GROUP BY 1
-     ORDER BY 1;
-END
-$$;
-
--- ranked_rows() of every local day, from the raw rows alone, for a window
--- raw_answers() accepts: cut at the dimension's horizon as facts() cuts
--- it, one range scan grouped by local day and value.
-CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
-                                         modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (day date, provider text, model text, key text, requests bigint, errors bigint,
-               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
-               unpriced_requests bigint, unpriced_tokens numeric,
-               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
-LANGUAGE plpgsql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
-DECLARE
-    ws bigint := opsmeter.active_workspace();
-    horizon record := opsmeter.retained_from(ws);
-BEGIN
-    from_ts := greatest(from_ts, CASE WHEN dim = 'model' THEN date_trunc('hour', horizon.summary_from, 'UTC')
-                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
-    to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
-    IF ws IS NULL OR from_ts >= to_ts THEN
-        RETURN;
-    END IF;
-    RETURN QUERY
-    SELECT x.day, x.provider, x.model, x.key, count(*), count(*) FILTER (WHERE x.is_error),
-           sum(x.input_tokens), sum(x.output_tokens), sum(x.total_tokens), trim_scale(coalesce(sum(x.cost_usd), 0)),
-           count(*) FILTER (WHERE x.cost_usd IS NULL), coalesce(sum(x.total_tokens) FILTER (WHERE x.cost_usd IS NULL), 0),
-           round(sum(x.latency_ms)::numeric / nullif(count(x.latency_ms), 0), 2),
-           round(coalesce(sum(x.cost_usd), 0) / count(*), 6),
-           round(sum(x.total_tokens) / count(*), 2)
-      FROM (SELECT e.ts::date AS day,
-                   CASE WHEN dim = 'model' THEN e.provider END AS provider,
-                   CASE WHEN dim = 'model' THEN e.model END AS model,
-                   coalesce(CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
-                                     WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
-                            'unknown') AS key,
-                   e.is_error, e.input_tokens, e.output_tokens, e.total_tokens, e.cost_usd, e.latency_ms
-              FROM opsmeter.events e
-             WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
-               AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)) x
-     GROUP BY 1, 2, 3, 4
-     ORDER BY 1, sum(x.cost_usd) DESC NULLS LAST, count(*) DESC, 2, 3, 4;
-END
-$$;
 
 CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[])
@@ -2080,7 +2089,7 @@ CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('user', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
@@ -2094,7 +2103,7 @@ CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('tenant', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
@@ -2108,7 +2117,7 @@ CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('endpoint', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
@@ -2122,7 +2131,7 @@ CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
     SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
            r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('prompt_version', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
@@ -2136,7 +2145,7 @@ CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
     SELECT r.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
            r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
       FROM opsmeter.raw_ranked_days('model', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
+                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
      WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
 -- 0.1.0's views read opsmeter.guc_range() (7 days when opsmeter.range is
