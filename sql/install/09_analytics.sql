@@ -338,42 +338,69 @@ BEGIN
 END
 $$;
 
--- Whether the raw rows alone answer the active workspace's window from
--- from_ts on: no day of it is summarized (opsmeter.rollup_days), so every
--- rolled-up row of it is still a raw row, and no summary row describes it.
--- (The UTC day before from_ts counts too: a local day can begin in it.)
--- The views with a "day" column then read the window in one range scan
--- (raw_overview_days(), raw_ranked_days()) instead of one facts() call per
--- local day: a small workspace's per-day views cost what its raw question
--- costs.  One index probe.
-CREATE FUNCTION opsmeter.raw_answers(from_ts timestamptz) RETURNS boolean
+-- How a view reads the active workspace's window from from_ts on:
+--   0: it has no row to show (as workspace_has_rows());
+--   1: its raw rows alone answer it: no day of it is summarized
+--      (opsmeter.rollup_days), so every rolled-up row of it is still a raw
+--      row and no summary row describes it (the UTC day before from_ts
+--      counts too: a local day can begin in it).  The views then read the
+--      window in one range scan grouped by day or value
+--      (overview_days(), raw_ranked_days()) instead of one facts() call
+--      per local day, so a small workspace's views cost what its raw
+--      question costs;
+--   2: through facts().
+-- overview_days(), ranked_days() and ranked_rows() evaluate it once and
+-- run only the part it names (in a fresh session each call site of a SQL
+-- function is planned anew, so one call costs less than separate tests).
+-- Three index probes at most.
+CREATE FUNCTION opsmeter.window_reader(from_ts timestamptz) RETURNS integer
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
-                    WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
-                      AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1);
+RETURN CASE WHEN NOT (EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
+                      OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace()))
+            THEN 0
+            WHEN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
+                              WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
+                                AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1)
+            THEN 1
+            ELSE 2 END;
 
--- overview_rows() from the raw rows alone, for a window raw_answers()
--- accepts: the same rows, cut at the same horizon as facts() cuts the
--- overview, in one range scan grouped by local day.  Planned with its
--- bounds, like facts().
-CREATE FUNCTION opsmeter.raw_overview_days(from_ts timestamptz, to_ts timestamptz,
-                                           modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+-- The days of the overview of [from_ts, to_ts), oldest first, for the
+-- views with a "day" column (the overview view, overview_rows()):
+--   * when the raw rows alone answer the window (window_reader() 1), each
+--     day's overview itself (raw true), from one range scan of the raw rows
+--     grouped by local day, cut at the horizon where facts() cuts the
+--     overview, planned with its bounds;
+--   * otherwise the days of report_days() (raw false, measures NULL), for
+--     the caller to read one at a time with overview_of_day().
+-- Either way a caller's filter on day applies to these rows before any
+-- day is read through facts().
+CREATE FUNCTION opsmeter.overview_days(from_ts timestamptz, to_ts timestamptz,
+                                       modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz, raw boolean,
+               requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
 LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
     SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
-    horizon record := opsmeter.retained_from(ws);
+    how integer := opsmeter.window_reader(from_ts);
+    horizon record;
 BEGIN
+    IF how = 2 THEN
+        RETURN QUERY SELECT d.day, d.day_start, d.day_end, false, NULL::bigint, NULL::bigint, NULL::numeric,
+                            NULL::numeric, NULL::numeric, NULL::numeric, NULL::bigint, NULL::numeric, NULL::integer
+                       FROM opsmeter.report_days('overview', from_ts, to_ts) d;
+        RETURN;
+    END IF;
+    horizon := opsmeter.retained_from(ws);
     from_ts := greatest(from_ts, date_trunc('hour', horizon.summary_from, 'UTC'));
     to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
-    IF ws IS NULL OR from_ts >= to_ts THEN
+    IF how = 0 OR from_ts >= to_ts THEN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT e.ts::date, count(*), count(*) FILTER (WHERE e.is_error),
+    SELECT e.ts::date, NULL::timestamptz, NULL::timestamptz, true, count(*), count(*) FILTER (WHERE e.is_error),
            sum(e.input_tokens), sum(e.output_tokens), sum(e.total_tokens), trim_scale(coalesce(sum(e.cost_usd), 0)),
            count(*) FILTER (WHERE e.cost_usd IS NULL),
            round(sum(e.latency_ms)::numeric / nullif(count(e.latency_ms), 0), 2),
@@ -386,8 +413,8 @@ BEGIN
 END
 $$;
 
--- ranked_rows() from the raw rows alone, for a window raw_answers()
--- accepts: cut at the dimension's horizon as facts() cuts it, one range
+-- ranked_rows() from the raw rows alone, for a window window_reader()
+-- gives to them (1): cut at the dimension's horizon as facts() cuts it, one range
 -- scan grouped by value, and by local day if per_day (day is NULL if not).
 CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[], per_day boolean)
@@ -429,15 +456,46 @@ BEGIN
 END
 $$;
 
+-- The days of the ranked lists of [from_ts, to_ts), as overview_days():
+-- with the raw rows alone answering (window_reader() 1), each day's
+-- ranked_rows() themselves (raw true; raw_ranked_days()); otherwise one
+-- row per day of report_days() (raw false, values NULL) for the caller to
+-- read with ranked_rows().
+CREATE FUNCTION opsmeter.ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
+                                     modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz, raw boolean,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE plpgsql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    how integer := opsmeter.window_reader(from_ts);
+BEGIN
+    IF how = 2 THEN
+        RETURN QUERY SELECT d.day, d.day_start, d.day_end, false, NULL::text, NULL::text, NULL::text, NULL::bigint,
+                            NULL::bigint, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric, NULL::bigint,
+                            NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric
+                       FROM opsmeter.report_days(dim, from_ts, to_ts) d;
+    ELSIF how = 1 THEN
+        RETURN QUERY SELECT r.day, NULL::timestamptz, NULL::timestamptz, true, r.provider, r.model, r.key, r.requests,
+                            r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd, r.unpriced_requests,
+                            r.unpriced_tokens, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
+                       FROM opsmeter.raw_ranked_days(dim, from_ts, to_ts, modes, envs, true) r;
+    END IF;
+END
+$$;
+
 -- The overview of one local day [day_start, day_end): one row, or none if
--- it has no rows.  p95 is the upper bound of the latency bucket holding
+-- it has no rows (or a bound is NULL: STRICT, so a view passes NULL for a
+-- day it already has, and the call is skipped).  p95 is the upper bound of the latency bucket holding
 -- the 95th percentile (nearest rank); money as in ranked_rows().
 CREATE FUNCTION opsmeter.overview_of_day(day_start timestamptz, day_end timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
-LANGUAGE sql STABLE ROWS 1 SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql STABLE STRICT ROWS 1 SET search_path = pg_catalog, pg_temp AS $$
     SELECT sum(f.requests)::bigint, sum(f.errors)::bigint,
            sum(f.input_tokens), sum(f.output_tokens), sum(f.total_tokens), trim_scale(sum(f.cost_usd)),
            sum(f.unpriced_requests)::bigint,
@@ -449,29 +507,32 @@ $$;
 
 -- Overview: one row per day of the session's TimeZone, each day's facts
 -- read on their own (see facts()), or all days in one scan of the raw rows
--- when they alone answer (raw_answers()).
+-- when they alone answer (overview_days()).
 CREATE FUNCTION opsmeter.overview_rows(from_ts timestamptz, to_ts timestamptz,
                                        modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (day date, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT x.* FROM (
-        SELECT d.day, o.*
-          FROM opsmeter.report_days('overview', from_ts, to_ts) d
-         CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o
-         WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(from_ts)
-        UNION ALL
-        SELECT r.*
-          FROM opsmeter.raw_overview_days(from_ts, to_ts, modes, envs) r
-         WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(from_ts)) x
+    SELECT d.day, CASE WHEN d.raw THEN d.requests ELSE o.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE o.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE o.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE o.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE o.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE o.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.unpriced_requests ELSE o.unpriced_requests END AS unpriced_requests,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE o.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.p95_latency_ms ELSE o.p95_latency_ms END AS p95_latency_ms
+      FROM opsmeter.overview_days(from_ts, to_ts, modes, envs) d
+      LEFT JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end, modes, envs) o ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR o.requests IS NOT NULL)
      ORDER BY 1
 $$;
 
 -- A ranked list over one dimension.  Absent values group as 'unknown'.
 -- Money is shown without trailing zeros (trim_scale), so a sum reads the
 -- same whichever tier or raw rows it came from.  From facts(), or from one
--- grouped scan of the raw rows when they alone answer (raw_answers()).
+-- grouped scan of the raw rows when they alone answer (window_reader()).
 CREATE FUNCTION opsmeter.ranked_rows(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                      modes opsmeter.data_mode[], envs opsmeter.environment[], lim integer)
 RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
@@ -479,6 +540,7 @@ RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigi
                unpriced_requests bigint, unpriced_tokens numeric,
                avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
 LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
+    WITH reader AS MATERIALIZED (SELECT opsmeter.window_reader(from_ts) AS how)
     SELECT x.* FROM (
         SELECT f.provider, f.model, coalesce(f.key, 'unknown') AS key,
                sum(f.requests)::bigint AS requests, sum(f.errors)::bigint, sum(f.input_tokens), sum(f.output_tokens),
@@ -488,7 +550,7 @@ LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
                round(sum(f.cost_usd) / sum(f.requests), 6),
                round(sum(f.total_tokens) / sum(f.requests), 2)
           FROM opsmeter.facts(dim, from_ts, to_ts, modes, envs) f
-         WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(from_ts)
+         WHERE (SELECT how FROM reader) = 2
          GROUP BY f.provider, f.model, coalesce(f.key, 'unknown')
         HAVING sum(f.requests) <> 0
         UNION ALL
@@ -496,9 +558,21 @@ LANGUAGE sql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
                r.cost_usd, r.unpriced_requests, r.unpriced_tokens, r.avg_latency_ms, r.cost_per_request,
                r.tokens_per_request
           FROM opsmeter.raw_ranked_days(dim, from_ts, to_ts, modes, envs, false) r
-         WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(from_ts)) x
+         WHERE (SELECT how FROM reader) = 1) x
      ORDER BY x.cost_usd DESC, x.requests DESC, x.provider, x.model, x.key
      LIMIT lim
+$$;
+
+-- ranked_rows() of one local day, for the daily_* views: STRICT, so a day
+-- they already have (NULL bounds, from ranked_days()) is not read again.
+CREATE FUNCTION opsmeter.ranked_rows_of_day(dim opsmeter.summary_dimension, day_start timestamptz, day_end timestamptz,
+                                            modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
+               unpriced_requests bigint, unpriced_tokens numeric,
+               avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
+LANGUAGE sql STABLE STRICT ROWS 100 SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM opsmeter.ranked_rows(dim, day_start, day_end, modes, envs, NULL)
 $$;
 
 
@@ -592,23 +666,25 @@ COMMENT ON FUNCTION @extschema@.opsmeter_top_models(interval, text, text, intege
 -- of opsmeter.range gets what its own WHERE asks for.  The views with a
 -- "day" column are built per day of the session TimeZone (report_days):
 -- a filter on day limits which days are read at all.  When the raw rows
--- alone answer the window (raw_answers(): no day of it summarized, as for
--- a small workspace) they are read in one range scan instead, and the
--- filter applies to its rows.  security_invoker: row level security
+-- alone answer the window (window_reader(): no day of it summarized, as for
+-- a small workspace) they are read in one range scan instead
+-- (overview_days(), ranked_days()), and the filter applies to its rows.  security_invoker: row level security
 -- applies to the reader.
 CREATE VIEW opsmeter.overview WITH (security_invoker = true) AS
-    SELECT d.day, o.requests, o.errors, o.input_tokens, o.output_tokens, o.total_tokens, o.cost_usd,
-           o.unpriced_requests, o.avg_latency_ms, o.p95_latency_ms
-      FROM opsmeter.report_days('overview', opsmeter.session_window_start(), 'infinity') d
-     CROSS JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end,
-                                                 opsmeter.data_mode_filter(), opsmeter.environment_filter()) o
-     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
-    UNION ALL
-    SELECT r.day, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.unpriced_requests, r.avg_latency_ms, r.p95_latency_ms
-      FROM opsmeter.raw_overview_days(opsmeter.session_window_start(), 'infinity',
-                                      opsmeter.data_mode_filter(), opsmeter.environment_filter()) r
-     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
+    SELECT d.day, CASE WHEN d.raw THEN d.requests ELSE o.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE o.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE o.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE o.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE o.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE o.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.unpriced_requests ELSE o.unpriced_requests END AS unpriced_requests,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE o.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.p95_latency_ms ELSE o.p95_latency_ms END AS p95_latency_ms
+      FROM opsmeter.overview_days(opsmeter.session_window_start(), 'infinity',
+                                  opsmeter.data_mode_filter(), opsmeter.environment_filter()) d
+      LEFT JOIN LATERAL opsmeter.overview_of_day(d.day_start, d.day_end,
+                                                 opsmeter.data_mode_filter(), opsmeter.environment_filter()) o ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR o.requests IS NOT NULL);
 COMMENT ON VIEW opsmeter.overview IS
     'per-day totals of the active workspace, one row per day of the session TimeZone (opsmeter.range, opsmeter.data_mode, opsmeter.environment)';
 CREATE VIEW opsmeter.top_users WITH (security_invoker = true) AS
@@ -647,74 +723,91 @@ CREATE VIEW opsmeter.top_models WITH (security_invoker = true) AS
      WHERE opsmeter.workspace_has_rows();
 COMMENT ON VIEW opsmeter.top_models IS 'provider/model pairs ranked by cost over the session window (all retained days unless opsmeter.range is set)';
 CREATE VIEW opsmeter.daily_users WITH (security_invoker = true) AS
-    SELECT d.day, r.key AS user_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('user', opsmeter.session_window_start(), 'infinity') d
-     CROSS JOIN LATERAL opsmeter.ranked_rows('user', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
-    UNION ALL
-    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.raw_ranked_days('user', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
-     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
+    SELECT d.day, CASE WHEN d.raw THEN d.key ELSE r.key END AS user_id,
+           CASE WHEN d.raw THEN d.requests ELSE r.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE r.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE r.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE r.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE r.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE r.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE r.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.cost_per_request ELSE r.cost_per_request END AS cost_per_request,
+           CASE WHEN d.raw THEN d.tokens_per_request ELSE r.tokens_per_request END AS tokens_per_request
+      FROM opsmeter.ranked_days('user', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter()) d
+      LEFT JOIN LATERAL opsmeter.ranked_rows_of_day('user', d.day_start, d.day_end,
+                                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR r.requests IS NOT NULL);
 COMMENT ON VIEW opsmeter.daily_users IS 'users per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_tenants WITH (security_invoker = true) AS
-    SELECT d.day, r.key AS tenant_id, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('tenant', opsmeter.session_window_start(), 'infinity') d
-     CROSS JOIN LATERAL opsmeter.ranked_rows('tenant', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
-    UNION ALL
-    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.raw_ranked_days('tenant', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
-     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
+    SELECT d.day, CASE WHEN d.raw THEN d.key ELSE r.key END AS tenant_id,
+           CASE WHEN d.raw THEN d.requests ELSE r.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE r.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE r.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE r.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE r.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE r.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE r.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.cost_per_request ELSE r.cost_per_request END AS cost_per_request,
+           CASE WHEN d.raw THEN d.tokens_per_request ELSE r.tokens_per_request END AS tokens_per_request
+      FROM opsmeter.ranked_days('tenant', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter()) d
+      LEFT JOIN LATERAL opsmeter.ranked_rows_of_day('tenant', d.day_start, d.day_end,
+                                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR r.requests IS NOT NULL);
 COMMENT ON VIEW opsmeter.daily_tenants IS 'tenants per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_endpoints WITH (security_invoker = true) AS
-    SELECT d.day, r.key AS endpoint_tag, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('endpoint', opsmeter.session_window_start(), 'infinity') d
-     CROSS JOIN LATERAL opsmeter.ranked_rows('endpoint', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
-    UNION ALL
-    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.raw_ranked_days('endpoint', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
-     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
+    SELECT d.day, CASE WHEN d.raw THEN d.key ELSE r.key END AS endpoint_tag,
+           CASE WHEN d.raw THEN d.requests ELSE r.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE r.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE r.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE r.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE r.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE r.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE r.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.cost_per_request ELSE r.cost_per_request END AS cost_per_request,
+           CASE WHEN d.raw THEN d.tokens_per_request ELSE r.tokens_per_request END AS tokens_per_request
+      FROM opsmeter.ranked_days('endpoint', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter()) d
+      LEFT JOIN LATERAL opsmeter.ranked_rows_of_day('endpoint', d.day_start, d.day_end,
+                                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR r.requests IS NOT NULL);
 COMMENT ON VIEW opsmeter.daily_endpoints IS 'endpoint tags per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_prompt_versions WITH (security_invoker = true) AS
-    SELECT d.day, r.key AS prompt_version, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('prompt_version', opsmeter.session_window_start(), 'infinity') d
-     CROSS JOIN LATERAL opsmeter.ranked_rows('prompt_version', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
-    UNION ALL
-    SELECT r.day, r.key, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens, r.cost_usd,
-           r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.raw_ranked_days('prompt_version', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
-     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
+    SELECT d.day, CASE WHEN d.raw THEN d.key ELSE r.key END AS prompt_version,
+           CASE WHEN d.raw THEN d.requests ELSE r.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE r.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE r.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE r.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE r.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE r.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE r.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.cost_per_request ELSE r.cost_per_request END AS cost_per_request,
+           CASE WHEN d.raw THEN d.tokens_per_request ELSE r.tokens_per_request END AS tokens_per_request
+      FROM opsmeter.ranked_days('prompt_version', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter()) d
+      LEFT JOIN LATERAL opsmeter.ranked_rows_of_day('prompt_version', d.day_start, d.day_end,
+                                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR r.requests IS NOT NULL);
 COMMENT ON VIEW opsmeter.daily_prompt_versions IS 'prompt versions per day of the session TimeZone: filter and sum by day';
 CREATE VIEW opsmeter.daily_models WITH (security_invoker = true) AS
-    SELECT d.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.report_days('model', opsmeter.session_window_start(), 'infinity') d
-     CROSS JOIN LATERAL opsmeter.ranked_rows('model', d.day_start, d.day_end,
-                                             opsmeter.data_mode_filter(), opsmeter.environment_filter(), NULL) r
-     WHERE opsmeter.workspace_has_rows() AND NOT opsmeter.raw_answers(opsmeter.session_window_start())
-    UNION ALL
-    SELECT r.day, r.provider, r.model, r.requests, r.errors, r.input_tokens, r.output_tokens, r.total_tokens,
-           r.cost_usd, r.unpriced_requests, r.avg_latency_ms, r.cost_per_request, r.tokens_per_request
-      FROM opsmeter.raw_ranked_days('model', opsmeter.session_window_start(), 'infinity',
-                                    opsmeter.data_mode_filter(), opsmeter.environment_filter(), true) r
-     WHERE opsmeter.workspace_has_rows() AND opsmeter.raw_answers(opsmeter.session_window_start());
+    SELECT d.day, CASE WHEN d.raw THEN d.provider ELSE r.provider END AS provider,
+           CASE WHEN d.raw THEN d.model ELSE r.model END AS model,
+           CASE WHEN d.raw THEN d.requests ELSE r.requests END AS requests,
+           CASE WHEN d.raw THEN d.errors ELSE r.errors END AS errors,
+           CASE WHEN d.raw THEN d.input_tokens ELSE r.input_tokens END AS input_tokens,
+           CASE WHEN d.raw THEN d.output_tokens ELSE r.output_tokens END AS output_tokens,
+           CASE WHEN d.raw THEN d.total_tokens ELSE r.total_tokens END AS total_tokens,
+           CASE WHEN d.raw THEN d.cost_usd ELSE r.cost_usd END AS cost_usd,
+           CASE WHEN d.raw THEN d.unpriced_requests ELSE r.unpriced_requests END AS unpriced_requests,
+           CASE WHEN d.raw THEN d.avg_latency_ms ELSE r.avg_latency_ms END AS avg_latency_ms,
+           CASE WHEN d.raw THEN d.cost_per_request ELSE r.cost_per_request END AS cost_per_request,
+           CASE WHEN d.raw THEN d.tokens_per_request ELSE r.tokens_per_request END AS tokens_per_request
+      FROM opsmeter.ranked_days('model', opsmeter.session_window_start(), 'infinity',
+                                opsmeter.data_mode_filter(), opsmeter.environment_filter()) d
+      LEFT JOIN LATERAL opsmeter.ranked_rows_of_day('model', d.day_start, d.day_end,
+                                                    opsmeter.data_mode_filter(), opsmeter.environment_filter()) r ON true
+     WHERE opsmeter.workspace_has_rows() AND (d.raw OR r.requests IS NOT NULL);
 COMMENT ON VIEW opsmeter.daily_models IS 'provider/model pairs per day of the session TimeZone: filter and sum by day';
 -- Models stored without a price in the window: what to add to the catalog.
 CREATE VIEW opsmeter.unpriced_models WITH (security_invoker = true) AS
