@@ -265,6 +265,12 @@ BEGIN
         RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
             USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
     END IF;
+    -- Passes are locked out meanwhile, as for a re-pricing: a pass reads a
+    -- workspace's retention in several statements (the days it summarizes
+    -- before their raw rows leave, the rows it deletes, the partitions it
+    -- drops), and must see one value from the first to the last.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM opsmeter.rollup_state s FOR UPDATE;
     UPDATE opsmeter.workspaces w
        SET raw_retention = _opsmeter_set_retention_impl.raw,
            summary_retention = _opsmeter_set_retention_impl.summary

@@ -55,7 +55,6 @@ DECLARE
     had_budget boolean;
     has_budget boolean;
     seed_from timestamptz := date_trunc('month', now(), 'UTC') - interval '1 month';
-    raw_days date[];    -- days of the workspace not summarized yet: read from raw rows
 BEGIN
     m := opsmeter._managed_workspace(caller, NULL);
     IF period IS NULL OR lower(period) NOT IN ('daily', 'monthly') THEN
@@ -96,11 +95,14 @@ BEGIN
         -- counters): tier-1 summaries, the raw rows of the days not
         -- summarized yet (opsmeter.rollup_days), and what is not rolled up
         -- yet on the other days.
+        -- (One statement, so the days in raw rows and the rows it reads are
+        -- of one snapshot.)
         DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
-        SELECT coalesce(array_agg(d.day), '{}') INTO raw_days
-          FROM opsmeter.rollup_days d
-         WHERE d.workspace_id = m.workspace_id AND d.quarter_rows IS NULL
-           AND d.day >= (seed_from AT TIME ZONE 'UTC')::date;
+        WITH raw AS MATERIALIZED (
+            SELECT coalesce(array_agg(d.day), '{}') AS days
+              FROM opsmeter.rollup_days d
+             WHERE d.workspace_id = m.workspace_id AND d.quarter_rows IS NULL
+               AND d.day >= (seed_from AT TIME ZONE 'UTC')::date)
         INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
         SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
           FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
@@ -109,7 +111,7 @@ BEGIN
                    AND s.data_mode = 'real' AND s.period_start >= seed_from
                 UNION ALL
                 SELECT (e.ts AT TIME ZONE 'UTC')::date, e.cost_usd
-                  FROM unnest(raw_days) d(day)
+                  FROM raw CROSS JOIN unnest(raw.days) d(day)
                   JOIN opsmeter.events e
                     ON e.workspace_id = m.workspace_id
                    AND e.ts >= d.day::timestamp AT TIME ZONE 'UTC' AND e.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
@@ -120,7 +122,7 @@ BEGIN
                            coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807,
                            coalesce((SELECT r.holes FROM opsmeter.rollup_state r), '{}'), '{}') p
                  WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from
-                   AND (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_days)) x
+                   AND NOT EXISTS (SELECT 1 FROM raw WHERE (p.ts AT TIME ZONE 'UTC')::date = ANY (raw.days))) x
          GROUP BY x.day
         HAVING sum(x.cost) <> 0;
     ELSIF NOT has_budget THEN

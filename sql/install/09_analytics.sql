@@ -315,8 +315,9 @@ DECLARE
     rows_end timestamptz := statement_timestamp() + interval '1 hour';
     data_days date[];
 BEGIN
-    from_ts := greatest(from_ts, CASE WHEN dim IN ('overview', 'model') THEN horizon.summary_from
-                                      ELSE horizon.raw_from END);
+    -- the horizon of facts(), so its first day holds what facts() keeps
+    from_ts := greatest(from_ts, CASE WHEN dim IN ('overview', 'model') THEN date_trunc('hour', horizon.summary_from, 'UTC')
+                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
     to_ts := least(to_ts, rows_end);
     IF ws IS NULL OR from_ts >= to_ts THEN
         RETURN;
@@ -348,7 +349,7 @@ $$;
 --      (overview_days(), raw_ranked_days()) instead of one facts() call
 --      per local day, so a small workspace's views cost what its raw
 --      question costs;
---   2: through facts().
+--   2: through facts() (also for a NULL from_ts).
 -- overview_days(), ranked_days() and ranked_rows() evaluate it once and
 -- run only the part it names (in a fresh session each call site of a SQL
 -- function is planned anew, so one call costs less than separate tests).
@@ -358,9 +359,10 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN NOT (EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
                       OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace()))
             THEN 0
-            WHEN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
-                              WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
-                                AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1)
+            WHEN from_ts IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
+                                  WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
+                                    AND r.day + 1 >= (from_ts AT TIME ZONE 'UTC')::date)
             THEN 1
             ELSE 2 END;
 

@@ -121,6 +121,12 @@ BEGIN
         RAISE EXCEPTION 'summary retention % is shorter than raw retention %', eff_summary, eff_raw
             USING ERRCODE = '22023', HINT = 'Summaries must outlive the raw rows they summarize.';
     END IF;
+    -- Passes are locked out meanwhile, as for a re-pricing: a pass reads a
+    -- workspace's retention in several statements (the days it summarizes
+    -- before their raw rows leave, the rows it deletes, the partitions it
+    -- drops), and must see one value from the first to the last.
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM opsmeter.rollup_state s FOR UPDATE;
     UPDATE opsmeter.workspaces w
        SET raw_retention = _opsmeter_set_retention_impl.raw,
            summary_retention = _opsmeter_set_retention_impl.summary
@@ -911,7 +917,6 @@ DECLARE
     had_budget boolean;
     has_budget boolean;
     seed_from timestamptz := date_trunc('month', now(), 'UTC') - interval '1 month';
-    raw_days date[];    -- days of the workspace not summarized yet: read from raw rows
 BEGIN
     m := opsmeter._managed_workspace(caller, NULL);
     IF period IS NULL OR lower(period) NOT IN ('daily', 'monthly') THEN
@@ -952,11 +957,14 @@ BEGIN
         -- counters): tier-1 summaries, the raw rows of the days not
         -- summarized yet (opsmeter.rollup_days), and what is not rolled up
         -- yet on the other days.
+        -- (One statement, so the days in raw rows and the rows it reads are
+        -- of one snapshot.)
         DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = m.workspace_id;
-        SELECT coalesce(array_agg(d.day), '{}') INTO raw_days
-          FROM opsmeter.rollup_days d
-         WHERE d.workspace_id = m.workspace_id AND d.quarter_rows IS NULL
-           AND d.day >= (seed_from AT TIME ZONE 'UTC')::date;
+        WITH raw AS MATERIALIZED (
+            SELECT coalesce(array_agg(d.day), '{}') AS days
+              FROM opsmeter.rollup_days d
+             WHERE d.workspace_id = m.workspace_id AND d.quarter_rows IS NULL
+               AND d.day >= (seed_from AT TIME ZONE 'UTC')::date)
         INSERT INTO opsmeter.spend_counters (workspace_id, day, shard, spend_usd)
         SELECT m.workspace_id, x.day, -1, sum(x.cost)    -- shard -1: no backend's
           FROM (SELECT (s.period_start AT TIME ZONE 'UTC')::date AS day, s.cost_usd AS cost
@@ -965,7 +973,7 @@ BEGIN
                    AND s.data_mode = 'real' AND s.period_start >= seed_from
                 UNION ALL
                 SELECT (e.ts AT TIME ZONE 'UTC')::date, e.cost_usd
-                  FROM unnest(raw_days) d(day)
+                  FROM raw CROSS JOIN unnest(raw.days) d(day)
                   JOIN opsmeter.events e
                     ON e.workspace_id = m.workspace_id
                    AND e.ts >= d.day::timestamp AT TIME ZONE 'UTC' AND e.ts < (d.day + 1)::timestamp AT TIME ZONE 'UTC'
@@ -976,7 +984,7 @@ BEGIN
                            coalesce((SELECT r.watermark FROM opsmeter.rollup_state r), 0), 9223372036854775807,
                            coalesce((SELECT r.holes FROM opsmeter.rollup_state r), '{}'), '{}') p
                  WHERE p.workspace_id = m.workspace_id AND p.data_mode = 'real' AND p.ts >= seed_from
-                   AND (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_days)) x
+                   AND NOT EXISTS (SELECT 1 FROM raw WHERE (p.ts AT TIME ZONE 'UTC')::date = ANY (raw.days))) x
          GROUP BY x.day
         HAVING sum(x.cost) <> 0;
     ELSIF NOT has_budget THEN
@@ -1649,9 +1657,10 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN NOT (EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
                       OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace()))
             THEN 0
-            WHEN NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
-                              WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
-                                AND r.day >= (from_ts AT TIME ZONE 'UTC')::date - 1)
+            WHEN from_ts IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
+                                  WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
+                                    AND r.day + 1 >= (from_ts AT TIME ZONE 'UTC')::date)
             THEN 1
             ELSE 2 END;
 
@@ -2040,8 +2049,9 @@ DECLARE
     rows_end timestamptz := statement_timestamp() + interval '1 hour';
     data_days date[];
 BEGIN
-    from_ts := greatest(from_ts, CASE WHEN dim IN ('overview', 'model') THEN horizon.summary_from
-                                      ELSE horizon.raw_from END);
+    -- the horizon of facts(), so its first day holds what facts() keeps
+    from_ts := greatest(from_ts, CASE WHEN dim IN ('overview', 'model') THEN date_trunc('hour', horizon.summary_from, 'UTC')
+                                      ELSE date_trunc('hour', horizon.raw_from, 'UTC') + interval '1 hour' END);
     to_ts := least(to_ts, rows_end);
     IF ws IS NULL OR from_ts >= to_ts THEN
         RETURN;
