@@ -1714,8 +1714,9 @@ END
 $$;
 
 -- ranked_rows() from the raw rows alone, for a window window_reader()
--- gives to them (1): cut at the dimension's horizon as facts() cuts it, one range
--- scan grouped by value, and by local day if per_day (day is NULL if not).
+-- gives to them (1): cut at the dimension's horizon as facts() cuts it,
+-- one range scan grouped by value, and by local day if per_day (day is
+-- NULL if not).
 CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[], per_day boolean)
 RETURNS TABLE (day date, provider text, model text, key text, requests bigint, errors bigint,
@@ -1760,7 +1761,7 @@ $$;
 -- with the raw rows alone answering (window_reader() 1), each day's
 -- ranked_rows() themselves (raw true; raw_ranked_days()); otherwise one
 -- row per day of report_days() (raw false, values NULL) for the caller to
--- read with ranked_rows().
+-- read with ranked_rows_of_day().
 CREATE FUNCTION opsmeter.ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                      modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz, raw boolean,
