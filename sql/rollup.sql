@@ -156,14 +156,16 @@ SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
 SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up_again;   -- nothing twice
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 
--- A busy day: 400 rows (3 hours ago) with few distinct users, tenants and models.
+-- A busy day: 400 rows (in the first minute of the hour that began 3 to 4
+-- hours ago: one UTC day and one hour whatever the time of the run) with
+-- few distinct users, tenants and models.
 -- The pass details the day (tier 2: hourly and daily rows of every
 -- dimension) because both tiers together stay within its raw rows.
 SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object(
          'externalRequestId', 'busy-' || i, 'provider', 'openai', 'model', 'gpt-4o-mini',
          'inputTokens', 10 + i, 'outputTokens', 5, 'latencyMs', 100 + i % 50,
          'userId', 'user-' || (i % 2), 'tenantId', 'tenant-' || (i % 3), 'endpointTag', 'ep',
-         'timestamp', to_char(now() AT TIME ZONE 'UTC' - interval '3 hours' + (i % 60) * interval '1 second',
+         'timestamp', to_char(date_trunc('hour', now() AT TIME ZONE 'UTC' - interval '3 hours') + (i % 60) * interval '1 second',
                               'YYYY-MM-DD"T"HH24:MI:SS"Z"'))))
        ->> 'accepted' AS accepted
   FROM generate_series(1, 400) i;
