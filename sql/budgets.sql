@@ -107,6 +107,13 @@ SELECT count(*) AS counter_rows_after_removal FROM opsmeter.spend_counters;
 
 -- A first budget counts the spend so far (b-7 included) from a snapshot
 -- taken after in-flight ingests finish: READ COMMITTED only.
+-- Whether the counters a first budget seeds hold the real spend of the raw
+-- rows since the start of last month.
+CREATE FUNCTION pg_temp.seeded_counters_match_raw() RETURNS boolean LANGUAGE sql AS $$
+    SELECT (SELECT sum(spend_usd) FROM opsmeter.spend_counters)
+         = (SELECT sum(cost_usd) FROM opsmeter.events WHERE data_mode = 'real'
+              AND ts >= date_trunc('month', now(), 'UTC') - interval '1 month')
+$$;
 \set ON_ERROR_STOP 0
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT opsmeter_set_budget('daily', 10);
@@ -114,9 +121,7 @@ SELECT opsmeter_set_budget('daily', 10);
 ROLLBACK;
 \set ON_ERROR_STOP 1
 SELECT opsmeter_set_budget('daily', 10);
-SELECT (SELECT sum(spend_usd) FROM opsmeter.spend_counters)
-     = (SELECT sum(cost_usd) FROM opsmeter.events WHERE data_mode = 'real'
-          AND ts >= date_trunc('month', now(), 'UTC') - interval '1 month') AS seeded_counters_match_raw;
+SELECT pg_temp.seeded_counters_match_raw();
 SELECT opsmeter_set_budget('daily', NULL);
 RESET ROLE;
 
@@ -136,8 +141,6 @@ SELECT count(*) FILTER (WHERE d.quarter_rows IS NULL) AS days_in_raw_rows,
   FROM opsmeter.rollup_days d JOIN opsmeter.workspaces w USING (workspace_id) WHERE w.name = 'budget_ws';
 SET ROLE budget_owner;
 SELECT opsmeter_set_budget('daily', 10);
-SELECT (SELECT sum(spend_usd) FROM opsmeter.spend_counters)
-     = (SELECT sum(cost_usd) FROM opsmeter.events WHERE data_mode = 'real'
-          AND ts >= date_trunc('month', now(), 'UTC') - interval '1 month') AS seeded_counters_match_raw;
+SELECT pg_temp.seeded_counters_match_raw();
 SELECT opsmeter_set_budget('daily', NULL);
 RESET ROLE;
