@@ -1693,10 +1693,13 @@ BEGIN
                        FROM opsmeter.report_days('overview', from_ts, to_ts) d;
         RETURN;
     END IF;
+    IF how = 0 THEN
+        RETURN;
+    END IF;
     horizon := opsmeter.retained_from(ws);
     from_ts := greatest(from_ts, date_trunc('hour', horizon.summary_from, 'UTC'));
     to_ts := least(to_ts, statement_timestamp() + interval '1 hour');
-    IF how = 0 OR from_ts >= to_ts THEN
+    IF from_ts >= to_ts THEN
         RETURN;
     END IF;
     RETURN QUERY
