@@ -41,4 +41,50 @@ RESET TimeZone;
 -- ensure_partitions is idempotent and owner-only.
 SELECT opsmeter.ensure_partitions((now() AT TIME ZONE 'UTC')::date, (now() AT TIME ZONE 'UTC')::date + 7) AS created_again;
 SELECT has_function_privilege('public', 'opsmeter.ensure_partitions(date, date)', 'EXECUTE') AS public_may_create;
+
+-- Dedup keys live in generations of ingest time (src/README.md, "dedup"):
+-- the open one takes new keys, sealed ones are only looked up.  A retry is
+-- a duplicate whatever timestamp it carries, before and after a seal.
+SELECT opsmeter_ingest(jsonb_build_object('externalRequestId', 'late-night', 'provider', 'openai', 'model', 'gpt-4o-mini',
+         'inputTokens', 10, 'outputTokens', 1,
+         'timestamp', to_char(date_trunc('day', now() AT TIME ZONE 'UTC') - interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+       ->> 'duplicate' AS duplicate_yesterday;
+-- Replayed by a client that lets the server stamp it: now, on another day.
+SELECT opsmeter_ingest('{"externalRequestId": "late-night", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 10, "outputTokens": 1}') ->> 'duplicate' AS duplicate_today;
+SELECT count(*) AS generations, count(*) FILTER (WHERE sealed_at IS NULL) AS open FROM opsmeter.key_generations;
+-- Time passes: the open generation is older than opsmeter.key_generation,
+-- and the next pass seals it and opens the next.
+UPDATE opsmeter.key_generations SET opened_at = now() - interval '8 days' WHERE sealed_at IS NULL;
+SELECT (opsmeter_run_retention() ->> 'ok')::boolean AS pass_ok;
+SELECT count(*) AS generations, count(*) FILTER (WHERE sealed_at IS NULL) AS open,
+       (SELECT generation FROM opsmeter.request_keys WHERE external_request_id = 'late-night')
+         < max(generation) AS key_in_sealed_generation
+  FROM opsmeter.key_generations;
+-- Replays after the seal: stamped by the server, with yet another
+-- timestamp, and inside a batch with a new key; only the new key is stored.
+SELECT opsmeter_ingest('{"externalRequestId": "late-night", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 10, "outputTokens": 1}') ->> 'duplicate' AS duplicate_after_seal;
+SELECT r ->> 'accepted' AS accepted, r ->> 'duplicates' AS duplicates
+  FROM opsmeter_ingest(jsonb_build_array(
+         jsonb_build_object('externalRequestId', 'late-night', 'provider', 'openai', 'model', 'gpt-4o-mini',
+           'inputTokens', 10, 'outputTokens', 1,
+           'timestamp', to_char((now() - interval '2 days') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
+         jsonb_build_object('externalRequestId', 'after-seal', 'provider', 'openai', 'model', 'gpt-4o-mini',
+           'inputTokens', 10, 'outputTokens', 1))) r;
+SELECT count(*) AS late_night_rows FROM opsmeter.events WHERE external_request_id = 'late-night';
+SELECT k.generation = (SELECT generation FROM opsmeter.key_generations WHERE sealed_at IS NULL) AS new_key_in_open_generation
+  FROM opsmeter.request_keys k WHERE k.external_request_id = 'after-seal';
+-- A retry inside the transaction that stored the key is a duplicate too.
+BEGIN;
+SELECT opsmeter_ingest('{"externalRequestId": "same-txn", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 1, "outputTokens": 1}') ->> 'duplicate' AS first;
+SELECT opsmeter_ingest('{"externalRequestId": "same-txn", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 1, "outputTokens": 1}') ->> 'duplicate' AS again;
+COMMIT;
+SELECT count(*) AS same_txn_rows FROM opsmeter.events WHERE external_request_id = 'same-txn';
+-- Generations are the owner's: no direct reads, no way to open one.
+SELECT has_table_privilege('public', 'opsmeter.' || opsmeter.key_generation_name(generation), 'SELECT') AS public_reads_generation
+  FROM opsmeter.key_generations ORDER BY generation LIMIT 1;
+SELECT has_function_privilege('public', 'opsmeter._open_key_generation(boolean)', 'EXECUTE') AS public_may_open;
 RESET opsmeter.workspace;

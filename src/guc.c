@@ -16,6 +16,7 @@
 char	   *opsmeter_workspace_guc = NULL;
 int			opsmeter_raw_retention_min = 30 * 24 * 60;
 int			opsmeter_max_raw_retention_min = 400 * 24 * 60;
+int			opsmeter_key_generation_min = 7 * 24 * 60;
 int			opsmeter_summary_retention_min = 365 * 24 * 60;
 int			opsmeter_max_batch_events = 10000;
 int			opsmeter_max_payload_bytes = 64 * 1024 * 1024;
@@ -211,6 +212,21 @@ opsmeter_guc_init(void)
 							&opsmeter_worker_interval_s,
 							60, 1, 24 * 60 * 60,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * Dedup keys live in generations (src/README.md, "dedup"): ingest looks a
+	 * new key up once per sealed generation, and a sealed one is dropped
+	 * whole once its rows are gone.  Longer generations mean fewer lookups
+	 * per event; shorter ones, a smaller index to write into and keys that
+	 * outlive their rows by less.
+	 */
+	DefineCustomIntVariable("opsmeter.key_generation",
+							"How long the open generation of dedup keys takes new keys before a retention pass seals it.",
+							"Each sealed generation costs every new key one index lookup; a sealed generation is dropped whole once no retained day can hold its rows.",
+							&opsmeter_key_generation_min,
+							7 * 24 * 60, 1, 366 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("opsmeter.retention_lock_wait",

@@ -37,6 +37,7 @@ PG_FUNCTION_INFO_V1(opsmeter_rollup_bounds);
 PG_FUNCTION_INFO_V1(opsmeter_run_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
+PG_FUNCTION_INFO_V1(opsmeter_guc_key_generation);
 PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
 
 /*
@@ -140,6 +141,13 @@ Datum
 opsmeter_guc_max_raw_retention(PG_FUNCTION_ARGS)
 {
 	return minutes_interval(opsmeter_max_raw_retention_min);
+}
+
+/* opsmeter.guc_key_generation(): the age at which the open key generation is sealed. */
+Datum
+opsmeter_guc_key_generation(PG_FUNCTION_ARGS)
+{
+	return minutes_interval(opsmeter_key_generation_min);
 }
 
 Datum

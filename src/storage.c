@@ -11,6 +11,7 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -18,6 +19,7 @@
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -25,6 +27,7 @@
 #include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -310,154 +313,459 @@ bulk_end(BulkWriter *w)
 }
 
 /*
- * The common case of claiming keys, without SQL: probe the key index with
- * a dirty snapshot (it sees committed and in-progress rows), insert the
- * keys nobody holds with multi-row insertion, and let the unique index
- * report (UNIQUE_CHECK_PARTIAL) any key a concurrent transaction inserted
- * meanwhile.  It is all or nothing: when any key is held by a transaction
- * still in progress, or raced us, the call keeps none of its own new keys
- * and returns false, and claim_keys_waiting() claims every candidate in
- * request-id order.  Holding keys of our own while waiting for another
- * transaction's could close a wait cycle; taking them all in one global
- * order cannot.
+ * Generations of dedup keys (src/README.md, "dedup"): the partitions of
+ * opsmeter.request_keys, cached per backend, oldest first, the last one
+ * open.  The cache is dropped when opsmeter.key_generations changes: its
+ * statement trigger sends a relcache invalidation, which this backend
+ * processes at latest when it next locks a generation it did not hold.
+ */
+typedef struct KeyGeneration
+{
+	int32		number;
+	Oid			relid;
+	Oid			index_relid;	/* its unique (workspace_id, external_request_id) */
+} KeyGeneration;
+
+static KeyGeneration *generations = NULL;	/* TopMemoryContext */
+static int	ngenerations = 0;
+static bool generations_open = false;	/* the last one takes new keys */
+static bool generations_valid = false;
+static bool generations_callback_registered = false;
+static Oid	generations_table = InvalidOid;
+
+static void
+generations_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == generations_table)
+		generations_valid = false;
+}
+
+/* Trigger on opsmeter.key_generations: every backend reloads the list. */
+PG_FUNCTION_INFO_V1(opsmeter_key_generations_changed);
+Datum
+opsmeter_key_generations_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "opsmeter_key_generations_changed: not called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+static int
+compare_generations(const void *a, const void *b)
+{
+	int32		x = ((const KeyGeneration *) a)->number,
+				y = ((const KeyGeneration *) b)->number;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Reads opsmeter.key_generations with the latest snapshot, not the
+ * transaction's: under REPEATABLE READ a generation sealed after the
+ * transaction began must not look open to it.
+ */
+static void
+load_generations(void)
+{
+	Oid			nsp = opsmeter_schema_oid();
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snap;
+	int			n = 0,
+				cap = 8;
+	KeyGeneration *list;
+	bool		open = false;
+	int32		open_number = 0;
+
+	if (!generations_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(generations_relcache_callback, (Datum) 0);
+		generations_callback_registered = true;
+	}
+	generations_table = get_relname_relid("key_generations", nsp);
+	/* Valid from here on: an invalidation while we read marks it stale again. */
+	generations_valid = true;
+	list = MemoryContextAlloc(TopMemoryContext, sizeof(KeyGeneration) * cap);
+	if (!OidIsValid(generations_table))
+	{
+		/*
+		 * The 0.1.0 schema, until ALTER EXTENSION UPDATE: one table of keys,
+		 * written like an open generation (number 0, no generation column).
+		 * Its rename by the update invalidates this.
+		 */
+		generations_table = opsmeter_relid("request_keys");
+		list[0].number = 0;
+		list[0].relid = generations_table;
+		list[0].index_relid = opsmeter_relid("request_keys_pkey");
+		if (generations != NULL)
+			pfree(generations);
+		generations = list;
+		ngenerations = 1;
+		generations_open = true;
+		return;
+	}
+	rel = table_open(generations_table, AccessShareLock);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	scan = table_beginscan(rel, snap, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		int32		number = DatumGetInt32(slot_getattr(slot, 1, &isnull));
+		char		name[NAMEDATALEN];
+
+		(void) slot_getattr(slot, 3, &isnull);	/* sealed_at */
+		if (isnull)
+		{
+			open = true;
+			open_number = number;
+		}
+		if (n == cap)
+		{
+			cap *= 2;
+			list = repalloc(list, sizeof(KeyGeneration) * cap);
+		}
+		list[n].number = number;
+		snprintf(name, sizeof(name), "request_keys_g%06d", number);
+		list[n].relid = get_relname_relid(name, nsp);
+		strlcat(name, "_key", sizeof(name));
+		list[n].index_relid = get_relname_relid(name, nsp);
+		if (!OidIsValid(list[n].relid) || !OidIsValid(list[n].index_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("dedup key generation %d has no table opsmeter.request_keys_g%06d with its unique index",
+							number, number),
+					 errhint("opsmeter.key_generations lists a generation whose table is gone; "
+							 "restore it, or delete the generation's row if its keys are no longer needed.")));
+		n++;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	table_close(rel, AccessShareLock);
+	qsort(list, n, sizeof(KeyGeneration), compare_generations);
+	/* The open generation is the newest (opsmeter._open_key_generation). */
+	if (open && list[n - 1].number != open_number)
+		elog(ERROR, "dedup key generation %d is open but not the newest", open_number);
+	if (generations != NULL)
+		pfree(generations);
+	generations = list;
+	ngenerations = n;
+	generations_open = open;
+}
+
+/*
+ * Opens the first generation of keys (as the owner), when no retention pass
+ * has yet.  Openers take turns on the lock, which they hold to commit; the
+ * list is read again under it with the latest snapshot, so a REPEATABLE
+ * READ transaction sees a generation another opener committed meanwhile.
+ */
+static void
+open_first_generation(void)
+{
+	OwnerSwitch sw;
+
+	LockRelationOid(opsmeter_relid("key_generations"), ExclusiveLock);
+	load_generations();
+	if (generations_open)
+		return;
+	opsmeter_become_owner(&sw);
+	SPI_connect();
+	if (SPI_execute("SELECT opsmeter._open_key_generation(false)", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "opsmeter._open_key_generation failed");
+	SPI_finish();
+	opsmeter_restore_user(&sw);
+	generations_valid = false;	/* our own change: read it back */
+}
+
+/*
+ * Locks the generations for this transaction: the open one ROW EXCLUSIVE
+ * (a retention pass seals it only after taking it in SHARE mode, so it
+ * stays open until we commit), the sealed ones ACCESS SHARE (none is
+ * dropped under us).  Taking a lock we did not hold processes pending
+ * invalidations, so a list that survives its locks is current.  Returns
+ * the open generation.
+ */
+static const KeyGeneration *
+lock_generations(void)
+{
+	for (int attempt = 0; attempt < 5; attempt++)
+	{
+		if (!generations_valid)
+			load_generations();
+		if (!generations_open)
+		{
+			open_first_generation();
+			continue;
+		}
+		for (int g = 0; g < ngenerations; g++)
+			LockRelationOid(generations[g].relid,
+							g == ngenerations - 1 ? RowExclusiveLock : AccessShareLock);
+		if (generations_valid)
+			return &generations[ngenerations - 1];
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("could not lock the generations of opsmeter.request_keys"),
+			 errhint("Retention passes kept changing them; retry the call.")));
+}
+
+/* Probes one unique key index with a dirty snapshot (sees in-progress rows). */
+static bool
+probe_key(IndexScanDesc scan, Relation index, TupleTableSlot *found, int64 workspace_id,
+		  Datum key, ItemPointer skip)
+{
+	ScanKeyData skey[2];
+
+	ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(workspace_id));
+	ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key);
+	skey[1].sk_collation = index->rd_indcollation[1];
+	index_rescan(scan, skey, 2, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, found))
+		if (skip == NULL || !ItemPointerEquals(skip, &found->tts_tid))
+			return true;
+	return false;
+}
+
+/*
+ * Marks the candidates whose key a sealed generation holds as duplicates.
+ * No ingest writes into a sealed generation; a cleanup may be deleting a
+ * key right now, and then we wait for it and look again.
+ */
+static void
+find_keys_in_sealed_generations(StoragePlan *plan, const int *order, int ncand, const Datum *key_text)
+{
+	for (int g = ngenerations - 2; g >= 0; g--)
+	{
+		Relation	heap = table_open(generations[g].relid, NoLock);	/* locked */
+		Relation	index = index_open(generations[g].index_relid, AccessShareLock);
+		TupleTableSlot *found = table_slot_create(heap, NULL);
+		SnapshotData dirty;
+		IndexScanDesc scan;
+
+		InitDirtySnapshot(dirty);
+		scan = opsmeter_index_beginscan(heap, index, &dirty, 2, 0);
+		for (int k = 0; k < ncand; k++)
+		{
+			int			i = order[k];
+
+			if (plan->events[i].duplicate)
+				continue;
+			while (probe_key(scan, index, found, plan->workspace_id, key_text[i], NULL))
+			{
+				TransactionId xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+
+				if (!TransactionIdIsValid(xwait))
+				{
+					plan->events[i].duplicate = true;	/* committed, or ours */
+					break;
+				}
+				XactLockTableWait(xwait, heap, &found->tts_tid, XLTW_InsertIndex);
+			}
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(found);
+		index_close(index, AccessShareLock);
+		table_close(heap, NoLock);
+	}
+}
+
+/*
+ * The common case of claiming keys in the open generation, without SQL and
+ * without a lookup first: the keys go in with multi-row insertion, and the
+ * unique index reports (UNIQUE_CHECK_PARTIAL) each key it may already
+ * hold.  Only those are looked up: held by a committed row, or by an
+ * earlier call of this transaction, the new key is a duplicate and its
+ * tuple is deleted again; held by a transaction still in progress, the
+ * call is contended.  It is all or nothing: a contended call keeps none of
+ * its own new keys and returns false, and claim_keys_waiting() claims every
+ * candidate in request-id order.  Holding keys of our own while waiting for
+ * another transaction's could close a wait cycle; taking them all in one
+ * global order cannot.
  */
 static bool
-claim_keys_directly(StoragePlan *plan, const int *order, int ncand, const int32 *days,
-					const Datum *key_text, bool *claimed)
+claim_keys_directly(StoragePlan *plan, const KeyGeneration *open, const int *order, int ncand,
+					const int32 *days, const Datum *key_text, bool *claimed)
 {
 	OpsEvent   *events = plan->events;
-	Relation	keys = table_open(opsmeter_relid("request_keys"), RowExclusiveLock);
-	Relation	pk = index_open(opsmeter_relid("request_keys_pkey"), AccessShareLock);
-	TupleTableSlot *found = table_slot_create(keys, NULL);
-	SnapshotData dirty;
-	IndexScanDesc scan;
-	ScanKeyData skey[2];
-	int		   *fresh = palloc(sizeof(int) * ncand);
+	Relation	keys = table_open(open->relid, NoLock);	/* locked by lock_generations */
+	int		   *fresh = palloc(sizeof(int) * Max(ncand, 1));
 	int			nfresh = 0;
 	bool		contended = false;
 	BulkWriter	w;
 	bool	   *conflicted;
 	ItemPointerData *written;
-	int			nwritten = 0;
+	int		   *suspects;
+	int			nsuspects = 0;
 
-	InitDirtySnapshot(dirty);
-	scan = opsmeter_index_beginscan(keys, pk, &dirty, 2, 0);
+	int			natts = RelationGetDescr(keys)->natts;
+
+	/* 4 columns; 3 (no generation) in 0.1.0's table */
+	if (natts != (open->number == 0 ? 3 : 4))
+		elog(ERROR, "opsmeter.%s does not have the columns of opsmeter.request_keys",
+			 RelationGetRelationName(keys));
 	for (int k = 0; k < ncand; k++)
+		if (!events[order[k]].duplicate)
+			fresh[nfresh++] = order[k];
+	if (nfresh == 0)
 	{
-		int			i = order[k];
-
-		ScanKeyInit(&skey[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(plan->workspace_id));
-		ScanKeyInit(&skey[1], 2, BTEqualStrategyNumber, F_TEXTEQ, key_text[i]);
-		skey[1].sk_collation = pk->rd_indcollation[1];
-		index_rescan(scan, skey, 2, NULL, 0);
-		if (!index_getnext_slot(scan, ForwardScanDirection, found))
-			fresh[nfresh++] = i;
-		else if (TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax))
-		{
-			contended = true;	/* being inserted or deleted right now */
-			break;
-		}
-		else
-			events[i].duplicate = true;	/* committed, or ours */
+		table_close(keys, NoLock);
+		return true;
 	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(found);
-	index_close(pk, AccessShareLock);
 
-	if (!contended && nfresh > 0)
+	bulk_begin(&w, keys, nfresh);
+	conflicted = palloc(sizeof(bool) * w.nslots);
+	written = palloc(sizeof(ItemPointerData) * nfresh);
+	suspects = palloc(sizeof(int) * nfresh);
+	for (int start = 0; start < nfresh; start += w.nslots)
 	{
-		bulk_begin(&w, keys, nfresh);
-		conflicted = palloc(sizeof(bool) * w.nslots);
-		written = palloc(sizeof(ItemPointerData) * nfresh);
-		for (int start = 0; start < nfresh; start += w.nslots)
+		int			m = Min(w.nslots, nfresh - start);
+
+		for (int s = 0; s < m; s++)
 		{
-			int			m = Min(w.nslots, nfresh - start);
+			TupleTableSlot *slot = w.slots[s];
+			int			i = fresh[start + s];
 
-			for (int s = 0; s < m; s++)
-			{
-				TupleTableSlot *slot = w.slots[s];
-				int			i = fresh[start + s];
+			ExecClearTuple(slot);
+			slot->tts_values[0] = Int64GetDatum(plan->workspace_id);
+			slot->tts_values[1] = key_text[i];
+			slot->tts_values[2] = DateADTGetDatum(days[i]);
+			if (natts == 4)
+				slot->tts_values[3] = Int32GetDatum(open->number);
+			memset(slot->tts_isnull, false, sizeof(bool) * natts);
+			ExecStoreVirtualTuple(slot);
+		}
+		bulk_write(&w, m, true, conflicted);
+		for (int s = 0; s < m; s++)
+		{
+			written[start + s] = w.slots[s]->tts_tid;
+			claimed[fresh[start + s]] = true;
+			if (conflicted[s])
+				suspects[nsuspects++] = start + s;
+		}
+	}
+	bulk_end(&w);
 
-				ExecClearTuple(slot);
-				slot->tts_values[0] = Int64GetDatum(plan->workspace_id);
-				slot->tts_values[1] = key_text[i];
-				slot->tts_values[2] = DateADTGetDatum(days[i]);
-				memset(slot->tts_isnull, false, sizeof(bool) * 3);
-				ExecStoreVirtualTuple(slot);
-			}
-			bulk_write(&w, m, true, conflicted);
-			for (int s = 0; s < m; s++)
+	if (nsuspects > 0)
+	{
+		Relation	index = index_open(open->index_relid, AccessShareLock);
+		TupleTableSlot *found = table_slot_create(keys, NULL);
+		SnapshotData dirty;
+		IndexScanDesc scan;
+		int			ndeleted = 0;
+
+		CommandCounterIncrement();	/* our own new tuples become visible and deletable */
+		InitDirtySnapshot(dirty);
+		scan = opsmeter_index_beginscan(keys, index, &dirty, 2, 0);
+		for (int t = 0; t < nsuspects && !contended; t++)
+		{
+			int			f = suspects[t];
+			int			i = fresh[f];
+
+			if (!probe_key(scan, index, found, plan->workspace_id, key_text[i], &written[f]))
+				continue;		/* its other inserter aborted: the key is ours */
+			if (TransactionIdIsValid(dirty.xmin) || TransactionIdIsValid(dirty.xmax))
+				contended = true;	/* being inserted or deleted right now */
+			else
 			{
-				written[nwritten++] = w.slots[s]->tts_tid;
-				claimed[fresh[start + s]] = true;
-				if (conflicted[s])
-					contended = true;	/* a concurrent insert of the same key */
+				/* committed, or written by this transaction before: a duplicate */
+				simple_heap_delete(keys, &written[f]);
+				ItemPointerSetInvalid(&written[f]);
+				claimed[i] = false;
+				events[i].duplicate = true;
+				ndeleted++;
 			}
 		}
-		bulk_end(&w);
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(found);
+		index_close(index, AccessShareLock);
 		if (contended)
 		{
 			/* Give back every key this call wrote; the waiting path decides. */
-			CommandCounterIncrement();	/* our own new tuples become deletable */
-			for (int r = 0; r < nwritten; r++)
-				simple_heap_delete(keys, &written[r]);
+			for (int f = 0; f < nfresh; f++)
+				if (ItemPointerIsValid(&written[f]))
+					simple_heap_delete(keys, &written[f]);
+			for (int f = 0; f < nfresh; f++)
+			{
+				claimed[fresh[f]] = false;
+				events[fresh[f]].duplicate = false;
+			}
 		}
 	}
 	table_close(keys, NoLock);
-	if (contended)
-		for (int k = 0; k < ncand; k++)
-		{
-			claimed[order[k]] = false;
-			plan->events[order[k]].duplicate = false;
-		}
 	return !contended;
 }
 
 /*
- * Claims contended keys with INSERT ... ON CONFLICT DO NOTHING, which
- * waits for a concurrent inserter of the same key and then sees its
- * outcome: the first committed write wins, the repeat becomes a duplicate.
- * order[] must be sorted by request id.
+ * Claims contended keys with INSERT ... ON CONFLICT DO NOTHING into the
+ * open generation, which waits for a concurrent inserter of the same key
+ * and then sees its outcome: the first committed write wins, the repeat
+ * becomes a duplicate.  order[] must be sorted by request id; candidates
+ * already marked duplicate (held by a sealed generation) are skipped.
  */
 static void
-claim_keys_waiting(StoragePlan *plan, const int *order, int ncand, const int32 *days,
-				   const Datum *key_text, bool *claimed)
+claim_keys_waiting(StoragePlan *plan, const KeyGeneration *open, const int *order, int ncand,
+				   const int32 *days, const Datum *key_text, bool *claimed)
 {
 	OpsEvent   *events = plan->events;
 	Datum	   *ids = palloc(sizeof(Datum) * ncand);
 	Datum	   *dates = palloc(sizeof(Datum) * ncand);
-	Datum		args[3];
+	int			n = 0;
+	Datum		args[4];
 	OwnerSwitch sw;
 
 	for (int k = 0; k < ncand; k++)
-	{
-		ids[k] = key_text[order[k]];
-		dates[k] = DateADTGetDatum(days[order[k]]);
-	}
+		if (!events[order[k]].duplicate)
+		{
+			ids[n] = key_text[order[k]];
+			dates[n++] = DateADTGetDatum(days[order[k]]);
+		}
+	if (n == 0)
+		return;
 	args[0] = Int64GetDatum(plan->workspace_id);
-	args[1] = PointerGetDatum(construct_array(ids, ncand, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(dates, ncand, DATEOID, sizeof(DateADT), true, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(ids, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(dates, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT));
+	args[3] = Int32GetDatum(open->number);
 
 	opsmeter_become_owner(&sw);
 	SPI_connect();
-	if (insert_keys_plan == NULL)
+	if (open->number == 0)
 	{
-		Oid			argtypes[3] = {INT8OID, TEXTARRAYOID, DATEARRAYOID};
-		SPIPlanPtr	prepared = SPI_prepare(
-									   "INSERT INTO opsmeter.request_keys AS k (workspace_id, external_request_id, event_day) "
-									   "SELECT $1, u.id, u.day "
-									   "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
-									   "ON CONFLICT (workspace_id, external_request_id) DO NOTHING "
-									   "RETURNING k.external_request_id",
-									   3, argtypes);
-
-		if (prepared == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(prepared);
-		insert_keys_plan = prepared;
+		/* 0.1.0's table, until ALTER EXTENSION UPDATE (rare: not kept) */
+		if (SPI_execute_with_args("INSERT INTO opsmeter.request_keys AS k (workspace_id, external_request_id, event_day) "
+								  "SELECT $1, u.id, u.day "
+								  "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
+								  "ON CONFLICT DO NOTHING "
+								  "RETURNING k.external_request_id",
+								  3, (Oid[]) {INT8OID, TEXTARRAYOID, DATEARRAYOID}, args, NULL, false, 0)
+			!= SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "inserting request keys failed");
 	}
-	if (SPI_execute_plan(insert_keys_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
-		elog(ERROR, "inserting request keys failed");
+	else
+	{
+		if (insert_keys_plan == NULL)
+		{
+			Oid			argtypes[4] = {INT8OID, TEXTARRAYOID, DATEARRAYOID, INT4OID};
+			SPIPlanPtr	prepared = SPI_prepare(
+										   "INSERT INTO opsmeter.request_keys AS k (workspace_id, external_request_id, event_day, generation) "
+										   "SELECT $1, u.id, u.day, $4 "
+										   "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
+										   "ON CONFLICT DO NOTHING "
+										   "RETURNING k.external_request_id",
+										   4, argtypes);
+
+			if (prepared == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(prepared);
+			insert_keys_plan = prepared;
+		}
+		if (SPI_execute_plan(insert_keys_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "inserting request keys failed");
+	}
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		bool		isnull;
@@ -483,13 +791,15 @@ claim_request_keys(StoragePlan *plan, int *order, int ncand, const int32 *days)
 {
 	bool	   *claimed = palloc0(sizeof(bool) * plan->nevents);
 	Datum	   *key_text = palloc(sizeof(Datum) * plan->nevents);
+	const KeyGeneration *open = lock_generations();
 	int			accepted = 0;
 
-	/* Each key as text once: the probe, the insert and the fallback share it. */
+	/* Each key as text once: the lookups, the insert and the fallback share it. */
 	for (int k = 0; k < ncand; k++)
 		key_text[order[k]] = CStringGetTextDatum(plan->events[order[k]].external_request_id);
-	if (!claim_keys_directly(plan, order, ncand, days, key_text, claimed))
-		claim_keys_waiting(plan, order, ncand, days, key_text, claimed);
+	find_keys_in_sealed_generations(plan, order, ncand, key_text);
+	if (!claim_keys_directly(plan, open, order, ncand, days, key_text, claimed))
+		claim_keys_waiting(plan, open, order, ncand, days, key_text, claimed);
 
 	for (int k = 0; k < ncand; k++)
 	{

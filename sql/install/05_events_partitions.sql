@@ -39,17 +39,84 @@ COMMENT ON TABLE opsmeter.events IS
 
 
 -- Dedup: one row per (workspace, externalRequestId) for as long as the raw
--- row lives.  PostgreSQL has no index across partitions, so the key lives
--- here; event_day names the partition holding the row (retention).
+-- row lives.  PostgreSQL has no index across partitions, so the keys live
+-- here, in *generations*: one partition per span of ingest time
+-- (opsmeter.key_generation, 7 days by default).  Ingest writes keys into
+-- the open generation only, whose unique index settles concurrent retries,
+-- and looks a key up in the sealed ones; retention drops a sealed
+-- generation whole once no partition of opsmeter.events can still hold a
+-- row of its keys.  So no key is ever deleted by retention, and a key lives
+-- at least as long as its row, whatever timestamps its retries carry.
+-- event_day names the partition of opsmeter.events holding the row.
 CREATE TABLE opsmeter.request_keys (
     workspace_id        bigint NOT NULL,
-    external_request_id text NOT NULL,
+    external_request_id text COLLATE "C" NOT NULL,
     event_day           date NOT NULL,
-    PRIMARY KEY (workspace_id, external_request_id)
-);
+    generation          integer NOT NULL
+) PARTITION BY LIST (generation);
 COMMENT ON TABLE opsmeter.request_keys IS
-    'dedup keys: one row per (workspace, externalRequestId) while its event is retained';
-CREATE INDEX request_keys_event_day_brin ON opsmeter.request_keys USING brin (event_day);
+    'dedup keys: one row per (workspace, externalRequestId) while its event is retained, one partition per key generation';
+
+-- One row per generation of opsmeter.request_keys.  The open one
+-- (sealed_at IS NULL) takes new keys; a sealed one is only read (and
+-- deleted from by cleanups), and no row of its keys is later than
+-- (sealed_at + 5 minutes)::date (ingest refuses timestamps more than 5
+-- minutes ahead).  Every backend caches this list; its trigger tells them
+-- it changed.
+CREATE TABLE opsmeter.key_generations (
+    generation integer PRIMARY KEY,
+    opened_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    sealed_at  timestamptz
+);
+COMMENT ON TABLE opsmeter.key_generations IS
+    'generations of opsmeter.request_keys: the open one takes new keys, sealed ones are dropped whole by retention';
+CREATE UNIQUE INDEX key_generations_one_open ON opsmeter.key_generations ((true)) WHERE sealed_at IS NULL;
+CREATE FUNCTION opsmeter._key_generations_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'opsmeter_key_generations_changed' LANGUAGE C;
+CREATE TRIGGER key_generations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.key_generations
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._key_generations_changed();
+
+CREATE FUNCTION opsmeter.key_generation_name(generation integer) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'request_keys_g' OPERATOR(pg_catalog.||) pg_catalog.lpad(generation::text, 6, '0');
+
+-- Opens a generation of keys when none is open, or, with seal, seals the
+-- open one and opens the next; returns the open generation.  Openers take
+-- turns (the lock is held to commit).  A sealer must hold the open
+-- generation's partition in SHARE mode first (opsmeter._enforce_retention):
+-- then no ingest is writing into it, and every later one waits for the
+-- sealer's commit and then writes into the new generation.  Like a day of
+-- opsmeter.events, a generation is built as a table of its own and then
+-- attached, with row-level security and no grants: read it through the
+-- parent.
+CREATE FUNCTION opsmeter._open_key_generation(seal boolean) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+DECLARE
+    open_gen integer;
+    next_gen integer;
+    part text;
+BEGIN
+    LOCK TABLE opsmeter.key_generations IN EXCLUSIVE MODE;
+    SELECT g.generation INTO open_gen FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
+    IF open_gen IS NOT NULL AND NOT seal THEN
+        RETURN open_gen;
+    END IF;
+    SELECT coalesce(max(g.generation), 0) + 1 INTO next_gen FROM opsmeter.key_generations g;
+    part := opsmeter.key_generation_name(next_gen);
+    EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.request_keys)', part);
+    EXECUTE format('CREATE UNIQUE INDEX %I ON opsmeter.%I (workspace_id, external_request_id)', part || '_key', part);
+    -- Tenants' keys collect no statistics (README, "Isolation").
+    EXECUTE format('ALTER TABLE opsmeter.%I ALTER COLUMN external_request_id SET STATISTICS 0', part);
+    EXECUTE format('ALTER TABLE opsmeter.request_keys ATTACH PARTITION opsmeter.%I FOR VALUES IN (%s)', part, next_gen);
+    EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
+    EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
+    -- The clock, not the transaction's start: every ingest into the sealed
+    -- generation has ended by now (see above), so its keys' days are bounded.
+    UPDATE opsmeter.key_generations g SET sealed_at = clock_timestamp() WHERE g.generation = open_gen;
+    INSERT INTO opsmeter.key_generations (generation, opened_at) VALUES (next_gen, clock_timestamp());
+    RETURN next_gen;
+END
+$$;
 
 CREATE FUNCTION opsmeter.partition_name(day date) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

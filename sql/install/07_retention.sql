@@ -26,6 +26,11 @@ CREATE FUNCTION opsmeter.guc_raw_retention() RETURNS interval
 CREATE FUNCTION opsmeter.guc_summary_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_summary_retention' LANGUAGE C STABLE PARALLEL SAFE;
 
+CREATE FUNCTION opsmeter.guc_key_generation() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_key_generation() IS
+    'opsmeter.key_generation: the age at which a retention pass seals the open generation of dedup keys';
+
 CREATE FUNCTION opsmeter.guc_max_raw_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_max_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.guc_max_raw_retention() IS
@@ -83,6 +88,9 @@ DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
     lock_wait text := current_setting('opsmeter.retention_lock_wait');
     nowait text;
+    oldest_day date;
+    gen integer;
+    opened timestamptz;
 BEGIN
     partitions_dropped := 0;
     partitions_created := 0;
@@ -114,7 +122,8 @@ BEGIN
     END IF;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
-    -- rolled-up rows leave row by row, with their dedup keys.
+    -- rolled-up rows leave row by row, with their dedup keys (only theirs:
+    -- every other workspace's rows and keys leave by whole partitions).
     FOR part IN
         SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
     LOOP
@@ -128,8 +137,9 @@ BEGIN
              WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM gone) INTO n;
+        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys) INTO n, gen;
         raw_rows_deleted := raw_rows_deleted + n;
+        keys_purged := keys_purged + gen;
     END LOOP;
 
     -- Summaries: the coarse tier for the summary retention, the detail
@@ -180,6 +190,8 @@ BEGIN
         END;
     END IF;
 
+    <<drop_days>>
+    BEGIN
     -- Whole days older than every workspace's raw retention.
     SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
       FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
@@ -188,7 +200,7 @@ BEGIN
                AND c.relname ~ '^events_p\d{8}$') x
      WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
     IF due_rels IS NULL THEN
-        RETURN;
+        EXIT drop_days;
     END IF;
     -- The parent first, as every reader locks it before its partitions: a
     -- reader holding it makes us give up instead of waiting, and one that
@@ -199,7 +211,7 @@ BEGIN
         partitions_skipped := due_rels::text[];
         RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
                       cardinality(partitions_skipped);
-        RETURN;
+        EXIT drop_days;
     END;
     FOR i IN 1 .. cardinality(due_rels) LOOP
         BEGIN
@@ -213,15 +225,56 @@ BEGIN
                 CONTINUE;           -- not rolled up yet: a later pass drops it
             END IF;
             EXECUTE format('DROP TABLE %s', due_rels[i]);
-            DELETE FROM opsmeter.request_keys k WHERE k.event_day = due_days[i];
-            GET DIAGNOSTICS n = ROW_COUNT;
-            keys_purged := keys_purged + n;
             partitions_dropped := partitions_dropped + 1;
         EXCEPTION WHEN lock_not_available THEN
             partitions_skipped := partitions_skipped || due_rels[i]::text;
             RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
         END;
     END LOOP;
+    END drop_days;
+
+    -- Dedup keys (src/README.md, "dedup"): a sealed generation leaves whole,
+    -- uncounted, once no day of opsmeter.events that could hold a row of its
+    -- keys is left.  Its keys' days end at the seal's day (ingest refuses
+    -- timestamps more than 5 minutes past its transaction's start), and no
+    -- later ingest writes into it.
+    SELECT min(to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD')) INTO oldest_day
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'opsmeter.events'::regclass AND c.relname ~ '^events_p\d{8}$';
+    FOR gen IN
+        SELECT g.generation FROM opsmeter.key_generations g
+         WHERE g.sealed_at IS NOT NULL
+           AND (oldest_day IS NULL OR ((g.sealed_at + interval '5 minutes') AT TIME ZONE 'UTC')::date < oldest_day)
+         ORDER BY g.generation
+    LOOP
+        BEGIN
+            -- Dropping a partition locks its parent; then the generation,
+            -- which every ingest reads for a moment.
+            EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN ACCESS EXCLUSIVE MODE' || nowait;
+            EXECUTE format('DROP TABLE IF EXISTS opsmeter.%I', opsmeter.key_generation_name(gen));
+            DELETE FROM opsmeter.key_generations g WHERE g.generation = gen;
+        EXCEPTION WHEN lock_not_available THEN
+            partitions_skipped := partitions_skipped || ('opsmeter.' || opsmeter.key_generation_name(gen));
+            RAISE WARNING 'opsmeter: dedup keys are in use; generation % will be dropped by a later pass', gen;
+            EXIT;
+        END;
+    END LOOP;
+
+    -- Seal the open generation once it is older than opsmeter.key_generation
+    -- (or open the first).  Sealing waits, at most as long as any lock here,
+    -- for the ingests writing into it; ingests that come meanwhile wait for
+    -- this pass to commit, so it is the last step.
+    SELECT g.generation, g.opened_at INTO gen, opened FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
+    IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation() THEN
+        BEGIN
+            IF gen IS NOT NULL THEN
+                EXECUTE format('LOCK TABLE opsmeter.%I IN SHARE MODE', opsmeter.key_generation_name(gen)) || nowait;
+            END IF;
+            PERFORM opsmeter._open_key_generation(true);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: dedup key generation % is being written; a later pass will seal it', gen;
+        END;
+    END IF;
 END
 $$;
 

@@ -44,6 +44,7 @@ GRANT SELECT ON opsmeter.workspace_invitations, opsmeter.my_invitations TO PUBLI
 -- pricing
 GRANT SELECT ON opsmeter.prices TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._prices_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._key_generations_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_load_prices(text, timestamptz) TO pg_read_server_files;
 REVOKE ALL ON FUNCTION opsmeter._load_default_prices() FROM PUBLIC;
@@ -58,6 +59,7 @@ CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.request_keys TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter.ensure_partitions(date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._open_key_generation(boolean) FROM PUBLIC;
 
 -- summaries rollup
 ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;

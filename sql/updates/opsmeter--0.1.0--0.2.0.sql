@@ -17,6 +17,113 @@
 -- ALTER TABLEs below, as with any schema change.
 LOCK TABLE opsmeter.rollup_state IN ACCESS EXCLUSIVE MODE;
 
+-- Dedup keys in generations (issue #15).  0.1.0 kept them in one table
+-- whose rows retention deleted one by one; 0.2.0 partitions them by ingest
+-- time, and retention drops a generation whole.  The keys of 0.1.0 become
+-- the first generation, open, compared as the new column is (COLLATE "C";
+-- equal keys are equal bytes under any deterministic collation, so no two
+-- keys merge and none splits).  Done before anything below refers to the
+-- table.  The old table leaves the extension before it is dropped, which
+-- takes it out of the extension's dump configuration too.
+ALTER TABLE opsmeter.request_keys RENAME TO request_keys_0_1_0;
+ALTER EXTENSION opsmeter DROP TABLE opsmeter.request_keys_0_1_0;
+
+-- Dedup: one row per (workspace, externalRequestId) for as long as the raw
+-- row lives.  PostgreSQL has no index across partitions, so the keys live
+-- here, in *generations*: one partition per span of ingest time
+-- (opsmeter.key_generation, 7 days by default).  Ingest writes keys into
+-- the open generation only, whose unique index settles concurrent retries,
+-- and looks a key up in the sealed ones; retention drops a sealed
+-- generation whole once no partition of opsmeter.events can still hold a
+-- row of its keys.  So no key is ever deleted by retention, and a key lives
+-- at least as long as its row, whatever timestamps its retries carry.
+-- event_day names the partition of opsmeter.events holding the row.
+CREATE TABLE opsmeter.request_keys (
+    workspace_id        bigint NOT NULL,
+    external_request_id text COLLATE "C" NOT NULL,
+    event_day           date NOT NULL,
+    generation          integer NOT NULL
+) PARTITION BY LIST (generation);
+COMMENT ON TABLE opsmeter.request_keys IS
+    'dedup keys: one row per (workspace, externalRequestId) while its event is retained, one partition per key generation';
+
+-- One row per generation of opsmeter.request_keys.  The open one
+-- (sealed_at IS NULL) takes new keys; a sealed one is only read (and
+-- deleted from by cleanups), and no row of its keys is later than
+-- (sealed_at + 5 minutes)::date (ingest refuses timestamps more than 5
+-- minutes ahead).  Every backend caches this list; its trigger tells them
+-- it changed.
+CREATE TABLE opsmeter.key_generations (
+    generation integer PRIMARY KEY,
+    opened_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    sealed_at  timestamptz
+);
+COMMENT ON TABLE opsmeter.key_generations IS
+    'generations of opsmeter.request_keys: the open one takes new keys, sealed ones are dropped whole by retention';
+CREATE UNIQUE INDEX key_generations_one_open ON opsmeter.key_generations ((true)) WHERE sealed_at IS NULL;
+CREATE FUNCTION opsmeter._key_generations_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'opsmeter_key_generations_changed' LANGUAGE C;
+CREATE TRIGGER key_generations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.key_generations
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._key_generations_changed();
+
+CREATE FUNCTION opsmeter.key_generation_name(generation integer) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN 'request_keys_g' OPERATOR(pg_catalog.||) pg_catalog.lpad(generation::text, 6, '0');
+
+-- Opens a generation of keys when none is open, or, with seal, seals the
+-- open one and opens the next; returns the open generation.  Openers take
+-- turns (the lock is held to commit).  A sealer must hold the open
+-- generation's partition in SHARE mode first (opsmeter._enforce_retention):
+-- then no ingest is writing into it, and every later one waits for the
+-- sealer's commit and then writes into the new generation.  Like a day of
+-- opsmeter.events, a generation is built as a table of its own and then
+-- attached, with row-level security and no grants: read it through the
+-- parent.
+CREATE FUNCTION opsmeter._open_key_generation(seal boolean) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+DECLARE
+    open_gen integer;
+    next_gen integer;
+    part text;
+BEGIN
+    LOCK TABLE opsmeter.key_generations IN EXCLUSIVE MODE;
+    SELECT g.generation INTO open_gen FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
+    IF open_gen IS NOT NULL AND NOT seal THEN
+        RETURN open_gen;
+    END IF;
+    SELECT coalesce(max(g.generation), 0) + 1 INTO next_gen FROM opsmeter.key_generations g;
+    part := opsmeter.key_generation_name(next_gen);
+    EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.request_keys)', part);
+    EXECUTE format('CREATE UNIQUE INDEX %I ON opsmeter.%I (workspace_id, external_request_id)', part || '_key', part);
+    -- Tenants' keys collect no statistics (README, "Isolation").
+    EXECUTE format('ALTER TABLE opsmeter.%I ALTER COLUMN external_request_id SET STATISTICS 0', part);
+    EXECUTE format('ALTER TABLE opsmeter.request_keys ATTACH PARTITION opsmeter.%I FOR VALUES IN (%s)', part, next_gen);
+    EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
+    EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
+    -- The clock, not the transaction's start: every ingest into the sealed
+    -- generation has ended by now (see above), so its keys' days are bounded.
+    UPDATE opsmeter.key_generations g SET sealed_at = clock_timestamp() WHERE g.generation = open_gen;
+    INSERT INTO opsmeter.key_generations (generation, opened_at) VALUES (next_gen, clock_timestamp());
+    RETURN next_gen;
+END
+$$;
+
+-- The first generation is created by this script, which would make it a
+-- member of the extension; like every later one, it must be an ordinary
+-- table that pg_dump dumps with its rows.
+SELECT opsmeter._open_key_generation(false);
+ALTER EXTENSION opsmeter DROP TABLE opsmeter.request_keys_g000001;
+INSERT INTO opsmeter.request_keys_g000001 (workspace_id, external_request_id, event_day, generation)
+SELECT k.workspace_id, k.external_request_id, k.event_day, 1 FROM opsmeter.request_keys_0_1_0 k;
+DROP TABLE opsmeter.request_keys_0_1_0;
+ALTER TABLE opsmeter.request_keys ENABLE ROW LEVEL SECURITY;
+CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.request_keys TO PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._open_key_generation(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._key_generations_changed() FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.key_generations', '');
+
 -- Every user-facing function, view and type, and every table, says what it is
 -- (\df+, \dv+, \dT+ and BI tools show these).
 COMMENT ON TYPE opsmeter.data_mode IS 'what an event is: real traffic, test traffic or demo data (views default to real)';
@@ -31,8 +138,6 @@ COMMENT ON FUNCTION @extschema@.opsmeter_set_member_role(text, regrole, opsmeter
     'change a member''s role (owners and admins; only an owner changes an owner; the last owner stays)';
 COMMENT ON FUNCTION @extschema@.opsmeter_remove_member(text, regrole) IS
     'remove a member or withdraw its pending invitation (owners and admins; only an owner removes an owner; the last owner stays)';
-COMMENT ON TABLE opsmeter.request_keys IS
-    'dedup keys: one row per (workspace, externalRequestId) while its event is retained';
 COMMENT ON TABLE opsmeter.rollup_state IS
     'the rollup watermark: raw rows with ingest_batch <= watermark are counted in summaries';
 COMMENT ON FUNCTION @extschema@.opsmeter_overview(interval, text, text) IS
@@ -67,6 +172,11 @@ COMMENT ON FUNCTION @extschema@.opsmeter_compare(text, interval) IS
 
 -- opsmeter.max_raw_retention caps every workspace's raw retention (and so
 -- the number of daily partitions a tenant can make everyone pay for).
+CREATE FUNCTION opsmeter.guc_key_generation() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_key_generation() IS
+    'opsmeter.key_generation: the age at which a retention pass seals the open generation of dedup keys';
+
 CREATE FUNCTION opsmeter.guc_max_raw_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_max_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.guc_max_raw_retention() IS
@@ -533,6 +643,9 @@ DECLARE
     today date := (now() AT TIME ZONE 'UTC')::date;
     lock_wait text := current_setting('opsmeter.retention_lock_wait');
     nowait text;
+    oldest_day date;
+    gen integer;
+    opened timestamptz;
 BEGIN
     partitions_dropped := 0;
     partitions_created := 0;
@@ -564,7 +677,8 @@ BEGIN
     END IF;
 
     -- Workspaces whose raw retention is shorter than the longest: their older
-    -- rolled-up rows leave row by row, with their dedup keys.
+    -- rolled-up rows leave row by row, with their dedup keys (only theirs:
+    -- every other workspace's rows and keys leave by whole partitions).
     FOR part IN
         SELECT r.workspace_id, r.raw FROM opsmeter.effective_retention() r WHERE r.raw < longest_raw
     LOOP
@@ -578,8 +692,9 @@ BEGIN
              WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM gone) INTO n;
+        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys) INTO n, gen;
         raw_rows_deleted := raw_rows_deleted + n;
+        keys_purged := keys_purged + gen;
     END LOOP;
 
     -- Summaries: the coarse tier for the summary retention, the detail
@@ -630,6 +745,8 @@ BEGIN
         END;
     END IF;
 
+    <<drop_days>>
+    BEGIN
     -- Whole days older than every workspace's raw retention.
     SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
       FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
@@ -638,7 +755,7 @@ BEGIN
                AND c.relname ~ '^events_p\d{8}$') x
      WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
     IF due_rels IS NULL THEN
-        RETURN;
+        EXIT drop_days;
     END IF;
     -- The parent first, as every reader locks it before its partitions: a
     -- reader holding it makes us give up instead of waiting, and one that
@@ -649,7 +766,7 @@ BEGIN
         partitions_skipped := due_rels::text[];
         RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
                       cardinality(partitions_skipped);
-        RETURN;
+        EXIT drop_days;
     END;
     FOR i IN 1 .. cardinality(due_rels) LOOP
         BEGIN
@@ -663,15 +780,56 @@ BEGIN
                 CONTINUE;           -- not rolled up yet: a later pass drops it
             END IF;
             EXECUTE format('DROP TABLE %s', due_rels[i]);
-            DELETE FROM opsmeter.request_keys k WHERE k.event_day = due_days[i];
-            GET DIAGNOSTICS n = ROW_COUNT;
-            keys_purged := keys_purged + n;
             partitions_dropped := partitions_dropped + 1;
         EXCEPTION WHEN lock_not_available THEN
             partitions_skipped := partitions_skipped || due_rels[i]::text;
             RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
         END;
     END LOOP;
+    END drop_days;
+
+    -- Dedup keys (src/README.md, "dedup"): a sealed generation leaves whole,
+    -- uncounted, once no day of opsmeter.events that could hold a row of its
+    -- keys is left.  Its keys' days end at the seal's day (ingest refuses
+    -- timestamps more than 5 minutes past its transaction's start), and no
+    -- later ingest writes into it.
+    SELECT min(to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD')) INTO oldest_day
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'opsmeter.events'::regclass AND c.relname ~ '^events_p\d{8}$';
+    FOR gen IN
+        SELECT g.generation FROM opsmeter.key_generations g
+         WHERE g.sealed_at IS NOT NULL
+           AND (oldest_day IS NULL OR ((g.sealed_at + interval '5 minutes') AT TIME ZONE 'UTC')::date < oldest_day)
+         ORDER BY g.generation
+    LOOP
+        BEGIN
+            -- Dropping a partition locks its parent; then the generation,
+            -- which every ingest reads for a moment.
+            EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN ACCESS EXCLUSIVE MODE' || nowait;
+            EXECUTE format('DROP TABLE IF EXISTS opsmeter.%I', opsmeter.key_generation_name(gen));
+            DELETE FROM opsmeter.key_generations g WHERE g.generation = gen;
+        EXCEPTION WHEN lock_not_available THEN
+            partitions_skipped := partitions_skipped || ('opsmeter.' || opsmeter.key_generation_name(gen));
+            RAISE WARNING 'opsmeter: dedup keys are in use; generation % will be dropped by a later pass', gen;
+            EXIT;
+        END;
+    END LOOP;
+
+    -- Seal the open generation once it is older than opsmeter.key_generation
+    -- (or open the first).  Sealing waits, at most as long as any lock here,
+    -- for the ingests writing into it; ingests that come meanwhile wait for
+    -- this pass to commit, so it is the last step.
+    SELECT g.generation, g.opened_at INTO gen, opened FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
+    IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation() THEN
+        BEGIN
+            IF gen IS NOT NULL THEN
+                EXECUTE format('LOCK TABLE opsmeter.%I IN SHARE MODE', opsmeter.key_generation_name(gen)) || nowait;
+            END IF;
+            PERFORM opsmeter._open_key_generation(true);
+        EXCEPTION WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: dedup key generation % is being written; a later pass will seal it', gen;
+        END;
+    END IF;
 END
 $$;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;

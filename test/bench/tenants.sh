@@ -185,8 +185,8 @@ SELECT w.ids[v.k], v.ts, b.batch, v.inp, v.outp, v.inp + v.outp,
                                                ELSE 1 + (h.h2 / 100) % (1 + v.k % 3) END) % 12 AS m
                 OFFSET 0) m
 RETURNING workspace_id, external_request_id, ts)
-INSERT INTO opsmeter.request_keys (workspace_id, external_request_id, event_day)
-SELECT workspace_id, external_request_id, (ts AT TIME ZONE 'UTC')::date FROM ins;
+INSERT INTO opsmeter.request_keys (workspace_id, external_request_id, event_day, generation)
+SELECT workspace_id, external_request_id, (ts AT TIME ZONE 'UTC')::date, (SELECT opsmeter._open_key_generation(false)) FROM ins;
 SQL
 	t1=$(now_s)
 	log "  rows $lo..$hi: $(calc "%.1f" "$t1 - $t0") s ($(calc "%.0f" "($hi - $lo + 1) / ($t1 - $t0)") rows/s)"
@@ -307,7 +307,7 @@ log "(2, info) deferred: summarizing the $LAZY_DAYS workspace-days ($LAZY_ROWS r
 # What the pass wrote gets its statistics, as autovacuum would give them.
 q "SELECT format('VACUUM ANALYZE %s;', c.oid::regclass) FROM pg_class c
     WHERE c.relnamespace = 'opsmeter'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition
-      AND c.relname NOT IN ('request_keys')" | psql -X -q -v ON_ERROR_STOP=1
+      AND c.relname !~ '^request_keys'" | psql -X -q -v ON_ERROR_STOP=1
 read -r SUMMARY_BYTES RAW_BYTES QROW_BYTES < <(bench_summary_bytes)
 BYTES_RATIO=$(calc "%.2f" "$SUMMARY_BYTES / $RAW_BYTES")
 log "(1, info) on disk: summaries $(calc "%.1f" "$SUMMARY_BYTES / 1048576") MB vs raw events $(calc "%.1f" "$RAW_BYTES / 1048576") MB (heap + indexes) = ${BYTES_RATIO}x; $QROW_BYTES bytes per summary_quarters row"

@@ -5,7 +5,7 @@
 -- its identity, definition, owner, privileges, comment, and for relations
 -- their columns (with statistics targets), constraints, indexes, triggers,
 -- policies and security flags.  Then what the extension row, its dump
--- configuration, its default data and its daily partitions look like.  No OIDs, no data that a
+-- configuration, its default data, its daily partitions and its key generations look like.  No OIDs, no data that a
 -- user wrote: two databases print the same text iff the extension in them
 -- is the same.  Privileges are compared as in force: a NULL ACL is the
 -- owner's default (pg_dump restores an ACL equal to the default as NULL).  test/upgrade/run.sh diffs this for an upgraded database
@@ -161,10 +161,12 @@ facts(line) AS (
       JOIN pg_class c ON c.oid = s.starelid
      WHERE a.attnum > 0 AND a.attstattarget = 0 AND c.relnamespace = 'opsmeter'::regnamespace
     UNION ALL
-    -- daily partitions are not members (pg_dump keeps them with their rows),
-    -- but each must have the shape a new one gets: compared with the day's
-    -- name and bounds taken out, so every partition prints the same lines
-    SELECT DISTINCT format('partition-shape|%s', regexp_replace(x.line, '_p[0-9]{8}', '_pDAY', 'g'))
+    -- daily partitions and generations of dedup keys are not members
+    -- (pg_dump keeps them with their rows), but each must have the shape a
+    -- new one gets: compared with the day's or generation's name and bounds
+    -- taken out, so every partition of a parent prints the same lines
+    SELECT DISTINCT format('partition-shape|%s|%s', inh.inhparent::regclass,
+                           regexp_replace(regexp_replace(x.line, '_p[0-9]{8}', '_pDAY', 'g'), '_g[0-9]{6}', '_gN', 'g'))
       FROM pg_inherits inh
       JOIN pg_class c ON c.oid = inh.inhrelid
       CROSS JOIN LATERAL (
@@ -188,6 +190,6 @@ facts(line) AS (
           SELECT format('trigger %s', pg_get_triggerdef(t.oid))
             FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal
       ) x(line)
-     WHERE inh.inhparent = 'opsmeter.events'::regclass
+     WHERE inh.inhparent IN ('opsmeter.events'::regclass, 'opsmeter.request_keys'::regclass)
 )
 SELECT line FROM facts ORDER BY line COLLATE "C";

@@ -123,7 +123,8 @@ catalog() {
 drop_databases
 psql_db postgres -c "CREATE DATABASE ${PREFIX}_fresh"
 psql_db "${PREFIX}_fresh" -c "CREATE EXTENSION opsmeter" \
-	-c "SELECT opsmeter.ensure_partitions(current_date, current_date)" >/dev/null
+	-c "SELECT opsmeter.ensure_partitions(current_date, current_date)" \
+	-c "SELECT opsmeter._open_key_generation(false)" >/dev/null
 catalog "${PREFIX}_fresh" "$WORK/catalog.fresh"
 grep -q "^extension|version=$TO " "$WORK/catalog.fresh" || fail "a fresh install is not version $TO"
 echo "upgrade: fresh $TO install: $(grep -c '^member|' "$WORK/catalog.fresh") member objects," \
