@@ -11,15 +11,14 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/lmgr.h"
-#include "storage/procarray.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -330,6 +329,7 @@ static KeyGeneration *generations = NULL;	/* TopMemoryContext */
 static int	ngenerations = 0;
 static bool generations_open = false;	/* the last one takes new keys */
 static bool generations_valid = false;
+static bool generations_loading = false;	/* a load that raised leaves it set */
 static bool generations_callback_registered = false;
 static Oid	generations_table = InvalidOid;
 
@@ -362,6 +362,17 @@ compare_generations(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Replaces the cached list (list allocated in TopMemoryContext). */
+static void
+set_generations(KeyGeneration *list, int n, bool open)
+{
+	if (generations != NULL)
+		pfree(generations);
+	generations = list;
+	ngenerations = n;
+	generations_open = open;
+}
+
 /*
  * Reads opsmeter.key_generations with the latest snapshot, not the
  * transaction's: under REPEATABLE READ a generation sealed after the
@@ -378,18 +389,17 @@ load_generations(void)
 	int			n = 0,
 				cap = 8;
 	KeyGeneration *list;
-	bool		open = false;
-	int32		open_number = 0;
+	int32		open_number = -1;
+	int			missing = -1;
 
 	if (!generations_callback_registered)
 	{
 		CacheRegisterRelcacheCallback(generations_relcache_callback, (Datum) 0);
 		generations_callback_registered = true;
 	}
+	generations_loading = true;
+	generations_valid = false;
 	generations_table = get_relname_relid("key_generations", nsp);
-	/* Valid from here on: an invalidation while we read marks it stale again. */
-	generations_valid = true;
-	list = MemoryContextAlloc(TopMemoryContext, sizeof(KeyGeneration) * cap);
 	if (!OidIsValid(generations_table))
 	{
 		/*
@@ -397,17 +407,23 @@ load_generations(void)
 		 * written like an open generation (number 0, no generation column).
 		 * Its rename by the update invalidates this.
 		 */
-		generations_table = opsmeter_relid("request_keys");
+		Oid			table = opsmeter_relid("request_keys");
+		Oid			index = opsmeter_relid("request_keys_pkey");
+
+		list = MemoryContextAlloc(TopMemoryContext, sizeof(KeyGeneration));
 		list[0].number = 0;
-		list[0].relid = generations_table;
-		list[0].index_relid = opsmeter_relid("request_keys_pkey");
-		if (generations != NULL)
-			pfree(generations);
-		generations = list;
-		ngenerations = 1;
-		generations_open = true;
+		list[0].relid = table;
+		list[0].index_relid = index;
+		set_generations(list, 1, true);
+		generations_table = table;
+		generations_valid = true;
+		generations_loading = false;
 		return;
 	}
+
+	/* Valid from here on: an invalidation while we read marks it stale again. */
+	generations_valid = true;
+	list = MemoryContextAlloc(TopMemoryContext, sizeof(KeyGeneration) * cap);
 	rel = table_open(generations_table, AccessShareLock);
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
@@ -420,10 +436,7 @@ load_generations(void)
 
 		(void) slot_getattr(slot, 3, &isnull);	/* sealed_at */
 		if (isnull)
-		{
-			open = true;
 			open_number = number;
-		}
 		if (n == cap)
 		{
 			cap *= 2;
@@ -434,13 +447,8 @@ load_generations(void)
 		list[n].relid = get_relname_relid(name, nsp);
 		strlcat(name, "_key", sizeof(name));
 		list[n].index_relid = get_relname_relid(name, nsp);
-		if (!OidIsValid(list[n].relid) || !OidIsValid(list[n].index_relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("dedup key generation %d has no table opsmeter.request_keys_g%06d with its unique index",
-							number, number),
-					 errhint("opsmeter.key_generations lists a generation whose table is gone; "
-							 "restore it, or delete the generation's row if its keys are no longer needed.")));
+		if (missing < 0 && (!OidIsValid(list[n].relid) || !OidIsValid(list[n].index_relid)))
+			missing = number;
 		n++;
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -448,14 +456,22 @@ load_generations(void)
 	UnregisterSnapshot(snap);
 	table_close(rel, AccessShareLock);
 	qsort(list, n, sizeof(KeyGeneration), compare_generations);
-	/* The open generation is the newest (opsmeter._open_key_generation). */
-	if (open && list[n - 1].number != open_number)
+	if (missing >= 0 || (open_number >= 0 && list[n - 1].number != open_number))
+	{
+		generations_valid = false;
+		pfree(list);
+		if (missing >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("dedup key generation %d has no table opsmeter.request_keys_g%06d with its unique index",
+							missing, missing),
+					 errhint("opsmeter.key_generations lists a generation whose table is gone; "
+							 "restore it, or delete the generation's row if its keys are no longer needed.")));
+		/* opsmeter._open_key_generation() opens only the newest */
 		elog(ERROR, "dedup key generation %d is open but not the newest", open_number);
-	if (generations != NULL)
-		pfree(generations);
-	generations = list;
-	ngenerations = n;
-	generations_open = open;
+	}
+	set_generations(list, n, open_number >= 0);
+	generations_loading = false;
 }
 
 /*
@@ -495,7 +511,7 @@ lock_generations(void)
 {
 	for (int attempt = 0; attempt < 5; attempt++)
 	{
-		if (!generations_valid)
+		if (!generations_valid || generations_loading)
 			load_generations();
 		if (!generations_open)
 		{
