@@ -53,6 +53,9 @@ SELECT opsmeter_ingest(jsonb_build_object('externalRequestId', 'late-night', 'pr
 SELECT opsmeter_ingest('{"externalRequestId": "late-night", "provider": "openai", "model": "gpt-4o-mini",
                          "inputTokens": 10, "outputTokens": 1}') ->> 'duplicate' AS duplicate_today;
 SELECT count(*) AS generations, count(*) FILTER (WHERE sealed_at IS NULL) AS open FROM opsmeter.key_generations;
+-- Test traffic, to be cleared after the seal below.
+SELECT opsmeter_ingest('{"externalRequestId": "test-1", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 1, "outputTokens": 1, "dataMode": "test"}') ->> 'duplicate' AS test_duplicate;
 -- Time passes: the open generation is older than opsmeter.key_generation,
 -- and the next pass seals it and opens the next.
 UPDATE opsmeter.key_generations SET opened_at = now() - interval '8 days' WHERE sealed_at IS NULL;
@@ -75,6 +78,14 @@ SELECT r ->> 'accepted' AS accepted, r ->> 'duplicates' AS duplicates
 SELECT count(*) AS late_night_rows FROM opsmeter.events WHERE external_request_id = 'late-night';
 SELECT k.generation = (SELECT generation FROM opsmeter.key_generations WHERE sealed_at IS NULL) AS new_key_in_open_generation
   FROM opsmeter.request_keys k WHERE k.external_request_id = 'after-seal';
+-- A cleanup deletes rows and their keys from a sealed generation too: the
+-- id is free again, and its new key goes into the open generation.
+SELECT opsmeter_clear_test_data('workspace') AS test_rows_cleared;
+SELECT count(*) AS test_keys_left FROM opsmeter.request_keys WHERE external_request_id = 'test-1';
+SELECT opsmeter_ingest('{"externalRequestId": "test-1", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 1, "outputTokens": 1, "dataMode": "test"}') ->> 'duplicate' AS test_again_duplicate;
+SELECT k.generation = (SELECT generation FROM opsmeter.key_generations WHERE sealed_at IS NULL) AS test_key_in_open_generation
+  FROM opsmeter.request_keys k WHERE k.external_request_id = 'test-1';
 -- A retry inside the transaction that stored the key is a duplicate too.
 BEGIN;
 SELECT opsmeter_ingest('{"externalRequestId": "same-txn", "provider": "openai", "model": "gpt-4o-mini",
