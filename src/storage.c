@@ -668,7 +668,7 @@ claim_keys_directly(StoragePlan *plan, const KeyGeneration *open, const int *ord
 
 	if (nsuspects > 0)
 	{
-		Relation	index = index_open(open->index_relid, AccessShareLock);
+		Relation	index = index_open(open->index_relid, NoLock);	/* locked by bulk_begin */
 		TupleTableSlot *found = table_slot_create(keys, NULL);
 		SnapshotData dirty;
 		IndexScanDesc scan;
@@ -698,7 +698,7 @@ claim_keys_directly(StoragePlan *plan, const KeyGeneration *open, const int *ord
 		}
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(found);
-		index_close(index, AccessShareLock);
+		index_close(index, NoLock);
 		if (contended)
 		{
 			/* Give back every key this call wrote; the waiting path decides. */
