@@ -791,7 +791,7 @@ BEGIN
     -- Dedup keys (src/README.md, "dedup"): a sealed generation leaves whole,
     -- uncounted, once no day of opsmeter.events that could hold a row of its
     -- keys is left.  Its keys' days end at the seal's day (ingest refuses
-    -- timestamps more than 5 minutes past its transaction's start), and no
+    -- timestamps more than 5 minutes past its statement's start), and no
     -- later ingest writes into it.
     SELECT min(to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD')) INTO oldest_day
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
