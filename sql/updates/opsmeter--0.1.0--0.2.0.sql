@@ -27,6 +27,22 @@ LOCK TABLE opsmeter.rollup_state IN ACCESS EXCLUSIVE MODE;
 -- takes it out of the extension's dump configuration too.
 ALTER TABLE opsmeter.request_keys RENAME TO request_keys_0_1_0;
 ALTER EXTENSION opsmeter DROP TABLE opsmeter.request_keys_0_1_0;
+-- PostgreSQL 18 names NOT NULL constraints after their table
+-- (request_keys_workspace_id_not_null, ...); the new table's must get the
+-- same names as in a fresh install, so the old ones step aside (before 18
+-- there are none: NOT NULL is not a pg_constraint row).
+DO $$
+DECLARE
+    c name;
+BEGIN
+    FOR c IN SELECT k.conname FROM pg_catalog.pg_constraint k
+              WHERE k.conrelid = 'opsmeter.request_keys_0_1_0'::pg_catalog.regclass AND k.contype = 'n'
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE opsmeter.request_keys_0_1_0 RENAME CONSTRAINT %I TO %I',
+                                  c, 'old_' || c);
+    END LOOP;
+END
+$$;
 
 -- Dedup: one row per (workspace, externalRequestId) for as long as the raw
 -- row lives.  PostgreSQL has no index across partitions, so the keys live
