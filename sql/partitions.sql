@@ -98,4 +98,17 @@ SELECT count(*) AS same_txn_rows FROM opsmeter.events WHERE external_request_id 
 SELECT has_table_privilege('public', 'opsmeter.' || opsmeter.key_generation_name(generation), 'SELECT') AS public_reads_generation
   FROM opsmeter.key_generations ORDER BY generation LIMIT 1;
 SELECT has_function_privilege('public', 'opsmeter._open_key_generation(boolean)', 'EXECUTE') AS public_may_open;
+
+-- Every pass deletes the records of passes older than
+-- opsmeter.retention_runs_keep (7 days), so the table does not grow with
+-- every minute of the worker.
+INSERT INTO opsmeter.retention_runs (started_at, finished_at, triggered_by, run_by, ok, duration_ms)
+VALUES (now() - interval '8 days', now() - interval '8 days', 'manual', 'postgres', true, 1),
+       (now() - interval '6 days', now() - interval '6 days', 'manual', 'postgres', true, 1);
+SHOW opsmeter.retention_runs_keep;
+SELECT (opsmeter_run_retention() ->> 'ok')::boolean AS pass_ok;
+SELECT count(*) FILTER (WHERE started_at < now() - interval '7 days') AS older_than_kept,
+       count(*) FILTER (WHERE started_at BETWEEN now() - interval '7 days' AND now() - interval '1 day') AS six_days_old,
+       count(*) FILTER (WHERE started_at >= now() - interval '1 hour') > 0 AS recent_kept
+  FROM opsmeter.retention_runs;
 RESET opsmeter.workspace;

@@ -17,6 +17,7 @@ char	   *opsmeter_workspace_guc = NULL;
 int			opsmeter_raw_retention_min = 30 * 24 * 60;
 int			opsmeter_max_raw_retention_min = 400 * 24 * 60;
 int			opsmeter_key_generation_min = 7 * 24 * 60;
+int			opsmeter_retention_runs_keep_min = 7 * 24 * 60;
 int			opsmeter_summary_retention_min = 365 * 24 * 60;
 int			opsmeter_max_batch_events = 10000;
 int			opsmeter_max_payload_bytes = 64 * 1024 * 1024;
@@ -226,6 +227,15 @@ opsmeter_guc_init(void)
 							"Each sealed generation costs every new key one index lookup; a sealed generation is dropped whole once no retained day can hold its rows.",
 							&opsmeter_key_generation_min,
 							7 * 24 * 60, 1, 366 * 24 * 60,
+							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	/* opsmeter.retention_runs: one row per pass, 1,440 a day at the default interval */
+	DefineCustomIntVariable("opsmeter.retention_runs_keep",
+							"How long the record of each retention pass is kept in opsmeter.retention_runs.",
+							"Every pass deletes the records older than this.",
+							&opsmeter_retention_runs_keep_min,
+							7 * 24 * 60, 60, 100 * 365 * 24 * 60,
 							PGC_SIGHUP, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 

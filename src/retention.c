@@ -38,6 +38,7 @@ PG_FUNCTION_INFO_V1(opsmeter_run_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_key_generation);
+PG_FUNCTION_INFO_V1(opsmeter_guc_retention_runs_keep);
 PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
 
 /*
@@ -141,6 +142,13 @@ Datum
 opsmeter_guc_max_raw_retention(PG_FUNCTION_ARGS)
 {
 	return minutes_interval(opsmeter_max_raw_retention_min);
+}
+
+/* opsmeter.guc_retention_runs_keep(): how long a pass's record is kept. */
+Datum
+opsmeter_guc_retention_runs_keep(PG_FUNCTION_ARGS)
+{
+	return minutes_interval(opsmeter_retention_runs_keep_min);
 }
 
 /* opsmeter.guc_key_generation(): the age at which the open key generation is sealed. */

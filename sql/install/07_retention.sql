@@ -19,7 +19,8 @@ CREATE TABLE opsmeter.retention_runs (
     error                text,
     partitions_skipped   text[]      -- due for drop, but locked by another session: left for the next pass
 );
-COMMENT ON TABLE opsmeter.retention_runs IS 'one row per retention pass, by the worker or by hand';
+COMMENT ON TABLE opsmeter.retention_runs IS
+    'one row per retention pass, by the worker or by hand; each pass deletes those older than opsmeter.retention_runs_keep';
 
 CREATE FUNCTION opsmeter.guc_raw_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
@@ -30,6 +31,11 @@ CREATE FUNCTION opsmeter.guc_key_generation() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.guc_key_generation() IS
     'opsmeter.key_generation: the age at which a retention pass seals the open generation of dedup keys';
+
+CREATE FUNCTION opsmeter.guc_retention_runs_keep() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_retention_runs_keep' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_retention_runs_keep() IS
+    'opsmeter.retention_runs_keep: how long each pass''s record stays in opsmeter.retention_runs';
 
 CREATE FUNCTION opsmeter.guc_max_raw_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_max_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
@@ -162,6 +168,9 @@ BEGIN
      USING opsmeter.effective_retention() r
      WHERE d.workspace_id = r.workspace_id
        AND (d.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - r.summary;
+
+    -- The records of passes, one a minute at the default interval.
+    DELETE FROM opsmeter.retention_runs r WHERE r.started_at < now() - opsmeter.guc_retention_runs_keep();
 
     -- Budgets look at the current UTC day and month only; keep two months.
     DELETE FROM opsmeter.spend_counters c

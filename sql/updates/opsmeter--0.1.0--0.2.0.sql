@@ -188,6 +188,14 @@ COMMENT ON FUNCTION @extschema@.opsmeter_compare(text, interval) IS
 
 -- opsmeter.max_raw_retention caps every workspace's raw retention (and so
 -- the number of daily partitions a tenant can make everyone pay for).
+-- The records of passes are pruned by every pass (issue #16).
+COMMENT ON TABLE opsmeter.retention_runs IS
+    'one row per retention pass, by the worker or by hand; each pass deletes those older than opsmeter.retention_runs_keep';
+CREATE FUNCTION opsmeter.guc_retention_runs_keep() RETURNS interval
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_retention_runs_keep' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_retention_runs_keep() IS
+    'opsmeter.retention_runs_keep: how long each pass''s record stays in opsmeter.retention_runs';
+
 CREATE FUNCTION opsmeter.guc_key_generation() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.guc_key_generation() IS
@@ -733,6 +741,9 @@ BEGIN
      USING opsmeter.effective_retention() r
      WHERE d.workspace_id = r.workspace_id
        AND (d.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - r.summary;
+
+    -- The records of passes, one a minute at the default interval.
+    DELETE FROM opsmeter.retention_runs r WHERE r.started_at < now() - opsmeter.guc_retention_runs_keep();
 
     -- Budgets look at the current UTC day and month only; keep two months.
     DELETE FROM opsmeter.spend_counters c
