@@ -44,7 +44,9 @@ SELECT fn AS pins_search_path, lanname FROM harden_functions
 -- SQL and PL/pgSQL functions whose body is parsed at call time under the
 -- caller's search_path (neither pinned nor a SQL-standard body).  Only
 -- ever called, and inlined, from pinned callers; as a caller's own call
--- it runs with the caller's rights, not the owner's.
+-- it runs with the caller's rights, not the owner's.  The procedure
+-- opsmeter_run_retention_job() cannot pin it (a procedure with a SET clause
+-- may not commit): every name in its body is schema-qualified instead.
 SELECT fn AS unpinned_interpreted_body FROM harden_functions
  WHERE lanname IN ('sql', 'plpgsql') AND search_path_setting IS NULL AND NOT sql_standard_body
  ORDER BY fn::text;

@@ -111,4 +111,32 @@ SELECT count(*) FILTER (WHERE started_at < now() - interval '7 days') AS older_t
        count(*) FILTER (WHERE started_at BETWEEN now() - interval '7 days' AND now() - interval '1 day') AS six_days_old,
        count(*) FILTER (WHERE started_at >= now() - interval '1 hour') > 0 AS recent_kept
   FROM opsmeter.retention_runs;
+
+-- For a scheduler such as pg_cron: CALL opsmeter_run_retention_job() runs
+-- the same pass; a failing pass is recorded, committed, and then raises
+-- its error (with its SQLSTATE), so the scheduler records a failed run.
+CALL opsmeter_run_retention_job();
+SELECT triggered_by, ok FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1;
+CREATE FUNCTION public.partitions_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'boom for the test' USING ERRCODE = '22012';
+END
+$$;
+CREATE TRIGGER boom BEFORE INSERT OR UPDATE ON opsmeter.rollup_days
+    FOR EACH STATEMENT EXECUTE FUNCTION public.partitions_boom();
+SELECT opsmeter_ingest('{"externalRequestId": "job-1", "provider": "openai", "model": "gpt-4o-mini",
+                         "inputTokens": 1, "outputTokens": 1}') ->> 'duplicate' AS job_event_duplicate;
+SELECT (opsmeter_run_retention() ->> 'ok')::boolean AS function_form_does_not_raise;
+CALL opsmeter_run_retention_job();
+\echo :LAST_ERROR_SQLSTATE
+SELECT triggered_by, ok, error FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1;
+-- It commits, so not inside a transaction block.
+BEGIN;
+CALL opsmeter_run_retention_job();
+ROLLBACK;
+DROP TRIGGER boom ON opsmeter.rollup_days;
+DROP FUNCTION public.partitions_boom();
+CALL opsmeter_run_retention_job();
+SELECT ok, (SELECT count(*) FROM opsmeter.events WHERE external_request_id = 'job-1') AS job_rows
+  FROM opsmeter.retention_runs ORDER BY run_id DESC LIMIT 1;
 RESET opsmeter.workspace;

@@ -16,10 +16,12 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/jsonb.h"
@@ -178,6 +180,7 @@ typedef struct PassResult
 	int64		summary_rows_deleted;
 	char	   *partitions_skipped;	/* JSON array of names, or NULL */
 	double		duration_ms;
+	int			sqlerrcode;		/* of a failed pass's error */
 } PassResult;
 
 static int64
@@ -290,9 +293,12 @@ pass_result_jsonb(const PassResult *r)
 					 r->partitions_skipped ? r->partitions_skipped : "null", r->partitions_created, r->raw_rows_deleted, r->keys_purged, r->summary_rows_deleted,
 					 r->duration_ms);
 	if (r->error)
+	{
 		escape_json(&buf, r->error);
+		appendStringInfo(&buf, ", \"sqlstate\": \"%s\"", unpack_sql_state(r->sqlerrcode));
+	}
 	else
-		appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, "null, \"sqlstate\": null");
 	appendStringInfoChar(&buf, '}');
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
@@ -353,6 +359,7 @@ opsmeter_retention_pass(const char *trigger)
 		memset(&r, 0, sizeof(r));
 		r.ok = false;
 		r.error = edata->message;
+		r.sqlerrcode = edata->sqlerrcode;
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("opsmeter retention pass failed: %s", edata->message),
@@ -367,9 +374,31 @@ opsmeter_retention_pass(const char *trigger)
 	return pass_result_jsonb(&r);
 }
 
-/* opsmeter_run_retention() RETURNS jsonb — one pass now (pg_cron, by hand). */
+/*
+ * Whether pg_cron runs this session: its background workers (the
+ * cron.use_background_workers mode) have backend type "pg_cron", and its
+ * libpq connections application_name "pg_cron".
+ */
+static bool
+run_by_pg_cron(void)
+{
+	if (MyBgworkerEntry != NULL && strcmp(MyBgworkerEntry->bgw_type, "pg_cron") == 0)
+		return true;
+	return application_name != NULL && strcmp(application_name, "pg_cron") == 0;
+}
+
+/*
+ * opsmeter_run_retention() RETURNS jsonb — one pass now, by hand or by a
+ * scheduler (CALL opsmeter_run_retention_job() raises when it fails).
+ * 0.1.0's retention_runs accepts "worker" and "manual" only: until the
+ * extension is updated (key_generations is new in 0.2.0), pg_cron's passes
+ * are recorded as manual.
+ */
 Datum
 opsmeter_run_retention(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_JSONB_P(opsmeter_retention_pass("manual"));
+	bool		cron = run_by_pg_cron() &&
+		OidIsValid(get_relname_relid("key_generations", opsmeter_schema_oid()));
+
+	PG_RETURN_JSONB_P(opsmeter_retention_pass(cron ? "cron" : "manual"));
 }

@@ -5,7 +5,7 @@ CREATE TABLE opsmeter.retention_runs (
     run_id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     started_at           timestamptz NOT NULL,
     finished_at          timestamptz NOT NULL,
-    triggered_by         text NOT NULL CHECK (triggered_by IN ('worker', 'manual')),
+    triggered_by         text NOT NULL CHECK (triggered_by IN ('worker', 'manual', 'cron')),
     run_by               regrole NOT NULL,
     ok                   boolean NOT NULL,
     rows_rolled_up       bigint,
@@ -290,8 +290,30 @@ $$;
 -- One retention pass (rollup, then retention), recorded in retention_runs.
 CREATE FUNCTION @extschema@.opsmeter_run_retention() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'opsmeter_run_retention' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- The same pass for a scheduler (pg_cron): the pass and its record commit,
+-- then a failed pass raises its error, so the scheduler marks the run
+-- failed while retention_runs keeps the record.  A procedure, because only
+-- a procedure may commit; and so without SET clauses (a procedure with one
+-- may not commit): every name in it is schema-qualified instead.
+CREATE PROCEDURE @extschema@.opsmeter_run_retention_job()
+LANGUAGE plpgsql AS $$
+DECLARE
+    result pg_catalog.jsonb;
+BEGIN
+    result := @extschema@.opsmeter_run_retention();
+    COMMIT;
+    IF result OPERATOR(pg_catalog.->>) 'ok' OPERATOR(pg_catalog.=) 'false' THEN
+        RAISE EXCEPTION 'opsmeter retention pass failed: %', result OPERATOR(pg_catalog.->>) 'error'
+            USING ERRCODE = result OPERATOR(pg_catalog.->>) 'sqlstate',
+                  HINT = 'The pass was rolled back and is recorded in opsmeter.retention_runs; the next run retries it.';
+    END IF;
+END
+$$;
 COMMENT ON FUNCTION @extschema@.opsmeter_run_retention() IS
-    'run one rollup + retention pass now (superusers and opsmeter_admin); for pg_cron or by hand';
+    'run one rollup + retention pass now (superusers and opsmeter_admin); returns its figures, and ok false when it failed';
+COMMENT ON PROCEDURE @extschema@.opsmeter_run_retention_job() IS
+    'run one pass for a scheduler such as pg_cron (CALL, outside a transaction block): a failed pass is recorded, then raises';
 
 -- Per-workspace retention (owner/admin of the active workspace).
 CREATE FUNCTION opsmeter._opsmeter_set_retention_impl(caller regrole, raw interval, summary interval)

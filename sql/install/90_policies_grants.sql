@@ -94,6 +94,8 @@ GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.opsmeter_run_retention() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_run_retention() TO opsmeter_admin;
+REVOKE ALL ON PROCEDURE @extschema@.opsmeter_run_retention_job() FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE @extschema@.opsmeter_run_retention_job() TO opsmeter_admin;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_retention_impl(regrole, interval, interval) FROM PUBLIC;
 
 -- budgets

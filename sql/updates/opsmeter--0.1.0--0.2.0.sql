@@ -188,6 +188,36 @@ COMMENT ON FUNCTION @extschema@.opsmeter_compare(text, interval) IS
 
 -- opsmeter.max_raw_retention caps every workspace's raw retention (and so
 -- the number of daily partitions a tenant can make everyone pay for).
+-- pg_cron (issue #16): passes it runs are recorded as 'cron', and a
+-- procedure raises when a pass fails, after its record commits.
+ALTER TABLE opsmeter.retention_runs DROP CONSTRAINT retention_runs_triggered_by_check,
+    ADD CONSTRAINT retention_runs_triggered_by_check CHECK (triggered_by IN ('worker', 'manual', 'cron'));
+-- The same pass for a scheduler (pg_cron): the pass and its record commit,
+-- then a failed pass raises its error, so the scheduler marks the run
+-- failed while retention_runs keeps the record.  A procedure, because only
+-- a procedure may commit; and so without SET clauses (a procedure with one
+-- may not commit): every name in it is schema-qualified instead.
+CREATE PROCEDURE @extschema@.opsmeter_run_retention_job()
+LANGUAGE plpgsql AS $$
+DECLARE
+    result pg_catalog.jsonb;
+BEGIN
+    result := @extschema@.opsmeter_run_retention();
+    COMMIT;
+    IF result OPERATOR(pg_catalog.->>) 'ok' OPERATOR(pg_catalog.=) 'false' THEN
+        RAISE EXCEPTION 'opsmeter retention pass failed: %', result OPERATOR(pg_catalog.->>) 'error'
+            USING ERRCODE = result OPERATOR(pg_catalog.->>) 'sqlstate',
+                  HINT = 'The pass was rolled back and is recorded in opsmeter.retention_runs; the next run retries it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.opsmeter_run_retention() IS
+    'run one rollup + retention pass now (superusers and opsmeter_admin); returns its figures, and ok false when it failed';
+COMMENT ON PROCEDURE @extschema@.opsmeter_run_retention_job() IS
+    'run one pass for a scheduler such as pg_cron (CALL, outside a transaction block): a failed pass is recorded, then raises';
+REVOKE ALL ON PROCEDURE @extschema@.opsmeter_run_retention_job() FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE @extschema@.opsmeter_run_retention_job() TO opsmeter_admin;
+
 -- The records of passes are pruned by every pass (issue #16).
 COMMENT ON TABLE opsmeter.retention_runs IS
     'one row per retention pass, by the worker or by hand; each pass deletes those older than opsmeter.retention_runs_keep';
