@@ -174,6 +174,8 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
      format('SELECT DISTINCT workspace_id, day FROM opsmeter.spend_counters WHERE workspace_id = %s', :matrix_ws_id)),
     -- No workspace column: the runs since this test's pass ...
     ('table', 'opsmeter.retention_runs', format('SELECT * FROM opsmeter.retention_runs WHERE run_id >= %s', :matrix_run_id)),
+    -- ... the worker's status (one row of counts, no tenant's row) ...
+    ('table', 'opsmeter.worker_status', $$SELECT * FROM opsmeter.worker_status$$),
     -- ... and the global catalog and watermark, readable by all.
     ('table', 'opsmeter.prices', $$SELECT * FROM opsmeter.prices WHERE provider = 'matrix'$$),
     ('table', 'opsmeter.rollup_state', $$SELECT * FROM opsmeter.rollup_state$$);
@@ -247,7 +249,7 @@ SELECT a.action,
                  THEN '{owner,admin,superuser}'
             WHEN a.action IN ('opsmeter_ingest', 'opsmeter_ingest_ndjson', 'opsmeter_ingest_demo')
                  THEN '{owner,admin,member,superuser}'
-            WHEN a.action = 'opsmeter.retention_runs' THEN '{opsmeter_admin,superuser}'
+            WHEN a.action IN ('opsmeter.retention_runs', 'opsmeter.worker_status') THEN '{opsmeter_admin,superuser}'
             WHEN a.kind = 'table' THEN '{owner,admin,member,viewer,other_ws,nobody,opsmeter_admin,superuser}'
             ELSE '{owner,admin,member,viewer,superuser}' END::text[]
   FROM matrix_actions a;
@@ -265,7 +267,7 @@ SELECT r.actor,
        count(*) FILTER (WHERE r.kind IN ('read', 'view') AND r.nrows > 0) AS reads_with_rows,
        count(*) FILTER (WHERE r.kind IN ('read', 'view') AND r.outcome = '42501') AS reads_refused,
        sum(r.nrows) FILTER (WHERE r.kind = 'table'
-                              AND r.action NOT IN ('opsmeter.retention_runs', 'opsmeter.prices', 'opsmeter.rollup_state',
+                              AND r.action NOT IN ('opsmeter.retention_runs', 'opsmeter.worker_status', 'opsmeter.prices', 'opsmeter.rollup_state',
                                                    'opsmeter.workspace_invitations', 'opsmeter.my_invitations'))
            AS table_rows_of_matrix_ws,
        sum(r.nrows) FILTER (WHERE r.action IN ('opsmeter.workspace_invitations', 'opsmeter.my_invitations'))

@@ -91,6 +91,7 @@ REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[
 
 -- retention
 GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;
+GRANT SELECT ON opsmeter.worker_status TO opsmeter_admin;
 REVOKE ALL ON FUNCTION opsmeter._enforce_retention() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.opsmeter_run_retention() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.opsmeter_run_retention() TO opsmeter_admin;

@@ -2683,3 +2683,66 @@ ALTER EXTENSION opsmeter DROP TABLE opsmeter.latency_histogram;
 DROP TABLE opsmeter.latency_histogram;
 SELECT opsmeter._judge_days(array_agg(d.workspace_id), array_agg(d.day), opsmeter.rollup_watermark(), opsmeter.rollup_holes())
   FROM opsmeter.rollup_days d;
+
+-- What a DBA watches (issue #16): the worker, the last passes, what is
+-- pending, what retention has left to do.  Counts and times only, no
+-- tenant's row: readable by opsmeter_admin, reading as the view's owner
+-- (so row-level security does not hide the pending rows from it).
+CREATE VIEW opsmeter.worker_status AS
+WITH runs AS (
+    SELECT r.run_id, r.started_at, r.finished_at, r.triggered_by, r.ok, r.error, r.duration_ms, r.partitions_skipped
+      FROM opsmeter.retention_runs r
+), last_run AS (
+    SELECT * FROM runs ORDER BY run_id DESC LIMIT 1
+), last_ok AS (
+    SELECT max(started_at) AS started_at, max(run_id) AS run_id FROM runs WHERE ok
+), pending AS (
+    SELECT count(*) AS pending_rows, min(e.ingested_at) AS oldest_pending_at
+      FROM opsmeter.events e
+     WHERE e.ingest_batch > opsmeter.rollup_watermark() OR e.ingest_batch = ANY (opsmeter.rollup_holes())
+), days AS (
+    SELECT to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'opsmeter.events'::regclass AND c.relname ~ '^events_p\d{8}$'
+), longest AS (
+    -- every workspace's, read as the view's owner (effective_retention()
+    -- would show the caller only the workspaces it belongs to)
+    SELECT greatest(opsmeter.guc_raw_retention(), max(r.raw)) AS raw
+      FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
+), worker AS (
+    SELECT a.pid, a.state, a.backend_start
+      FROM pg_catalog.pg_stat_activity a
+     WHERE a.backend_type = 'opsmeter worker' AND a.datid = (SELECT d.oid FROM pg_catalog.pg_database d
+                                                             WHERE d.datname = pg_catalog.current_database())
+)
+SELECT (SELECT w.pid FROM worker w LIMIT 1) AS worker_pid,
+       (SELECT coalesce(w.state, 'running') FROM worker w LIMIT 1) AS worker_state,
+       current_setting('opsmeter.worker_enabled', true)::boolean AS worker_enabled,
+       current_setting('opsmeter.worker_interval', true)::interval AS worker_interval,
+       l.started_at AS last_pass_at,
+       l.triggered_by AS last_pass_by,
+       l.duration_ms AS last_pass_duration_ms,
+       l.ok AS last_pass_ok,
+       l.error AS last_pass_error,
+       ok.started_at AS last_ok_pass_at,
+       (SELECT count(*) FROM runs f WHERE NOT f.ok AND f.run_id > coalesce(ok.run_id, 0)) AS failed_passes_since_ok,
+       CASE WHEN current_setting('opsmeter.worker_enabled', true)::boolean AND EXISTS (SELECT 1 FROM worker)
+            THEN coalesce((SELECT max(f.finished_at) FROM runs f WHERE f.triggered_by = 'worker'),
+                          (SELECT w.backend_start FROM worker w LIMIT 1))
+                 + current_setting('opsmeter.worker_interval', true)::interval
+       END AS next_pass_due,
+       p.pending_rows,
+       p.oldest_pending_at,
+       now() - p.oldest_pending_at AS oldest_pending_age,
+       (SELECT count(*) FROM days) AS partitions,
+       (SELECT count(*) FROM days d, longest g
+         WHERE (d.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - g.raw) AS partitions_due_for_drop,
+       coalesce(l.partitions_skipped, '{}') AS last_pass_skipped,
+       (SELECT count(*) FROM opsmeter.key_generations) AS key_generations
+  FROM pending p
+  LEFT JOIN last_run l ON true
+  LEFT JOIN last_ok ok ON true;
+COMMENT ON VIEW opsmeter.worker_status IS
+    'the retention worker and passes at a glance, for monitoring (opsmeter_admin): last passes, pending rows, partitions due';
+
+GRANT SELECT ON opsmeter.worker_status TO opsmeter_admin;
