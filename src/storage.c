@@ -672,7 +672,6 @@ claim_keys_directly(StoragePlan *plan, const KeyGeneration *open, const int *ord
 		TupleTableSlot *found = table_slot_create(keys, NULL);
 		SnapshotData dirty;
 		IndexScanDesc scan;
-		int			ndeleted = 0;
 
 		CommandCounterIncrement();	/* our own new tuples become visible and deletable */
 		InitDirtySnapshot(dirty);
@@ -693,7 +692,6 @@ claim_keys_directly(StoragePlan *plan, const KeyGeneration *open, const int *ord
 				ItemPointerSetInvalid(&written[f]);
 				claimed[i] = false;
 				events[i].duplicate = true;
-				ndeleted++;
 			}
 		}
 		index_endscan(scan);

@@ -689,7 +689,6 @@ DECLARE
     holes bigint[];
     part record;
     due_rels regclass[];
-    due_days date[];
     due_ws bigint[];         -- workspace-days to summarize before their raw rows leave
     due_ws_days date[];
     n bigint;
@@ -700,6 +699,7 @@ DECLARE
     oldest_day date;
     gen integer;
     opened timestamptz;
+    keys_gone bigint;
 BEGIN
     partitions_dropped := 0;
     partitions_created := 0;
@@ -746,9 +746,9 @@ BEGIN
              WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys) INTO n, gen;
+        SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys) INTO n, keys_gone;
         raw_rows_deleted := raw_rows_deleted + n;
-        keys_purged := keys_purged + gen;
+        keys_purged := keys_purged + keys_gone;
     END LOOP;
 
     -- Summaries: the coarse tier for the summary retention, the detail
@@ -804,45 +804,45 @@ BEGIN
 
     <<drop_days>>
     BEGIN
-    -- Whole days older than every workspace's raw retention.
-    SELECT array_agg(x.rel ORDER BY x.day), array_agg(x.day ORDER BY x.day) INTO due_rels, due_days
-      FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
-              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'opsmeter.events'::regclass
-               AND c.relname ~ '^events_p\d{8}$') x
-     WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
-    IF due_rels IS NULL THEN
-        EXIT drop_days;
-    END IF;
-    -- The parent first, as every reader locks it before its partitions: a
-    -- reader holding it makes us give up instead of waiting, and one that
-    -- comes after waits for us at most until the pass commits.
-    BEGIN
-        EXECUTE 'LOCK TABLE ONLY opsmeter.events IN ACCESS EXCLUSIVE MODE' || nowait;
-    EXCEPTION WHEN lock_not_available THEN
-        partitions_skipped := due_rels::text[];
-        RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
-                      cardinality(partitions_skipped);
-        EXIT drop_days;
-    END;
-    FOR i IN 1 .. cardinality(due_rels) LOOP
+        -- Whole days older than every workspace's raw retention.
+        SELECT array_agg(x.rel ORDER BY x.day) INTO due_rels
+          FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'opsmeter.events'::regclass
+                   AND c.relname ~ '^events_p\d{8}$') x
+         WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
+        IF due_rels IS NULL THEN
+            EXIT drop_days;
+        END IF;
+        -- The parent first, as every reader locks it before its partitions: a
+        -- reader holding it makes us give up instead of waiting, and one that
+        -- comes after waits for us at most until the pass commits.
         BEGIN
-            -- An ingest still writing into this day holds it (ROW EXCLUSIVE)
-            -- and makes us skip it; once we hold it, its rows are either
-            -- seen above the watermark (and the day kept) or rolled up.
-            EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1 OR ingest_batch = ANY ($2))', due_rels[i])
-               INTO STRICT busy USING w, holes;
-            IF busy THEN
-                CONTINUE;           -- not rolled up yet: a later pass drops it
-            END IF;
-            EXECUTE format('DROP TABLE %s', due_rels[i]);
-            partitions_dropped := partitions_dropped + 1;
+            EXECUTE 'LOCK TABLE ONLY opsmeter.events IN ACCESS EXCLUSIVE MODE' || nowait;
         EXCEPTION WHEN lock_not_available THEN
-            partitions_skipped := partitions_skipped || due_rels[i]::text;
-            RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
+            partitions_skipped := due_rels::text[];
+            RAISE WARNING 'opsmeter: opsmeter.events is in use; % partition(s) due for drop are left for a later pass',
+                          cardinality(partitions_skipped);
+            EXIT drop_days;
         END;
-    END LOOP;
+        FOR i IN 1 .. cardinality(due_rels) LOOP
+            BEGIN
+                -- An ingest still writing into this day holds it (ROW EXCLUSIVE)
+                -- and makes us skip it; once we hold it, its rows are either
+                -- seen above the watermark (and the day kept) or rolled up.
+                EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', due_rels[i]) || nowait;
+                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE ingest_batch > $1 OR ingest_batch = ANY ($2))', due_rels[i])
+                   INTO STRICT busy USING w, holes;
+                IF busy THEN
+                    CONTINUE;           -- not rolled up yet: a later pass drops it
+                END IF;
+                EXECUTE format('DROP TABLE %s', due_rels[i]);
+                partitions_dropped := partitions_dropped + 1;
+            EXCEPTION WHEN lock_not_available THEN
+                partitions_skipped := partitions_skipped || due_rels[i]::text;
+                RAISE WARNING 'opsmeter: partition % is busy; it will be dropped by a later pass', due_rels[i];
+            END;
+        END LOOP;
     END drop_days;
 
     -- Dedup keys (src/README.md, "dedup"): a sealed generation leaves whole,
