@@ -154,6 +154,11 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('view', 'opsmeter.top_endpoints', $$SELECT * FROM opsmeter.top_endpoints$$),
     ('view', 'opsmeter.top_models', $$SELECT * FROM opsmeter.top_models$$),
     ('view', 'opsmeter.prompt_versions', $$SELECT * FROM opsmeter.prompt_versions$$),
+    ('view', 'opsmeter.daily_users', $$SELECT * FROM opsmeter.daily_users$$),
+    ('view', 'opsmeter.daily_tenants', $$SELECT * FROM opsmeter.daily_tenants$$),
+    ('view', 'opsmeter.daily_endpoints', $$SELECT * FROM opsmeter.daily_endpoints$$),
+    ('view', 'opsmeter.daily_prompt_versions', $$SELECT * FROM opsmeter.daily_prompt_versions$$),
+    ('view', 'opsmeter.daily_models', $$SELECT * FROM opsmeter.daily_models$$),
     ('view', 'opsmeter.budget_signals', $$SELECT * FROM opsmeter.budget_signals$$),
     ('view', 'opsmeter.unpriced_models', $$SELECT * FROM opsmeter.unpriced_models$$),
     ('view', 'opsmeter.export', $$SELECT * FROM opsmeter.export$$);

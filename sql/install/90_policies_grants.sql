@@ -111,6 +111,8 @@ GRANT SELECT ON opsmeter.budget_signals TO PUBLIC;
 -- workspaces' rows through them
 GRANT SELECT ON opsmeter.overview, opsmeter.top_users, opsmeter.top_tenants, opsmeter.top_endpoints,
                 opsmeter.prompt_versions, opsmeter.top_models, opsmeter.unpriced_models TO PUBLIC;
+GRANT SELECT ON opsmeter.daily_users, opsmeter.daily_tenants, opsmeter.daily_endpoints,
+                opsmeter.daily_prompt_versions, opsmeter.daily_models TO PUBLIC;
 GRANT SELECT ON opsmeter.export TO PUBLIC;
 
 -- repricing

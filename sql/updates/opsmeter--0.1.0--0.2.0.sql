@@ -2746,3 +2746,8 @@ COMMENT ON VIEW opsmeter.worker_status IS
     'the retention worker and passes at a glance, for monitoring (opsmeter_admin): last passes, pending rows, partitions due';
 
 GRANT SELECT ON opsmeter.worker_status TO opsmeter_admin;
+
+-- The per-day views are for every member, as the other views: they are
+-- security_invoker, so a reader sees only its own workspaces' rows.
+GRANT SELECT ON opsmeter.daily_users, opsmeter.daily_tenants, opsmeter.daily_endpoints,
+                opsmeter.daily_prompt_versions, opsmeter.daily_models TO PUBLIC;
