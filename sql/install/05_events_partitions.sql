@@ -122,6 +122,18 @@ CREATE FUNCTION opsmeter.partition_name(day date) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN 'events_p' OPERATOR(pg_catalog.||) pg_catalog.to_char(day, 'YYYYMMDD');
 
+-- The daily partitions of opsmeter.events and their UTC days (retention's
+-- drops, the key generations' drops, opsmeter.worker_status).
+CREATE FUNCTION opsmeter.event_partitions(OUT rel regclass, OUT day date) RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT c.oid::pg_catalog.regclass,
+           pg_catalog.to_date(pg_catalog.substring(c.relname, '^events_p(\d{8})$'), 'YYYYMMDD')
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+     WHERE i.inhparent OPERATOR(pg_catalog.=) 'opsmeter.events'::pg_catalog.regclass
+       AND c.relname OPERATOR(pg_catalog.~) '^events_p\d{8}$';
+END;
+
 -- Creates the missing daily partitions in [first_day, last_day]; returns how
 -- many it created.  A new day is built as a table of its own and then
 -- attached: ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on

@@ -140,6 +140,18 @@ REVOKE ALL ON FUNCTION opsmeter._open_key_generation(boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._key_generations_changed() FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.key_generations', '');
 
+-- The daily partitions of opsmeter.events and their UTC days (retention's
+-- drops, the key generations' drops, opsmeter.worker_status).
+CREATE FUNCTION opsmeter.event_partitions(OUT rel regclass, OUT day date) RETURNS SETOF record
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT c.oid::pg_catalog.regclass,
+           pg_catalog.to_date(pg_catalog.substring(c.relname, '^events_p(\d{8})$'), 'YYYYMMDD')
+      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid
+     WHERE i.inhparent OPERATOR(pg_catalog.=) 'opsmeter.events'::pg_catalog.regclass
+       AND c.relname OPERATOR(pg_catalog.~) '^events_p\d{8}$';
+END;
+
 -- Every user-facing function, view and type, and every table, says what it is
 -- (\df+, \dv+, \dT+ and BI tools show these).
 COMMENT ON TYPE opsmeter.data_mode IS 'what an event is: real traffic, test traffic or demo data (views default to real)';
@@ -806,10 +818,7 @@ BEGIN
     BEGIN
         -- Whole days older than every workspace's raw retention.
         SELECT array_agg(x.rel ORDER BY x.day) INTO due_rels
-          FROM (SELECT c.oid::regclass AS rel, to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
-                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                 WHERE i.inhparent = 'opsmeter.events'::regclass
-                   AND c.relname ~ '^events_p\d{8}$') x
+          FROM opsmeter.event_partitions() x
          WHERE (x.day + 1)::timestamp AT TIME ZONE 'UTC' <= now() - longest_raw;
         IF due_rels IS NULL THEN
             EXIT drop_days;
@@ -850,9 +859,7 @@ BEGIN
     -- keys is left.  Its keys' days end at the seal's day (ingest refuses
     -- timestamps more than 5 minutes past its statement's start), and no
     -- later ingest writes into it.
-    SELECT min(to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD')) INTO oldest_day
-      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'opsmeter.events'::regclass AND c.relname ~ '^events_p\d{8}$';
+    SELECT min(x.day) INTO oldest_day FROM opsmeter.event_partitions() x;
     FOR gen IN
         SELECT g.generation FROM opsmeter.key_generations g
          WHERE g.sealed_at IS NOT NULL
@@ -2701,9 +2708,7 @@ WITH runs AS (
       FROM opsmeter.events e
      WHERE e.ingest_batch > opsmeter.rollup_watermark() OR e.ingest_batch = ANY (opsmeter.rollup_holes())
 ), days AS (
-    SELECT to_date(substring(c.relname from '^events_p(\d{8})$'), 'YYYYMMDD') AS day
-      FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'opsmeter.events'::regclass AND c.relname ~ '^events_p\d{8}$'
+    SELECT x.day FROM opsmeter.event_partitions() x
 ), longest AS (
     -- every workspace's, read as the view's owner (effective_retention()
     -- would show the caller only the workspaces it belongs to)
