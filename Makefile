@@ -43,6 +43,8 @@ INSTALL_PARTS = \
 	sql/install/10_repricing.sql \
 	sql/install/11_ingest.sql \
 	sql/install/12_hygiene.sql \
+	sql/install/13_lifecycle.sql \
+	sql/install/14_verify.sql \
 	sql/install/90_policies_grants.sql \
 	sql/install/95_backup_config.sql \
 	sql/install/99_initial_data.sql
@@ -59,11 +61,11 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = -ljson-c
 
 # pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
-REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations
+REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle verify
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.
-ISOLATION = concurrent_duplicates rollup_vs_ingest rollup_detail_vs_ingest budget_vs_ingest partitions_on_demand pass_vs_idle_ingest pass_vs_reader set_retention_vs_pass seal_vs_ingest
+ISOLATION = concurrent_duplicates rollup_vs_ingest rollup_detail_vs_ingest budget_vs_ingest partitions_on_demand pass_vs_idle_ingest pass_vs_reader set_retention_vs_pass seal_vs_ingest drop_vs_ingest
 ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
 
 # Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.

@@ -7,6 +7,7 @@
 
 #include "postgres.h"
 #include "access/htup.h"
+#include "storage/itemptr.h"
 #include "utils/relcache.h"
 
 /* Workspace roles, in enum order of opsmeter.workspace_role. */
@@ -27,6 +28,7 @@ typedef struct WorkspaceRef
 	int64		raw_retention_usecs;	/* workspace setting, else the GUC; at most
 										 * opsmeter.max_raw_retention */
 	bool		has_budget;		/* a daily or monthly budget is set */
+	ItemPointerData row;		/* the version of its opsmeter.workspaces row read */
 } WorkspaceRef;
 
 /*
@@ -35,6 +37,13 @@ typedef struct WorkspaceRef
  * Raises 42501 for non-members, 22023 when the choice is ambiguous.
  */
 extern void opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out);
+
+/*
+ * Holds the workspace against opsmeter_drop_workspace() until the end of
+ * the transaction, before a call writes any row of it; raises 42704 when it
+ * was dropped since it was resolved.  See tenancy.c.
+ */
+extern void opsmeter_hold_workspace(WorkspaceRef *ws);
 
 /* Whether a row of opsmeter.workspaces has a daily or monthly budget. */
 extern bool opsmeter_workspace_row_has_budget(Relation workspaces, HeapTuple tup);

@@ -138,6 +138,8 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('write', 'opsmeter_clear_demo_data(workspace)', $$SELECT opsmeter_clear_demo_data('workspace')$$),
     ('write', 'opsmeter_clear_test_data(mine)', $$SELECT opsmeter_clear_test_data('mine')$$),
     ('write', 'opsmeter_clear_test_data(workspace)', $$SELECT opsmeter_clear_test_data('workspace')$$),
+    ('write', 'opsmeter_rename_workspace', $$SELECT opsmeter_rename_workspace('matrix_ws', 'matrix_renamed')$$),
+    ('write', 'opsmeter_drop_workspace', $$SELECT opsmeter_drop_workspace('matrix_ws')$$),
     ('read', 'opsmeter_overview', $$SELECT * FROM opsmeter_overview()$$),
     ('read', 'opsmeter_top_users', $$SELECT * FROM opsmeter_top_users()$$),
     ('read', 'opsmeter_top_tenants', $$SELECT * FROM opsmeter_top_tenants()$$),
@@ -148,6 +150,7 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('read', 'opsmeter_export_meta', $$SELECT * FROM opsmeter_export_meta(now() - interval '1 day', now() + interval '1 hour')$$),
     ('read', 'opsmeter_compare', $$SELECT * FROM opsmeter_compare('user')$$),
     ('read', 'opsmeter_workspace_status', $$SELECT opsmeter_workspace_status()$$),
+    ('read', 'opsmeter_verify', $$SELECT * FROM opsmeter_verify(now() - interval '1 day', now() + interval '1 hour', 'matrix_ws')$$),
     ('view', 'opsmeter.overview', $$SELECT * FROM opsmeter.overview$$),
     ('view', 'opsmeter.top_users', $$SELECT * FROM opsmeter.top_users$$),
     ('view', 'opsmeter.top_tenants', $$SELECT * FROM opsmeter.top_tenants$$),
@@ -171,6 +174,8 @@ INSERT INTO matrix_actions (kind, action, stmt)
 SELECT 'table', 'opsmeter.' || t, format('SELECT * FROM opsmeter.%I WHERE workspace_id = %s', t, :matrix_ws_id)
   FROM unnest(ARRAY['events', 'request_keys', 'summaries', 'summary_quarters', 'rollup_days', 'summary_adjustments',
                     'workspaces', 'workspace_members', 'workspace_invitations', 'cleanup_audit']) t;
+INSERT INTO matrix_actions (kind, action, stmt) VALUES
+    ('read', 'opsmeter.workspace_audit', $$SELECT * FROM opsmeter.workspace_audit$$);
 INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('table', 'opsmeter.my_invitations', $$SELECT * FROM opsmeter.my_invitations WHERE workspace = 'matrix_ws'$$);
 INSERT INTO matrix_actions (kind, action, stmt) VALUES
@@ -244,7 +249,10 @@ SELECT r.action,
 CREATE TEMP TABLE matrix_expected (action text, allowed text[], refused jsonb DEFAULT '{}');
 INSERT INTO matrix_expected (action, allowed)
 SELECT a.action,
-       CASE WHEN a.action IN ('opsmeter_create_workspace', 'opsmeter_run_retention') THEN '{opsmeter_admin,superuser}'
+       CASE WHEN a.action IN ('opsmeter_create_workspace', 'opsmeter_run_retention', 'opsmeter.workspace_audit')
+                 THEN '{opsmeter_admin,superuser}'
+            WHEN a.action IN ('opsmeter_rename_workspace', 'opsmeter_drop_workspace') THEN '{owner,opsmeter_admin,superuser}'
+            WHEN a.action = 'opsmeter_verify' THEN '{owner,admin,opsmeter_admin,superuser}'
             WHEN a.action IN ('opsmeter_accept_invitation', 'opsmeter_decline_invitation') THEN '{nobody}'
             WHEN a.action = 'opsmeter_leave_workspace' THEN '{admin,member,viewer}'
             WHEN a.action = 'opsmeter_load_prices' THEN '{superuser}'

@@ -43,6 +43,7 @@ opsmeter_ingest_begin(IngestCall *call, const char *funcname)
 				 errmsg("permission denied to ingest into workspace \"%s\"", call->ws.name),
 				 errdetail("Role \"%s\" is a viewer of this workspace.", GetUserNameFromId(call->caller, false)),
 				 errhint("Viewers read only; ask an owner or admin for the member role.")));
+	opsmeter_hold_workspace(&call->ws);
 
 	/* The default timestamp is now(); the window is measured from this statement. */
 	statement_start = GetCurrentStatementStartTimestamp();

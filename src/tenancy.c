@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -23,6 +24,8 @@
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
 #include "parser/parse_relation.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -40,6 +43,7 @@ PG_FUNCTION_INFO_V1(opsmeter_my_role);
 PG_FUNCTION_INFO_V1(opsmeter_active_workspace);
 PG_FUNCTION_INFO_V1(opsmeter_resolve_workspace_sql);
 PG_FUNCTION_INFO_V1(opsmeter_call_as_owner);
+PG_FUNCTION_INFO_V1(opsmeter_lock_workspace_for_drop);
 
 typedef struct Membership
 {
@@ -198,6 +202,7 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 		Datum		raw;
 
 		found = true;
+		out->row = tup->t_self;
 		out->id = DatumGetInt64(heap_getattr(tup, att_id, desc, &isnull));
 		out->name = TextDatumGetCString(heap_getattr(tup, att_name, desc, &isnull));
 		raw = heap_getattr(tup, att_raw, desc, &isnull);
@@ -286,6 +291,78 @@ opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out)
 			elog(ERROR, "workspace " INT64_FORMAT " vanished", ((Membership *) linitial(rows))->workspace_id);
 		out->role = role_from_enum(((Membership *) linitial(rows))->role_value);
 	}
+}
+
+/*
+ * The drop barrier.  A call that writes a workspace's rows holds this lock
+ * on the workspace in AccessShareLock mode until it ends;
+ * opsmeter_drop_workspace() deletes the workspace's row and then takes the
+ * lock in AccessExclusiveLock mode, so it erases only after every write in
+ * flight has ended, and every later one waits for it.  A heavyweight lock
+ * on an object no SQL command can name (class: opsmeter.workspaces), so no
+ * tenant can take it to stall another, and a drop waits for that
+ * workspace's calls alone.
+ */
+static void
+set_workspace_locktag(LOCKTAG *tag, int64 workspace_id)
+{
+	SET_LOCKTAG_OBJECT(*tag, MyDatabaseId, opsmeter_relid("workspaces"),
+					   (uint32) workspace_id, (uint16) ((uint64) workspace_id >> 32));
+}
+
+/*
+ * After the lock, the workspace's row as it was resolved must still be the
+ * latest version: one read of that version, no index scan.  A drop that
+ * deleted it before we got the lock has ended by now (committed: we refuse;
+ * rolled back: the version is live again).  Any other change to the row
+ * (a rename, a budget) also makes that version stale: then the workspace
+ * is looked up again, by id, as it is now.
+ */
+void
+opsmeter_hold_workspace(WorkspaceRef *ws)
+{
+	LOCKTAG		tag;
+	Relation	rel;
+	HeapTupleData tuple;
+	Buffer		buf;
+	bool		current;
+
+	set_workspace_locktag(&tag, ws->id);
+	(void) LockAcquire(&tag, AccessShareLock, false, false);
+
+	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
+	tuple.t_self = ws->row;
+	current = heap_fetch(rel, GetLatestSnapshot(), &tuple, &buf, false);
+	if (current)
+		ReleaseBuffer(buf);
+	table_close(rel, AccessShareLock);
+	if (!current)
+	{
+		WorkspaceRole role = ws->role;
+		bool		found;
+
+		PushActiveSnapshot(GetLatestSnapshot());
+		found = lookup_workspace(NULL, ws->id, ws);
+		PopActiveSnapshot();
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("workspace \"%s\" was dropped", ws->name),
+					 errdetail("opsmeter_drop_workspace() erased it while this call waited to write."),
+					 errhint("Nothing of this call was stored.")));
+		ws->role = role;
+	}
+}
+
+/* opsmeter._lock_workspace_for_drop(workspace_id): the other side of it. */
+Datum
+opsmeter_lock_workspace_for_drop(PG_FUNCTION_ARGS)
+{
+	LOCKTAG		tag;
+
+	set_workspace_locktag(&tag, PG_GETARG_INT64(0));
+	(void) LockAcquire(&tag, AccessExclusiveLock, false, false);
+	PG_RETURN_VOID();
 }
 
 /* opsmeter.my_workspaces(): ids of current_user's workspaces (RLS key). */
@@ -389,7 +466,9 @@ opsmeter_call_as_owner(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = target;
 	}
 
-	InitFunctionCallInfoData(*implfc, &target->impl, nargs + 1, fcinfo->fncollation, NULL, NULL);
+	/* a set-returning impl fills our caller's ReturnSetInfo (materialize mode) */
+	InitFunctionCallInfoData(*implfc, &target->impl, nargs + 1, fcinfo->fncollation, NULL,
+							 fcinfo->resultinfo);
 	implfc->args[0].value = ObjectIdGetDatum(caller);
 	implfc->args[0].isnull = false;
 	for (int i = 0; i < nargs; i++)

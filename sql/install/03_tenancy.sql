@@ -19,6 +19,10 @@ CREATE TABLE opsmeter.workspaces (
                           CHECK (monthly_warning_ratio OPERATOR(pg_catalog.>) 0 AND monthly_warning_ratio OPERATOR(pg_catalog.<=) 1)
 );
 COMMENT ON TABLE opsmeter.workspaces IS 'tenants; every stored row belongs to one';
+-- Names are unique regardless of case: with "Acme" beside "acme", a role in
+-- both could never tell them apart by eye, and a typo would pick the other
+-- tenant.  Lookups stay exact (workspaces_name_key).
+CREATE UNIQUE INDEX workspaces_name_folded_key ON opsmeter.workspaces (pg_catalog.lower(name));
 
 CREATE TABLE opsmeter.workspace_members (
     workspace_id bigint NOT NULL REFERENCES opsmeter.workspaces ON DELETE CASCADE,
@@ -153,7 +157,7 @@ BEGIN
         RETURNING workspace_id INTO new_id;
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'workspace "%" already exists', name
-            USING ERRCODE = '42710', HINT = 'Workspace names are unique; choose another name.';
+            USING ERRCODE = '42710', HINT = 'Workspace names are unique regardless of case; choose another name.';
     END;
     -- The initial owner is made directly: only superusers and opsmeter_admin
     -- members create workspaces (see README, "Membership by consent").

@@ -93,6 +93,11 @@ CREATE TABLE opsmeter.rollup_days (
     quarter_rows bigint,                     -- upper bound of its rows in summary_quarters; NULL: not summarized
     detail_rows  bigint,                     -- upper bound of its rows in summaries; NULL: not detailed
     checked_at   bigint NOT NULL DEFAULT 0,  -- requests when it was last found not worth detailing
+    -- set when the workspace's own raw retention (shorter than the longest)
+    -- deleted raw rows of the day: none before it is left, whatever the
+    -- retention is later set to.  Such a day is never detailed from its
+    -- raw rows again, and opsmeter_verify() checks it only after this.
+    raw_deleted_before timestamptz,
     PRIMARY KEY (workspace_id, day)
 );
 COMMENT ON TABLE opsmeter.rollup_days IS
@@ -518,7 +523,7 @@ BEGIN
                   FROM opsmeter.rollup_days r
                   JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
                  WHERE r.quarter_rows IS NOT NULL AND r.detail_rows IS NULL
-                   AND r.requests >= 256 AND r.requests >= 2 * r.checked_at
+                   AND r.requests >= 256 AND r.requests >= 2 * r.checked_at AND r.raw_deleted_before IS NULL
                    AND r.day::timestamp AT TIME ZONE 'UTC' >= (opsmeter.retained_from(r.workspace_id)).raw_from) c
          GROUP BY c.n
          ORDER BY c.n

@@ -137,10 +137,16 @@ BEGIN
             DELETE FROM opsmeter.events e
              WHERE e.workspace_id = part.workspace_id
                AND e.ts < now() - part.raw AND e.ingest_batch <= w AND e.ingest_batch <> ALL (holes)
-            RETURNING e.workspace_id, e.external_request_id
+            RETURNING e.workspace_id, e.external_request_id, e.ts
         ), keys AS (
             DELETE FROM opsmeter.request_keys k USING gone g
              WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+            RETURNING 1
+        ), trimmed AS (
+            -- the days that lost raw rows remember it (rollup_days)
+            UPDATE opsmeter.rollup_days d SET raw_deleted_before = greatest(d.raw_deleted_before, now() - part.raw)
+              FROM (SELECT DISTINCT (g.ts AT TIME ZONE 'UTC')::date AS day FROM gone g) x
+             WHERE d.workspace_id = part.workspace_id AND d.day = x.day
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys) INTO n, keys_gone;

@@ -101,6 +101,13 @@ BEGIN
                   DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
                   HINT = 'Only owners and admins clear workspace-wide; use scope => ''mine'' for your own rows.';
     END IF;
+    -- A drop of the workspace in flight ends first; after one, nothing is
+    -- left to clear, and no audit row may name the workspace again.
+    PERFORM 1 FROM opsmeter.workspaces x WHERE x.workspace_id = ws FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workspace was dropped' USING ERRCODE = '42704',
+            HINT = 'opsmeter_drop_workspace() erased it while this cleanup waited.';
+    END IF;
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
     SELECT s.watermark, s.holes INTO w, holes FROM opsmeter.rollup_state s FOR UPDATE;
     batch := nextval('opsmeter.ingest_batch_seq');

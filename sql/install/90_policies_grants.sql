@@ -25,6 +25,15 @@ REVOKE ALL ON FUNCTION opsmeter._opsmeter_create_workspace_impl(regrole, text, r
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_add_member_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_set_member_role_impl(regrole, text, regrole, opsmeter.workspace_role) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_remove_member_impl(regrole, text, regrole) FROM PUBLIC;
+-- workspace lifecycle: the audit names no tenant data, for opsmeter_admin
+REVOKE ALL ON FUNCTION opsmeter._lifecycle_workspace(regrole, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_rename_workspace_impl(regrole, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_drop_workspace_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._lock_workspace_for_drop(bigint) FROM PUBLIC;
+GRANT SELECT ON opsmeter.workspace_audit TO opsmeter_admin;
+-- verification (reads every tenant's rows: only through its trampoline)
+REVOKE ALL ON FUNCTION opsmeter._verify(bigint[], timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_verify_impl(regrole, timestamptz, timestamptz, text) FROM PUBLIC;
 -- invitations: the invitee sees its own (while it is the role invited),
 -- owners and admins see their workspace's
 REVOKE ALL ON FUNCTION opsmeter._role_is_live(regrole, name) FROM PUBLIC;

@@ -25,3 +25,5 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_state', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.retention_runs_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_invitations', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_audit_audit_id_seq', '');

@@ -403,7 +403,7 @@ BEGIN
         RETURNING workspace_id INTO new_id;
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'workspace "%" already exists', name
-            USING ERRCODE = '42710', HINT = 'Workspace names are unique; choose another name.';
+            USING ERRCODE = '42710', HINT = 'Workspace names are unique regardless of case; choose another name.';
     END;
     -- The initial owner is made directly: only superusers and opsmeter_admin
     -- members create workspaces (see README, "Membership by consent").
@@ -752,10 +752,16 @@ BEGIN
             DELETE FROM opsmeter.events e
              WHERE e.workspace_id = part.workspace_id
                AND e.ts < now() - part.raw AND e.ingest_batch <= w AND e.ingest_batch <> ALL (holes)
-            RETURNING e.workspace_id, e.external_request_id
+            RETURNING e.workspace_id, e.external_request_id, e.ts
         ), keys AS (
             DELETE FROM opsmeter.request_keys k USING gone g
              WHERE k.workspace_id = g.workspace_id AND k.external_request_id = g.external_request_id
+            RETURNING 1
+        ), trimmed AS (
+            -- the days that lost raw rows remember it (rollup_days)
+            UPDATE opsmeter.rollup_days d SET raw_deleted_before = greatest(d.raw_deleted_before, now() - part.raw)
+              FROM (SELECT DISTINCT (g.ts AT TIME ZONE 'UTC')::date AS day FROM gone g) x
+             WHERE d.workspace_id = part.workspace_id AND d.day = x.day
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM keys) INTO n, keys_gone;
@@ -1313,6 +1319,13 @@ BEGIN
                   DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
                   HINT = 'Only owners and admins clear workspace-wide; use scope => ''mine'' for your own rows.';
     END IF;
+    -- A drop of the workspace in flight ends first; after one, nothing is
+    -- left to clear, and no audit row may name the workspace again.
+    PERFORM 1 FROM opsmeter.workspaces x WHERE x.workspace_id = ws FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workspace was dropped' USING ERRCODE = '42704',
+            HINT = 'opsmeter_drop_workspace() erased it while this cleanup waited.';
+    END IF;
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
     SELECT s.watermark, s.holes INTO w, holes FROM opsmeter.rollup_state s FOR UPDATE;
     batch := nextval('opsmeter.ingest_batch_seq');
@@ -1390,6 +1403,11 @@ CREATE TABLE opsmeter.rollup_days (
     quarter_rows bigint,                     -- upper bound of its rows in summary_quarters; NULL: not summarized
     detail_rows  bigint,                     -- upper bound of its rows in summaries; NULL: not detailed
     checked_at   bigint NOT NULL DEFAULT 0,  -- requests when it was last found not worth detailing
+    -- set when the workspace's own raw retention (shorter than the longest)
+    -- deleted raw rows of the day: none before it is left, whatever the
+    -- retention is later set to.  Such a day is never detailed from its
+    -- raw rows again, and opsmeter_verify() checks it only after this.
+    raw_deleted_before timestamptz,
     PRIMARY KEY (workspace_id, day)
 );
 COMMENT ON TABLE opsmeter.rollup_days IS
@@ -1640,7 +1658,7 @@ BEGIN
                   FROM opsmeter.rollup_days r
                   JOIN unnest(ws_list, day_list) t(workspace_id, day) USING (workspace_id, day)
                  WHERE r.quarter_rows IS NOT NULL AND r.detail_rows IS NULL
-                   AND r.requests >= 256 AND r.requests >= 2 * r.checked_at
+                   AND r.requests >= 256 AND r.requests >= 2 * r.checked_at AND r.raw_deleted_before IS NULL
                    AND r.day::timestamp AT TIME ZONE 'UTC' >= (opsmeter.retained_from(r.workspace_id)).raw_from) c
          GROUP BY c.n
          ORDER BY c.n
@@ -2756,3 +2774,432 @@ GRANT SELECT ON opsmeter.worker_status TO opsmeter_admin;
 -- security_invoker, so a reader sees only its own workspaces' rows.
 GRANT SELECT ON opsmeter.daily_users, opsmeter.daily_tenants, opsmeter.daily_endpoints,
                 opsmeter.daily_prompt_versions, opsmeter.daily_models TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- Workspace names unique regardless of case (issue #16).  A 0.1.0 database
+-- may hold two names that differ only in case; the index cannot be built
+-- then, and the DBA chooses which to rename (this script will not guess
+-- which name clients use).
+------------------------------------------------------------------------------
+DO $$
+DECLARE
+    clash text;
+BEGIN
+    SELECT string_agg(format('%L', w.name), ', ' ORDER BY w.name) INTO clash
+      FROM opsmeter.workspaces w
+     WHERE pg_catalog.lower(w.name) IN (SELECT pg_catalog.lower(x.name) FROM opsmeter.workspaces x
+                                         GROUP BY 1 HAVING count(*) > 1);
+    IF clash IS NOT NULL THEN
+        RAISE EXCEPTION 'workspace names differ only in case: %', clash
+            USING ERRCODE = '23505',
+                  HINT = 'opsmeter 0.2.0 keeps names unique regardless of case.  Rename all but one of each, as a superuser: '
+                         'UPDATE opsmeter.workspaces SET name = ''<new name>'' WHERE name = ''<old name>''; then update again.';
+    END IF;
+END
+$$;
+-- Names are unique regardless of case: with "Acme" beside "acme", a role in
+-- both could never tell them apart by eye, and a typo would pick the other
+-- tenant.  Lookups stay exact (workspaces_name_key).
+CREATE UNIQUE INDEX workspaces_name_folded_key ON opsmeter.workspaces (pg_catalog.lower(name));
+
+------------------------------------------------------------------------------
+-- Workspace lifecycle: rename, and drop with every trace (issue #16)
+------------------------------------------------------------------------------
+-- One row per rename or drop.  It names no data of the workspace, not even
+-- its name: a drop's record must not keep what the drop erased (a customer
+-- name, in a contract-end or GDPR erasure).  Read by opsmeter_admin.
+CREATE TABLE opsmeter.workspace_audit (
+    audit_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace_id bigint NOT NULL,
+    action       text NOT NULL CHECK (action IN ('renamed', 'dropped')),
+    acted_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    acted_by     regrole NOT NULL,
+    rows_erased  jsonb         -- dropped: how many rows left each table
+);
+COMMENT ON TABLE opsmeter.workspace_audit IS
+    'every rename and drop of a workspace: which id, who, when, rows erased; never a name or any erased value';
+
+-- The workspace a rename or drop acts on, its row locked FOR UPDATE (so
+-- membership changes, budgets, retention settings and other renames or
+-- drops of it wait, and then find it changed).  Superusers and members of
+-- opsmeter_admin act on any workspace; anyone else on a workspace they own.
+-- A non-member learns nothing: an unknown name and a workspace of others
+-- give the same 42501.
+CREATE FUNCTION opsmeter._lifecycle_workspace(caller regrole, workspace text, action text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint;
+    caller_role opsmeter.workspace_role;
+BEGIN
+    IF workspace IS NULL THEN
+        RAISE EXCEPTION 'workspace must not be NULL'
+            USING ERRCODE = '22004', HINT = format('Name the workspace to %s.', action);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = caller AND r.rolsuper)
+       OR pg_has_role(caller, 'opsmeter_admin', 'MEMBER') THEN
+        SELECT w.workspace_id INTO ws FROM opsmeter.workspaces w WHERE w.name = workspace FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'workspace "%" does not exist', workspace USING ERRCODE = '42704';
+        END IF;
+        RETURN ws;
+    END IF;
+    SELECT r.workspace_id INTO ws FROM opsmeter._resolve_workspace(caller, workspace) r;
+    PERFORM 1 FROM opsmeter.workspaces w WHERE w.workspace_id = ws FOR UPDATE;
+    -- the role as it is now that the row is ours
+    SELECT r.role INTO caller_role FROM opsmeter._resolve_workspace(caller, workspace) r;
+    IF caller_role <> 'owner' THEN
+        RAISE EXCEPTION 'permission denied to % workspace "%"', action, workspace
+            USING ERRCODE = '42501',
+                  DETAIL = format('Role %s has role %s in this workspace.', caller, caller_role),
+                  HINT = 'Only its owners, members of opsmeter_admin and superusers rename or drop a workspace.';
+    END IF;
+    RETURN ws;
+END
+$$;
+
+CREATE FUNCTION opsmeter._opsmeter_rename_workspace_impl(caller regrole, workspace text, new_name text)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint := opsmeter._lifecycle_workspace(caller, workspace, 'rename');
+BEGIN
+    IF new_name IS NULL OR length(new_name) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'invalid new_name %', coalesce(quote_literal(new_name), 'NULL')
+            USING ERRCODE = '22023', HINT = 'A workspace name is 1 to 100 characters.';
+    END IF;
+    BEGIN
+        UPDATE opsmeter.workspaces w SET name = new_name WHERE w.workspace_id = ws;
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'workspace "%" already exists', new_name
+            USING ERRCODE = '42710', HINT = 'Workspace names are unique regardless of case; choose another name.';
+    END;
+    INSERT INTO opsmeter.workspace_audit (workspace_id, action, acted_by) VALUES (ws, 'renamed', caller);
+END
+$$;
+
+-- Erases a workspace: its row, memberships and invitations, raw rows, dedup
+-- keys, both summary tiers, rollup days, pending corrections, spend
+-- counters and cleanup records; the statistics of the tables that held its
+-- rows are gathered again, so no sampled value of it stays in pg_statistic.
+-- Order matters (src/README.md, "workspace lifecycle"):
+--   1. its row is deleted first, so every ingest resolving it from now on
+--      sees the deletion when it takes the drop barrier (src/tenancy.c);
+--   2. the drop barrier: waits for every write in flight into it (and only
+--      into it), and keeps later ones waiting until this commits, when
+--      they fail with 42704 and store nothing;
+--   3. the rollup lock: a pass in flight ends first (it may be folding the
+--      workspace's rows), and none starts until this commits;
+--   4. every table, then one audit row without any name.
+-- What stays: the deleted row versions until VACUUM, and WAL and backups
+-- until they expire (README, "Dropping a workspace").
+CREATE FUNCTION opsmeter._opsmeter_drop_workspace_impl(caller regrole, workspace text)
+RETURNS jsonb
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws bigint := opsmeter._lifecycle_workspace(caller, workspace, 'drop');
+    erased jsonb := '{}';
+    n bigint;
+    held regclass[];
+    rel regclass;
+BEGIN
+    DELETE FROM opsmeter.workspace_invitations i WHERE i.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('workspace_invitations', n);
+    DELETE FROM opsmeter.workspace_members m WHERE m.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('workspace_members', n);
+    DELETE FROM opsmeter.workspaces w WHERE w.workspace_id = ws;
+
+    PERFORM opsmeter._lock_workspace_for_drop(ws);
+
+    INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM opsmeter.rollup_state s FOR UPDATE;
+
+    WITH gone AS (DELETE FROM opsmeter.events e WHERE e.workspace_id = ws RETURNING e.tableoid)
+    SELECT count(*), coalesce(array_agg(DISTINCT g.tableoid::regclass), '{}') INTO n, held FROM gone g;
+    erased := erased || jsonb_build_object('events', n);
+    WITH gone AS (DELETE FROM opsmeter.request_keys k WHERE k.workspace_id = ws RETURNING k.tableoid)
+    SELECT count(*), held || coalesce(array_agg(DISTINCT g.tableoid::regclass), '{}') INTO n, held FROM gone g;
+    erased := erased || jsonb_build_object('request_keys', n);
+    DELETE FROM opsmeter.summary_quarters q WHERE q.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('summary_quarters', n);
+    IF n > 0 THEN held := held || 'opsmeter.summary_quarters'::regclass; END IF;
+    DELETE FROM opsmeter.summaries s WHERE s.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('summaries', n);
+    IF n > 0 THEN held := held || 'opsmeter.summaries'::regclass; END IF;
+    DELETE FROM opsmeter.rollup_days d WHERE d.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('rollup_days', n);
+    DELETE FROM opsmeter.summary_adjustments a WHERE a.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('summary_adjustments', n);
+    IF n > 0 THEN held := held || 'opsmeter.summary_adjustments'::regclass; END IF;
+    DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('spend_counters', n);
+    DELETE FROM opsmeter.cleanup_audit c WHERE c.workspace_id = ws;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    erased := erased || jsonb_build_object('cleanup_audit', n);
+
+    -- Sampled values (user ids, request ids) of the erased rows leave
+    -- pg_statistic: ANALYZE sees this transaction's deletions.
+    FOREACH rel IN ARRAY held LOOP
+        EXECUTE format('ANALYZE %s', rel);
+    END LOOP;
+
+    INSERT INTO opsmeter.workspace_audit (workspace_id, action, acted_by, rows_erased)
+    VALUES (ws, 'dropped', caller, erased);
+    RETURN jsonb_build_object('ok', true, 'workspace', workspace, 'rowsErased', erased);
+END
+$$;
+
+CREATE FUNCTION opsmeter._lock_workspace_for_drop(workspace_id bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'opsmeter_lock_workspace_for_drop' LANGUAGE C VOLATILE STRICT;
+
+CREATE FUNCTION @extschema@.opsmeter_rename_workspace(workspace text, new_name text)
+RETURNS void AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_rename_workspace(text, text) IS
+    'rename a workspace (its owners, opsmeter_admin); names are unique regardless of case';
+CREATE FUNCTION @extschema@.opsmeter_drop_workspace(workspace text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.opsmeter_drop_workspace(text) IS
+    'erase a workspace and every row of it from every table (its owners, opsmeter_admin); waits for its ingests in flight';
+
+------------------------------------------------------------------------------
+-- Verification: what the summaries claim, recomputed from the raw rows
+-- (issue #16; SPEC: "rollups provably equal the raw data")
+------------------------------------------------------------------------------
+-- Every difference between what the rollup claims and what the raw rows
+-- say, one number per row, for the workspaces listed, over the periods that
+-- lie wholly in [range_start, range_end) and after the workspace's raw
+-- retention (older summaries have no raw rows left to check them against).
+-- A claim is what the views add up: stored summary rows plus the pending
+-- contributions (raw rows above the watermark or in its holes, and
+-- corrections not folded yet).  Checked:
+--   tier 'rollup_days', grain day: requests (the day's rolled-up rows, net
+--     of corrections) + the day's pending requests = its raw rows;
+--   tier 'summary_quarters', grain quarter (UTC quarter hours), per mode,
+--     environment and model: every sum and every latency-histogram bucket,
+--     on summarized days (rollup_days.quarter_rows set); any tier-1 row of
+--     a day not summarized is a difference too;
+--   tier 'summaries', grains hour and day, per dimension and key: the
+--     same on detailed days (rollup_days.detail_rows set), and any tier-2
+--     row of a day not detailed is a difference.
+-- One statement, so one snapshot: a pass committing meanwhile moves rows
+-- from pending to stored, never into both or neither.  Reads every raw row
+-- of the range once (materialized), so it costs about a scan and a sort
+-- of the range: verify a big workspace a few days at a time.
+CREATE FUNCTION opsmeter._verify(ws_list bigint[], range_start timestamptz, range_end timestamptz)
+RETURNS TABLE (workspace_id bigint, tier text, dimension text, grain text, period_start timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, measure text, summarized numeric, raw numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET jit = off AS $$
+    WITH state AS (
+        SELECT coalesce(max(s.watermark), 0) AS watermark, coalesce(max(s.holes), '{}') AS holes
+          FROM opsmeter.rollup_state s
+    ), bounds AS (
+        -- what can be checked: after the raw retention and the oldest
+        -- partition of raw rows, before tomorrow
+        SELECT w.workspace_id,
+               greatest(range_start, (opsmeter.retained_from(w.workspace_id)).raw_from,
+                        (SELECT coalesce(min(p.day)::timestamp AT TIME ZONE 'UTC', 'infinity')
+                           FROM opsmeter.event_partitions() p)) AS lo,
+               least(range_end, now() + interval '1 day') AS hi
+          FROM unnest(ws_list) w(workspace_id)
+    ), days AS (
+        -- lo: a day whose raw rows the workspace's own retention trimmed is
+        -- checked only after the trim
+        SELECT b.workspace_id, greatest(b.lo, r.raw_deleted_before) AS lo, b.hi, d.day::date AS day,
+               d.day AT TIME ZONE 'UTC' AS day_start, (d.day + interval '1 day') AT TIME ZONE 'UTC' AS day_end,
+               r.requests AS rolled_up, coalesce(r.quarter_rows IS NOT NULL, false) AS summarized,
+               coalesce(r.detail_rows IS NOT NULL, false) AS detailed
+          FROM bounds b
+         CROSS JOIN LATERAL generate_series((b.lo AT TIME ZONE 'UTC')::date::timestamp,
+                                            (b.hi AT TIME ZONE 'UTC')::date::timestamp, interval '1 day') d(day)
+          LEFT JOIN opsmeter.rollup_days r ON r.workspace_id = b.workspace_id AND r.day = d.day::date
+         WHERE b.lo < b.hi
+    ), contributions AS MATERIALIZED (
+        -- the raw rows of the range (is_raw), and the pending corrections;
+        -- pending: counted by the views on top of the stored summaries
+        SELECT true AS is_raw, (e.ingest_batch > st.watermark OR e.ingest_batch = ANY (st.holes)) AS pending,
+               d.summarized, d.detailed, e.workspace_id, e.ts, e.data_mode, e.environment, e.provider, e.model,
+               e.user_id, e.tenant_id, e.endpoint_tag, e.prompt_version,
+               1 AS requests, e.is_error::integer AS errors, e.input_tokens, e.output_tokens, e.total_tokens,
+               e.cached_input_tokens, e.reasoning_tokens, coalesce(e.cost_usd, 0) AS cost_usd,
+               (e.cost_usd IS NULL)::integer AS unpriced_requests,
+               CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END AS unpriced_tokens,
+               (e.latency_ms IS NOT NULL)::integer AS latency_count, coalesce(e.latency_ms, 0)::bigint AS latency_sum_ms,
+               opsmeter.latency_bucket(e.latency_ms) AS latency_bucket
+          FROM days d CROSS JOIN state st
+          JOIN opsmeter.events e ON e.workspace_id = d.workspace_id
+                                AND e.ts >= greatest(d.day_start, d.lo) AND e.ts < least(d.day_end, d.hi)
+        UNION ALL
+        SELECT false, true, d.summarized, d.detailed, a.workspace_id, a.ts, a.data_mode, a.environment,
+               a.provider, a.model, a.user_id, a.tenant_id, a.endpoint_tag, a.prompt_version,
+               a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, a.cached_input_tokens,
+               a.reasoning_tokens, a.cost_usd, a.unpriced_requests, a.unpriced_tokens, a.latency_count,
+               a.latency_sum_ms, a.latency_bucket
+          FROM days d CROSS JOIN state st
+          JOIN opsmeter.summary_adjustments a ON a.workspace_id = d.workspace_id
+                                             AND a.ts >= greatest(d.day_start, d.lo) AND a.ts < least(d.day_end, d.hi)
+         WHERE a.ingest_batch > st.watermark OR a.ingest_batch = ANY (st.holes)
+    ), sides AS (
+        -- +1: what the rollup claims; -1: what the raw rows say
+        SELECT 1 AS sign, r.* FROM contributions r WHERE r.pending
+        UNION ALL
+        SELECT -1, r.* FROM contributions r WHERE r.is_raw
+    ), grouped AS (
+        -- tier 1, from the rows of summarized days
+        SELECT 'summary_quarters' AS tier, 'model' AS dimension, 'quarter' AS grain, s.sign, s.workspace_id,
+               date_bin('15 minutes', s.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
+               s.data_mode, s.environment, s.provider, s.model, NULL::text AS key,
+               sum(s.requests)::numeric AS requests, sum(s.errors)::numeric AS errors,
+               sum(s.input_tokens)::numeric AS input_tokens, sum(s.output_tokens)::numeric AS output_tokens,
+               sum(s.total_tokens)::numeric AS total_tokens, sum(s.cached_input_tokens)::numeric AS cached_input_tokens,
+               sum(s.reasoning_tokens)::numeric AS reasoning_tokens, sum(s.cost_usd) AS cost_usd,
+               sum(s.unpriced_requests)::numeric AS unpriced_requests, sum(s.unpriced_tokens)::numeric AS unpriced_tokens,
+               sum(s.latency_count)::numeric AS latency_count, sum(s.latency_sum_ms)::numeric AS latency_sum_ms,
+               opsmeter.latency_histogram_of(s.latency_bucket, s.latency_count) AS latency_counts
+          FROM sides s
+         WHERE s.summarized
+         GROUP BY s.sign, s.workspace_id, 6, s.data_mode, s.environment, s.provider, s.model
+        UNION ALL
+        SELECT 'summary_quarters', 'model', 'quarter', 1, q.workspace_id, q.period_start, q.data_mode, q.environment,
+               q.provider, q.model, NULL, q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
+               q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
+               q.latency_count, q.latency_sum_ms, q.latency_counts
+          FROM bounds b
+          JOIN opsmeter.summary_quarters q ON q.workspace_id = b.workspace_id
+                                          AND q.period_start >= b.lo AND q.period_start < b.hi
+        UNION ALL
+        -- tier 2, from the rows of detailed days: hourly rows, grouped as
+        -- opsmeter._fold_detail() groups them, and daily rows
+        SELECT 'summaries', dim.dimension, g.grain, s.sign, s.workspace_id,
+               CASE g.grain WHEN 'hour' THEN date_trunc('hour', s.ts, 'UTC') ELSE date_trunc('day', s.ts, 'UTC') END,
+               s.data_mode, s.environment,
+               CASE WHEN dim.dimension = 'model' THEN s.provider END, CASE WHEN dim.dimension = 'model' THEN s.model END,
+               CASE dim.dimension WHEN 'user' THEN s.user_id WHEN 'tenant' THEN s.tenant_id
+                                  WHEN 'endpoint' THEN s.endpoint_tag WHEN 'prompt_version' THEN s.prompt_version END,
+               sum(s.requests), sum(s.errors), sum(s.input_tokens), sum(s.output_tokens), sum(s.total_tokens),
+               sum(s.cached_input_tokens), sum(s.reasoning_tokens), sum(s.cost_usd), sum(s.unpriced_requests),
+               sum(s.unpriced_tokens), sum(s.latency_count), sum(s.latency_sum_ms),
+               CASE WHEN dim.dimension = 'overview' THEN opsmeter.latency_histogram_of(s.latency_bucket, s.latency_count) END
+          FROM sides s
+         CROSS JOIN (VALUES ('overview'), ('model'), ('user'), ('tenant'), ('endpoint'), ('prompt_version')) dim(dimension)
+         CROSS JOIN (VALUES ('hour'), ('day')) g(grain)
+         WHERE s.detailed
+         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+        UNION ALL
+        SELECT 'summaries', t.dimension::text, t.grain::text, 1, t.workspace_id, t.period_start, t.data_mode, t.environment,
+               t.provider, t.model, t.key, t.requests, t.errors, t.input_tokens, t.output_tokens, t.total_tokens,
+               t.cached_input_tokens, t.reasoning_tokens, t.cost_usd, t.unpriced_requests, t.unpriced_tokens,
+               t.latency_count, t.latency_sum_ms, t.latency_counts
+          FROM bounds b
+          JOIN opsmeter.summaries t ON t.workspace_id = b.workspace_id
+                                   AND t.period_start >= b.lo AND t.period_start < b.hi
+    ), numbers AS (
+        -- one row per number, for the periods wholly inside the bounds
+        SELECT g.tier, g.dimension, g.grain, g.sign, g.workspace_id, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key, m.measure, m.value
+          FROM grouped g
+          JOIN days b ON b.workspace_id = g.workspace_id AND b.day = (g.period_start AT TIME ZONE 'UTC')::date
+         CROSS JOIN LATERAL (
+                SELECT v.measure, v.value
+                  FROM (VALUES ('requests', g.requests), ('errors', g.errors), ('input_tokens', g.input_tokens),
+                               ('output_tokens', g.output_tokens), ('total_tokens', g.total_tokens),
+                               ('cached_input_tokens', g.cached_input_tokens), ('reasoning_tokens', g.reasoning_tokens),
+                               ('cost_usd', g.cost_usd), ('unpriced_requests', g.unpriced_requests),
+                               ('unpriced_tokens', g.unpriced_tokens), ('latency_count', g.latency_count),
+                               ('latency_sum_ms', g.latency_sum_ms)) v(measure, value)
+                UNION ALL
+                SELECT 'latency_counts[' || i || ']', g.latency_counts[i]::numeric
+                  FROM generate_subscripts(g.latency_counts, 1) i) m
+         WHERE g.period_start >= b.lo
+           AND g.period_start + CASE g.grain WHEN 'quarter' THEN interval '15 minutes' WHEN 'hour' THEN interval '1 hour'
+                                             ELSE interval '1 day' END <= b.hi
+        UNION ALL
+        -- the rolled-up rows of each day
+        SELECT 'rollup_days', NULL, 'day', 1, d.workspace_id, d.day_start, NULL, NULL, NULL, NULL, NULL,
+               'requests', coalesce(d.rolled_up, 0)::numeric
+          FROM days d
+         WHERE d.day_start >= d.lo AND d.day_end <= d.hi
+        UNION ALL
+        SELECT 'rollup_days', NULL, 'day', s.sign, s.workspace_id, d.day_start, NULL, NULL, NULL, NULL, NULL,
+               'requests', s.requests::numeric
+          FROM sides s
+          JOIN days d ON d.workspace_id = s.workspace_id AND s.ts >= d.day_start AND s.ts < d.day_end
+         WHERE d.day_start >= d.lo AND d.day_end <= d.hi
+    )
+    SELECT n.workspace_id, n.tier, n.dimension, n.grain, n.period_start, n.data_mode, n.environment,
+           n.provider, n.model, n.key, n.measure,
+           coalesce(sum(n.value) FILTER (WHERE n.sign = 1), 0), coalesce(sum(n.value) FILTER (WHERE n.sign = -1), 0)
+      FROM numbers n
+     GROUP BY n.workspace_id, n.tier, n.dimension, n.grain, n.period_start, n.data_mode, n.environment,
+              n.provider, n.model, n.key, n.measure
+    HAVING coalesce(sum(n.value) FILTER (WHERE n.sign = 1), 0) <> coalesce(sum(n.value) FILTER (WHERE n.sign = -1), 0)
+     ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+$$;
+
+-- Who may verify what: superusers and members of opsmeter_admin every
+-- workspace (workspace NULL) or the one named; anyone else a workspace
+-- they own or administer (the named one, else the active one).
+CREATE FUNCTION opsmeter._opsmeter_verify_impl(caller regrole, range_start timestamptz, range_end timestamptz,
+                                               workspace text)
+RETURNS TABLE (workspace_name text, tier text, dimension text, grain text, period_start timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, measure text, summarized numeric, raw numeric)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    ws_list bigint[];
+    r record;
+BEGIN
+    IF range_start IS NULL OR range_end IS NULL OR NOT range_start < range_end THEN
+        RAISE EXCEPTION 'invalid range: range_start must be earlier than range_end, and neither NULL'
+            USING ERRCODE = '22023',
+                  HINT = 'Give range_start < range_end, e.g. opsmeter_verify(now() - interval ''7 days'', now()).';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles x WHERE x.oid = caller AND x.rolsuper)
+       OR pg_has_role(caller, 'opsmeter_admin', 'MEMBER') THEN
+        SELECT array_agg(w.workspace_id) INTO ws_list FROM opsmeter.workspaces w
+         WHERE _opsmeter_verify_impl.workspace IS NULL OR w.name = _opsmeter_verify_impl.workspace;
+        IF ws_list IS NULL AND _opsmeter_verify_impl.workspace IS NOT NULL THEN
+            RAISE EXCEPTION 'workspace "%" does not exist', _opsmeter_verify_impl.workspace USING ERRCODE = '42704';
+        END IF;
+    ELSE
+        SELECT x.workspace_id, x.role INTO r FROM opsmeter._resolve_workspace(caller, _opsmeter_verify_impl.workspace) x;
+        IF r.role NOT IN ('owner', 'admin') THEN
+            RAISE EXCEPTION 'permission denied to verify workspace "%"',
+                            (SELECT w.name FROM opsmeter.workspaces w WHERE w.workspace_id = r.workspace_id)
+                USING ERRCODE = '42501',
+                      DETAIL = format('Role %s has role %s in this workspace.', caller, r.role),
+                      HINT = 'Owners and admins of a workspace verify it; members of opsmeter_admin verify any.';
+        END IF;
+        ws_list := ARRAY[r.workspace_id];
+    END IF;
+    RETURN QUERY
+        SELECT w.name, v.tier, v.dimension, v.grain, v.period_start, v.data_mode, v.environment,
+               v.provider, v.model, v.key, v.measure, v.summarized, v.raw
+          FROM opsmeter._verify(coalesce(ws_list, '{}'), range_start, range_end) v
+          JOIN opsmeter.workspaces w ON w.workspace_id = v.workspace_id;
+END
+$$;
+
+CREATE FUNCTION @extschema@.opsmeter_verify(range_start timestamptz, range_end timestamptz, workspace text DEFAULT NULL)
+RETURNS TABLE (workspace_name text, tier text, dimension text, grain text, period_start timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, measure text, summarized numeric, raw numeric)
+    AS 'MODULE_PATHNAME', 'opsmeter_call_as_owner' LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.opsmeter_verify(timestamptz, timestamptz, text) IS
+    'every difference between the summaries (with pending rows) and the raw rows in a range; no row means exact (owners and admins of a workspace; opsmeter_admin for all)';
+
+REVOKE ALL ON FUNCTION opsmeter._lifecycle_workspace(regrole, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_rename_workspace_impl(regrole, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_drop_workspace_impl(regrole, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._lock_workspace_for_drop(bigint) FROM PUBLIC;
+GRANT SELECT ON opsmeter.workspace_audit TO opsmeter_admin;
+REVOKE ALL ON FUNCTION opsmeter._verify(bigint[], timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._opsmeter_verify_impl(regrole, timestamptz, timestamptz, text) FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_audit', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_audit_audit_id_seq', '');

@@ -99,6 +99,14 @@ SELECT 'nothing left to roll up after the final pass', count(*) = 0, format('%s 
   FROM opsmeter.rollup_state r,
        opsmeter.pending_contributions(r.watermark, 9223372036854775807, r.holes, '{}');
 
+-- The SPEC's promise, by its own tool: every summary number of every
+-- workspace (soak and the hostile tenant) recomputed from the raw rows.
+INSERT INTO checks
+SELECT 'opsmeter_verify(): summaries = raw rows, every workspace', count(*) = 0,
+       format('%s differences%s', count(*),
+              coalesce(' (' || string_agg(DISTINCT v.workspace_name || ' ' || v.tier || '.' || v.measure, ', ') || ')', ''))
+  FROM opsmeter_verify(now() - interval '400 days', now() + interval '1 day') v;
+
 INSERT INTO checks
 WITH c AS (SELECT day, sum(spend_usd) AS spend FROM soak_counters GROUP BY 1 HAVING sum(spend_usd) <> 0),
      t AS (SELECT (ts AT TIME ZONE 'UTC')::date AS day, sum(cost_usd) AS spend FROM truth_real GROUP BY 1),

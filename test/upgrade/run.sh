@@ -20,12 +20,15 @@
 #      of a fresh CREATE EXTENSION opsmeter in another database.
 #      (b) The answers equal those of step 2.
 #   5. The upgraded database still works: a duplicate of an old key is
-#      refused, a new event is stored, a pass rolls up everything exactly.
+#      refused, a new event is stored, a pass rolls up everything exactly,
+#      and opsmeter_verify() finds no difference.
 #   6. pg_dump of the upgraded database, pg_restore into a new one: its
 #      catalog equals the fresh install's and its answers equal step 2's.
 #   7. Another populated FROM database is upgraded while retention passes
 #      run in a loop beside it (as the worker's would): no deadlock, every
 #      pass ok, and the same catalog as a fresh install.
+#   8. A FROM database with workspace names that differ only in case does
+#      not upgrade (the error names them) until one is renamed.
 #
 # Prints "upgrade FROM -> TO: ok" per version; exits non-zero with a diff on
 # the first difference.  Also checks that the released scripts are
@@ -42,7 +45,7 @@ WORK="$(mktemp -d "${OPSMETER_TMPDIR:-/tmp}/opsmeter-upgrade.XXXXXX")"
 chmod 755 "$WORK"
 drop_databases() {
 	local db
-	for db in "${PREFIX}_old" "${PREFIX}_fresh" "${PREFIX}_restored" "${PREFIX}_busy"; do
+	for db in "${PREFIX}_old" "${PREFIX}_fresh" "${PREFIX}_restored" "${PREFIX}_busy" "${PREFIX}_clash"; do
 		"$PGBIN/psql" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
 	done
 }
@@ -181,9 +184,10 @@ for released in "$REPO"/sql/opsmeter--*.sql; do
 			   AND (SELECT count(*) FROM opsmeter.events e JOIN opsmeter.rollup_days d
 			          ON d.workspace_id = e.workspace_id AND d.day = (e.ts AT TIME ZONE 'UTC')::date
 			         AND d.quarter_rows IS NOT NULL) =
-			       (SELECT sum(requests) FROM opsmeter.summary_quarters)")"
-		[[ "$(echo "$works" | tr '\n' ' ')" == "true false true t " ]] ||
-			fail "after the upgrade ($db): duplicate/new/pass/exact = $(echo "$works" | tr '\n' ' ')"
+			       (SELECT sum(requests) FROM opsmeter.summary_quarters)" -c "
+			SELECT count(*) FROM opsmeter_verify(now() - interval '400 days', now() + interval '1 day')")"
+		[[ "$(echo "$works" | tr '\n' ' ')" == "true false true t 0 " ]] ||
+			fail "after the upgrade ($db): duplicate/new/pass/exact/verify differences = $(echo "$works" | tr '\n' ' ')"
 	done
 
 	# 7: the upgrade while retention passes run beside it, as the worker's
@@ -208,6 +212,19 @@ for released in "$REPO"/sql/opsmeter--*.sql; do
 	grep -qv '^true$' "$WORK/passes-busy.out" && { cat "$WORK/passes-busy.out" >&2; fail "a pass beside the upgrade did not answer ok"; }
 	catalog "$busy" "$WORK/catalog.busy"
 	same "catalog of $FROM upgraded beside passes vs fresh $TO" "$WORK/catalog.fresh" "$WORK/catalog.busy"
+
+	# 8: names that differ only in case (allowed before 0.2.0) stop the
+	# upgrade with the names and the fix; after a rename it goes through.
+	clash="${PREFIX}_clash"
+	psql_db postgres -c "DROP DATABASE IF EXISTS $clash" -c "CREATE DATABASE $clash" >/dev/null
+	psql_db "$clash" -c "CREATE EXTENSION opsmeter VERSION '$FROM'" \
+		-c "SELECT opsmeter_create_workspace('Clash'), opsmeter_create_workspace('clash')" >/dev/null
+	psql_db "$clash" -c "ALTER EXTENSION opsmeter UPDATE TO '$TO'" >/dev/null 2>"$WORK/clash.err" &&
+		fail "the upgrade went through with workspaces 'Clash' and 'clash'"
+	grep -q "workspace names differ only in case: 'Clash', 'clash'" "$WORK/clash.err" ||
+		{ cat "$WORK/clash.err" >&2; fail "the case clash was not named"; }
+	psql_db "$clash" -c "UPDATE opsmeter.workspaces SET name = 'clash 2' WHERE name = 'clash'" \
+		-c "ALTER EXTENSION opsmeter UPDATE TO '$TO'" >/dev/null || fail "the upgrade after the rename"
 
 	echo "upgrade $FROM -> $TO: ok (catalog: $(wc -l <"$WORK/catalog.upgraded") facts equal;" \
 		"answers: $(wc -l <"$WORK/answers.after") lines equal; dump/restore equal; still ingests and rolls up;" \
