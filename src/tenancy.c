@@ -332,7 +332,8 @@ opsmeter_hold_workspace(WorkspaceRef *ws)
 
 	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
 	tuple.t_self = ws->row;
-	current = heap_fetch(rel, GetLatestSnapshot(), &tuple, &buf, false);
+	/* SnapshotSelf: gone only if its deleter (or updater) committed */
+	current = heap_fetch(rel, SnapshotSelf, &tuple, &buf, false);
 	if (current)
 		ReleaseBuffer(buf);
 	table_close(rel, AccessShareLock);
