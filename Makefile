@@ -11,6 +11,7 @@ OBJS = \
 	src/event.o \
 	src/ingest_jsonb.o \
 	src/ingest_ndjson.o \
+	src/ingest_otlp.o \
 	src/ingest.o \
 	src/pricing.o \
 	src/price_loader.o \
@@ -61,7 +62,7 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = -ljson-c
 
 # pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
-REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle verify
+REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle verify otlp
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.

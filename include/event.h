@@ -74,13 +74,16 @@ typedef enum EventOrigin
 {
 	ORIGIN_SINGLE,				/* opsmeter_ingest('{...}') */
 	ORIGIN_ELEMENT,				/* opsmeter_ingest('[...]'), 0-based index */
-	ORIGIN_LINE					/* opsmeter_ingest_ndjson, 1-based line */
+	ORIGIN_LINE,				/* opsmeter_ingest_ndjson, 1-based line */
+	ORIGIN_SPAN					/* opsmeter_ingest_otlp, 0-based span index */
 } EventOrigin;
 
 typedef struct EventLocation
 {
 	EventOrigin origin;
 	int			number;
+	int			resource;		/* ORIGIN_SPAN: resourceSpans[resource] */
+	int			scope;			/* ORIGIN_SPAN: .scopeSpans[scope].spans[number] */
 } EventLocation;
 
 typedef struct OpsEvent
@@ -133,6 +136,12 @@ extern int	opsmeter_event_jsonb_depth(JsonbContainer *container);
 /* 54000 when a container value (depth: 1 for {}) nests the event too deep. */
 extern void opsmeter_event_check_nesting(const OpsEvent *ev, const char *key, int len, int depth);
 extern void opsmeter_event_note_unknown_field(OpsEvent *ev, const char *key, int len);
+
+/* A timestamp a parser computed itself (OTLP nanoseconds); checked by finish. */
+extern void opsmeter_event_set_timestamp(OpsEvent *ev, TimestampTz ts);
+
+/* "resourceSpans[r].scopeSpans[s].spans[n]" of an ORIGIN_SPAN event. */
+extern char *opsmeter_event_span_path(const EventLocation *loc);
 extern void opsmeter_event_finish(OpsEvent *ev, const EventBounds *bounds);
 
 /* Limits (README "Limits"). */

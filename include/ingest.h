@@ -1,6 +1,6 @@
 /*
- * ingest.h — the pipeline both entry points (ingest_jsonb.c,
- * ingest_ndjson.c) share:
+ * ingest.h — the pipeline every entry point (ingest_jsonb.c,
+ * ingest_ndjson.c, ingest_otlp.c) shares:
  *   opsmeter_ingest_begin()   caller, workspace, rights, bounds  (before parsing)
  *   parser                    payload -> OpsEvent[] via event.h
  *   opsmeter_ingest_finish()  dedup -> price -> store -> budgets -> response
@@ -23,6 +23,8 @@ typedef struct IngestCall
 	EventBounds bounds;
 	bool		batch;			/* respond with the batch shape */
 	bool		by_line;		/* NDJSON: also answer with line numbers */
+	bool		by_span;		/* OTLP: also answer with span paths ... */
+	int			skipped_spans;	/* ... and the spans that were not GenAI calls */
 	OpsEvent   *events;
 	int			nevents;
 	BudgetFlags budget;			/* set by opsmeter_budget_account() */

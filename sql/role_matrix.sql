@@ -129,6 +129,7 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('write', 'opsmeter_ingest', $$SELECT opsmeter_ingest('{"externalRequestId": "m-act-1", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 10, "outputTokens": 1}')$$),
     ('write', 'opsmeter_ingest_ndjson', $$SELECT opsmeter_ingest_ndjson('{"externalRequestId": "m-act-2", "provider": "openai", "model": "gpt-4o-mini", "inputTokens": 10, "outputTokens": 1}')$$),
     ('write', 'opsmeter_ingest_demo', $$SELECT opsmeter_ingest_demo(5)$$),
+    ('write', 'opsmeter_ingest_otlp', $$SELECT opsmeter_ingest_otlp(('{"resourceSpans": [{"scopeSpans": [{"spans": [{"spanId": "01", "traceId": "02", "startTimeUnixNano": "' || ((extract(epoch FROM now()) * 1000000)::bigint * 1000) || '", "attributes": [{"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}}, {"key": "gen_ai.system", "value": {"stringValue": "openai"}}]}]}]}]}')::jsonb)$$),
     ('write', 'opsmeter_load_prices', format('SELECT opsmeter_load_prices(%L)', :'prices_file')),
     ('write', 'opsmeter_run_retention', $$SELECT opsmeter_run_retention()$$),
     ('write', 'opsmeter_set_retention', $$SELECT opsmeter_set_retention('20 days', '200 days')$$),
@@ -260,7 +261,7 @@ SELECT a.action,
                               'opsmeter_set_retention', 'opsmeter_set_budget', 'opsmeter_reprice',
                               'opsmeter_clear_demo_data(workspace)', 'opsmeter_clear_test_data(workspace)')
                  THEN '{owner,admin,superuser}'
-            WHEN a.action IN ('opsmeter_ingest', 'opsmeter_ingest_ndjson', 'opsmeter_ingest_demo')
+            WHEN a.action IN ('opsmeter_ingest', 'opsmeter_ingest_ndjson', 'opsmeter_ingest_demo', 'opsmeter_ingest_otlp')
                  THEN '{owner,admin,member,superuser}'
             WHEN a.action IN ('opsmeter.retention_runs', 'opsmeter.worker_status') THEN '{opsmeter_admin,superuser}'
             WHEN a.kind = 'table' THEN '{owner,admin,member,viewer,other_ws,nobody,opsmeter_admin,superuser}'

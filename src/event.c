@@ -111,7 +111,13 @@ opsmeter_event_init(OpsEvent *ev, EventOrigin origin, int number)
 	ev->environment = ENV_PROD;
 }
 
-/* " in element 3", " on line 4" or "" — for messages about an event. */
+char *
+opsmeter_event_span_path(const EventLocation *loc)
+{
+	return psprintf("resourceSpans[%d].scopeSpans[%d].spans[%d]", loc->resource, loc->scope, loc->number);
+}
+
+/* " in element 3", " on line 4", " in resourceSpans[0]..." or "" — for messages about an event. */
 static const char *
 event_location_text(const EventLocation *loc)
 {
@@ -121,6 +127,8 @@ event_location_text(const EventLocation *loc)
 			return psprintf(" in element %d", loc->number);
 		case ORIGIN_LINE:
 			return psprintf(" on line %d", loc->number);
+		case ORIGIN_SPAN:
+			return psprintf(" in %s", opsmeter_event_span_path(loc));
 		default:
 			return "";
 	}
@@ -601,6 +609,13 @@ opsmeter_event_check_nesting(const OpsEvent *ev, const char *key, int len, int d
 						quoted_excerpt(key, len), event_location_text(&ev->loc), OPSMETER_MAX_NESTING),
 				 errhint("An event and its metadata may nest at most %d levels of objects and arrays.",
 						 OPSMETER_MAX_NESTING)));
+}
+
+void
+opsmeter_event_set_timestamp(OpsEvent *ev, TimestampTz ts)
+{
+	ev->ts = ts;
+	ev->seen[F_TIMESTAMP] = true;
 }
 
 void

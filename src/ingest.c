@@ -220,6 +220,18 @@ batch_response(const IngestCall *call, int accepted)
 				put_int(&st, WJB_ELEM, call->events[i].loc.number);
 		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
 	}
+	if (call->by_span)
+	{
+		/* OTLP: the same, as the span paths errors use */
+		put_key(&st, "duplicateSpans");
+		pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+		for (int i = 0; i < call->nevents; i++)
+			if (call->events[i].duplicate)
+				put_string(&st, WJB_ELEM, opsmeter_event_span_path(&call->events[i].loc));
+		pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		put_key(&st, "skippedSpans");
+		put_int(&st, WJB_VALUE, call->skipped_spans);
+	}
 	put_key(&st, "duplicates");
 	put_int(&st, WJB_VALUE, duplicates);
 	put_key(&st, "unpriced");
@@ -240,6 +252,11 @@ batch_response(const IngestCall *call, int accepted)
 			{
 				put_key(&st, "line");
 				put_int(&st, WJB_VALUE, call->events[i].loc.number);
+			}
+			if (call->by_span)
+			{
+				put_key(&st, "span");
+				put_string(&st, WJB_VALUE, opsmeter_event_span_path(&call->events[i].loc));
 			}
 			put_key(&st, "warning");
 			put_string(&st, WJB_VALUE, lfirst(lc));

@@ -3203,3 +3203,11 @@ REVOKE ALL ON FUNCTION opsmeter._verify(bigint[], timestamptz, timestamptz) FROM
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_verify_impl(regrole, timestamptz, timestamptz, text) FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.workspace_audit_audit_id_seq', '');
+
+------------------------------------------------------------------------------
+-- OpenTelemetry GenAI spans (issue #17)
+------------------------------------------------------------------------------
+CREATE FUNCTION @extschema@.opsmeter_ingest_otlp(body jsonb) RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'opsmeter_ingest_otlp' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.opsmeter_ingest_otlp(jsonb) IS
+    'ingest an OTLP/JSON trace export: every GenAI span as one event (all-or-nothing), other spans skipped';
