@@ -101,6 +101,7 @@ bench:
 	bash test/bench/retention.sh
 	bash test/bench/views.sh
 	bash test/bench/tenants.sh
+	bash test/bench/sizing.sh
 
 # Every symbol opsmeter.so exports must start with opsmeter_, so that none
 # can collide with PostgreSQL's or another library's.  The exceptions are
