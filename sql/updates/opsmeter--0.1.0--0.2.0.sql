@@ -2880,7 +2880,7 @@ $$;
 -- Erases a workspace: its row, memberships and invitations, raw rows, dedup
 -- keys, both summary tiers, rollup days, pending corrections, spend
 -- counters and cleanup records; the statistics of the tables that held its
--- rows are gathered again, so no sampled value of it stays in pg_statistic.
+-- rows are gathered again, so not even its id stays in pg_statistic.
 -- Order matters (src/README.md, "workspace lifecycle"):
 --   1. its row is deleted first, so every ingest resolving it from now on
 --      sees the deletion when it takes the drop barrier (src/tenancy.c);
@@ -2921,30 +2921,21 @@ BEGIN
     WITH gone AS (DELETE FROM opsmeter.request_keys k WHERE k.workspace_id = ws RETURNING k.tableoid)
     SELECT count(*), held || coalesce(array_agg(DISTINCT g.tableoid::regclass), '{}') INTO n, held FROM gone g;
     erased := erased || jsonb_build_object('request_keys', n);
-    DELETE FROM opsmeter.summary_quarters q WHERE q.workspace_id = ws;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    erased := erased || jsonb_build_object('summary_quarters', n);
-    IF n > 0 THEN held := held || 'opsmeter.summary_quarters'::regclass; END IF;
-    DELETE FROM opsmeter.summaries s WHERE s.workspace_id = ws;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    erased := erased || jsonb_build_object('summaries', n);
-    IF n > 0 THEN held := held || 'opsmeter.summaries'::regclass; END IF;
-    DELETE FROM opsmeter.rollup_days d WHERE d.workspace_id = ws;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    erased := erased || jsonb_build_object('rollup_days', n);
-    DELETE FROM opsmeter.summary_adjustments a WHERE a.workspace_id = ws;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    erased := erased || jsonb_build_object('summary_adjustments', n);
-    IF n > 0 THEN held := held || 'opsmeter.summary_adjustments'::regclass; END IF;
-    DELETE FROM opsmeter.spend_counters c WHERE c.workspace_id = ws;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    erased := erased || jsonb_build_object('spend_counters', n);
-    DELETE FROM opsmeter.cleanup_audit c WHERE c.workspace_id = ws;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    erased := erased || jsonb_build_object('cleanup_audit', n);
+    -- every other table that holds rows of a workspace
+    FOREACH rel IN ARRAY ARRAY['opsmeter.summary_quarters', 'opsmeter.summaries', 'opsmeter.rollup_days',
+                               'opsmeter.summary_adjustments', 'opsmeter.spend_counters',
+                               'opsmeter.cleanup_audit']::regclass[] LOOP
+        EXECUTE format('DELETE FROM %s WHERE workspace_id = $1', rel) USING ws;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        erased := erased || jsonb_build_object((SELECT c.relname FROM pg_class c WHERE c.oid = rel), n);
+        IF n > 0 THEN
+            held := held || rel;
+        END IF;
+    END LOOP;
 
-    -- Sampled values (user ids, request ids) of the erased rows leave
-    -- pg_statistic: ANALYZE sees this transaction's deletions.
+    -- The workspace's id and its rows' times leave the samples in
+    -- pg_statistic (tenants' values collect none): ANALYZE sees this
+    -- transaction's deletions.
     FOREACH rel IN ARRAY held LOOP
         EXECUTE format('ANALYZE %s', rel);
     END LOOP;
