@@ -1,6 +1,7 @@
 /*
- * fuzz_ingest.c — fuzz driver for opsmeter's two ingest entry points,
- * opsmeter_ingest(jsonb) and opsmeter_ingest_ndjson(text), over libpq.
+ * fuzz_ingest.c — fuzz driver for opsmeter's ingest entry points,
+ * opsmeter_ingest(jsonb), opsmeter_ingest_ndjson(text) and
+ * opsmeter_ingest_otlp(jsonb), over libpq.
  *
  * Every case starts from valid events (SPEC §4) and is then, most of the
  * time, broken on purpose: field types swapped, fields dropped, duplicated
@@ -32,6 +33,20 @@
  *    (informational: README documents some differences).
  * At the end, SQL over opsmeter.events checks that the rows equal the
  * accepted count and that every stored row obeys SPEC §4 / README Limits.
+ *
+ * opsmeter_ingest_otlp (issue #17) gets a third of the cases: OTLP/JSON
+ * trace exports built as trees (resources, scopes, GenAI spans carrying
+ * the events above, skipped HTTP/database/tool spans), then broken like
+ * the others -- containers of the wrong type, attributes without a string
+ * key or an AnyValue, every AnyValue kind in every field, start and end
+ * times in every form, huge and deep attribute lists, thousands of spans,
+ * the batch and payload limits lowered for one call.  An oracle reads the
+ * tree as README "OpenTelemetry spans" says (see otlp_expect()) and the
+ * answer must match: received and skippedSpans, accepted, duplicates and
+ * duplicateSpans exactly where it can know them, and always consistent;
+ * every event of a clean export is read back field by field, metadata.otel
+ * included; a refused call must have stored no key of the case's own ids.
+ * The questions README leaves open are counted in the summary.
  *
  * Build: gcc -O2 -Wall -Wextra -I$(pg_config --includedir) fuzz_ingest.c -lpq
  * Run:   PGHOST=... PGPORT=... PGDATABASE=db ./fuzz_ingest -s 42 -n 5000
@@ -223,11 +238,11 @@ rng_below(Rng *r, uint64_t n)
 	return n ? rng_next(r) % n : 0;
 }
 
-/* Uniform in [lo, hi]. */
+/* Uniform in [lo, hi] (computed unsigned: hi - lo may not fit an int64). */
 static int64_t
 rng_range(Rng *r, int64_t lo, int64_t hi)
 {
-	return lo + (int64_t) rng_below(r, (uint64_t) (hi - lo) + 1);
+	return (int64_t) ((uint64_t) lo + rng_below(r, (uint64_t) hi - (uint64_t) lo + 1));
 }
 
 /* True with probability per_mille / 1000. */
@@ -396,7 +411,7 @@ random_text(Rng *r, Buf *b, int64_t nchars, Alphabet a)
 static void
 json_quote(Rng *r, Buf *out, const char *raw, size_t len)
 {
-	const unsigned char *p = (const unsigned char *) raw,
+	const unsigned char *p = (const unsigned char *) (raw ? raw : ""),
 			   *end = p + len;
 	/* escapes multiply a string's size up to 12 times: keep huge ones plain */
 	int			escape_rate = len < 100000 && rng_below(r, 4) == 0 ? (int) rng_below(r, 500) : 0;
@@ -1879,8 +1894,12 @@ mutate_text(Rng *r, Buf *b, bool ndjson)
 typedef enum Path
 {
 	PATH_JSONB,
-	PATH_NDJSON
+	PATH_NDJSON,
+	PATH_OTLP,
+	NUM_PATHS
 } Path;
+
+static const char *const path_names[NUM_PATHS] = {"jsonb", "ndjson", "otlp"};
 
 typedef enum Kind
 {
@@ -1913,7 +1932,10 @@ typedef struct Case
 	const char *gap_name;
 	Event	   *events;			/* clean: for read-back checks */
 	int			nev;
+	struct OtlpCase *ot;		/* PATH_OTLP: the body as a tree, and what it must do */
 } Case;
+
+static void otlp_case_free(struct OtlpCase *ot);
 
 static Kind
 pick_kind(Rng *r)
@@ -1939,7 +1961,7 @@ case_kind(uint64_t seed, long no, Kind *kind, Path *path)
 
 	rng_seed(&r, seed, (uint64_t) no);
 	*kind = pick_kind(&r);
-	*path = rng_chance(&r, 500) ? PATH_JSONB : PATH_NDJSON;
+	*path = (Path) rng_below(&r, NUM_PATHS);
 }
 
 /* Batch size: mostly small, sometimes at the limit or one beyond. */
@@ -1998,6 +2020,8 @@ case_free_events(Case *c)
 	free(c->events);
 	c->events = NULL;
 	c->nev = 0;
+	otlp_case_free(c->ot);
+	c->ot = NULL;
 }
 
 /* Clean case: valid events, sometimes with duplicate ids inside the call. */
@@ -2305,6 +2329,3667 @@ gen_special(Rng *r, const Ctx *ctx, Case *c)
 	}
 }
 
+/* ------------------------------------------------------------------------
+ * OTLP bodies: opsmeter_ingest_otlp(jsonb) (issue #17).
+ *
+ * An ExportTraceServiceRequest is held as a tree (resources, scopes, spans,
+ * attribute lists) in which any node may be replaced by raw JSON text, so
+ * a mutation knows what it broke.  otlp_expect() reads the tree the way
+ * README "OpenTelemetry spans" describes and says what the call must do:
+ * the GenAI spans (those naming a model), the skipped ones, each event's
+ * verdict by the rules of SPEC §4, the ids and so the duplicates.  Where
+ * README leaves a reading open (duplicate attribute keys, an empty value
+ * in a higher-priority attribute, a malformed AnyValue such as
+ * {"intValue": true}) the tree is read every way (Interp), and only what
+ * every reading agrees on is enforced; the rest is counted by reason in
+ * the summary.
+ */
+enum
+{
+	OA_OPS_ID, OA_RESPONSE_ID,
+	OA_OPS_PROVIDER, OA_PROVIDER_NAME, OA_SYSTEM,
+	OA_OPS_MODEL, OA_REQUEST_MODEL, OA_RESPONSE_MODEL,
+	OA_INPUT, OA_PROMPT, OA_OUTPUT, OA_COMPLETION, OA_CACHE_READ, OA_CACHE_READ_OLD, OA_REASONING,
+	OA_OPS_USER, OA_USER, OA_ENDUSER, OA_OPS_TENANT, OA_TENANT, OA_ENDPOINT, OA_PROMPT_VERSION,
+	OA_DATA_MODE, OA_OPS_ENV, OA_DEPLOY_ENV_NAME, OA_DEPLOY_ENV, OA_COST, OA_ERROR_TYPE,
+	OA_OPERATION, OA_SERVICE,
+	NUM_OA
+};
+
+static const char *const oa_names[NUM_OA] = {
+	"opsmeter.external_request_id", "gen_ai.response.id",
+	"opsmeter.provider", "gen_ai.provider.name", "gen_ai.system",
+	"opsmeter.model", "gen_ai.request.model", "gen_ai.response.model",
+	"gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.output_tokens",
+	"gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens",
+	"gen_ai.usage.cache_read_input_tokens", "opsmeter.reasoning_tokens",
+	"opsmeter.user_id", "user.id", "enduser.id", "opsmeter.tenant_id", "tenant.id",
+	"opsmeter.endpoint_tag", "opsmeter.prompt_version", "opsmeter.data_mode",
+	"opsmeter.environment", "deployment.environment.name", "deployment.environment",
+	"opsmeter.cost_usd", "error.type", "gen_ai.operation.name", "service.name",
+};
+
+/* README's table: each field from the first of its attributes, then the resource's. */
+typedef struct OtSource
+{
+	int			field;
+	bool		resource;
+	int			n;
+	int			attrs[3];
+} OtSource;
+
+static const OtSource ot_sources[] = {
+	{F_ID, false, 2, {OA_OPS_ID, OA_RESPONSE_ID}},
+	{F_PROVIDER, false, 3, {OA_OPS_PROVIDER, OA_PROVIDER_NAME, OA_SYSTEM}},
+	{F_MODEL, false, 3, {OA_OPS_MODEL, OA_REQUEST_MODEL, OA_RESPONSE_MODEL}},
+	{F_INPUT, false, 2, {OA_INPUT, OA_PROMPT}},
+	{F_OUTPUT, false, 2, {OA_OUTPUT, OA_COMPLETION}},
+	{F_CACHED, false, 2, {OA_CACHE_READ, OA_CACHE_READ_OLD}},
+	{F_REASONING, false, 1, {OA_REASONING}},
+	{F_COST, false, 1, {OA_COST}},
+	{F_ERROR_CODE, false, 1, {OA_ERROR_TYPE}},
+	{F_USER_ID, true, 3, {OA_OPS_USER, OA_USER, OA_ENDUSER}},
+	{F_TENANT_ID, true, 2, {OA_OPS_TENANT, OA_TENANT}},
+	{F_ENDPOINT_TAG, true, 1, {OA_ENDPOINT}},
+	{F_PROMPT_VERSION, true, 1, {OA_PROMPT_VERSION}},
+	{F_DATA_MODE, true, 1, {OA_DATA_MODE}},
+	{F_ENVIRONMENT, true, 3, {OA_OPS_ENV, OA_DEPLOY_ENV_NAME, OA_DEPLOY_ENV}},
+};
+
+#define NUM_OT_SOURCES ((int) (sizeof(ot_sources) / sizeof(ot_sources[0])))
+
+static const OtSource *
+ot_source(int field)
+{
+	for (int i = 0; i < NUM_OT_SOURCES; i++)
+		if (ot_sources[i].field == field)
+			return &ot_sources[i];
+	return NULL;
+}
+
+static int
+oa_lookup(const char *s, size_t len)
+{
+	for (int a = 0; a < NUM_OA; a++)
+		if (strlen(oa_names[a]) == len && memcmp(oa_names[a], s, len) == 0)
+			return a;
+	return -1;
+}
+
+/* What an attribute's "value" is, as far as the reading goes. */
+typedef enum AvClass
+{
+	AVC_STRING,					/* {"stringValue": "..."}: s */
+	AVC_BYTES,					/* {"bytesValue": "..."}: s, a string or not */
+	AVC_INT,					/* {"intValue": "12"} or {"intValue": 12}: ival */
+	AVC_INTSTR,					/* {"intValue": "abc"}: s, not an integer */
+	AVC_NUM,					/* {"doubleValue": 1.5}, {"intValue": 1e3}: vt, vc */
+	AVC_BOOL,
+	AVC_ARRAY,
+	AVC_KVLIST,
+	AVC_EMPTY,					/* {}: no value */
+	AVC_WEIRD,					/* {"intValue": true}, {"stringValue": 5}: malformed */
+	AVC_MULTI,					/* several members: a broken oneof */
+	AVC_JNULL,					/* "value": null */
+	AVC_NONE,					/* no "value" member */
+	AVC_NOT_OBJECT				/* "value": "x", 1, [], true */
+} AvClass;
+
+#define OK_UNKNOWN (-1)			/* a key opsmeter does not read */
+#define OK_BAD_KEY (-2)			/* "key" missing or not a string */
+#define OK_NOT_OBJECT (-3)		/* the element is not an object */
+
+typedef struct OAttr
+{
+	int			known;			/* OA_* of the decoded key, or OK_* */
+	Buf			key;			/* JSON text of "key"'s value (len 0: no "key") */
+	Buf			val;			/* JSON text of "value"'s value (len 0: no "value") */
+	Buf			raw;			/* OK_NOT_OBJECT: the element's JSON text */
+	AvClass		cls;
+	Buf			s;				/* AVC_STRING, AVC_BYTES, AVC_INTSTR: the string */
+	int64_t		ival;			/* AVC_INT; AVC_NUM when vt is V_VALID */
+	Verdict		vt,
+				vc;				/* AVC_NUM: as a token count, as a costUsd */
+} OAttr;
+
+/* An array member (attributes, resourceSpans, scopeSpans, spans). */
+typedef enum ListMode
+{
+	LM_ARRAY,
+	LM_ABSENT,
+	LM_NULL,
+	LM_RAW						/* raw JSON text that is not an array */
+} ListMode;
+
+typedef struct AttrList
+{
+	ListMode	mode;
+	Buf			raw;
+	OAttr	   *a;
+	int			n,
+				cap;
+	Buf			flood;			/* more elements: unknown keys, AnyValue objects */
+	long		nflood;
+} AttrList;
+
+typedef enum TimeClass
+{
+	TC_ABSENT,					/* absent or null */
+	TC_OK,						/* a positive int64: the *_ns value */
+	TC_BAD,						/* not a start time by any reading */
+	TC_ODD						/* a form README does not settle (12.0, "0", "abc" as an end) */
+} TimeClass;
+
+typedef struct OSpan
+{
+	Buf			raw;			/* len > 0: the element, not an object */
+	Buf			pre;			/* members before the real ones (jsonb keeps the last) */
+	Buf			trace_json,
+				sid_json,
+				name_json;		/* JSON text of the values; len 0: absent */
+	bool		trace_str,
+				sid_str,
+				name_str;		/* ... that are strings: */
+	Buf			trace,
+				sid,
+				name;			/* their text */
+	Buf			start_json,
+				end_json;
+	TimeClass	start_cls,
+				end_cls;
+	int64_t		start_ns,
+				end_ns;
+	Buf			status_json;	/* len 0: absent */
+	AttrList	attrs;
+	Buf			extra;			/* members after the real ones, of other keys */
+	int			ev;				/* clean: the event it carries, else -1 */
+} OSpan;
+
+typedef struct OScope
+{
+	Buf			raw;
+	Buf			pre;
+	Buf			scope_json;		/* "scope" member (len 0: absent) */
+	ListMode	mode;			/* of "spans" */
+	Buf			spans_raw;
+	OSpan	   *sp;
+	int			n,
+				cap;
+	Buf			flood;			/* more spans after these: minimal, not GenAI */
+	long		nflood;
+	Buf			extra;
+} OScope;
+
+typedef enum ResMode
+{
+	RM_OBJECT,
+	RM_ABSENT,
+	RM_NULL,
+	RM_RAW
+} ResMode;
+
+typedef struct OResource
+{
+	Buf			raw;
+	Buf			pre;
+	ResMode		res_mode;		/* of "resource" */
+	Buf			res_raw;
+	AttrList	attrs;			/* resource.attributes */
+	Buf			res_extra;		/* more members of "resource" */
+	ListMode	mode;			/* of "scopeSpans" */
+	Buf			scopes_raw;
+	OScope	   *sc;
+	int			n,
+				cap;
+	Buf			extra;
+} OResource;
+
+typedef struct OBody
+{
+	Buf			raw;			/* len > 0: the root, not an object */
+	ListMode	mode;			/* of "resourceSpans" */
+	Buf			rs_raw;
+	OResource  *rs;
+	int			n,
+				cap;
+	Buf			extra;
+} OBody;
+
+static void *
+grow(void *p, int *cap, int need, size_t elem)
+{
+	if (need > *cap)
+	{
+		int			c = *cap ? *cap : 4;
+
+		while (c < need)
+			c *= 2;
+		p = realloc(p, (size_t) c * elem);
+		if (p == NULL)
+		{
+			fprintf(stderr, "fuzz_ingest: out of memory\n");
+			exit(2);
+		}
+		memset((char *) p + (size_t) *cap * elem, 0, (size_t) (c - *cap) * elem);
+		*cap = c;
+	}
+	return p;
+}
+
+static void
+oattr_free(OAttr *o)
+{
+	buf_free(&o->key);
+	buf_free(&o->val);
+	buf_free(&o->raw);
+	buf_free(&o->s);
+}
+
+static void
+al_free(AttrList *l)
+{
+	for (int i = 0; i < l->n; i++)
+		oattr_free(&l->a[i]);
+	free(l->a);
+	buf_free(&l->raw);
+	buf_free(&l->flood);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+ospan_free(OSpan *s)
+{
+	Buf		   *bufs[] = {&s->raw, &s->pre, &s->trace_json, &s->sid_json, &s->name_json, &s->trace, &s->sid,
+	&s->name, &s->start_json, &s->end_json, &s->status_json, &s->extra};
+
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		buf_free(bufs[i]);
+	al_free(&s->attrs);
+}
+
+static void
+oscope_free(OScope *s)
+{
+	for (int i = 0; i < s->n; i++)
+		ospan_free(&s->sp[i]);
+	free(s->sp);
+	buf_free(&s->raw);
+	buf_free(&s->pre);
+	buf_free(&s->scope_json);
+	buf_free(&s->spans_raw);
+	buf_free(&s->flood);
+	buf_free(&s->extra);
+}
+
+static void
+oresource_free(OResource *r)
+{
+	for (int i = 0; i < r->n; i++)
+		oscope_free(&r->sc[i]);
+	free(r->sc);
+	buf_free(&r->raw);
+	buf_free(&r->pre);
+	buf_free(&r->res_raw);
+	al_free(&r->attrs);
+	buf_free(&r->res_extra);
+	buf_free(&r->scopes_raw);
+	buf_free(&r->extra);
+}
+
+static void
+obody_free(OBody *b)
+{
+	for (int i = 0; i < b->n; i++)
+		oresource_free(&b->rs[i]);
+	free(b->rs);
+	buf_free(&b->raw);
+	buf_free(&b->rs_raw);
+	buf_free(&b->extra);
+	memset(b, 0, sizeof(*b));
+}
+
+static OAttr *
+al_push(AttrList *l)
+{
+	OAttr	   *o;
+
+	l->a = grow(l->a, &l->cap, l->n + 1, sizeof(OAttr));
+	o = &l->a[l->n++];
+	memset(o, 0, sizeof(*o));
+	o->known = OK_UNKNOWN;
+	o->cls = AVC_NONE;
+	return o;
+}
+
+/* Inserts a fresh attribute at position "at". */
+static OAttr *
+al_insert(AttrList *l, int at)
+{
+	OAttr		t;
+
+	al_push(l);
+	t = l->a[l->n - 1];
+	memmove(&l->a[at + 1], &l->a[at], sizeof(OAttr) * (size_t) (l->n - 1 - at));
+	l->a[at] = t;
+	return &l->a[at];
+}
+
+static OSpan *
+scope_push(OScope *s)
+{
+	OSpan	   *sp;
+
+	s->sp = grow(s->sp, &s->cap, s->n + 1, sizeof(OSpan));
+	sp = &s->sp[s->n++];
+	memset(sp, 0, sizeof(*sp));
+	sp->ev = -1;
+	sp->attrs.mode = LM_ARRAY;
+	return sp;
+}
+
+static OScope *
+resource_push(OResource *r)
+{
+	OScope	   *s;
+
+	r->sc = grow(r->sc, &r->cap, r->n + 1, sizeof(OScope));
+	s = &r->sc[r->n++];
+	memset(s, 0, sizeof(*s));
+	s->mode = LM_ARRAY;
+	return s;
+}
+
+static OResource *
+body_push(OBody *b)
+{
+	OResource  *r;
+
+	b->rs = grow(b->rs, &b->cap, b->n + 1, sizeof(OResource));
+	r = &b->rs[b->n++];
+	memset(r, 0, sizeof(*r));
+	r->res_mode = RM_OBJECT;
+	r->attrs.mode = LM_ARRAY;
+	r->mode = LM_ARRAY;
+	return r;
+}
+
+/* Sets an attribute's key: a known name is sometimes written with \u escapes. */
+static void
+oattr_set_key(Rng *r, OAttr *o, const char *name, size_t len)
+{
+	int			a = oa_lookup(name, len);
+
+	buf_reset(&o->key);
+	if (a < 0 || rng_chance(r, 40))
+		json_quote(r, &o->key, name, len);
+	else
+	{
+		buf_char(&o->key, '"');
+		buf_add(&o->key, name, len);
+		buf_char(&o->key, '"');
+	}
+	o->known = a >= 0 ? a : OK_UNKNOWN;
+}
+
+static void
+oattr_set_known(Rng *r, OAttr *o, int a)
+{
+	oattr_set_key(r, o, oa_names[a], strlen(oa_names[a]));
+}
+
+/* The value as {"stringValue": s} (or, for bytes, {"bytesValue": s}). */
+static void
+av_string(Rng *r, OAttr *o, const char *s, size_t len, bool bytes)
+{
+	buf_reset(&o->val);
+	buf_str(&o->val, bytes ? "{\"bytesValue\":" : "{\"stringValue\":");
+	json_quote(r, &o->val, s, len);
+	buf_char(&o->val, '}');
+	buf_reset(&o->s);
+	buf_add(&o->s, s, len);
+	o->cls = bytes ? AVC_BYTES : AVC_STRING;
+}
+
+/*
+ * An integer as OTLP/JSON writes it (intValue as a decimal string), or as
+ * a JSON number, or as an integral doubleValue (1200.0 is 1200, as in JSON).
+ */
+static void
+av_int(Rng *r, OAttr *o, int64_t v)
+{
+	buf_reset(&o->val);
+	switch (rng_below(r, 20))
+	{
+		case 0:
+			buf_fmt(&o->val, "{\"doubleValue\":%" PRId64 "}", v);
+			break;
+		case 1:
+			buf_fmt(&o->val, "{\"doubleValue\":%" PRId64 ".0}", v);
+			break;
+		case 2:
+		case 3:
+		case 4:
+		case 5:
+			buf_fmt(&o->val, "{\"intValue\":%" PRId64 "}", v);
+			break;
+		default:
+			buf_fmt(&o->val, "{\"intValue\":\"%" PRId64 "\"}", v);
+	}
+	o->cls = AVC_INT;
+	o->ival = v;
+}
+
+/* Number texts of num_cases[] that jsonb takes at all (not 1e100000). */
+static int
+num_case_pick(Rng *r)
+{
+	int			n = (int) (sizeof(num_cases) / sizeof(num_cases[0]));
+	int			i;
+
+	do
+		i = (int) rng_below(r, (uint64_t) n);
+	while (strstr(num_cases[i].text, "e100000") || strstr(num_cases[i].text, "e-100000"));
+	return i;
+}
+
+static void
+av_num(Rng *r, OAttr *o, int nc)
+{
+	buf_reset(&o->val);
+	buf_fmt(&o->val, "{\"%s\":%s}", rng_chance(r, 500) ? "doubleValue" : "intValue", num_cases[nc].text);
+	o->cls = AVC_NUM;
+	o->vt = num_cases[nc].tokens;
+	o->vc = num_cases[nc].cost;
+	o->ival = o->vt == V_VALID ? (int64_t) strtod(num_cases[nc].text, NULL) : 0;
+}
+
+/* Parses an OTLP/JSON int64 string the way any decimal reading would. */
+static bool
+parse_decimal_int64(const char *s, size_t len, int64_t *out)
+{
+	size_t		i = 0;
+	bool		neg = false;
+	uint64_t	acc = 0;
+
+	if (len > 0 && (s[0] == '-' || s[0] == '+'))
+	{
+		neg = s[0] == '-';
+		i++;
+	}
+	if (i >= len)
+		return false;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (acc > (UINT64_MAX - (uint64_t) (s[i] - '0')) / 10)
+			return false;
+		acc = acc * 10 + (uint64_t) (s[i] - '0');
+	}
+	if (neg ? acc > (uint64_t) INT64_MAX + 1 : acc > (uint64_t) INT64_MAX)
+		return false;
+	*out = neg ? (int64_t) (0 - acc) : (int64_t) acc;
+	return true;
+}
+
+/* {"intValue": "<text>"}: an integer, or a string that is not one. */
+static void
+av_int_text(Rng *r, OAttr *o, const char *text)
+{
+	int64_t		v;
+
+	buf_reset(&o->val);
+	buf_str(&o->val, "{\"intValue\":");
+	json_quote(r, &o->val, text, strlen(text));
+	buf_char(&o->val, '}');
+	if (parse_decimal_int64(text, strlen(text), &v))
+	{
+		o->cls = AVC_INT;
+		o->ival = v;
+	}
+	else
+	{
+		o->cls = AVC_INTSTR;
+		buf_set(&o->s, text);
+	}
+}
+
+/* A nested AnyValue "levels" deep, kvlistValue or arrayValue at each; the outermost's class. */
+static AvClass
+av_nested(Rng *r, Buf *out, int levels)
+{
+	Buf			close = {0};
+	AvClass		outer = AVC_INT;
+
+	for (int i = 0; i < levels; i++)
+	{
+		bool		kv = rng_chance(r, 500);
+
+		if (i == 0)
+			outer = kv ? AVC_KVLIST : AVC_ARRAY;
+		if (kv)
+		{
+			buf_str(out, "{\"kvlistValue\":{\"values\":[{\"key\":\"k\",\"value\":");
+			buf_str(&close, "}]}}");
+		}
+		else
+		{
+			buf_str(out, "{\"arrayValue\":{\"values\":[");
+			buf_str(&close, " ]}}");	/* 4 bytes, as the other unit */
+		}
+	}
+	buf_str(out, "{\"intValue\":\"1\"}");
+	/* close in reverse, unit by unit (units are 4 bytes each) */
+	for (size_t i = close.len; i >= 4; i -= 4)
+		buf_add(out, close.p + i - 4, 4);
+	buf_free(&close);
+	return outer;
+}
+
+/*
+ * A random AnyValue (or a "value" that is not one).  "field" (F_*, or -1)
+ * leans the choice towards the forms that field could take; strings stay
+ * below max_len characters.
+ */
+static void
+av_random(Rng *r, OAttr *o, int field, int64_t max_len)
+{
+	bool		numeric = field >= 0 && (is_token_field(field) || field == F_COST);
+	int			which = (int) rng_below(r, 16);
+
+	if (numeric && which < 4)
+		which = rng_chance(r, 500) ? 4 : 5;
+	buf_reset(&o->val);
+	switch (which)
+	{
+		case 0:
+		case 1:
+			{
+				static const char *const texts[] = {"120", "", "abc", "gpt-4o", "openai", "prod", "production",
+				"real", "test", "0", "-1", "true", "null", "{}", " 7", "STATUS_CODE_ERROR"};
+				Buf			raw = {0};
+
+				int64_t		n = PICK(r, ((const int64_t[]) {1, 20, 100, 129, 201, 257, 3000, 100000}));
+
+				if (rng_chance(r, 600))
+					buf_str(&raw, PICK(r, texts));
+				else
+					random_text(r, &raw, n < max_len ? n : max_len, rng_chance(r, 500) ? ALPHA_UNICODE : ALPHA_ANY);
+				av_string(r, o, raw.p ? raw.p : "", raw.len, false);
+				buf_free(&raw);
+			}
+			break;
+		case 2:
+			av_string(r, o, "b3BlbmFp", 8, true);
+			break;
+		case 3:
+			o->cls = AVC_BOOL;
+			buf_str(&o->val, rng_chance(r, 500) ? "{\"boolValue\":true}" : "{\"boolValue\":false}");
+			break;
+		case 4:
+			{
+				static const int64_t ints[] = {0, 1, 7, 120, 5000, 1000000000, 1000000000000000LL,
+					1000000000000001LL, -1, INT64_MAX, INT64_MIN, 2147483647, 2147483648LL};
+
+				av_int(r, o, PICK(r, ints));
+			}
+			break;
+		case 5:
+			av_num(r, o, num_case_pick(r));
+			break;
+		case 6:
+			av_int_text(r, o, PICK(r, ((const char *[]) {"12.5", "abc", "", "1e3", " 7", "7 ", "0x10", "+7", "007",
+														   "-0", "99999999999999999999", "9223372036854775808",
+														   "-9223372036854775809", "1,000", "٣"})));
+			break;
+		case 7:
+			o->cls = AVC_ARRAY;
+			if (rng_chance(r, 200))
+				o->cls = av_nested(r, &o->val, (int) PICK(r, ((const int64_t[]) {2, 10, 63, 64, 200})));
+			else
+				buf_str(&o->val, PICK(r, ((const char *[]) {"{\"arrayValue\":{\"values\":[{\"intValue\":\"5\"}]}}",
+															  "{\"arrayValue\":{}}", "{\"arrayValue\":null}",
+															  "{\"arrayValue\":{\"values\":[]}}"})));
+			break;
+		case 8:
+			o->cls = AVC_KVLIST;
+			buf_str(&o->val, PICK(r, ((const char *[]) {"{\"kvlistValue\":{\"values\":[{\"key\":\"a\",\"value\":{\"intValue\":\"5\"}}]}}",
+														  "{\"kvlistValue\":{}}", "{\"kvlistValue\":[]}"})));
+			break;
+		case 9:
+			o->cls = AVC_EMPTY;
+			buf_str(&o->val, "{}");
+			break;
+		case 10:
+		case 11:
+			o->cls = AVC_WEIRD;
+			buf_str(&o->val, PICK(r, ((const char *[]) {"{\"intValue\":true}", "{\"intValue\":null}", "{\"intValue\":[1]}",
+														  "{\"intValue\":{\"v\":1}}", "{\"stringValue\":5}",
+														  "{\"stringValue\":null}", "{\"stringValue\":[\"a\"]}",
+														  "{\"doubleValue\":\"1.5\"}", "{\"doubleValue\":\"NaN\"}",
+														  "{\"doubleValue\":true}", "{\"boolValue\":\"true\"}",
+														  "{\"boolValue\":1}", "{\"bytesValue\":1}",
+														  "{\"unknownValue\":1}", "{\"StringValue\":\"x\"}"})));
+			break;
+		case 12:
+			o->cls = AVC_MULTI;
+			buf_str(&o->val, PICK(r, ((const char *[]) {"{\"stringValue\":\"a\",\"intValue\":\"1\"}",
+														  "{\"intValue\":\"1\",\"doubleValue\":2.5}",
+														  "{\"boolValue\":true,\"stringValue\":\"x\"}",
+														  "{\"intValue\":true,\"boolValue\":true}",
+														  "{\"arrayValue\":{},\"kvlistValue\":{}}"})));
+			break;
+		case 13:
+			o->cls = AVC_NOT_OBJECT;
+			buf_str(&o->val, PICK(r, ((const char *[]) {"\"gpt-4o\"", "120", "[]", "true", "[{\"stringValue\":\"x\"}]",
+														  "1.5", "\"\""})));
+			break;
+		case 14:
+			o->cls = AVC_JNULL;
+			buf_str(&o->val, "null");
+			break;
+		default:
+			o->cls = AVC_NONE;	/* no "value" member */
+			break;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Serialising the tree.
+ */
+static void
+oattr_serialize(const OAttr *o, Buf *out)
+{
+	if (o->known == OK_NOT_OBJECT)
+	{
+		buf_add(out, o->raw.p, o->raw.len);
+		return;
+	}
+	buf_char(out, '{');
+	if (o->key.len)
+	{
+		buf_str(out, "\"key\":");
+		buf_add(out, o->key.p, o->key.len);
+	}
+	if (o->val.len)
+	{
+		if (o->key.len)
+			buf_char(out, ',');
+		buf_str(out, "\"value\":");
+		buf_add(out, o->val.p, o->val.len);
+	}
+	buf_char(out, '}');
+}
+
+/* Appends ,"key":value (without the comma for the first member). */
+static void
+member_text(Buf *out, bool *first, const char *key, const char *val, size_t len)
+{
+	if (!*first)
+		buf_char(out, ',');
+	*first = false;
+	buf_fmt(out, "\"%s\":", key);
+	buf_add(out, val, len);
+}
+
+static void
+list_member(Buf *out, bool *first, const char *key, ListMode mode, const Buf *raw)
+{
+	if (mode == LM_ABSENT)
+		return;
+	if (mode == LM_NULL)
+		member_text(out, first, key, "null", 4);
+	else if (mode == LM_RAW)
+		member_text(out, first, key, raw->p, raw->len);
+	else
+		member_text(out, first, key, "[", 1);	/* the caller adds the elements and "]" */
+}
+
+static void
+al_serialize(const AttrList *l, Buf *out, bool *first)
+{
+	list_member(out, first, "attributes", l->mode, &l->raw);
+	if (l->mode != LM_ARRAY)
+		return;
+	for (int i = 0; i < l->n; i++)
+	{
+		if (i > 0)
+			buf_char(out, ',');
+		oattr_serialize(&l->a[i], out);
+	}
+	if (l->flood.len)
+	{
+		if (l->n > 0)
+			buf_char(out, ',');
+		buf_add(out, l->flood.p, l->flood.len);
+	}
+	buf_char(out, ']');
+}
+
+static void
+extra_members(Buf *out, bool *first, const Buf *extra)
+{
+	if (extra->len == 0)
+		return;
+	if (!*first)
+		buf_char(out, ',');
+	*first = false;
+	buf_add(out, extra->p, extra->len);
+}
+
+/*
+ * A member written before the real one of the same key ("pre") is dropped
+ * by jsonb, which keeps the last; it is written only when that real one is.
+ */
+static bool
+pre_shadowed(const Buf *pre, const char *key, bool present)
+{
+	size_t		n = strlen(key);
+
+	return pre->len > n + 2 && pre->p[0] == '"' && memcmp(pre->p + 1, key, n) == 0 && pre->p[n + 1] == '"' && present;
+}
+
+static void
+ospan_serialize(const OSpan *s, Buf *out)
+{
+	bool		first = true;
+
+	if (s->raw.len)
+	{
+		buf_add(out, s->raw.p, s->raw.len);
+		return;
+	}
+	buf_char(out, '{');
+	if (pre_shadowed(&s->pre, "attributes", s->attrs.mode != LM_ABSENT) ||
+		pre_shadowed(&s->pre, "startTimeUnixNano", s->start_json.len > 0) ||
+		pre_shadowed(&s->pre, "traceId", s->trace_json.len > 0) ||
+		pre_shadowed(&s->pre, "spanId", s->sid_json.len > 0))
+		extra_members(out, &first, &s->pre);
+	if (s->trace_json.len)
+		member_text(out, &first, "traceId", s->trace_json.p, s->trace_json.len);
+	if (s->sid_json.len)
+		member_text(out, &first, "spanId", s->sid_json.p, s->sid_json.len);
+	if (s->name_json.len)
+		member_text(out, &first, "name", s->name_json.p, s->name_json.len);
+	if (s->start_json.len)
+		member_text(out, &first, "startTimeUnixNano", s->start_json.p, s->start_json.len);
+	if (s->end_json.len)
+		member_text(out, &first, "endTimeUnixNano", s->end_json.p, s->end_json.len);
+	if (s->status_json.len)
+		member_text(out, &first, "status", s->status_json.p, s->status_json.len);
+	al_serialize(&s->attrs, out, &first);
+	extra_members(out, &first, &s->extra);
+	buf_char(out, '}');
+}
+
+static void
+oscope_serialize(const OScope *s, Buf *out)
+{
+	bool		first = true;
+
+	if (s->raw.len)
+	{
+		buf_add(out, s->raw.p, s->raw.len);
+		return;
+	}
+	buf_char(out, '{');
+	if (pre_shadowed(&s->pre, "spans", s->mode != LM_ABSENT))
+		extra_members(out, &first, &s->pre);
+	if (s->scope_json.len)
+		member_text(out, &first, "scope", s->scope_json.p, s->scope_json.len);
+	list_member(out, &first, "spans", s->mode, &s->spans_raw);
+	if (s->mode == LM_ARRAY)
+	{
+		for (int i = 0; i < s->n; i++)
+		{
+			if (i > 0)
+				buf_char(out, ',');
+			ospan_serialize(&s->sp[i], out);
+		}
+		if (s->flood.len)
+		{
+			if (s->n > 0)
+				buf_char(out, ',');
+			buf_add(out, s->flood.p, s->flood.len);
+		}
+		buf_char(out, ']');
+	}
+	extra_members(out, &first, &s->extra);
+	buf_char(out, '}');
+}
+
+static void
+oresource_serialize(const OResource *r, Buf *out)
+{
+	bool		first = true;
+
+	if (r->raw.len)
+	{
+		buf_add(out, r->raw.p, r->raw.len);
+		return;
+	}
+	buf_char(out, '{');
+	if (pre_shadowed(&r->pre, "scopeSpans", r->mode != LM_ABSENT) ||
+		pre_shadowed(&r->pre, "resource", r->res_mode != RM_ABSENT))
+		extra_members(out, &first, &r->pre);
+	if (r->res_mode == RM_NULL)
+		member_text(out, &first, "resource", "null", 4);
+	else if (r->res_mode == RM_RAW)
+		member_text(out, &first, "resource", r->res_raw.p, r->res_raw.len);
+	else if (r->res_mode == RM_OBJECT)
+	{
+		bool		rfirst = true;
+
+		member_text(out, &first, "resource", "{", 1);
+		al_serialize(&r->attrs, out, &rfirst);
+		extra_members(out, &rfirst, &r->res_extra);
+		buf_char(out, '}');
+	}
+	list_member(out, &first, "scopeSpans", r->mode, &r->scopes_raw);
+	if (r->mode == LM_ARRAY)
+	{
+		for (int i = 0; i < r->n; i++)
+		{
+			if (i > 0)
+				buf_char(out, ',');
+			oscope_serialize(&r->sc[i], out);
+		}
+		buf_char(out, ']');
+	}
+	extra_members(out, &first, &r->extra);
+	buf_char(out, '}');
+}
+
+static void
+obody_serialize(const OBody *b, Buf *out)
+{
+	bool		first = true;
+
+	buf_reset(out);
+	if (b->raw.len)
+	{
+		buf_add(out, b->raw.p, b->raw.len);
+		return;
+	}
+	buf_char(out, '{');
+	list_member(out, &first, "resourceSpans", b->mode, &b->rs_raw);
+	if (b->mode == LM_ARRAY)
+	{
+		for (int i = 0; i < b->n; i++)
+		{
+			if (i > 0)
+				buf_str(out, i % 7 == 3 ? ",\n" : ",");
+			oresource_serialize(&b->rs[i], out);
+		}
+		buf_char(out, ']');
+	}
+	extra_members(out, &first, &b->extra);
+	buf_char(out, '}');
+}
+
+/* "resourceSpans[r].scopeSpans[s].spans[n]", as errors and duplicateSpans name a span. */
+static void
+span_path(Buf *out, int r, int s, int n)
+{
+	buf_fmt(out, "resourceSpans[%d].scopeSpans[%d].spans[%d]", r, s, n);
+}
+
+/* ------------------------------------------------------------------------
+ * The oracle.
+ */
+typedef struct Interp
+{
+	bool		last_wins;		/* of duplicate attribute keys, the last counts */
+	bool		skip_empty;		/* an empty value (null, {}, "") passes to the next source */
+	bool		strict_types;	/* a malformed AnyValue is refused, not read as absent */
+} Interp;
+
+/* Why a verdict is unsure (for the summary). */
+enum
+{
+	R_DUP_KEY, R_EMPTY, R_TYPES,	/* the three Interp axes */
+	R_META, R_TIME_EDGE, R_TIME_FORM, R_END_FORM, R_ENV_CASE, R_NUMBER, R_ONEOF, R_LAX_SHAPE,
+	R_TEXT, R_DEEP, R_LIMIT_ORDER,
+	NUM_REASONS
+};
+
+#define RB(x) (1 << (x))
+
+static const char *const reason_names[NUM_REASONS] = {
+	"duplicate attribute keys: first or last wins",
+	"an empty value (null, {}, \"\") in a higher-priority attribute",
+	"a malformed AnyValue ({\"intValue\": true}, intValue \"abc\", bytesValue)",
+	"metadata.otel over 8192 bytes (long traceId, spanId, service, operation, responseModel)",
+	"startTimeUnixNano at an edge of the retention window",
+	"startTimeUnixNano in a form README does not settle (12.0, \"+1\", \" 1\")",
+	"endTimeUnixNano not a time (0, negative, garbage): ignored or refused",
+	"an environment synonym in other letter case (PRODUCTION, Stage)",
+	"a number at the edge of a field's rules",
+	"an AnyValue with several members",
+	"a non-object value where no field reads it",
+	"a text mutation",
+	"nesting deeper than the jsonb parser's stack",
+	"the batch limit and another refusal in one body",
+};
+
+static bool
+av_empty(const OAttr *o, const Interp *in, int field)
+{
+	switch (o->cls)
+	{
+		case AVC_JNULL:
+		case AVC_EMPTY:
+			return true;
+		case AVC_WEIRD:
+			return !in->strict_types;
+		case AVC_STRING:
+			return o->s.len == 0 && field >= 0 && is_string_field(field) && !is_required(field);
+		default:
+			return false;
+	}
+}
+
+/* The occurrence of each known attribute that counts, under "in". */
+static void
+list_resolve(const AttrList *l, const Interp *in, const OAttr **res)
+{
+	for (int a = 0; a < NUM_OA; a++)
+		res[a] = NULL;
+	if (l->mode != LM_ARRAY)
+		return;
+	for (int i = 0; i < l->n; i++)
+	{
+		const OAttr *o = &l->a[i];
+
+		if (o->known < 0 || o->cls == AVC_NONE)
+			continue;
+		if (res[o->known] == NULL || in->last_wins)
+			res[o->known] = o;
+	}
+}
+
+/*
+ * The shape of an attribute list: *always, whatever reads it; *if_read,
+ * when a GenAI span reads it (a known attribute's value not an object).
+ */
+static void
+list_shape(const AttrList *l, const OAttr *const *res, Verdict *always, Verdict *if_read, int *why)
+{
+	*always = *if_read = V_VALID;
+	if (l->mode == LM_RAW)
+	{
+		*always = V_INVALID;
+		return;
+	}
+	if (l->mode != LM_ARRAY)
+		return;
+	for (int i = 0; i < l->n; i++)
+	{
+		const OAttr *o = &l->a[i];
+
+		if (o->known == OK_NOT_OBJECT || o->known == OK_BAD_KEY)
+			*always = V_INVALID;
+		else if (o->cls == AVC_NOT_OBJECT)
+		{
+			if (o->known >= 0 && res[o->known] == o)
+				*if_read = V_INVALID;
+			else
+			{
+				*always = worse(*always, V_UNSURE);
+				*why |= RB(R_LAX_SHAPE);
+			}
+		}
+	}
+}
+
+static bool
+span_is_genai(const OAttr *const *a, const Interp *in)
+{
+	static const int keys[] = {OA_OPS_MODEL, OA_REQUEST_MODEL, OA_RESPONSE_MODEL};
+
+	for (int k = 0; k < 3; k++)
+		if (a[keys[k]] && !(in->skip_empty && av_empty(a[keys[k]], in, F_MODEL)))
+			return true;
+	return false;
+}
+
+static const OAttr *
+field_attr(int field, const OAttr *const *span, const OAttr *const *res, const Interp *in)
+{
+	const OtSource *src = ot_source(field);
+
+	for (int pass = 0; pass < (src->resource ? 2 : 1); pass++)
+		for (int k = 0; k < src->n; k++)
+		{
+			const OAttr *o = (pass ? res : span)[src->attrs[k]];
+
+			if (o == NULL || (in->skip_empty && av_empty(o, in, field)))
+				continue;
+			return o;
+		}
+	return NULL;
+}
+
+typedef enum FvKind
+{
+	FV_ABSENT,
+	FV_STRING,
+	FV_NUMBER,
+	FV_OTHER,					/* bool, array, object, or refused as malformed */
+	FV_UNSURE
+} FvKind;
+
+static FvKind
+field_value(const OAttr *o, const Interp *in, int *why)
+{
+	if (o == NULL)
+		return FV_ABSENT;
+	switch (o->cls)
+	{
+		case AVC_STRING:
+			return FV_STRING;
+		case AVC_BYTES:
+		case AVC_INTSTR:
+			return in->strict_types ? FV_OTHER : FV_STRING;
+		case AVC_INT:
+		case AVC_NUM:
+			return FV_NUMBER;
+		case AVC_EMPTY:
+		case AVC_JNULL:
+		case AVC_NONE:
+			return FV_ABSENT;
+		case AVC_WEIRD:
+			return in->strict_types ? FV_OTHER : FV_ABSENT;
+		case AVC_MULTI:
+			*why |= RB(R_ONEOF);
+			return FV_UNSURE;
+		default:
+			return FV_OTHER;
+	}
+}
+
+/* A string field's verdict. */
+static Verdict
+check_string(const OAttr *o, int f, const Interp *in, int *why)
+{
+	switch (field_value(o, in, why))
+	{
+		case FV_ABSENT:
+			return is_required(f) ? V_INVALID : V_VALID;
+		case FV_STRING:
+			{
+				int64_t		n = utf8_chars(o->s.p ? o->s.p : "", o->s.len);
+
+				if (n == 0)
+					return is_required(f) ? V_INVALID : V_VALID;
+				return n <= max_chars[f] ? V_VALID : V_INVALID;
+			}
+		case FV_UNSURE:
+			return V_UNSURE;
+		default:
+			return V_INVALID;
+	}
+}
+
+/* A token count's verdict; its value into *v when known. */
+static Verdict
+check_tokens(const OAttr *o, const Interp *in, int *why, bool *present, bool *known, int64_t *v)
+{
+	*present = false;
+	*known = true;
+	*v = 0;
+	switch (field_value(o, in, why))
+	{
+		case FV_ABSENT:
+			return V_VALID;
+		case FV_NUMBER:
+			*present = true;
+			if (o->cls == AVC_INT)
+			{
+				*v = o->ival;
+				return o->ival >= 0 && o->ival <= 1000000000000000LL ? V_VALID : V_INVALID;
+			}
+			if (o->vt == V_VALID)
+			{
+				*v = o->ival;
+				return o->ival <= 1000000000000000LL ? V_VALID : V_INVALID;
+			}
+			*known = false;
+			if (o->vt == V_UNSURE)
+				*why |= RB(R_NUMBER);
+			return o->vt;
+		case FV_UNSURE:
+			*present = true;
+			*known = false;
+			return V_UNSURE;
+		default:
+			return V_INVALID;
+	}
+}
+
+static bool
+ascii_caseeq(const char *a, size_t alen, const char *b)
+{
+	if (alen != strlen(b))
+		return false;
+	for (size_t i = 0; i < alen; i++)
+	{
+		char		x = a[i],
+					y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (char) (x - 'A' + 'a');
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static bool
+str_eq(const Buf *s, const char *lit)
+{
+	return s->len == strlen(lit) && memcmp(s->p, lit, s->len) == 0;
+}
+
+/* Byte length of s clipped to at most "limit" bytes on a character boundary. */
+static size_t
+utf8_clip(const char *s, size_t len, size_t limit)
+{
+	size_t		n;
+
+	if (len <= limit)
+		return len;
+	n = limit;
+	while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* A span's start must lie within the raw retention and at most 5 minutes ahead. */
+static Verdict
+check_window(int64_t ns, time_t now, int *why)
+{
+	int64_t		t = ns / 1000000000;
+	int64_t		oldest = (int64_t) now - 30 * 86400;
+
+	if (t >= oldest + 60 && t <= (int64_t) now + 240)
+		return V_VALID;
+	if (t < oldest - 60 || t > (int64_t) now + 360)
+		return V_INVALID;
+	*why |= RB(R_TIME_EDGE);
+	return V_UNSURE;
+}
+
+typedef struct SpanOut
+{
+	bool		genai;
+	Verdict		shape;			/* of the span, GenAI or not */
+	Verdict		v;				/* GenAI: of the event */
+	int			why;
+	Buf			id;				/* GenAI, not invalid: its externalRequestId ... */
+	bool		id_known;		/* ... when known */
+} SpanOut;
+
+static void
+span_eval(const OSpan *sp, const OAttr *const *ra, const Interp *in, time_t now, SpanOut *out)
+{
+	const OAttr *a[NUM_OA];
+	Verdict		always,
+				if_read,
+				v = V_VALID;
+	int			why = 0;
+	static const int strings[] = {F_PROVIDER, F_MODEL, F_ERROR_CODE, F_PROMPT_VERSION, F_ENDPOINT_TAG,
+	F_USER_ID, F_TENANT_ID};
+	static const int tokens[] = {F_INPUT, F_OUTPUT, F_CACHED, F_REASONING};
+	bool		present[4],
+				known[4];
+	int64_t		val[4];
+
+	out->genai = false;
+	out->shape = V_VALID;
+	out->v = V_VALID;
+	out->why = 0;
+	out->id_known = false;
+	buf_reset(&out->id);
+	if (sp->raw.len || sp->attrs.mode == LM_RAW)
+	{
+		out->shape = V_INVALID;
+		return;
+	}
+	list_resolve(&sp->attrs, in, a);
+	list_shape(&sp->attrs, a, &always, &if_read, &why);
+	out->genai = span_is_genai(a, in);
+	if (!out->genai)
+	{
+		/* a skipped span: README skips it, the code still checks its values' shape */
+		if (if_read != V_VALID)
+			why |= RB(R_LAX_SHAPE);
+		out->shape = worse(always, if_read == V_VALID ? V_VALID : V_UNSURE);
+		out->why = why;
+		return;
+	}
+	out->shape = worse(always, if_read);
+
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		v = worse(v, check_string(field_attr(strings[i], a, ra, in), strings[i], in, &why));
+
+	/* externalRequestId: an attribute, else <traceId>-<spanId> */
+	{
+		const OAttr *o = field_attr(F_ID, a, ra, in);
+
+		switch (field_value(o, in, &why))
+		{
+			case FV_STRING:
+				if (o->s.len == 0 || utf8_chars(o->s.p, o->s.len) > 128)
+					v = V_INVALID;
+				else
+				{
+					buf_add(&out->id, o->s.p, o->s.len);
+					out->id_known = true;
+				}
+				break;
+			case FV_ABSENT:
+				if (sp->trace_str && sp->sid_str)
+				{
+					buf_add(&out->id, sp->trace.p ? sp->trace.p : "", sp->trace.len);
+					buf_char(&out->id, '-');
+					buf_add(&out->id, sp->sid.p ? sp->sid.p : "", sp->sid.len);
+					if (utf8_chars(out->id.p, out->id.len) > 128)
+						v = V_INVALID;
+					else
+						out->id_known = true;
+				}
+				else
+					v = V_INVALID;
+				break;
+			case FV_UNSURE:
+				v = worse(v, V_UNSURE);
+				break;
+			default:
+				v = V_INVALID;
+		}
+	}
+
+	for (int i = 0; i < 4; i++)
+		v = worse(v, check_tokens(field_attr(tokens[i], a, ra, in), in, &why, &present[i], &known[i], &val[i]));
+	for (int part = 2; part <= 3; part++)
+	{
+		int			whole = part - 2;
+
+		if (!present[part])
+			continue;
+		if (known[part] && known[whole])
+		{
+			if (val[part] > val[whole])
+				v = V_INVALID;
+		}
+		else
+			v = worse(v, V_UNSURE);
+	}
+
+	/* costUsd */
+	{
+		const OAttr *o = field_attr(F_COST, a, ra, in);
+
+		switch (field_value(o, in, &why))
+		{
+			case FV_ABSENT:
+				break;
+			case FV_NUMBER:
+				if (o->cls == AVC_INT)
+					v = worse(v, o->ival >= 0 && o->ival <= 1000000000 ? V_VALID : V_INVALID);
+				else
+				{
+					if (o->vc == V_UNSURE)
+						why |= RB(R_NUMBER);
+					v = worse(v, o->vc);
+				}
+				break;
+			case FV_UNSURE:
+				v = worse(v, V_UNSURE);
+				break;
+			default:
+				v = V_INVALID;
+		}
+	}
+
+	/* dataMode and environment: labels (and, for environment, OpenTelemetry's names) */
+	for (int k = 0; k < 2; k++)
+	{
+		int			f = k == 0 ? F_DATA_MODE : F_ENVIRONMENT;
+		const OAttr *o = field_attr(f, a, ra, in);
+
+		switch (field_value(o, in, &why))
+		{
+			case FV_ABSENT:
+				break;
+			case FV_STRING:
+				if (f == F_DATA_MODE)
+					v = worse(v, str_eq(&o->s, "real") || str_eq(&o->s, "test") || str_eq(&o->s, "demo")
+							  ? V_VALID : V_INVALID);
+				else if (str_eq(&o->s, "prod") || str_eq(&o->s, "staging") || str_eq(&o->s, "dev") ||
+						 str_eq(&o->s, "production") || str_eq(&o->s, "development") || str_eq(&o->s, "stage"))
+					;
+				else if (ascii_caseeq(o->s.p, o->s.len, "production") ||
+						 ascii_caseeq(o->s.p, o->s.len, "development") ||
+						 ascii_caseeq(o->s.p, o->s.len, "stage"))
+				{
+					why |= RB(R_ENV_CASE);
+					v = worse(v, V_UNSURE);
+				}
+				else
+					v = V_INVALID;
+				break;
+			case FV_UNSURE:
+				v = worse(v, V_UNSURE);
+				break;
+			default:
+				v = V_INVALID;
+		}
+	}
+
+	/* the start is the event's timestamp; the end gives latencyMs */
+	switch (sp->start_cls)
+	{
+		case TC_OK:
+			v = worse(v, check_window(sp->start_ns, now, &why));
+			break;
+		case TC_ODD:
+			why |= RB(R_TIME_FORM);
+			v = worse(v, V_UNSURE);
+			break;
+		default:
+			v = V_INVALID;
+	}
+	if (sp->end_cls == TC_ODD)
+	{
+		why |= RB(R_END_FORM);
+		v = worse(v, V_UNSURE);
+	}
+	else if (sp->end_cls == TC_OK && sp->start_cls == TC_OK)
+	{
+		if (sp->end_ns < sp->start_ns)
+			v = V_INVALID;
+		else
+		{
+			int64_t		took = sp->end_ns - sp->start_ns;
+			int64_t		ms = took / 1000000 + (took % 1000000 >= 500000 ? 1 : 0);
+
+			if (ms > 2147483647)
+				v = V_INVALID;
+		}
+	}
+
+	/* metadata.otel: ids, the name cut to 200 bytes, operation, responseModel, service */
+	{
+		size_t		bytes = 0;
+		const OAttr *op = a[OA_OPERATION],
+				   *rm = a[OA_RESPONSE_MODEL],
+				   *svc = ra[OA_SERVICE];
+		int			ignore = 0;
+
+		if (sp->trace_str)
+			bytes += sp->trace.len;
+		if (sp->sid_str)
+			bytes += sp->sid.len;
+		if (sp->name_str)
+			bytes += utf8_clip(sp->name.p ? sp->name.p : "", sp->name.len, 200);
+		if (op && field_value(op, in, &ignore) == FV_STRING)
+			bytes += op->s.len;
+		if (rm && field_value(rm, in, &ignore) == FV_STRING)
+			bytes += rm->s.len;
+		if (svc && field_value(svc, in, &ignore) == FV_STRING)
+			bytes += svc->s.len;
+		if (bytes > 7000)
+		{
+			why |= RB(R_META);
+			v = worse(v, V_UNSURE);
+		}
+	}
+	out->v = v;
+	out->why = why;
+}
+
+/* A set of strings (ids within one call). */
+typedef struct StrSet
+{
+	char	  **slot;
+	size_t		cap,
+				n;
+} StrSet;
+
+static uint64_t
+fnv1a(const char *s, size_t len)
+{
+	uint64_t	h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char) s[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* Adds s; false when it was there already. */
+static bool
+strset_add(StrSet *set, const char *s, size_t len)
+{
+	size_t		i;
+
+	if (set->n * 2 >= set->cap)
+	{
+		StrSet		bigger = {0};
+
+		bigger.cap = set->cap ? set->cap * 2 : 64;
+		bigger.slot = calloc(bigger.cap, sizeof(char *));
+		if (bigger.slot == NULL)
+			exit(2);
+		for (size_t k = 0; k < set->cap; k++)
+			if (set->slot[k])
+			{
+				i = fnv1a(set->slot[k], strlen(set->slot[k])) & (bigger.cap - 1);
+				while (bigger.slot[i])
+					i = (i + 1) & (bigger.cap - 1);
+				bigger.slot[i] = set->slot[k];
+				bigger.n++;
+			}
+		free(set->slot);
+		*set = bigger;
+	}
+	i = fnv1a(s, len) & (set->cap - 1);
+	while (set->slot[i])
+	{
+		if (strlen(set->slot[i]) == len && memcmp(set->slot[i], s, len) == 0)
+			return false;
+		i = (i + 1) & (set->cap - 1);
+	}
+	set->slot[i] = xmalloc(len + 1);
+	memcpy(set->slot[i], s, len);
+	set->slot[i][len] = '\0';
+	set->n++;
+	return true;
+}
+
+static void
+strset_free(StrSet *set)
+{
+	for (size_t k = 0; k < set->cap; k++)
+		free(set->slot[k]);
+	free(set->slot);
+	memset(set, 0, sizeof(*set));
+}
+
+typedef enum Outcome
+{
+	OUT_OK,
+	OUT_FAIL,
+	OUT_UNSURE
+} Outcome;
+
+typedef struct BodyOut
+{
+	Outcome		outcome;
+	const char *sqlstate;		/* OUT_FAIL: the refusal, when determined */
+	long		genai,
+				skipped;
+	int			why;
+	bool		ids_known;		/* every GenAI span's id known and the case's own */
+	long		dups;			/* ... then the duplicates inside the call */
+	Buf			dup_paths;		/* jsonb text of duplicateSpans */
+	Buf			all_paths;		/* the same for a resend: every GenAI span */
+} BodyOut;
+
+/* The prefixes the case's own ids begin with. */
+typedef struct Tags
+{
+	char		id[48];			/* events' ids: "fz<seed>-<case>-" */
+	char		trace[24];		/* traceIds, and so "<traceId>-<spanId>" ids */
+} Tags;
+
+static bool
+has_tag(const Tags *t, const Buf *id)
+{
+	size_t		a = strlen(t->id),
+				b = strlen(t->trace);
+
+	return (id->len >= a && memcmp(id->p, t->id, a) == 0) || (id->len >= b && memcmp(id->p, t->trace, b) == 0);
+}
+
+static void
+path_list_add(Buf *list, int r, int s, int n)
+{
+	buf_str(list, list->len > 1 ? ", \"" : "\"");
+	span_path(list, r, s, n);
+	buf_char(list, '"');
+}
+
+/* Reads the whole body under one interpretation, in the server's order. */
+static void
+body_eval(const OBody *b, const Interp *in, time_t now, int max_batch, const Tags *tags, BodyOut *o)
+{
+	bool		unsure = false;
+	StrSet		ids = {0};
+	SpanOut		so = {0};
+	const OAttr *ra[NUM_OA];
+	const OAttr *none[NUM_OA] = {0};
+
+	o->outcome = OUT_OK;
+	o->sqlstate = NULL;
+	o->genai = o->skipped = o->dups = 0;
+	o->why = 0;
+	o->ids_known = true;
+	buf_set(&o->dup_paths, "[");
+	buf_set(&o->all_paths, "[");
+
+#define FAIL(state) do { o->outcome = OUT_FAIL; o->sqlstate = unsure ? NULL : (state); goto done; } while (0)
+	if (b->raw.len || b->mode == LM_RAW)
+		FAIL("22023");
+	if (b->mode != LM_ARRAY)
+		goto done;
+	for (int r = 0; r < b->n; r++)
+	{
+		const OResource *R = &b->rs[r];
+		Verdict		always = V_VALID,
+					if_read = V_VALID;
+		bool		reads = false;
+
+		if (R->raw.len || R->res_mode == RM_RAW)
+			FAIL("22023");
+		if (R->res_mode == RM_OBJECT)
+		{
+			if (R->attrs.mode == LM_RAW)
+				FAIL("22023");
+			list_resolve(&R->attrs, in, ra);
+			list_shape(&R->attrs, ra, &always, &if_read, &o->why);
+		}
+		else
+			memcpy(ra, none, sizeof(ra));
+		/* does a GenAI span read this resource? */
+		if (R->mode == LM_ARRAY)
+			for (int s = 0; s < R->n && !reads; s++)
+				if (!R->sc[s].raw.len && R->sc[s].mode == LM_ARRAY)
+					for (int n = 0; n < R->sc[s].n && !reads; n++)
+					{
+						const OSpan *sp = &R->sc[s].sp[n];
+						const OAttr *a[NUM_OA];
+
+						if (sp->raw.len || sp->attrs.mode != LM_ARRAY)
+							continue;
+						list_resolve(&sp->attrs, in, a);
+						reads = span_is_genai(a, in);
+					}
+		if (always == V_INVALID)
+			FAIL("22023");
+		if (always == V_UNSURE)
+			unsure = true;
+		if (if_read == V_INVALID)
+		{
+			if (reads)
+				FAIL("22023");
+			unsure = true;
+			o->why |= RB(R_LAX_SHAPE);
+		}
+		if (R->mode == LM_RAW)
+			FAIL("22023");
+		if (R->mode != LM_ARRAY)
+			continue;
+		for (int s = 0; s < R->n; s++)
+		{
+			const OScope *S = &R->sc[s];
+
+			if (S->raw.len || S->mode == LM_RAW)
+				FAIL("22023");
+			if (S->mode != LM_ARRAY)
+				continue;
+			for (int n = 0; n < S->n; n++)
+			{
+				span_eval(&S->sp[n], ra, in, now, &so);
+				o->why |= so.why;
+				if (so.shape == V_INVALID)
+					FAIL("22023");
+				if (so.shape == V_UNSURE)
+					unsure = true;
+				if (!so.genai)
+				{
+					o->skipped++;
+					continue;
+				}
+				if (++o->genai > max_batch)
+				{
+					if (unsure)
+						o->why |= RB(R_LIMIT_ORDER);
+					FAIL("54000");
+				}
+				path_list_add(&o->all_paths, r, s, n);
+				if (so.v == V_INVALID)
+					FAIL("22023");
+				if (so.v == V_UNSURE)
+					unsure = true;
+				if (!so.id_known || !has_tag(tags, &so.id))
+					o->ids_known = false;
+				else if (!strset_add(&ids, so.id.p, so.id.len))
+				{
+					o->dups++;
+					path_list_add(&o->dup_paths, r, s, n);
+				}
+			}
+			o->skipped += S->nflood;
+		}
+	}
+done:
+#undef FAIL
+	if (o->outcome == OUT_OK && unsure)
+		o->outcome = OUT_UNSURE;
+	buf_char(&o->dup_paths, ']');
+	buf_char(&o->all_paths, ']');
+	buf_free(&so.id);
+	strset_free(&ids);
+}
+
+/* Span objects in the body's arrays: received + skippedSpans of any success. */
+static long
+body_span_count(const OBody *b)
+{
+	long		n = 0;
+
+	if (b->raw.len || b->mode != LM_ARRAY)
+		return 0;
+	for (int r = 0; r < b->n; r++)
+		if (!b->rs[r].raw.len && b->rs[r].mode == LM_ARRAY)
+			for (int s = 0; s < b->rs[r].n; s++)
+				if (!b->rs[r].sc[s].raw.len && b->rs[r].sc[s].mode == LM_ARRAY)
+					n += b->rs[r].sc[s].n + b->rs[r].sc[s].nflood;
+	return n;
+}
+
+static bool
+same_outcome(const BodyOut *x, const BodyOut *y)
+{
+	if (x->outcome != y->outcome)
+		return false;
+	if (x->outcome == OUT_FAIL)
+		return (x->sqlstate == NULL) == (y->sqlstate == NULL) &&
+			(x->sqlstate == NULL || strcmp(x->sqlstate, y->sqlstate) == 0);
+	if (x->outcome == OUT_UNSURE)
+		return true;
+	return x->genai == y->genai && x->skipped == y->skipped && x->ids_known == y->ids_known &&
+		(!x->ids_known || (x->dups == y->dups && strcmp(x->dup_paths.p, y->dup_paths.p) == 0));
+}
+
+/* What the server must do with the body, over every interpretation. */
+typedef struct OtExpect
+{
+	Verdict		verdict;
+	const char *sqlstate;		/* V_INVALID: the refusal, when determined */
+	bool		counts_known;	/* V_VALID: received and skippedSpans are ... */
+	long		genai,
+				skipped;
+	bool		ids_known;		/* ... and the duplicates too */
+	long		dups;
+	Buf			dup_paths,
+				all_paths;
+	int			why;			/* R_* behind an unsure verdict */
+} OtExpect;
+
+static void
+otlp_expect(const OBody *b, time_t now, int max_batch, const Tags *tags, OtExpect *e)
+{
+	BodyOut		out[8];
+	bool		all_same = true,
+				all_fail = true,
+				all_ok = true,
+				same_counts = true;
+
+	memset(out, 0, sizeof(out));
+	for (int i = 0; i < 8; i++)
+	{
+		Interp		in = {(i & 1) != 0, (i & 2) != 0, (i & 4) != 0};
+
+		body_eval(b, &in, now, max_batch, tags, &out[i]);
+		e->why |= out[i].why;
+		if (!same_outcome(&out[i], &out[0]))
+			all_same = false;
+		if (out[i].outcome != OUT_FAIL)
+			all_fail = false;
+		if (out[i].outcome != OUT_OK)
+			all_ok = false;
+		else if (out[i].genai != out[0].genai || out[i].skipped != out[0].skipped)
+			same_counts = false;
+	}
+	/* an axis matters when flipping it alone changes the outcome */
+	for (int axis = 0; axis < 3; axis++)
+		for (int i = 0; i < 8; i++)
+			if (!(i & (1 << axis)) && !same_outcome(&out[i], &out[i | (1 << axis)]))
+				e->why |= RB(axis);
+	e->sqlstate = NULL;
+	e->counts_known = e->ids_known = false;
+	buf_set(&e->dup_paths, "[]");
+	buf_set(&e->all_paths, "[]");
+	if (all_ok)
+	{
+		/* accepted whichever way it is read; the counts and ids where all agree */
+		e->verdict = V_VALID;
+		e->counts_known = same_counts;
+		e->genai = out[0].genai;
+		e->skipped = out[0].skipped;
+		e->ids_known = all_same && out[0].ids_known;
+		e->dups = out[0].dups;
+		buf_set(&e->dup_paths, out[0].dup_paths.p);
+		if (same_counts && all_same)
+			buf_set(&e->all_paths, out[0].all_paths.p);
+	}
+	else if (all_fail)
+	{
+		e->verdict = V_INVALID;
+		e->sqlstate = all_same ? out[0].sqlstate : NULL;
+	}
+	else
+		e->verdict = V_UNSURE;
+	for (int i = 0; i < 8; i++)
+	{
+		buf_free(&out[i].dup_paths);
+		buf_free(&out[i].all_paths);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * OTLP cases.
+ */
+typedef struct OtlpCase
+{
+	OBody		body;
+	Tags		tags;
+	OtExpect	e;
+	long		total_spans;	/* span objects: received + skippedSpans of any success; -1 unknown */
+	long		gen_genai,		/* clean: what the generator built */
+				gen_skipped,
+				gen_dups;
+	bool		tree_sent;		/* the payload is the tree as serialised (no text mutation) */
+	bool		parser_unsure;	/* nesting the jsonb parser may refuse (54001) */
+	Buf			setup;			/* SQL run before the call, in its transaction */
+	int			payload_limit;	/* 1: opsmeter.max_payload_bytes one byte below the body's size; 2: at it */
+	char		driver_error[160];	/* the oracle disagrees with the generator */
+} OtlpCase;
+
+static void
+otlp_case_free(OtlpCase *ot)
+{
+	if (ot == NULL)
+		return;
+	obody_free(&ot->body);
+	buf_free(&ot->e.dup_paths);
+	buf_free(&ot->e.all_paths);
+	buf_free(&ot->setup);
+	free(ot);
+}
+
+static void
+hex_text(Rng *r, Buf *out, int digits)
+{
+	for (int i = 0; i < digits; i++)
+		buf_char(out, "0123456789abcdef"[rng_below(r, 16)]);
+}
+
+/* The UTC instant of Unix nanoseconds, as read_back() compares timestamps. */
+static void
+ns_utc(int64_t ns, Buf *out)
+{
+	time_t		t = (time_t) (ns / 1000000000);
+	struct tm	tm;
+	char		s[64];
+
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tm);
+	buf_reset(out);
+	buf_fmt(out, "%s.%06d+00", s, (int) ((ns % 1000000000) / 1000));
+}
+
+/* Unix nanoseconds as OTLP/JSON writes them (a string), or as a JSON number. */
+static void
+ns_json(Rng *r, Buf *out, int64_t ns)
+{
+	buf_reset(out);
+	if (ns % 1000 == 0 && rng_chance(r, 50))
+		buf_fmt(out, "%" PRId64 "e3", ns / 1000);
+	else if (rng_chance(r, 200))
+		buf_fmt(out, "%" PRId64, ns);
+	else
+		buf_fmt(out, "\"%" PRId64 "\"", ns);
+}
+
+/* A start well inside the window: 2 minutes to 29 days ago. */
+static int64_t
+valid_start_ns(Rng *r, const Ctx *ctx)
+{
+	int64_t		t = (int64_t) ctx->now - rng_range(r, 120, 29 * 86400);
+	int64_t		frac = rng_range(r, 0, 999999999);
+
+	if (rng_chance(r, 300))
+		frac -= frac % 1000;	/* microseconds, as JavaScript exporters send */
+	return t * 1000000000 + frac;
+}
+
+/* JSON text of a string, escaped plainly (for expected values sent to SQL). */
+static void
+json_plain(Buf *out, const char *s, size_t len)
+{
+	buf_char(out, '"');
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\')
+		{
+			buf_char(out, '\\');
+			buf_char(out, (char) c);
+		}
+		else if (c < 0x20)
+			buf_fmt(out, "\\u%04x", c);
+		else
+			buf_char(out, (char) c);
+	}
+	buf_char(out, '"');
+}
+
+static void
+attr_string(Rng *r, AttrList *l, int a, const char *s, size_t len)
+{
+	OAttr	   *o = al_push(l);
+
+	oattr_set_known(r, o, a);
+	av_string(r, o, s, len, false);
+}
+
+static void
+attr_unknown(Rng *r, AttrList *l, const char *name, int kind)
+{
+	OAttr	   *o = al_push(l);
+
+	oattr_set_key(r, o, name, strlen(name));
+	switch (kind)
+	{
+		case 0:
+			{
+				Buf			raw = {0};
+
+				random_text(r, &raw, rng_range(r, 1, 30), rng_chance(r, 700) ? ALPHA_IDENT : ALPHA_UNICODE);
+				av_string(r, o, raw.p, raw.len, false);
+				buf_free(&raw);
+			}
+			break;
+		case 1:
+			av_int(r, o, rng_range(r, 0, 100000));
+			break;
+		default:
+			av_random(r, o, -1, 300);
+			if (o->cls == AVC_NOT_OBJECT)
+				av_int(r, o, 1);	/* README does not say what a non-object value of an unknown key does */
+	}
+}
+
+/* A value of any AnyValue kind for an attribute no field will read. */
+static void
+attr_distractor(Rng *r, AttrList *l, int a)
+{
+	OAttr	   *o = al_push(l);
+
+	oattr_set_known(r, o, a);
+	do
+		av_random(r, o, -1, 300);
+	while (o->cls == AVC_NOT_OBJECT);
+}
+
+static void
+shuffle_attrs(Rng *r, AttrList *l)
+{
+	for (int i = l->n - 1; i > 0; i--)
+	{
+		int			j = (int) rng_below(r, (uint64_t) i + 1);
+		OAttr		t = l->a[i];
+
+		l->a[i] = l->a[j];
+		l->a[j] = t;
+	}
+}
+
+static const char *const env_names[][2] = {{"prod", "production"}, {"staging", "stage"}, {"dev", "development"}};
+
+/* An environment label as a span would say it: the label or OpenTelemetry's name. */
+static const char *
+env_text(Rng *r, const char *label)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(label, env_names[i][0]) == 0)
+			return env_names[i][rng_chance(r, 500) ? 0 : 1];
+	return label;
+}
+
+/* The fields a service sets once, which may come from the resource. */
+static const int resource_fields[] = {F_USER_ID, F_TENANT_ID, F_ENDPOINT_TAG, F_PROMPT_VERSION, F_DATA_MODE,
+F_ENVIRONMENT};
+
+#define NUM_RESOURCE_FIELDS ((int) (sizeof(resource_fields) / sizeof(resource_fields[0])))
+
+typedef struct ResVals
+{
+	bool		set[NUM_KNOWN_FIELDS];
+	Buf			v[NUM_KNOWN_FIELDS];	/* as stored (environment: the label) */
+} ResVals;
+
+/* A valid value of field f, as stored, into raw. */
+static void
+resource_value(Rng *r, int f, Buf *raw)
+{
+	if (f == F_DATA_MODE)
+		buf_set(raw, PICK(r, data_modes));
+	else if (f == F_ENVIRONMENT)
+		buf_set(raw, PICK(r, environments));
+	else
+		valid_string(r, f, raw);
+}
+
+/* Adds field f's value under one of its attribute names, sometimes with a lower-priority decoy. */
+static void
+emit_string_field(Rng *r, AttrList *l, int f, const char *raw, size_t len, bool lean)
+{
+	const OtSource *src = ot_source(f);
+	int			k = (int) rng_below(r, (uint64_t) src->n);
+
+	if (f == F_ENVIRONMENT)
+		raw = env_text(r, raw), len = strlen(raw);
+	attr_string(r, l, src->attrs[k], raw, len);
+	if (!lean && k + 1 < src->n && rng_chance(r, 150))
+		attr_distractor(r, l, src->attrs[k + 1 + (int) rng_below(r, (uint64_t) (src->n - k - 1))]);
+}
+
+static void
+emit_int_field(Rng *r, AttrList *l, int f, int64_t v, bool lean)
+{
+	const OtSource *src = ot_source(f);
+	int			k = (int) rng_below(r, (uint64_t) src->n);
+	OAttr	   *o = al_push(l);
+
+	oattr_set_known(r, o, src->attrs[k]);
+	av_int(r, o, v);
+	if (!lean && k + 1 < src->n && rng_chance(r, 150))
+		attr_distractor(r, l, src->attrs[k + 1]);
+}
+
+static void
+resource_build(Rng *r, OResource *R, ResVals *rv, bool lean)
+{
+	static const char *const services[] = {"checkout", "support-bot", "search", "agent-runner", "billing"};
+
+	memset(rv, 0, sizeof(*rv));
+	switch (rng_below(r, 25))
+	{
+		case 0:
+			R->res_mode = RM_ABSENT;
+			return;
+		case 1:
+			R->res_mode = RM_NULL;
+			return;
+		case 2:
+			R->attrs.mode = PICK(r, ((const ListMode[]) {LM_ABSENT, LM_NULL, LM_ARRAY}));
+			return;
+		default:
+			break;
+	}
+	if (rng_chance(r, 750))
+	{
+		Buf			svc = {0};
+
+		if (rng_chance(r, 700))
+			buf_str(&svc, PICK(r, services));
+		else
+			random_text(r, &svc, rng_chance(r, 100) ? rng_range(r, 200, 1500) : rng_range(r, 1, 30), ALPHA_UNICODE);
+		attr_string(r, &R->attrs, OA_SERVICE, svc.p, svc.len);
+		buf_free(&svc);
+	}
+	if (!lean && rng_chance(r, 500))
+		attr_unknown(r, &R->attrs, PICK(r, ((const char *[]) {"telemetry.sdk.language", "telemetry.sdk.name",
+															   "host.name", "process.pid", "service.version"})),
+					 (int) rng_below(r, 3));
+	for (int i = 0; i < NUM_RESOURCE_FIELDS; i++)
+	{
+		int			f = resource_fields[i];
+
+		if (!rng_chance(r, 300))
+			continue;
+		rv->set[f] = true;
+		resource_value(r, f, &rv->v[f]);
+		emit_string_field(r, &R->attrs, f, rv->v[f].p, rv->v[f].len, lean);
+	}
+	/* attributes only a span's own list is read for: ignored on a resource */
+	if (!lean && rng_chance(r, 100))
+		attr_distractor(r, &R->attrs, PICK(r, ((const int[]) {OA_REQUEST_MODEL, OA_INPUT, OA_COST, OA_ERROR_TYPE,
+															   OA_OPS_ID, OA_SYSTEM})));
+	shuffle_attrs(r, &R->attrs);
+	if (rng_chance(r, 100))
+		buf_str(&R->res_extra, "\"droppedAttributesCount\":0");
+}
+
+/* A span that is not a model call: HTTP, database, an agent's tool. */
+static void
+nongenai_span(Rng *r, const Ctx *ctx, OSpan *sp, const Buf *trace, bool lean)
+{
+	int			kind = (int) rng_below(r, 5);
+	int64_t		start = valid_start_ns(r, ctx);
+
+	json_quote(r, &sp->trace_json, trace->p, trace->len);
+	hex_text(r, &sp->sid, 16);
+	buf_fmt(&sp->sid_json, "\"%s\"", sp->sid.p);
+	sp->trace_str = sp->sid_str = true;
+	buf_set(&sp->trace, trace->p);
+	buf_set(&sp->name, PICK(r, ((const char *[]) {"POST /v1/chat/completions", "SELECT orders", "execute_tool lookup",
+												   "invoke_agent planner", "GET /health"})));
+	sp->name_str = true;
+	json_quote(r, &sp->name_json, sp->name.p, sp->name.len);
+	/* times are read for GenAI spans only */
+	switch (rng_below(r, 12))
+	{
+		case 0:
+			sp->start_cls = TC_ABSENT;
+			break;
+		case 1:
+			sp->start_cls = TC_BAD;
+			buf_set(&sp->start_json, PICK(r, ((const char *[]) {"\"soon\"", "-1", "0", "1.5", "true", "{}"})));
+			break;
+		default:
+			sp->start_cls = TC_OK;
+			sp->start_ns = start;
+			ns_json(r, &sp->start_json, start);
+	}
+	if (rng_chance(r, 600))
+	{
+		sp->end_cls = TC_OK;
+		sp->end_ns = start + rng_range(r, 0, 5000000000LL);
+		ns_json(r, &sp->end_json, sp->end_ns);
+	}
+	if (kind == 0 || kind == 4)
+	{
+		attr_unknown(r, &sp->attrs, "http.request.method", 0);
+		if (!lean)
+			attr_unknown(r, &sp->attrs, "http.response.status_code", 1);
+	}
+	else if (kind == 1)
+		attr_unknown(r, &sp->attrs, "db.system.name", 0);
+	else
+	{
+		attr_string(r, &sp->attrs, OA_OPERATION, kind == 2 ? "execute_tool" : "invoke_agent", 12);
+		attr_unknown(r, &sp->attrs, kind == 2 ? "gen_ai.tool.name" : "gen_ai.agent.name", 0);
+		/* known attributes with any AnyValue: a skipped span's values are not read */
+		if (!lean && rng_chance(r, 300))
+			attr_distractor(r, &sp->attrs, PICK(r, ((const int[]) {OA_INPUT, OA_SYSTEM, OA_ERROR_TYPE, OA_COST,
+																	OA_OPS_ID, OA_DATA_MODE, OA_OPS_ENV})));
+		if (!lean && rng_chance(r, 200))
+			attr_string(r, &sp->attrs, OA_PROVIDER_NAME, "openai", 6);
+	}
+	if (rng_chance(r, 300))
+		buf_str(&sp->status_json, PICK(r, ((const char *[]) {"{}", "{\"code\":2}", "{\"code\":1}", "{\"code\":\"STATUS_CODE_ERROR\"}"})));
+	shuffle_attrs(r, &sp->attrs);
+}
+
+/* The expected metadata.otel of a GenAI span, as the code builds it. */
+static void
+expected_metadata(const OSpan *sp, const AttrList *res, Buf *out)
+{
+	const Interp in = {false, false, false};
+	const OAttr *a[NUM_OA],
+			   *ra[NUM_OA];
+	bool		first = true;
+
+	list_resolve(&sp->attrs, &in, a);
+	if (res)
+		list_resolve(res, &in, ra);
+	else
+		memset(ra, 0, sizeof(ra));
+	buf_reset(out);
+	buf_str(out, "{\"otel\": {");
+#define META(key, cond, s, n) do { if (cond) { buf_str(out, first ? "" : ", "); first = false; \
+			buf_str(out, "\"" key "\": "); json_plain(out, (s), (n)); } } while (0)
+	META("traceId", sp->trace_str, sp->trace.p ? sp->trace.p : "", sp->trace.len);
+	META("spanId", sp->sid_str, sp->sid.p ? sp->sid.p : "", sp->sid.len);
+	META("name", sp->name_str, sp->name.p ? sp->name.p : "", utf8_clip(sp->name.p ? sp->name.p : "", sp->name.len, 200));
+	META("operation", a[OA_OPERATION] && a[OA_OPERATION]->cls == AVC_STRING, a[OA_OPERATION]->s.p, a[OA_OPERATION]->s.len);
+	META("responseModel", a[OA_RESPONSE_MODEL] && a[OA_RESPONSE_MODEL]->cls == AVC_STRING,
+		 a[OA_RESPONSE_MODEL]->s.p, a[OA_RESPONSE_MODEL]->s.len);
+	META("service", ra[OA_SERVICE] && ra[OA_SERVICE]->cls == AVC_STRING, ra[OA_SERVICE]->s.p, ra[OA_SERVICE]->s.len);
+#undef META
+	buf_str(out, "}}");
+}
+
+
+/* Where a span sits, by indices (arrays move as they grow). */
+typedef struct SpanAt
+{
+	int			r,
+				s,
+				n;
+} SpanAt;
+
+static OSpan *
+span_at(OBody *b, SpanAt at)
+{
+	return &b->rs[at.r].sc[at.s].sp[at.n];
+}
+
+/*
+ * A GenAI span carrying event ev, whose expected row is adjusted to what
+ * the span makes of it.  "dup" is the span of an earlier event whose id
+ * this one repeats (the first write wins): its response id again, or, when
+ * it had none, its traceId and spanId again (an exporter's retry).
+ */
+static void
+genai_span(Rng *r, const Ctx *ctx, OSpan *sp, Event *ev, int evi, const Buf *trace, const ResVals *rv,
+		   const OSpan *dup, bool dup_fallback, const Buf *dup_id, bool *fallback_out, bool lean)
+{
+	Expect	   *x = &ev->exp;
+	AttrList   *l = &sp->attrs;
+	bool		fallback = dup ? dup_fallback : rng_chance(r, 250);
+	bool		has_error_code = x->set[F_ERROR_CODE] && x->s[F_ERROR_CODE].len > 0;
+	bool		failed = x->set[F_STATUS] && x->s[F_STATUS].p && strcmp(x->s[F_STATUS].p, "true") == 0;
+	int64_t		in = x->s[F_INPUT].p ? strtoll(x->s[F_INPUT].p, NULL, 10) : 0;
+	int64_t		out = x->s[F_OUTPUT].p ? strtoll(x->s[F_OUTPUT].p, NULL, 10) : 0;
+	int64_t		start;
+
+	sp->ev = evi;
+	*fallback_out = fallback;
+	if (dup && fallback)
+	{
+		buf_set(&sp->trace, dup->trace.p);
+		buf_set(&sp->sid, dup->sid.p);
+	}
+	else
+	{
+		buf_set(&sp->trace, trace->p);
+		hex_text(r, &sp->sid, 16);
+	}
+	sp->trace_str = sp->sid_str = true;
+	json_quote(r, &sp->trace_json, sp->trace.p, sp->trace.len);
+	json_quote(r, &sp->sid_json, sp->sid.p, sp->sid.len);
+	if (dup)
+	{
+		buf_reset(&ev->id);
+		buf_add(&ev->id, dup_id->p, dup_id->len);
+		x->set[F_ID] = false;	/* not stored: not read back */
+	}
+	else if (fallback)
+	{
+		buf_reset(&ev->id);
+		buf_fmt(&ev->id, "%s-%s", sp->trace.p, sp->sid.p);
+	}
+	if (!fallback)
+	{
+		int			k = (int) rng_below(r, 2);
+
+		attr_string(r, l, k == 0 ? OA_OPS_ID : OA_RESPONSE_ID, ev->id.p, ev->id.len);
+		if (k == 0 && !lean && rng_chance(r, 200))
+		{
+			Buf			other = {0};
+
+			buf_str(&other, "chatcmpl-");
+			hex_text(r, &other, 12);
+			attr_string(r, l, OA_RESPONSE_ID, other.p, other.len);
+			buf_free(&other);
+		}
+	}
+
+	/* name: often "chat <model>", sometimes long (metadata keeps 200 bytes) */
+	switch (rng_below(r, 10))
+	{
+		case 0:
+		case 1:
+		case 2:
+		case 3:
+		case 4:
+			buf_fmt(&sp->name, "chat %s", x->s[F_MODEL].p);
+			break;
+		case 5:
+		case 6:
+			random_text(r, &sp->name, rng_range(r, 1, 40), ALPHA_UNICODE);
+			break;
+		case 7:
+			random_text(r, &sp->name, rng_range(r, 150, 400), ALPHA_UNICODE);
+			break;
+		case 8:
+			buf_set(&sp->name, "text_completion");
+			break;
+		default:
+			break;				/* no name */
+	}
+	if (sp->name.len || rng_chance(r, 100))
+	{
+		sp->name_str = true;
+		json_quote(r, &sp->name_json, sp->name.p ? sp->name.p : "", sp->name.len);
+	}
+
+	emit_string_field(r, l, F_PROVIDER, x->s[F_PROVIDER].p, x->s[F_PROVIDER].len, lean);
+	/* the model asked for; the one that answered is metadata */
+	{
+		int			k = (int) rng_below(r, 3);
+		static const int names[] = {OA_OPS_MODEL, OA_REQUEST_MODEL, OA_RESPONSE_MODEL};
+
+		attr_string(r, l, names[k], x->s[F_MODEL].p, x->s[F_MODEL].len);
+		if (k < 2 && !lean && rng_chance(r, 400))
+		{
+			Buf			dated = {0};
+
+			buf_fmt(&dated, "%s-2024-08-06", x->s[F_MODEL].p);
+			attr_string(r, l, OA_RESPONSE_MODEL, dated.p, dated.len);
+			buf_free(&dated);
+		}
+		if (k == 0 && !lean && rng_chance(r, 200))
+		{
+			const char *m = PICK(r, models);
+
+			attr_string(r, l, OA_REQUEST_MODEL, m, strlen(m));
+		}
+	}
+
+	/* usage: absent counts are 0 */
+	if (in != 0 || rng_chance(r, 700))
+		emit_int_field(r, l, F_INPUT, in, lean);
+	if (out != 0 || rng_chance(r, 700))
+		emit_int_field(r, l, F_OUTPUT, out, lean);
+	if (x->set[F_CACHED] && x->s[F_CACHED].len)
+		emit_int_field(r, l, F_CACHED, strtoll(x->s[F_CACHED].p, NULL, 10), lean);
+	if (x->set[F_REASONING] && x->s[F_REASONING].len)
+		emit_int_field(r, l, F_REASONING, strtoll(x->s[F_REASONING].p, NULL, 10), lean);
+	/* no attribute gives totalTokens: it is always input + output */
+	buf_reset(&x->s[F_TOTAL]);
+	buf_fmt(&x->s[F_TOTAL], "%" PRId64, in + out);
+	x->set[F_TOTAL] = true;
+
+	if (x->set[F_COST] && x->s[F_COST].len)
+	{
+		int			at = event_find_last(ev, F_COST);
+		const Buf  *json = &ev->f[at].val;
+		const char *raw = x->s[F_COST].p;
+		const char *dot = strchr(raw, '.');
+		OAttr	   *o = al_push(l);
+		int64_t		iv;
+
+		oattr_set_known(r, o, OA_COST);
+		if (parse_decimal_int64(json->p, json->len, &iv) && rng_chance(r, 500))
+			av_int(r, o, iv);
+		else
+		{
+			buf_reset(&o->val);
+			buf_fmt(&o->val, "{\"doubleValue\":%s}", json->p);
+			o->cls = AVC_NUM;
+			o->vc = V_VALID;
+			/* as a token count: valid when integral */
+			o->vt = V_VALID;
+			for (const char *p = dot ? dot + 1 : ""; *p; p++)
+				if (*p != '0')
+					o->vt = V_INVALID;
+			o->ival = strtoll(raw, NULL, 10);
+		}
+	}
+
+	if (has_error_code)
+		attr_string(r, l, OA_ERROR_TYPE, x->s[F_ERROR_CODE].p, x->s[F_ERROR_CODE].len);
+	if (failed)
+		buf_set(&sp->status_json, PICK(r, ((const char *[]) {"{\"code\":2}", "{\"code\":\"STATUS_CODE_ERROR\"}",
+															   "{\"code\":2,\"message\":\"429 Too Many Requests\"}"})));
+	else
+	{
+		const char *st = PICK(r, ((const char *[]) {"", "{}", "{\"code\":0}", "{\"code\":1}", "{\"code\":\"STATUS_CODE_OK\"}",
+												  "{\"code\":\"STATUS_CODE_UNSET\"}", "{\"message\":\"fine\"}"}));
+
+		buf_set(&sp->status_json, st);
+	}
+	/* error.type or status code 2: an error */
+	buf_set(&x->s[F_STATUS], failed || has_error_code ? "true" : "false");
+	x->set[F_STATUS] = true;
+
+	/* what a service sets once: the span's own value, else its resource's */
+	for (int i = 0; i < NUM_RESOURCE_FIELDS; i++)
+	{
+		int			f = resource_fields[i];
+
+		if (x->set[f] && x->s[f].len > 0)
+			emit_string_field(r, l, f, x->s[f].p, x->s[f].len, lean);
+		else if (rv->set[f])
+		{
+			buf_set(&x->s[f], rv->v[f].p);
+			x->set[f] = true;
+		}
+		else if (is_string_field(f) && !lean && rng_chance(r, 60))
+			attr_string(r, l, ot_source(f)->attrs[0], "", 0);	/* empty: absent */
+	}
+
+	/* the start is the event's time; the end gives latencyMs */
+	start = valid_start_ns(r, ctx);
+	sp->start_cls = TC_OK;
+	sp->start_ns = start;
+	ns_json(r, &sp->start_json, start);
+	ns_utc(start, &x->s[F_TIMESTAMP]);
+	x->set[F_TIMESTAMP] = true;
+	if (x->set[F_LATENCY] && x->s[F_LATENCY].len)
+	{
+		int64_t		ms = strtoll(x->s[F_LATENCY].p, NULL, 10);
+		int64_t		d = ms == 0 ? rng_range(r, 0, 499999) : rng_range(r, -500000, 499999);
+
+		sp->end_cls = TC_OK;
+		sp->end_ns = start + ms * 1000000 + d;
+		ns_json(r, &sp->end_json, sp->end_ns);
+	}
+	else if (rng_chance(r, 200))
+		buf_set(&sp->end_json, "null");
+
+	if (!lean && rng_chance(r, 700))
+	{
+		const char *op = PICK(r, ((const char *[]) {"chat", "text_completion", "embeddings", "generate_content"}));
+
+		attr_string(r, l, OA_OPERATION, op, strlen(op));
+	}
+	for (int64_t k = lean ? 0 : rng_small(r, 4); k > 0; k--)
+		attr_unknown(r, l, PICK(r, ((const char *[]) {"gen_ai.request.temperature", "gen_ai.request.max_tokens",
+													   "gen_ai.response.finish_reasons", "server.address",
+													   "gen_ai.usage.total_tokens", "gen_ai.openai.response.service_tier",
+													   "gen_ai.conversation.id"})), (int) rng_below(r, 3));
+	shuffle_attrs(r, l);
+	if (!lean && rng_chance(r, 500))
+	{
+		buf_str(&sp->extra, "\"kind\":3,\"parentSpanId\":\"");
+		hex_text(r, &sp->extra, 16);
+		buf_str(&sp->extra, "\",\"flags\":257,\"events\":[],\"links\":[],\"droppedAttributesCount\":0");
+	}
+	/* the same member twice: jsonb keeps the last */
+	if (!lean && rng_chance(r, 50))
+		buf_str(&sp->pre, PICK(r, ((const char *[]) {"\"attributes\":7", "\"startTimeUnixNano\":\"soon\"",
+													   "\"traceId\":null", "\"attributes\":[{\"key\":1}]"})));
+}
+
+/*
+ * A valid body of n GenAI spans carrying evs[], among skipped spans, over
+ * a few resources and scopes; each event's expected row adjusted to it.
+ * "same" makes every event after the first a resend of the first.
+ */
+static void
+otlp_build(Rng *r, const Ctx *ctx, OtlpCase *ot, Event *evs, int n, bool lean, bool same)
+{
+	OBody	   *b = &ot->body;
+	int			nres,
+				nbuckets = 0,
+				next = 0;
+	int		   *counts;
+	ResVals    *rv;
+	SpanAt	   *at = xmalloc(sizeof(SpanAt) * (size_t) (n ? n : 1));
+	bool	   *fallback = xmalloc(sizeof(bool) * (size_t) (n ? n : 1));
+
+	ot->gen_genai = n;
+	ot->gen_skipped = ot->gen_dups = 0;
+	b->mode = LM_ARRAY;
+	if (n == 0 && rng_chance(r, 150))
+	{
+		b->mode = PICK(r, ((const ListMode[]) {LM_ABSENT, LM_NULL, LM_ARRAY}));
+		free(at);
+		free(fallback);
+		return;
+	}
+	nres = lean ? (int) rng_range(r, 1, 3) : (int) rng_range(r, 1, 3) + (rng_chance(r, 100) ? (int) rng_range(r, 1, 5) : 0);
+	rv = xmalloc(sizeof(ResVals) * (size_t) nres);
+	for (int i = 0; i < nres; i++)
+	{
+		OResource  *R = body_push(b);
+		int			nsc = rng_chance(r, 30) ? 0 : (int) rng_range(r, 1, 3);
+
+		resource_build(r, R, &rv[i], lean);
+		if (nsc == 0)
+			R->mode = PICK(r, ((const ListMode[]) {LM_ABSENT, LM_NULL, LM_ARRAY}));
+		for (int s = 0; s < nsc; s++)
+		{
+			OScope	   *S = resource_push(R);
+
+			if (rng_chance(r, 700))
+				buf_str(&S->scope_json, PICK(r, ((const char *[]) {
+					"{\"name\":\"@opentelemetry/instrumentation-openai\",\"version\":\"0.21.0\"}",
+					"{\"name\":\"opentelemetry.instrumentation.openai_v2\"}", "{}",
+				"{\"name\":\"manual\",\"attributes\":[{\"key\":\"gen_ai.system\",\"value\":\"x\"}]}"})));
+			if (rng_chance(r, 100))
+				buf_str(&S->extra, "\"schemaUrl\":\"https://opentelemetry.io/schemas/1.30.0\"");
+			nbuckets++;
+		}
+		if (rng_chance(r, 50))
+			buf_str(&R->extra, "\"schemaUrl\":\"\"");
+	}
+	/* events go to scopes in order, so the body's order is the events' order */
+	counts = calloc((size_t) (nbuckets ? nbuckets : 1), sizeof(int));
+	if (nbuckets == 0 && n > 0)
+	{
+		/* somewhere to put them */
+		resource_push(&b->rs[0]);
+		b->rs[0].mode = LM_ARRAY;
+		nbuckets = 1;
+		counts = realloc(counts, sizeof(int));
+		counts[0] = 0;
+	}
+	for (int i = 0; i < n; i++)
+		counts[rng_below(r, (uint64_t) nbuckets)]++;
+	for (int ri = 0, bucket = 0; ri < b->n; ri++)
+		for (int si = 0; si < b->rs[ri].n; si++, bucket++)
+		{
+			OResource  *R = &b->rs[ri];
+			int			k = counts[bucket];
+			int			m = (int) (lean ? rng_small(r, 2) : rng_small(r, 6));
+			Buf			trace = {0};
+			bool		one_trace = rng_chance(r, 700);
+
+			buf_str(&trace, ot->tags.trace);
+			hex_text(r, &trace, 16);
+			while (k > 0 || m > 0)
+			{
+				OScope	   *S = &R->sc[si];
+				OSpan	   *sp = scope_push(S);
+				bool		genai = k > 0 && (int) rng_below(r, (uint64_t) (k + m)) < k;
+
+				if (!one_trace)
+				{
+					buf_set(&trace, ot->tags.trace);
+					hex_text(r, &trace, 16);
+				}
+				if (!genai)
+				{
+					nongenai_span(r, ctx, sp, &trace, lean);
+					m--;
+					ot->gen_skipped++;
+					continue;
+				}
+				{
+					int			i = next++;
+					int			j = -1;
+					OSpan	   *dup = NULL;
+
+					if (i > 0 && (same || rng_chance(r, 40)))
+						j = same ? 0 : (int) rng_below(r, (uint64_t) i);
+					at[i] = (SpanAt) {ri, si, S->n - 1};
+					if (j >= 0)
+					{
+						dup = span_at(b, at[j]);
+						ot->gen_dups++;
+					}
+					genai_span(r, ctx, sp, &evs[i], i, &trace, &rv[ri], dup, j >= 0 && fallback[j],
+							   j >= 0 ? &evs[j].id : NULL, &fallback[i], lean);
+					k--;
+				}
+			}
+			buf_free(&trace);
+		}
+	/* metadata.otel needs the finished span and its resource */
+	for (int i = 0; i < n; i++)
+	{
+		OResource  *R = &b->rs[at[i].r];
+
+		expected_metadata(span_at(b, at[i]), R->res_mode == RM_OBJECT ? &R->attrs : NULL, &evs[i].exp.s[F_METADATA]);
+		evs[i].exp.set[F_METADATA] = true;
+	}
+	for (int i = 0; i < nres; i++)
+		for (int f = 0; f < NUM_KNOWN_FIELDS; f++)
+			buf_free(&rv[i].v[f]);
+	free(rv);
+	free(counts);
+	free(at);
+	free(fallback);
+}
+
+static OtlpCase *
+otlp_case_new(const Ctx *ctx)
+{
+	OtlpCase   *ot = xmalloc(sizeof(OtlpCase));
+
+	memset(ot, 0, sizeof(*ot));
+	snprintf(ot->tags.id, sizeof(ot->tags.id), "fz%" PRIx64 "-%ld-", ctx->seed, ctx->case_no);
+	snprintf(ot->tags.trace, sizeof(ot->tags.trace), "%08x%08x", (unsigned) (ctx->seed & 0xFFFFFFFF),
+			 (unsigned) ctx->case_no);
+	ot->tree_sent = true;
+	ot->total_spans = -1;
+	return ot;
+}
+
+/* Serialises the tree into the payload and asks the oracle about it. */
+static void
+otlp_finish(const Ctx *ctx, Case *c, int max_batch)
+{
+	OtlpCase   *ot = c->ot;
+
+	obody_serialize(&ot->body, &c->payload);
+	ot->total_spans = body_span_count(&ot->body);
+	otlp_expect(&ot->body, ctx->now, max_batch, &ot->tags, &ot->e);
+	c->verdict = ot->e.verdict;
+	c->expect_sqlstate = ot->e.sqlstate;
+	if (ot->e.verdict == V_VALID && ot->e.ids_known)
+	{
+		c->exact_counts = true;
+		c->nevents = (int) ot->e.genai;
+		c->expect_dups = (int) ot->e.dups;
+		c->expect_new = (int) (ot->e.genai - ot->e.dups);
+	}
+	else if (ot->e.counts_known)
+		c->nevents = (int) ot->e.genai;
+	if (ot->parser_unsure)
+	{
+		/* the jsonb parser may refuse the nesting (54001) before anything else */
+		ot->e.why |= RB(R_DEEP);
+		c->expect_sqlstate = NULL;
+		if (c->verdict == V_VALID)
+			c->verdict = V_UNSURE;
+		c->exact_counts = false;
+	}
+}
+
+/* The generator's own count must be the oracle's: else the driver is wrong. */
+static void
+otlp_self_check(Case *c)
+{
+	OtlpCase   *ot = c->ot;
+	OtExpect   *e = &ot->e;
+
+	if (e->verdict != V_VALID || !e->counts_known || !e->ids_known || e->genai != ot->gen_genai ||
+		e->skipped != ot->gen_skipped || e->dups != ot->gen_dups)
+		snprintf(ot->driver_error, sizeof(ot->driver_error),
+				 "generator built %ld GenAI spans (%ld duplicates), %ld skipped; oracle says verdict %d, "
+				 "%ld GenAI (%ld duplicates), %ld skipped, why %#x",
+				 ot->gen_genai, ot->gen_dups, ot->gen_skipped, (int) e->verdict, e->genai, e->dups, e->skipped,
+				 (unsigned) e->why);
+}
+
+static void
+gen_otlp_clean(Rng *r, const Ctx *ctx, Case *c)
+{
+	int			n = batch_size(r, ctx->max_batch, true);
+	Event	   *evs = xmalloc(sizeof(Event) * (size_t) (n ? n : 1));
+
+	c->ot = otlp_case_new(ctx);
+	for (int i = 0; i < n; i++)
+		clean_event(r, ctx, i, &evs[i], n > 1000);
+	otlp_build(r, ctx, c->ot, evs, n, n > 1000, false);
+	c->events = evs;
+	c->nev = n;
+	otlp_finish(ctx, c, ctx->max_batch);
+	otlp_self_check(c);
+	c->what = "clean export";
+}
+
+/* ------------------------------------------------------------------------
+ * Mutations of an OTLP tree.
+ */
+static int
+span_count(OBody *b, bool genai_only)
+{
+	int			k = 0;
+
+	if (b->raw.len || b->mode != LM_ARRAY)
+		return 0;
+	for (int r = 0; r < b->n; r++)
+		if (!b->rs[r].raw.len && b->rs[r].mode == LM_ARRAY)
+			for (int s = 0; s < b->rs[r].n; s++)
+				if (!b->rs[r].sc[s].raw.len && b->rs[r].sc[s].mode == LM_ARRAY)
+					for (int n = 0; n < b->rs[r].sc[s].n; n++)
+						if (!b->rs[r].sc[s].sp[n].raw.len && (!genai_only || b->rs[r].sc[s].sp[n].ev >= 0))
+							k++;
+	return k;
+}
+
+/* A span object of the body (mostly a GenAI one when asked), or NULL. */
+static OSpan *
+pick_span(Rng *r, OBody *b, bool prefer_genai)
+{
+	bool		genai_only = prefer_genai && span_count(b, true) > 0 && rng_chance(r, 800);
+	int			total = span_count(b, genai_only);
+	int			k;
+
+	if (total == 0)
+		return NULL;
+	k = (int) rng_below(r, (uint64_t) total);
+	for (int ri = 0; ri < b->n; ri++)
+		if (!b->rs[ri].raw.len && b->rs[ri].mode == LM_ARRAY)
+			for (int s = 0; s < b->rs[ri].n; s++)
+				if (!b->rs[ri].sc[s].raw.len && b->rs[ri].sc[s].mode == LM_ARRAY)
+					for (int n = 0; n < b->rs[ri].sc[s].n; n++)
+					{
+						OSpan	   *sp = &b->rs[ri].sc[s].sp[n];
+
+						if (!sp->raw.len && (!genai_only || sp->ev >= 0) && k-- == 0)
+							return sp;
+					}
+	return NULL;
+}
+
+static OResource *
+pick_resource(Rng *r, OBody *b)
+{
+	int			k;
+
+	if (b->raw.len || b->mode != LM_ARRAY || b->n == 0)
+		return NULL;
+	k = (int) rng_below(r, (uint64_t) b->n);
+	return b->rs[k].raw.len ? NULL : &b->rs[k];
+}
+
+static OScope *
+pick_scope(Rng *r, OBody *b)
+{
+	OResource  *R = pick_resource(r, b);
+	int			k;
+
+	if (R == NULL || R->mode != LM_ARRAY || R->n == 0)
+		return NULL;
+	k = (int) rng_below(r, (uint64_t) R->n);
+	return R->sc[k].raw.len ? NULL : &R->sc[k];
+}
+
+/* An attribute list: a span's, mostly, or a resource's. */
+static AttrList *
+pick_list(Rng *r, OBody *b)
+{
+	if (rng_chance(r, 200))
+	{
+		OResource  *R = pick_resource(r, b);
+
+		if (R && R->res_mode == RM_OBJECT && R->attrs.mode == LM_ARRAY)
+			return &R->attrs;
+	}
+	{
+		OSpan	   *sp = pick_span(r, b, true);
+
+		if (sp && sp->attrs.mode != LM_ARRAY)
+			sp->attrs.mode = LM_ARRAY;	/* an absent list becomes an empty one */
+		return sp ? &sp->attrs : NULL;
+	}
+}
+
+/* The event field an attribute feeds, or -1. */
+static int
+oa_field(int a)
+{
+	for (int i = 0; i < NUM_OT_SOURCES; i++)
+		for (int k = 0; k < ot_sources[i].n; k++)
+			if (ot_sources[i].attrs[k] == a)
+				return ot_sources[i].field;
+	return -1;
+}
+
+/* The first attribute of field f's sources in l, or a new one. */
+static OAttr *
+field_slot(Rng *r, AttrList *l, int f)
+{
+	const OtSource *src = ot_source(f);
+
+	for (int i = 0; i < l->n; i++)
+		for (int k = 0; k < src->n; k++)
+			if (l->a[i].known == src->attrs[k])
+				return &l->a[i];
+	{
+		OAttr	   *o = al_insert(l, (int) rng_below(r, (uint64_t) l->n + 1));
+
+		oattr_set_known(r, o, src->attrs[rng_below(r, (uint64_t) src->n)]);
+		return o;
+	}
+}
+
+/* An attribute element that may have been made a non-object: make it an object again. */
+static void
+oattr_reset_element(Rng *r, OAttr *o)
+{
+	if (o->known == OK_NOT_OBJECT || o->known == OK_BAD_KEY)
+	{
+		buf_reset(&o->raw);
+		oattr_set_key(r, o, "x.restored", 10);
+	}
+}
+
+static const char *
+mutate_attr_list(Rng *r, AttrList *l)
+{
+	int			i = l->n ? (int) rng_below(r, (uint64_t) l->n) : -1;
+
+	switch (i < 0 ? 1 : (int) rng_below(r, 8))
+	{
+		case 0:
+			{
+				OAttr	   *o = &l->a[i];
+
+				oattr_reset_element(r, o);
+				av_random(r, o, oa_field(o->known), 100000);
+				return "attr_value";
+			}
+		case 1:
+			{
+				OAttr	   *o = al_insert(l, l->n ? (int) rng_below(r, (uint64_t) l->n + 1) : 0);
+
+				if (rng_chance(r, 800))
+					oattr_set_known(r, o, (int) rng_below(r, NUM_OA));
+				else
+				{
+					Buf			name = {0};
+
+					unknown_key(r, &name);
+					oattr_set_key(r, o, name.p ? name.p : "", name.len);
+					buf_free(&name);
+				}
+				av_random(r, o, o->known >= 0 ? oa_field(o->known) : -1, 3000);
+				return "attr_add";
+			}
+		case 2:
+			oattr_free(&l->a[i]);
+			memmove(&l->a[i], &l->a[i + 1], sizeof(OAttr) * (size_t) (l->n - i - 1));
+			l->n--;
+			return "attr_drop";
+		case 3:
+			{
+				OAttr	   *o = &l->a[i];
+
+				if (o->known == OK_NOT_OBJECT)
+					return "attr_rename (skipped)";
+				switch (rng_below(r, 4))
+				{
+					case 0:
+					case 1:
+						oattr_set_known(r, o, (int) rng_below(r, NUM_OA));
+						break;
+					case 2:
+						{
+							/* a near miss: not an attribute opsmeter reads */
+							static const char *const near[] = {"gen_ai.request.Model", "gen_ai.usage.input_tokens ",
+								" gen_ai.system", "gen_ai.usage.inputTokens", "GEN_AI.SYSTEM", "opsmeter.model.",
+							"gen_ai.request_model", "", "opsmeter.externalRequestId", "deployment.env"};
+							const char *k = PICK(r, near);
+
+							oattr_set_key(r, o, k, strlen(k));
+						}
+						break;
+					default:
+						{
+							/* the same name with its first letter escaped: the same key */
+							int			a = o->known >= 0 ? o->known : (int) rng_below(r, NUM_OA);
+
+							buf_reset(&o->key);
+							buf_fmt(&o->key, "\"\\u%04x%s\"", (unsigned) oa_names[a][0], oa_names[a] + 1);
+							o->known = a;
+						}
+				}
+				return "attr_rename";
+			}
+		case 4:
+			{
+				OAttr	   *o = &l->a[i];
+
+				if (rng_chance(r, 500))
+				{
+					o->known = OK_NOT_OBJECT;
+					buf_set(&o->raw, PICK(r, ((const char *[]) {"1", "\"x\"", "[]", "null", "true", "0.5",
+																  "[{\"key\":\"gen_ai.system\",\"value\":{\"stringValue\":\"x\"}}]"})));
+				}
+				else
+				{
+					o->known = OK_BAD_KEY;
+					buf_set(&o->key, PICK(r, ((const char *[]) {"", "7", "null", "true", "{}", "[\"gen_ai.system\"]"})));
+				}
+				return "attr_element";
+			}
+		case 5:
+			{
+				/* the same known key again, before or after: first or last wins */
+				OAttr	   *src = &l->a[i];
+				int			a = src->known >= 0 ? src->known : (int) rng_below(r, NUM_OA);
+				OAttr	   *o = al_insert(l, (int) rng_below(r, (uint64_t) l->n + 1));
+
+				oattr_set_known(r, o, a);
+				av_random(r, o, oa_field(a), 300);
+				return "attr_duplicate_key";
+			}
+		case 6:
+			{
+				/* a value that is no AnyValue: not an object, null, or none at all */
+				OAttr	   *o = &l->a[i];
+
+				for (int k = 0; k < l->n && o->known < 0; k++)
+					if (l->a[k].known >= 0)
+						o = &l->a[k];	/* mostly an attribute opsmeter reads */
+				oattr_reset_element(r, o);
+				buf_reset(&o->val);
+				switch (rng_below(r, 5))
+				{
+					case 0:
+						o->cls = AVC_JNULL;
+						buf_str(&o->val, "null");
+						break;
+					case 1:
+						o->cls = AVC_NONE;
+						break;
+					default:
+						o->cls = AVC_NOT_OBJECT;
+						buf_str(&o->val, PICK(r, ((const char *[]) {"\"gpt-4o\"", "120", "\"120\"", "[]", "true", "false",
+																	  "[{\"stringValue\":\"x\"}]", "1.5", "\"\""})));
+				}
+				return "attr_value_not_anyvalue";
+			}
+		default:
+			l->mode = PICK(r, ((const ListMode[]) {LM_RAW, LM_NULL, LM_ABSENT}));
+			buf_set(&l->raw, PICK(r, ((const char *[]) {"{}", "1", "\"x\"", "true",
+														  "{\"key\":\"gen_ai.system\",\"value\":{\"stringValue\":\"openai\"}}"})));
+			return "attributes_not_array";
+	}
+}
+
+/* A token count or cost at and beyond its bounds, in every AnyValue form. */
+static const char *
+mutate_number(Rng *r, AttrList *l)
+{
+	int			f = PICK(r, ((const int[]) {F_INPUT, F_OUTPUT, F_CACHED, F_REASONING, F_COST}));
+	OAttr	   *o = field_slot(r, l, f);
+
+	oattr_reset_element(r, o);
+	switch (rng_below(r, 4))
+	{
+		case 0:
+		case 1:
+			av_num(r, o, num_case_pick(r));
+			break;
+		case 2:
+			av_int(r, o, PICK(r, ((const int64_t[]) {0, 1, 999, 1000000000, 1000000001, 1000000000000000LL,
+													   1000000000000001LL, -1, INT64_MAX, INT64_MIN})));
+			break;
+		default:
+			av_random(r, o, f, 300);
+	}
+	return "number_value";
+}
+
+static void
+set_time(Rng *r, const Ctx *ctx, Buf *json, TimeClass *cls, int64_t *ns, bool is_end, int64_t start)
+{
+	int64_t		now_ns = (int64_t) ctx->now * 1000000000;
+
+	buf_reset(json);
+	switch (rng_below(r, is_end ? 8 : 10))
+	{
+		case 0:
+			*cls = TC_OK;
+			*ns = is_end ? start : valid_start_ns(r, ctx);
+			ns_json(r, json, *ns);
+			break;
+		case 1:
+			/* too old, or too far ahead (as an end: before the start, or a long call) */
+			*cls = TC_OK;
+			if (is_end)
+				*ns = rng_chance(r, 500) ? start - rng_range(r, 1, 1000000000000LL)
+					: start + (rng_chance(r, 500) ? 2147483647LL * 1000000 + rng_range(r, 0, 999999)
+							   : rng_range(r, 2147483648LL, 3000000000LL) * 1000000);
+			else
+			{
+				/* just beyond the window, or far */
+				int64_t		far = rng_chance(r, 500) ? 3650 * 86400LL : 86400;
+
+				*ns = rng_chance(r, 500) ? now_ns - rng_range(r, 30 * 86400LL + 600, 30 * 86400LL + far) * 1000000000
+					: now_ns + rng_range(r, 600, far) * 1000000000;
+			}
+			ns_json(r, json, *ns);
+			break;
+		case 2:
+			/* at the edges of the window */
+			*cls = TC_OK;
+			*ns = is_end ? start + rng_range(r, 0, 1000000) :
+				(rng_chance(r, 500) ? now_ns - 30 * 86400LL * 1000000000 : now_ns + 300LL * 1000000000)
+				+ rng_range(r, -120, 120) * 1000000000;
+			ns_json(r, json, *ns);
+			break;
+		case 3:
+			*cls = TC_ABSENT;
+			if (rng_chance(r, 500))
+				buf_str(json, "null");
+			break;
+		case 4:
+		case 5:
+			/* not a time by any reading (an end: ignored, or refused) */
+			*cls = is_end ? TC_ODD : TC_BAD;
+			buf_str(json, PICK(r, ((const char *[]) {"\"\"", "\"abc\"", "\"-5\"", "-5", "\"0\"", "0", "true", "[]", "{}",
+													   "\"1.5\"", "1.5", "\"1e18\"", "\"0x10\"", "\"9223372036854775808\"",
+													   "9223372036854775808", "1e400", "-9223372036854775808",
+													   "\"-9223372036854775809\""})));
+			break;
+		case 6:
+			/* forms README does not settle */
+			*cls = TC_ODD;
+			*ns = is_end ? start : valid_start_ns(r, ctx);
+			buf_fmt(json, PICK(r, ((const char *[]) {"\"+%" PRId64 "\"", "\" %" PRId64 "\"", "\"%" PRId64 " \"",
+													   "%" PRId64 ".0", "\"%" PRId64 ".000\""})), *ns);
+			break;
+		case 7:
+			*cls = TC_OK;
+			*ns = is_end ? start : valid_start_ns(r, ctx);
+			buf_fmt(json, "\"000%" PRId64 "\"", *ns);	/* leading zeros: the same number */
+			break;
+		case 8:
+			*cls = TC_OK;
+			*ns = rng_chance(r, 500) ? 1 : INT64_MAX;	/* 1970, 2262 */
+			ns_json(r, json, *ns);
+			break;
+		default:
+			/* a fraction of a nanosecond is no int64 */
+			*cls = TC_BAD;
+			buf_fmt(json, "%" PRId64 ".5", valid_start_ns(r, ctx));
+	}
+	/* an end at or before the epoch is no end at all to the reader */
+	if (is_end && *cls == TC_OK && *ns <= 0)
+		*cls = TC_ODD;
+}
+
+static const char *
+mutate_span(Rng *r, const Ctx *ctx, OSpan *sp)
+{
+	switch (rng_below(r, 9))
+	{
+		case 0:
+		case 1:
+			set_time(r, ctx, &sp->start_json, &sp->start_cls, &sp->start_ns, false, 0);
+			return "start_time";
+		case 2:
+		case 3:
+			set_time(r, ctx, &sp->end_json, &sp->end_cls, &sp->end_ns, true,
+					 sp->start_cls == TC_OK && sp->start_ns < 4000000000000000000LL ? sp->start_ns
+					 : valid_start_ns(r, ctx));
+			return "end_time";
+		case 4:
+			/* status never makes a span invalid */
+			buf_set(&sp->status_json, PICK(r, ((const char *[]) {"{\"code\":\"2\"}", "{\"code\":2.0}", "{\"code\":true}",
+																  "{\"code\":null}", "{\"code\":{}}", "\"ERROR\"", "2", "[]",
+																  "{\"code\":\"STATUS_CODE_ERROR \"}", "{\"code\":-1}",
+																  "{\"code\":9223372036854775808}", "null", "{\"code\":2e0}",
+																  "{\"code\":\"status_code_error\"}"})));
+			return "status";
+		case 5:
+		case 6:
+			{
+				/* traceId, spanId, name: absent, not strings, empty, long */
+				int			which = (int) rng_below(r, 3);
+				Buf		   *json = which == 0 ? &sp->trace_json : which == 1 ? &sp->sid_json : &sp->name_json;
+				Buf		   *raw = which == 0 ? &sp->trace : which == 1 ? &sp->sid : &sp->name;
+				bool	   *is_str = which == 0 ? &sp->trace_str : which == 1 ? &sp->sid_str : &sp->name_str;
+				int			form = (int) rng_below(r, 6);
+
+				buf_reset(json);
+				buf_reset(raw);
+				*is_str = form >= 3;
+				if (form == 1)
+					buf_str(json, "null");
+				else if (form == 2)
+					buf_str(json, PICK(r, ((const char *[]) {"7", "{}", "[]", "true"})));
+				else if (form >= 3)
+				{
+					random_text(r, raw, form == 3 ? 0 : form == 4 ? rng_range(r, 1, 200)
+								: PICK(r, ((const int64_t[]) {300, 5000, 100000, 1000000})), ALPHA_UNICODE);
+					json_quote(r, json, raw->p ? raw->p : "", raw->len);
+				}
+				return "span_ids";
+			}
+		case 7:
+			{
+				/* the same member twice: jsonb keeps the last (only where a last one follows) */
+				const char *k = PICK(r, ((const char *[]) {"attributes", "startTimeUnixNano", "traceId", "spanId"}));
+				bool		present = strcmp(k, "attributes") == 0 ? sp->attrs.mode != LM_ABSENT
+					: strcmp(k, "startTimeUnixNano") == 0 ? sp->start_json.len > 0
+					: strcmp(k, "traceId") == 0 ? sp->trace_json.len > 0 : sp->sid_json.len > 0;
+
+				if (!present)
+					return "duplicate_member (skipped)";
+				buf_reset(&sp->pre);
+				buf_fmt(&sp->pre, "\"%s\":%s", k, PICK(r, ((const char *[]) {"null", "7", "\"x\"", "[1]", "{}"})));
+				return "duplicate_member";
+			}
+		default:
+			{
+				/* a GenAI span no more, or a skipped span naming a model now */
+				static const int model_keys[] = {OA_OPS_MODEL, OA_REQUEST_MODEL, OA_RESPONSE_MODEL};
+				bool		had = false;
+
+				for (int i = sp->attrs.n - 1; i >= 0; i--)
+					if (sp->attrs.a[i].known == OA_OPS_MODEL || sp->attrs.a[i].known == OA_REQUEST_MODEL ||
+						sp->attrs.a[i].known == OA_RESPONSE_MODEL)
+					{
+						oattr_free(&sp->attrs.a[i]);
+						memmove(&sp->attrs.a[i], &sp->attrs.a[i + 1], sizeof(OAttr) * (size_t) (sp->attrs.n - i - 1));
+						sp->attrs.n--;
+						had = true;
+					}
+				if (!had)
+				{
+					if (sp->attrs.mode != LM_ARRAY)
+						sp->attrs.mode = LM_ARRAY;
+					attr_string(r, &sp->attrs, PICK(r, model_keys), "gpt-4o", 6);
+				}
+				return had ? "model_dropped" : "model_added";
+			}
+	}
+}
+
+/* Environment names, labels and neither. */
+static const char *
+mutate_environment(Rng *r, AttrList *l)
+{
+	const char *v = PICK(r, ((const char *[]) {"production", "Production", "PRODUCTION", "stage", "Stage", "STAGE",
+												"development", "Development", "DEV", "Prod", "prod", "staging", "dev",
+												"qa", "test", "", "prod ", "producci\xC3\xB3n", "Staging", "local"}));
+	OAttr	   *o = field_slot(r, l, F_ENVIRONMENT);
+
+	oattr_reset_element(r, o);
+	av_string(r, o, v, strlen(v), false);
+	return "environment";
+}
+
+/* cachedInputTokens above inputTokens, or reasoningTokens above outputTokens. */
+static const char *
+mutate_cross(Rng *r, AttrList *l)
+{
+	bool		cached = rng_chance(r, 500);
+	int64_t		w = rng_range(r, 0, 1000);
+	OAttr	   *whole = field_slot(r, l, cached ? F_INPUT : F_OUTPUT);
+	OAttr	   *part;
+
+	oattr_reset_element(r, whole);
+	av_int(r, whole, w);
+	part = field_slot(r, l, cached ? F_CACHED : F_REASONING);
+	oattr_reset_element(r, part);
+	av_int(r, part, w + rng_range(r, rng_chance(r, 200) ? 0 : 1, 1000));
+	return "cross_field";
+}
+
+/* Thousands of attributes: unknown ones, or one known key over and over. */
+static const char *
+flood_attrs(Rng *r, AttrList *l)
+{
+	if (rng_chance(r, 650))
+	{
+		long		n = (long) PICK(r, ((const int64_t[]) {1000, 5000, 20000}));
+
+		for (long i = 0; i < n; i++)
+			buf_fmt(&l->flood, "%s{\"key\":\"x.flood.%ld\",\"value\":{\"intValue\":\"%ld\"}}",
+					l->flood.len ? "," : "", i, i);
+		l->nflood += n;
+		return "attr_flood";
+	}
+	else
+	{
+		int			a = (int) rng_below(r, NUM_OA);
+		int			n = (int) PICK(r, ((const int64_t[]) {100, 1000, 3000}));
+
+		for (int i = 0; i < n; i++)
+		{
+			OAttr	   *o = al_push(l);
+
+			oattr_set_known(r, o, a);
+			if (rng_chance(r, 900))
+				av_int(r, o, i);
+			else
+				av_random(r, o, oa_field(a), 20);
+		}
+		return "known_key_flood";
+	}
+}
+
+/* Huge keys, values and names. */
+static const char *
+huge_content(Rng *r, OBody *b, AttrList *l)
+{
+	Buf			raw = {0};
+	const char *what;
+
+	switch (rng_below(r, 5))
+	{
+		case 0:
+			{
+				OAttr	   *o = al_push(l);
+
+				random_text(r, &raw, rng_range(r, 50000, 150000), ALPHA_UNICODE);
+				oattr_set_key(r, o, raw.p, raw.len);
+				if (o->known < 0)
+					o->known = OK_UNKNOWN;
+				av_int(r, o, 1);
+				what = "huge_key";
+			}
+			break;
+		case 1:
+			{
+				OAttr	   *o = al_push(l);
+
+				oattr_set_key(r, o, "x.huge", 6);
+				random_text(r, &raw, rng_range(r, 100000, 400000), ALPHA_UNICODE);
+				av_string(r, o, raw.p, raw.len, false);
+				what = "huge_unknown_value";
+			}
+			break;
+		case 2:
+			{
+				int			f = PICK(r, ((const int[]) {F_PROVIDER, F_MODEL, F_USER_ID, F_ID, F_ERROR_CODE, F_ENDPOINT_TAG}));
+				OAttr	   *o = field_slot(r, l, f);
+
+				oattr_reset_element(r, o);
+				random_text(r, &raw, PICK(r, ((const int64_t[]) {129, 201, 257, 5000, 200000})), ALPHA_UNICODE);
+				av_string(r, o, raw.p, raw.len, false);
+				what = "huge_field_value";
+			}
+			break;
+		case 3:
+			{
+				/* metadata.otel: the name is cut to 200 bytes, the others are not */
+				int			a = PICK(r, ((const int[]) {OA_OPERATION, OA_RESPONSE_MODEL, OA_SERVICE}));
+				OAttr	   *o = NULL;
+
+				for (int i = 0; i < l->n && o == NULL; i++)
+					if (l->a[i].known == a)
+						o = &l->a[i];
+				if (o == NULL)
+				{
+					o = al_push(l);
+					oattr_set_known(r, o, a);
+				}
+				random_text(r, &raw, PICK(r, ((const int64_t[]) {6000, 9000, 20000})), ALPHA_IDENT);
+				av_string(r, o, raw.p, raw.len, false);
+				what = "long_metadata_source";
+			}
+			break;
+		default:
+			{
+				OSpan	   *sp = pick_span(r, b, true);
+
+				if (sp == NULL)
+					return "huge_name (skipped)";
+				buf_reset(&sp->name);
+				random_text(r, &sp->name, rng_range(r, 50000, 150000), ALPHA_UNICODE);
+				buf_reset(&sp->name_json);
+				json_quote(r, &sp->name_json, sp->name.p, sp->name.len);
+				sp->name_str = true;
+				what = "huge_name";
+			}
+	}
+	buf_free(&raw);
+	return what;
+}
+
+/* A deeply nested kvlistValue / arrayValue. */
+static const char *
+deep_value(Rng *r, OtlpCase *ot, AttrList *l)
+{
+	int			levels = (int) PICK(r, ((const int64_t[]) {2, 10, 64, 65, 200, 1000, 3000, 30000}));
+	OAttr	   *o = al_insert(l, (int) rng_below(r, (uint64_t) l->n + 1));
+
+	if (rng_chance(r, 300))
+		oattr_set_known(r, o, (int) rng_below(r, NUM_OA));
+	else
+		oattr_set_key(r, o, "x.deep", 6);
+	buf_reset(&o->val);
+	o->cls = av_nested(r, &o->val, levels);
+	/* about 3.5 JSON levels each; the parser's stack gives out somewhere past 10,000 */
+	if (levels >= 2000)
+		ot->parser_unsure = true;
+	return "deep_value";
+}
+
+/* Thousands of skipped spans in one scope. */
+static const char *
+many_spans(Rng *r, OScope *S)
+{
+	long		n = (long) PICK(r, ((const int64_t[]) {1000, 3000, 10000}));
+
+	if (S->mode != LM_ARRAY)
+		S->mode = LM_ARRAY;
+	for (long i = 0; i < n; i++)
+		buf_fmt(&S->flood, "%s{\"traceId\":\"00\",\"spanId\":\"%06lx\",\"name\":\"GET /\",\"attributes\":"
+				"[{\"key\":\"http.request.method\",\"value\":{\"stringValue\":\"GET\"}}]}",
+				S->flood.len ? "," : "", i);
+	S->nflood += n;
+	return "many_skipped_spans";
+}
+
+/* Containers replaced by what OTLP does not allow there. */
+static const char *
+break_container(Rng *r, OBody *b)
+{
+	static const char *const scalars[] = {"1", "\"x\"", "[]", "null", "true", "[{}]", "0.5"};
+
+	switch (rng_below(r, 8))
+	{
+		case 0:
+			if (rng_chance(r, 300))
+			{
+				Buf			inner = {0};
+
+				obody_serialize(b, &inner);
+				buf_reset(&b->raw);
+				buf_fmt(&b->raw, "[%s]", inner.p);
+				buf_free(&inner);
+			}
+			else
+				buf_set(&b->raw, PICK(r, ((const char *[]) {"[]", "1", "\"x\"", "null", "true", "[{\"resourceSpans\":[]}]"})));
+			return "root_not_object";
+		case 1:
+			b->mode = PICK(r, ((const ListMode[]) {LM_RAW, LM_RAW, LM_NULL, LM_ABSENT}));
+			buf_set(&b->rs_raw, PICK(r, ((const char *[]) {"{}", "1", "\"x\"", "true", "{\"0\":{}}"})));
+			return "resourceSpans_not_array";
+		case 2:
+			{
+				OResource  *R = pick_resource(r, b);
+
+				if (R == NULL)
+					return "resource_element (skipped)";
+				buf_set(&R->raw, PICK(r, scalars));
+				return "resource_element";
+			}
+		case 3:
+			{
+				OResource  *R = pick_resource(r, b);
+
+				if (R == NULL)
+					return "resource_member (skipped)";
+				R->res_mode = PICK(r, ((const ResMode[]) {RM_RAW, RM_RAW, RM_NULL, RM_ABSENT}));
+				buf_set(&R->res_raw, PICK(r, ((const char *[]) {"[]", "1", "\"x\"", "true", "[{\"attributes\":[]}]"})));
+				return "resource_member";
+			}
+		case 4:
+			{
+				OResource  *R = pick_resource(r, b);
+
+				if (R == NULL)
+					return "scopeSpans (skipped)";
+				R->mode = PICK(r, ((const ListMode[]) {LM_RAW, LM_RAW, LM_NULL, LM_ABSENT}));
+				buf_set(&R->scopes_raw, PICK(r, ((const char *[]) {"{}", "1", "\"x\"", "true", "{\"spans\":[]}"})));
+				return "scopeSpans_not_array";
+			}
+		case 5:
+			{
+				OScope	   *S = pick_scope(r, b);
+
+				if (S == NULL)
+					return "scope_element (skipped)";
+				buf_set(&S->raw, PICK(r, scalars));
+				return "scope_element";
+			}
+		case 6:
+			{
+				OScope	   *S = pick_scope(r, b);
+
+				if (S == NULL)
+					return "spans (skipped)";
+				S->mode = PICK(r, ((const ListMode[]) {LM_RAW, LM_RAW, LM_NULL, LM_ABSENT}));
+				buf_set(&S->spans_raw, PICK(r, ((const char *[]) {"{}", "1", "\"x\"", "true", "{\"traceId\":\"a\"}"})));
+				return "spans_not_array";
+			}
+		default:
+			{
+				OSpan	   *sp = pick_span(r, b, false);
+
+				if (sp == NULL)
+					return "span_element (skipped)";
+				buf_set(&sp->raw, PICK(r, scalars));
+				return "span_element";
+			}
+	}
+}
+
+/* One random mutation of the tree; its name for the notes. */
+static const char *
+mutate_otlp(Rng *r, const Ctx *ctx, OtlpCase *ot)
+{
+	OBody	   *b = &ot->body;
+	AttrList   *l = pick_list(r, b);
+	int			which = (int) rng_below(r, 20);
+
+	if (l == NULL && which < 12)
+		which = 12 + (int) rng_below(r, 8);
+	switch (which)
+	{
+		case 0:
+		case 1:
+		case 2:
+		case 3:
+			return mutate_attr_list(r, l);
+		case 4:
+		case 5:
+			return mutate_number(r, l);
+		case 6:
+			return mutate_environment(r, l);
+		case 7:
+			return mutate_cross(r, l);
+		case 8:
+			return flood_attrs(r, l);
+		case 9:
+			return huge_content(r, b, l);
+		case 10:
+			return deep_value(r, ot, l);
+		case 11:
+			{
+				OSpan	   *sp = pick_span(r, b, true);
+
+				return sp ? mutate_span(r, ctx, sp) : "span (skipped)";
+			}
+		case 12:
+		case 13:
+		case 14:
+			{
+				OSpan	   *sp = pick_span(r, b, true);
+
+				return sp ? mutate_span(r, ctx, sp) : "span (skipped)";
+			}
+		case 15:
+			{
+				OScope	   *S = pick_scope(r, b);
+
+				return S ? many_spans(r, S) : "many_skipped_spans (skipped)";
+			}
+		case 16:
+			if (rng_chance(r, 500))
+			{
+				OResource  *R = pick_resource(r, b);
+
+				if (R && R->mode != LM_ABSENT)
+				{
+					buf_set(&R->pre, PICK(r, ((const char *[]) {"\"scopeSpans\":1", "\"scopeSpans\":[1]"})));
+					return "duplicate_member";
+				}
+			}
+			buf_set(&b->extra, PICK(r, ((const char *[]) {"\"resourceLogs\":[]", "\"partialSuccess\":{}", "\"x\":[1,{}]"})));
+			return "unknown_member";
+		default:
+			return break_container(r, b);
+	}
+}
+
+/* Mutated case: a small valid export, then 1..4 mutations of its tree. */
+static void
+gen_otlp_mutated(Rng *r, const Ctx *ctx, Case *c, Buf *notes)
+{
+	int			n = (int) rng_range(r, 0, 1) + (int) rng_small(r, 12);
+	Event	   *evs = xmalloc(sizeof(Event) * (size_t) (n ? n : 1));
+
+	c->ot = otlp_case_new(ctx);
+	for (int i = 0; i < n; i++)
+		clean_event(r, ctx, i, &evs[i], false);
+	otlp_build(r, ctx, c->ot, evs, n, false, false);
+	for (int i = 0; i < n; i++)
+		event_free(&evs[i]);
+	free(evs);
+	for (int m = (int) rng_range(r, 1, 4); m > 0; m--)
+	{
+		const char *what = mutate_otlp(r, ctx, c->ot);
+
+		if (notes->len < 200)
+			buf_fmt(notes, "%s%s", notes->len ? "," : "", what);
+	}
+	otlp_finish(ctx, c, ctx->max_batch);
+}
+
+/* Hand-shaped OTLP bodies with known answers. */
+typedef struct OddBody
+{
+	const char *text;
+	Verdict		verdict;
+	long		genai,
+				skipped;		/* V_VALID: the counts */
+} OddBody;
+
+static const OddBody odd_bodies[] = {
+	{"null", V_INVALID, 0, 0}, {"1", V_INVALID, 0, 0}, {"\"x\"", V_INVALID, 0, 0}, {"true", V_INVALID, 0, 0}, {"[]", V_INVALID, 0, 0},
+	{"[{}]", V_INVALID, 0, 0}, {"[{\"resourceSpans\":[]}]", V_INVALID, 0, 0},
+	{"{}", V_VALID, 0, 0}, {"{\"resourceSpans\":null}", V_VALID, 0, 0}, {"{\"resourceSpans\":[]}", V_VALID, 0, 0},
+	{"{\"resourceSpans\":[{}]}", V_VALID, 0, 0}, {"{\"resourceSpans\":[{\"scopeSpans\":[{}]}]}", V_VALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[]}]}]}", V_VALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{}]}]}]}", V_VALID, 0, 1},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{},{\"attributes\":[]},{\"attributes\":null}]}]}]}", V_VALID, 0, 3},
+	{"{\"resourceSpans\":[{\"resource\":null,\"scopeSpans\":null}]}", V_VALID, 0, 0},
+	{"{\"resourceSpans\":[{\"resource\":{},\"scopeSpans\":[]}],\"resourceSpans2\":1}", V_VALID, 0, 0},
+	{"{\"resourceSpans\":{}}", V_INVALID, 0, 0}, {"{\"resourceSpans\":1}", V_INVALID, 0, 0}, {"{\"resourceSpans\":[1]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[[]]}", V_INVALID, 0, 0}, {"{\"resourceSpans\":[null]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":{}}]}", V_INVALID, 0, 0}, {"{\"resourceSpans\":[{\"scopeSpans\":[1]}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":{}}]}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[\"x\"]}]}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"resource\":[]}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"resource\":{\"attributes\":{}}}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"resource\":{\"attributes\":[1]}}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":1}]}}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"value\":{}}]}]}]}]}", V_INVALID, 0, 0},
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"gen_ai.request.model\",\"value\":\"gpt-4o\"}]}]}]}]}", V_INVALID, 0, 0},
+	/* a GenAI span without start, provider or ids */
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"gen_ai.request.model\",\"value\":{\"stringValue\":\"m\"}}]}]}]}]}", V_INVALID, 0, 0},
+	/* a model attribute without a value names no model */
+	{"{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"key\":\"gen_ai.request.model\"}]}]}]}]}", V_VALID, 0, 1},
+};
+
+static void
+gen_otlp_special(Rng *r, const Ctx *ctx, Case *c, Buf *notes)
+{
+	int			which = (int) rng_below(r, 9);
+
+	c->verdict = V_UNSURE;
+	switch (which)
+	{
+		case 0:
+		case 1:
+			{
+				/*
+				 * The batch limit, lowered for the call (skipped spans do not
+				 * count): at it, or beyond it; now and then the real one.
+				 */
+				bool		real = rng_chance(r, 30);
+				int			n = real ? ctx->max_batch + 1 : (int) rng_range(r, 1, 25);
+				int			limit = real ? ctx->max_batch : rng_chance(r, 500) ? n
+					: (int) rng_range(r, rng_chance(r, 500) ? n - 1 : 1, n - 1);
+				Event	   *evs = xmalloc(sizeof(Event) * (size_t) n);
+
+				if (limit < 1)
+					limit = 1;
+				c->ot = otlp_case_new(ctx);
+				for (int i = 0; i < n; i++)
+					clean_event(r, ctx, i, &evs[i], real);
+				otlp_build(r, ctx, c->ot, evs, n, real, false);
+				if (!real)
+					buf_fmt(&c->ot->setup, "SET LOCAL opsmeter.max_batch_events = %d", limit);
+				c->events = evs;
+				c->nev = n;
+				otlp_finish(ctx, c, limit);
+				buf_fmt(notes, "max_batch_events %d for %d GenAI spans", limit, n);
+				c->what = limit >= n ? "batch at the limit" : "batch over the limit";
+			}
+			break;
+		case 2:
+			{
+				/* the payload limit, set at the body's jsonb size or one byte below it */
+				int			n = (int) rng_range(r, 1, 12);
+				Event	   *evs = xmalloc(sizeof(Event) * (size_t) n);
+
+				c->ot = otlp_case_new(ctx);
+				for (int i = 0; i < n; i++)
+					clean_event(r, ctx, i, &evs[i], false);
+				otlp_build(r, ctx, c->ot, evs, n, false, false);
+				c->events = evs;
+				c->nev = n;
+				otlp_finish(ctx, c, ctx->max_batch);
+				c->ot->payload_limit = rng_chance(r, 500) ? 1 : 2;
+				if (c->ot->payload_limit == 1)
+				{
+					c->verdict = V_INVALID;
+					c->expect_sqlstate = "54000";
+					c->exact_counts = false;
+				}
+				c->what = c->ot->payload_limit == 1 ? "payload one byte over the limit" : "payload at the limit";
+			}
+			break;
+		case 3:
+			{
+				const OddBody *ob = &odd_bodies[rng_below(r, sizeof(odd_bodies) / sizeof(odd_bodies[0]))];
+
+				c->ot = otlp_case_new(ctx);
+				c->ot->tree_sent = false;
+				buf_set(&c->payload, ob->text);
+				c->verdict = ob->verdict;
+				if (ob->verdict == V_INVALID)
+					c->expect_sqlstate = "22023";
+				else
+				{
+					c->ot->e.counts_known = c->ot->e.ids_known = true;
+					c->ot->e.genai = ob->genai;
+					c->ot->e.skipped = ob->skipped;
+					c->ot->total_spans = ob->genai + ob->skipped;
+					buf_set(&c->ot->e.dup_paths, "[]");
+					buf_set(&c->ot->e.all_paths, "[]");
+					c->exact_counts = true;
+				}
+				c->what = "odd body";
+			}
+			break;
+		case 4:
+		case 5:
+			{
+				/* thousands of skipped spans, or of attributes, around a few GenAI spans */
+				int			n = (int) rng_range(r, 0, 5);
+				Event	   *evs = xmalloc(sizeof(Event) * (size_t) (n ? n : 1));
+
+				c->ot = otlp_case_new(ctx);
+				for (int i = 0; i < n; i++)
+					clean_event(r, ctx, i, &evs[i], false);
+				otlp_build(r, ctx, c->ot, evs, n, false, false);
+				if (which == 4)
+				{
+					OScope	   *S = pick_scope(r, &c->ot->body);
+					long		k = rng_range(r, 2000, 20000);
+
+					if (S == NULL)
+					{
+						OResource  *R;
+
+						c->ot->body.mode = LM_ARRAY;
+						R = body_push(&c->ot->body);
+						S = resource_push(R);
+					}
+					for (long i = 0; i < k; i++)
+						buf_fmt(&S->flood, "%s{\"spanId\":\"%lx\",\"name\":\"db\",\"startTimeUnixNano\":\"%ld\"}",
+								S->flood.len ? "," : "", i, i);
+					S->nflood += k;
+					c->ot->gen_skipped += k;
+					c->what = "thousands of skipped spans";
+				}
+				else
+				{
+					for (int k = (int) rng_range(r, 1, 3); k > 0; k--)
+					{
+						AttrList   *l = pick_list(r, &c->ot->body);
+						long		m = rng_range(r, 2000, 20000);
+
+						if (l == NULL)
+							break;
+						for (long i = 0; i < m; i++)
+							buf_fmt(&l->flood, "%s{\"key\":\"k%ld\",\"value\":{\"stringValue\":\"v\"}}",
+									l->flood.len ? "," : "", i);
+						l->nflood += m;
+					}
+					c->what = "thousands of attributes";
+				}
+				c->events = evs;
+				c->nev = n;
+				otlp_finish(ctx, c, ctx->max_batch);
+				otlp_self_check(c);
+			}
+			break;
+		case 6:
+			{
+				/* one GenAI span sent many times in one body: one stored */
+				int			n = (int) rng_range(r, 2, 40);
+				Event	   *evs = xmalloc(sizeof(Event) * (size_t) n);
+
+				c->ot = otlp_case_new(ctx);
+				for (int i = 0; i < n; i++)
+					clean_event(r, ctx, i, &evs[i], false);
+				otlp_build(r, ctx, c->ot, evs, n, false, true);
+				c->events = evs;
+				c->nev = n;
+				otlp_finish(ctx, c, ctx->max_batch);
+				otlp_self_check(c);
+				c->what = "one span resent within the body";
+			}
+			break;
+		case 7:
+			{
+				/* garbage, or random JSON */
+				c->ot = otlp_case_new(ctx);
+				c->ot->tree_sent = false;
+				if (rng_chance(r, 500))
+					random_text(r, &c->payload, rng_range(r, 0, 2000), ALPHA_ANY);
+				else
+				{
+					int			budget = 40;
+
+					random_value(r, &c->payload, 5, &budget);
+				}
+				c->what = "garbage";
+			}
+			break;
+		default:
+			{
+				/* the document itself nested very deep */
+				int			levels = (int) PICK(r, ((const int64_t[]) {64, 1000, 5000, 50000}));
+
+				c->ot = otlp_case_new(ctx);
+				c->ot->tree_sent = false;
+				buf_str(&c->payload, "{\"resourceSpans\":[[");
+				nested(r, &c->payload, levels, false);
+				buf_str(&c->payload, "]]}");
+				c->verdict = V_INVALID;
+				c->what = "deep document";
+			}
+	}
+}
+
+/* An OTLP case of c->kind (not a resend). */
+static void
+gen_otlp_case(Rng *r, const Ctx *ctx, Case *c, Buf *notes)
+{
+	switch (c->kind)
+	{
+		case KIND_CLEAN:
+			gen_otlp_clean(r, ctx, c);
+			break;
+		case KIND_MUTATED:
+			gen_otlp_mutated(r, ctx, c, notes);
+			c->what = "mutated export";
+			break;
+		case KIND_TEXT:
+			{
+				int			m = (int) rng_range(r, 1, 3);
+
+				gen_otlp_mutated(r, ctx, c, notes);
+				/* keep broken JSON a minority, as on the jsonb path */
+				if (!rng_chance(r, 350))
+					m = 0;
+				for (int i = 0; i < m; i++)
+				{
+					const char *what = mutate_text(r, &c->payload, false);
+
+					buf_fmt(notes, "%s%s", notes->len ? "," : "", what);
+				}
+				if (m > 0)
+				{
+					RfcResult	rr;
+					bool		json = rfc8259_pg_text_ok(c->payload.p ? c->payload.p : "", c->payload.len) &&
+						rfc8259_check(c->payload.p ? c->payload.p : "", c->payload.len, &rr) &&
+						rfc8259_jsonb_accepts(&rr);
+
+					/* the tree no longer says what was sent: only JSON or not */
+					c->ot->tree_sent = false;
+					c->ot->total_spans = -1;
+					c->ot->e.counts_known = c->ot->e.ids_known = false;
+					c->ot->e.why |= RB(R_TEXT);
+					c->exact_counts = false;
+					c->expect_sqlstate = NULL;
+					c->verdict = json ? V_UNSURE : V_INVALID;
+				}
+				c->what = m > 0 ? "text-mutated export" : "mutated export";
+			}
+			break;
+		default:
+			gen_otlp_special(r, ctx, c, notes);
+	}
+}
+
 /* Builds case "no" from its own stream. */
 static void
 gen_case(const Ctx *base, long no, Case *c, Buf *notes)
@@ -2317,13 +6002,18 @@ gen_case(const Ctx *base, long no, Case *c, Buf *notes)
 	ctx.case_no = no;
 	rng_seed(&r, base->seed, (uint64_t) no);
 	kind = pick_kind(&r);
-	path = rng_chance(&r, 500) ? PATH_JSONB : PATH_NDJSON;
+	path = (Path) rng_below(&r, NUM_PATHS);
 	memset(c, 0, sizeof(*c));
 	c->no = no;
 	c->kind = kind;
 	c->path = path;
 	c->dup_of = -1;
 	buf_reset(notes);
+	if (path == PATH_OTLP && kind != KIND_DUP)
+	{
+		gen_otlp_case(&r, &ctx, c, notes);
+		return;
+	}
 	switch (kind)
 	{
 		case KIND_CLEAN:
@@ -2346,7 +6036,10 @@ gen_case(const Ctx *base, long no, Case *c, Buf *notes)
 				if (k < 0)
 				{
 					c->kind = KIND_CLEAN;
-					gen_clean(&r, &ctx, c);
+					if (path == PATH_OTLP)
+						gen_otlp_case(&r, &ctx, c, notes);
+					else
+						gen_clean(&r, &ctx, c);
 					break;
 				}
 				gen_case(base, k, c, notes);
@@ -2467,7 +6160,7 @@ typedef struct Counter
 typedef struct Stats
 {
 	long		cases;
-	long		by_path[2];
+	long		by_path[NUM_PATHS];
 	long		by_kind[NUM_KINDS];
 	long		calls_ok;
 	long		accepted;		/* rows the responses said were stored */
@@ -2488,6 +6181,18 @@ typedef struct Stats
 	long		slowest_case;
 	size_t		bytes_sent;
 	size_t		largest;
+	double		gen_seconds,	/* building cases (and the OTLP oracle) */
+				call_seconds,	/* in the entry points */
+				check_seconds;	/* in the per-case checks */
+	/* OTLP */
+	long		otlp_received,	/* GenAI spans answered */
+				otlp_skipped,	/* skipped spans answered */
+				otlp_accepted,	/* rows stored */
+				otlp_readbacks,
+				otlp_refusals_checked,
+				otlp_driver_errors;
+	long		reason_ok[NUM_REASONS],	/* unsure cases with one reason: accepted ... */
+				reason_refused[NUM_REASONS];	/* ... and refused */
 } Stats;
 
 static void
@@ -2524,7 +6229,7 @@ typedef struct Options
 	long		only;			/* -1: all */
 	const char *outdir;
 	const char *workspace;
-	int			path_mask;		/* 1 jsonb, 2 ndjson */
+	int			path_mask;		/* 1 jsonb, 2 ndjson, 4 otlp */
 	bool		strict;
 	bool		verbose;
 	bool		print_only;		/* --print: write the --only case to stdout */
@@ -2546,11 +6251,11 @@ report_failure(const Case *c, const char *why, const char *detail, const Buf *no
 
 	st.failures++;
 	fprintf(stderr, "FAIL case %ld (%s, %s path, %s): %s\n", c->no, kind_names[c->kind],
-			c->path == PATH_JSONB ? "jsonb" : "ndjson", c->what ? c->what : "", why);
+			path_names[c->path], c->what ? c->what : "", why);
 	if (detail && *detail)
 		fprintf(stderr, "     %s\n", detail);
 	snprintf(path, sizeof(path), "%s/fuzz-fail-%" PRIu64 "-%ld.%s", opt.outdir, opt.seed, c->no,
-			 c->path == PATH_JSONB ? "json" : "ndjson");
+			 c->path == PATH_JSONB ? "json" : c->path == PATH_OTLP ? "otlp.json" : "ndjson");
 	f = fopen(path, "wb");
 	if (f)
 	{
@@ -2563,7 +6268,7 @@ report_failure(const Case *c, const char *why, const char *detail, const Buf *no
 	{
 		fprintf(f, "seed %" PRIu64 " case %ld kind %s path %s (%s)\nmutations: %s\nfailure: %s\n%s\n"
 				"reproduce: fuzz_ingest -s %" PRIu64 " --only %ld\n",
-				opt.seed, c->no, kind_names[c->kind], c->path == PATH_JSONB ? "jsonb" : "ndjson",
+				opt.seed, c->no, kind_names[c->kind], path_names[c->path],
 				c->what ? c->what : "", notes && notes->p ? notes->p : "", why, detail ? detail : "",
 				opt.seed, c->no);
 		fclose(f);
@@ -2626,6 +6331,7 @@ send_payload(Path path, const Buf *payload)
 	int			formats[1] = {1};
 
 	return PQexecParams(conn, path == PATH_JSONB ? "SELECT opsmeter_ingest($1::jsonb)"
+						: path == PATH_OTLP ? "SELECT opsmeter_ingest_otlp($1::jsonb)"
 						: "SELECT opsmeter_ingest_ndjson($1)",
 						1, types, values, lengths, formats, 0);
 }
@@ -2754,12 +6460,14 @@ check_accepted_text(const Case *c, const Buf *notes)
 		report_failure(c, "accepted a payload that is not JSON", NULL, notes);
 	if (lc.bad_escape)
 		report_failure(c, "accepted \\u0000 or a lone surrogate", NULL, notes);
-	if (c->path == PATH_JSONB && lc.deviations != 0)
-		report_failure(c, "the jsonb path accepted what RFC 8259 refuses", NULL, notes);
+	if (c->path != PATH_NDJSON && lc.deviations != 0)
+		report_failure(c, "a jsonb entry point accepted what RFC 8259 refuses", NULL, notes);
 	if (lc.deviations & RFC_DEV_CONTROL_CHAR)
 		gap(c, "ndjson accepts a raw control character inside a string", notes);
 	if (lc.deviations & RFC_DEV_NUMBER_FORM)
 		gap(c, "ndjson accepts numbers not in RFC 8259 form (01, 1., -.5)", notes);
+	if (c->path == PATH_OTLP)
+		return;					/* README sets no nesting limit for an OTLP body */
 	/* a batch array adds one level around its events */
 	around = (c->path == PATH_JSONB && c->payload.len && !c->single && c->payload.p[0] == '[') ? 1 : 0;
 	if (lc.deepest - around > 64 &&
@@ -2848,6 +6556,341 @@ read_back(const Case *c, const Event *ev, const Buf *notes, double sent_from, do
 	PQclear(res);
 }
 
+/* ------------------------------------------------------------------------
+ * OTLP answers and rows.
+ */
+
+/* Elements of the JSON array text at v (-1 when v is not an array). */
+static long
+json_array_length(const char *v)
+{
+	int			depth = 0;
+	long		commas = 0;
+	const char *p = v;
+
+	if (v == NULL || *v != '[')
+		return -1;
+	for (p++; *p == ' '; p++)
+		;
+	if (*p == ']')
+		return 0;
+	for (p = v; *p; p++)
+	{
+		if (*p == '"')
+		{
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (!*p)
+				return -1;
+		}
+		else if (*p == '[' || *p == '{')
+			depth++;
+		else if (*p == ']' || *p == '}')
+		{
+			if (--depth == 0)
+				return commas + 1;
+		}
+		else if (*p == ',' && depth == 1)
+			commas++;
+	}
+	return -1;
+}
+
+/* Length of the JSON array or object text at v. */
+static size_t
+json_container_len(const char *v)
+{
+	int			depth = 0;
+
+	for (const char *p = v; *p; p++)
+	{
+		if (*p == '"')
+		{
+			for (p++; *p && *p != '"'; p++)
+				if (*p == '\\' && p[1])
+					p++;
+			if (!*p)
+				break;
+		}
+		else if (*p == '[' || *p == '{')
+			depth++;
+		else if ((*p == ']' || *p == '}') && --depth == 0)
+			return (size_t) (p - v) + 1;
+	}
+	return strlen(v);
+}
+
+/* The bound just after every string that begins with prefix (ids sort as "C"). */
+static void
+prefix_end(const char *prefix, char *out, size_t size)
+{
+	size_t		n;
+
+	snprintf(out, size, "%s", prefix);
+	n = strlen(out);
+	out[n - 1]++;				/* ASCII: '-' or a hex digit */
+}
+
+/* Rows of the workspace whose key is one of the case's own ids. */
+static long
+otlp_rows_with_tags(const OtlpCase *ot)
+{
+	static bool prepared = false;
+	char		id_end[64],
+				trace_end[32];
+	const char *values[5] = {workspace_id, ot->tags.id, id_end, ot->tags.trace, trace_end};
+	PGresult   *res;
+	long		n;
+
+	if (!prepared)
+	{
+		/*
+		 * Two key ranges, each its own index range scan: keys collect no
+		 * statistics, and an OR of them (or a LIKE) may end up a filter over
+		 * every key of the workspace.
+		 */
+		res = PQprepare(conn, "otlp_rows_with_tags",
+						"SELECT (SELECT count(*) FROM opsmeter.request_keys WHERE workspace_id = $1::bigint"
+						" AND external_request_id >= $2 AND external_request_id < $3)"
+						" + (SELECT count(*) FROM opsmeter.request_keys WHERE workspace_id = $1::bigint"
+						" AND external_request_id >= $4 AND external_request_id < $5)", 5, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			fprintf(stderr, "fuzz_ingest: preparing a query failed: %s", PQerrorMessage(conn));
+			exit(2);
+		}
+		PQclear(res);
+		prepared = true;
+	}
+	prefix_end(ot->tags.id, id_end, sizeof(id_end));
+	prefix_end(ot->tags.trace, trace_end, sizeof(trace_end));
+	res = PQexecPrepared(conn, "otlp_rows_with_tags", 5, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fprintf(stderr, "fuzz_ingest: counting a case's rows failed: %s", PQerrorMessage(conn));
+		exit(2);
+	}
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+/* A refused call stored nothing: no key of the case's own ids. */
+static void
+otlp_check_refused(const Case *c, const Buf *notes)
+{
+	long		n;
+
+	if (c->kind == KIND_DUP)
+		return;					/* its ids were stored by the case it resends */
+	n = otlp_rows_with_tags(c->ot);
+	st.otlp_refusals_checked++;
+	if (n != 0)
+	{
+		char		d[192];
+
+		snprintf(d, sizeof(d), "%ld rows with the case's ids (%s..., %s...)", n, c->ot->tags.id, c->ot->tags.trace);
+		report_failure(c, "a refused OTLP call left rows behind (half-written)", d, notes);
+	}
+}
+
+/* Every event of a clean case, read back in one query and compared field by field. */
+static void
+otlp_read_back(const Case *c, const Buf *notes)
+{
+	static const char *sql =
+		"WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id text, provider text, model text,"
+		" input text, output text, total text, cached text, reasoning text, latency text, is_error text,"
+		" error_code text, prompt_version text, endpoint_tag text, user_id text, tenant_id text,"
+		" data_mode text, environment text, cost text, ts text, metadata jsonb))"
+		" SELECT x.id, concat_ws(', ',"
+		"  CASE WHEN e.external_request_id IS NULL THEN 'no row at the span''s start' END,"
+		"  CASE WHEN e.provider IS DISTINCT FROM x.provider THEN 'provider' END,"
+		"  CASE WHEN e.model IS DISTINCT FROM x.model THEN 'model' END,"
+		"  CASE WHEN e.input_tokens::text IS DISTINCT FROM x.input THEN 'input_tokens' END,"
+		"  CASE WHEN e.output_tokens::text IS DISTINCT FROM x.output THEN 'output_tokens' END,"
+		"  CASE WHEN e.total_tokens::text IS DISTINCT FROM x.total THEN 'total_tokens' END,"
+		"  CASE WHEN e.cached_input_tokens::text IS DISTINCT FROM coalesce(x.cached, '0') THEN 'cached_input_tokens' END,"
+		"  CASE WHEN e.reasoning_tokens::text IS DISTINCT FROM coalesce(x.reasoning, '0') THEN 'reasoning_tokens' END,"
+		"  CASE WHEN e.latency_ms::text IS DISTINCT FROM x.latency THEN 'latency_ms' END,"
+		"  CASE WHEN e.is_error::text IS DISTINCT FROM coalesce(x.is_error, 'false') THEN 'is_error' END,"
+		"  CASE WHEN e.error_code IS DISTINCT FROM x.error_code THEN 'error_code' END,"
+		"  CASE WHEN e.prompt_version IS DISTINCT FROM x.prompt_version THEN 'prompt_version' END,"
+		"  CASE WHEN e.endpoint_tag IS DISTINCT FROM x.endpoint_tag THEN 'endpoint_tag' END,"
+		"  CASE WHEN e.user_id IS DISTINCT FROM x.user_id THEN 'user_id' END,"
+		"  CASE WHEN e.tenant_id IS DISTINCT FROM x.tenant_id THEN 'tenant_id' END,"
+		"  CASE WHEN e.data_mode::text IS DISTINCT FROM coalesce(x.data_mode, 'real') THEN 'data_mode' END,"
+		"  CASE WHEN e.environment::text IS DISTINCT FROM coalesce(x.environment, 'prod') THEN 'environment' END,"
+		"  CASE WHEN NOT (CASE WHEN x.cost IS NULL THEN e.pricing <> 'caller'"
+		"   ELSE e.pricing = 'caller' AND e.cost_usd::text = trim_scale(x.cost::numeric)::text END) THEN 'cost_usd' END,"
+		"  CASE WHEN e.metadata IS DISTINCT FROM x.metadata THEN 'metadata' END,"
+		"  CASE WHEN (SELECT count(*) FROM opsmeter.request_keys k WHERE k.workspace_id = $2::bigint"
+		"   AND k.external_request_id = x.id) <> 1 THEN 'dedup key' END) AS problems"
+	/* one index probe per span, in its day's partition (else the planner hashes the workspace) */
+		" FROM x LEFT JOIN LATERAL (SELECT * FROM opsmeter.events e WHERE e.workspace_id = $2::bigint"
+		"  AND e.ts = x.ts::timestamptz AND e.external_request_id = x.id OFFSET 0) e ON true"
+		" ORDER BY x.id";
+	static const int fields[] = {F_PROVIDER, F_MODEL, F_INPUT, F_OUTPUT, F_TOTAL, F_CACHED, F_REASONING,
+		F_LATENCY, F_STATUS, F_ERROR_CODE, F_PROMPT_VERSION, F_ENDPOINT_TAG, F_USER_ID, F_TENANT_ID,
+	F_DATA_MODE, F_ENVIRONMENT, F_COST, F_TIMESTAMP};
+	static const char *const names[] = {"provider", "model", "input", "output", "total", "cached", "reasoning",
+		"latency", "is_error", "error_code", "prompt_version", "endpoint_tag", "user_id", "tenant_id",
+	"data_mode", "environment", "cost", "ts"};
+	Buf			rows = {0},
+				detail = {0};
+	const char *values[2];
+	PGresult   *res;
+	int			n = 0;
+
+	buf_char(&rows, '[');
+	for (int i = 0; i < c->nev; i++)
+	{
+		const Event *ev = &c->events[i];
+
+		if (!ev->exp.set[F_ID])
+			continue;			/* a duplicate inside the call: not stored */
+		buf_str(&rows, n++ ? ",{\"id\":" : "{\"id\":");
+		json_plain(&rows, ev->id.p, ev->id.len);
+		for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+		{
+			int			f = fields[k];
+
+			buf_fmt(&rows, ",\"%s\":", names[k]);
+			if (ev->exp.set[f] && ev->exp.s[f].len > 0)
+				json_plain(&rows, ev->exp.s[f].p, ev->exp.s[f].len);
+			else
+				buf_str(&rows, "null");
+		}
+		buf_str(&rows, ",\"metadata\":");
+		buf_add(&rows, ev->exp.s[F_METADATA].p, ev->exp.s[F_METADATA].len);
+		buf_char(&rows, '}');
+	}
+	buf_char(&rows, ']');
+	if (n == 0)
+	{
+		buf_free(&rows);
+		return;
+	}
+	values[0] = rows.p;
+	values[1] = workspace_id;
+	/*
+	 * Without statistics on keys the planner prices this far above
+	 * jit_above_cost once the workspace is large, and JIT compiling it
+	 * costs seconds: not for this query.
+	 */
+	PQclear(exec_ok("BEGIN"));
+	PQclear(exec_ok("SET LOCAL jit = off"));
+	res = PQexecParams(conn, sql, 2, NULL, values, NULL, NULL, 0);
+	PQclear(exec_ok(PQresultStatus(res) == PGRES_TUPLES_OK ? "COMMIT" : "ROLLBACK"));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		report_failure(c, "reading OTLP rows back failed", PQresultErrorMessage(res), notes);
+	else
+	{
+		st.readbacks += PQntuples(res);
+		st.otlp_readbacks += PQntuples(res);
+		for (int i = 0; i < PQntuples(res); i++)
+			if (PQgetvalue(res, i, 1)[0] != '\0' && detail.len < 600)
+				buf_fmt(&detail, "%s%s: %s", detail.len ? "; " : "", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		if (detail.len)
+			report_failure(c, "a stored row differs from the GenAI span sent", detail.p, notes);
+	}
+	PQclear(res);
+	buf_free(&rows);
+	buf_free(&detail);
+}
+
+/* The answer of an accepted OTLP call: its own keys, consistent, and as expected. */
+static void
+otlp_check_answer(const Case *c, const char *resp, long accepted, long dups, const Buf *notes)
+{
+	const OtlpCase *ot = c->ot;
+	long		received = top_level_long(resp, "received"),
+				skipped = top_level_long(resp, "skippedSpans"),
+				unpriced = top_level_long(resp, "unpriced");
+	const char *spans = top_level_value(resp, "duplicateSpans");
+	const char *indexes = top_level_value(resp, "duplicateIndexes");
+	const char *warnings = top_level_value(resp, "warnings");
+	char		d[512];
+
+	if (received < 0 || skipped < 0 || unpriced < 0 || spans == NULL || indexes == NULL || warnings == NULL)
+	{
+		report_failure(c, "an OTLP answer lacks received, skippedSpans, unpriced, duplicateSpans, "
+					   "duplicateIndexes or warnings", resp, notes);
+		return;
+	}
+	st.otlp_received += received;
+	st.otlp_skipped += skipped;
+	st.otlp_accepted += accepted;
+	if (received != accepted + dups || json_array_length(spans) != dups || json_array_length(indexes) != dups)
+	{
+		snprintf(d, sizeof(d), "received %ld, accepted %ld, duplicates %ld, %ld duplicateSpans, %ld duplicateIndexes",
+				 received, accepted, dups, json_array_length(spans), json_array_length(indexes));
+		report_failure(c, "an OTLP answer does not add up", d, notes);
+	}
+	{
+		/* each warning names its span; each unpriced event has one, and nothing else warns */
+		long		nw = json_array_length(warnings);
+		size_t		wlen = json_container_len(warnings);
+		long		named = 0;
+
+		for (const char *p = warnings; (p = strstr(p, "{\"span\": \"resourceSpans[")) != NULL && p < warnings + wlen; p++)
+			named++;
+		if (nw != named || nw != unpriced)
+		{
+			snprintf(d, sizeof(d), "%ld warnings, %ld naming a span, %ld unpriced", nw, named, unpriced);
+			report_failure(c, "an OTLP answer's warnings do not match its spans", d, notes);
+		}
+	}
+	if (ot->total_spans >= 0 && received + skipped != ot->total_spans)
+	{
+		snprintf(d, sizeof(d), "received %ld + skippedSpans %ld, but the body has %ld spans",
+				 received, skipped, ot->total_spans);
+		report_failure(c, "an OTLP answer lost or invented spans", d, notes);
+	}
+	if (ot->e.counts_known && (received != ot->e.genai || skipped != ot->e.skipped))
+	{
+		snprintf(d, sizeof(d), "expected received %ld and skippedSpans %ld, got %ld and %ld",
+				 ot->e.genai, ot->e.skipped, received, skipped);
+		report_failure(c, "wrong GenAI/skipped span counts", d, notes);
+	}
+	if (c->kind == KIND_DUP)
+	{
+		size_t		n = strlen(ot->e.all_paths.p);
+
+		if (ot->e.counts_known && ot->e.ids_known && (strncmp(spans, ot->e.all_paths.p, n) != 0 || unpriced != 0))
+		{
+			snprintf(d, sizeof(d), "expected duplicateSpans %.200s and unpriced 0, got %.200s and %ld",
+					 ot->e.all_paths.p, spans, unpriced);
+			report_failure(c, "a resent export did not name every GenAI span a duplicate", d, notes);
+		}
+	}
+	else if (c->exact_counts && accepted == c->expect_new && dups == c->expect_dups)
+	{
+		size_t		n = strlen(ot->e.dup_paths.p);
+
+		if (ot->e.ids_known && strncmp(spans, ot->e.dup_paths.p, n) != 0)
+		{
+			snprintf(d, sizeof(d), "expected duplicateSpans %.200s, got %.200s", ot->e.dup_paths.p, spans);
+			report_failure(c, "wrong duplicateSpans", d, notes);
+		}
+	}
+	/* what the answer says was stored is what the case's ids have in the table */
+	if (ot->e.ids_known && c->exact_counts)
+	{
+		long		rows = otlp_rows_with_tags(ot);
+
+		if (rows != c->expect_new)
+		{
+			snprintf(d, sizeof(d), "%ld rows carry the case's ids, the answer accepted %ld (expected %d)",
+					 rows, accepted, c->expect_new);
+			report_failure(c, "the rows stored are not the events accepted", d, notes);
+		}
+	}
+	if (c->kind != KIND_DUP && c->exact_counts && c->events && accepted == c->expect_new)
+		otlp_read_back(c, notes);
+}
+
 /*
  * The same single object through the NDJSON path, in a transaction that is
  * rolled back: both paths share one validator, so their verdicts should
@@ -2885,16 +6928,67 @@ differential(const Case *c, PGresult *jsonb_res)
 	}
 }
 
+/* opsmeter.max_payload_bytes at the body's jsonb size, or one byte below it. */
+static void
+otlp_payload_limit(Case *c)
+{
+	static const Oid types[1] = {25};	/* text */
+	const char *values[1] = {c->payload.p ? c->payload.p : ""};
+	int			lengths[1] = {(int) c->payload.len};
+	int			formats[1] = {1};
+	PGresult   *res = PQexecParams(conn, "SELECT pg_column_size($1::jsonb)", 1, types, values, lengths, formats, 0);
+	long		size,
+				limit;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		fprintf(stderr, "fuzz_ingest: measuring a body failed: %s", PQerrorMessage(conn));
+		exit(2);
+	}
+	size = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	limit = c->ot->payload_limit == 1 ? size - 1 : size;
+	if (limit < 1024)
+	{
+		/* the setting's minimum: no boundary to test */
+		limit = 1024;
+		c->verdict = V_UNSURE;
+		c->expect_sqlstate = NULL;
+		c->exact_counts = false;
+	}
+	buf_reset(&c->ot->setup);
+	buf_fmt(&c->ot->setup, "SET LOCAL opsmeter.max_payload_bytes = %ld", limit);
+}
+
 /* Runs one case and applies every per-case rule. */
 static void
 run_case(Case *c, const Buf *notes, Rng *side)
 {
-	double		t0 = now_sec(),
+	double		t0,
 				dt;
-	PGresult   *res = send_payload(c->path, &c->payload);
+	PGresult   *res;
 	const char *sqlstate;
+	bool		in_xact = c->path == PATH_OTLP && (c->ot->setup.len || c->ot->payload_limit);
+	double		t_start = now_sec();
 
+	if (c->path == PATH_OTLP && c->ot->driver_error[0])
+	{
+		st.otlp_driver_errors++;
+		report_failure(c, "the driver's OTLP oracle disagrees with its own generator", c->ot->driver_error, notes);
+	}
+	if (in_xact)
+	{
+		/* a lowered limit, for this call only */
+		PQclear(exec_ok("BEGIN"));
+		if (c->ot->payload_limit)
+			otlp_payload_limit(c);
+		PQclear(exec_ok(c->ot->setup.p));
+	}
+	t0 = now_sec();
+	res = send_payload(c->path, &c->payload);
 	dt = now_sec() - t0;
+	if (in_xact && !connection_lost(res))
+		PQclear(exec_ok(PQresultStatus(res) == PGRES_TUPLES_OK ? "COMMIT" : "ROLLBACK"));
 	if (dt > st.slowest)
 	{
 		st.slowest = dt;
@@ -2908,7 +7002,7 @@ run_case(Case *c, const Buf *notes, Rng *side)
 		st.largest = c->payload.len;
 	if (opt.verbose)
 		fprintf(stderr, "case %ld %s %s %zu bytes: %s %.3fs\n", c->no, kind_names[c->kind],
-				c->path == PATH_JSONB ? "jsonb" : "ndjson", c->payload.len,
+				path_names[c->path], c->payload.len,
 				PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0) : PQresultErrorMessage(res), dt);
 
 	if (connection_lost(res))
@@ -2959,7 +7053,7 @@ run_case(Case *c, const Buf *notes, Rng *side)
 						 c->expect_new, c->expect_dups, accepted, dups);
 				report_failure(c, "wrong accepted/duplicate counts for a clean case", d, notes);
 			}
-			else if (c->events && rng_chance(side, opt.readback_per_mille))
+			else if (c->path != PATH_OTLP && c->events && rng_chance(side, opt.readback_per_mille))
 			{
 				int			checked = 0;
 
@@ -2979,6 +7073,8 @@ run_case(Case *c, const Buf *notes, Rng *side)
 					 c->dup_of, c->nevents, accepted, dups);
 			report_failure(c, "a resent clean case was not all duplicates", d, notes);
 		}
+		if (c->path == PATH_OTLP)
+			otlp_check_answer(c, resp, accepted, dups, notes);
 		check_accepted_text(c, notes);
 	}
 	else
@@ -2999,10 +7095,28 @@ run_case(Case *c, const Buf *notes, Rng *side)
 			snprintf(d, sizeof(d), "expected SQLSTATE %s, got %s", c->expect_sqlstate, sqlstate);
 			report_failure(c, "refused with the wrong SQLSTATE", d, notes);
 		}
+		if (c->path == PATH_OTLP)
+			otlp_check_refused(c, notes);
+	}
+	if (c->path == PATH_OTLP && c->verdict == V_UNSURE)
+	{
+		/* what the server made of an open question, when there was just one */
+		int			why = c->ot->e.why;
+
+		for (int k = 0; k < NUM_REASONS; k++)
+			if (why == RB(k))
+			{
+				if (PQresultStatus(res) == PGRES_TUPLES_OK)
+					st.reason_ok[k]++;
+				else
+					st.reason_refused[k]++;
+			}
 	}
 	if (c->path == PATH_JSONB && c->single && c->kind != KIND_DUP && rng_chance(side, opt.diff_per_mille))
 		differential(c, res);
 	PQclear(res);
+	st.call_seconds += dt;
+	st.check_seconds += now_sec() - t_start - dt;
 }
 
 /* ------------------------------------------------------------------------
@@ -3043,6 +7157,23 @@ static const char *const row_rules[][2] = {
 };
 
 #define NUM_ROW_RULES ((int) (sizeof(row_rules) / sizeof(row_rules[0])))
+
+/* The rows of GenAI spans, told apart by their metadata: {"otel": {...}} and nothing else. */
+#define OTLP_ROW "jsonb_typeof(metadata -> 'otel') = 'object' AND metadata - 'otel' = '{}'::jsonb" \
+	" AND (metadata -> 'otel') - '{traceId,spanId,name,operation,responseModel,service}'::text[] = '{}'::jsonb"
+
+static const char *const otlp_row_rules[][2] = {
+	{"an OTLP row's totalTokens is inputTokens + outputTokens (no attribute gives it)",
+	"total_tokens <> input_tokens + output_tokens"},
+	{"an OTLP row's metadata.otel.name is at most 200 bytes", "octet_length(metadata #>> '{otel,name}') > 200"},
+	{"an OTLP row's metadata.otel holds strings only",
+	"EXISTS (SELECT 1 FROM jsonb_each(metadata -> 'otel') j WHERE jsonb_typeof(j.value) <> 'string')"},
+	{"an OTLP row's metadata.otel has an id or a name",
+	"NOT (metadata -> 'otel' ?| '{traceId,spanId,name,operation,responseModel,service}'::text[])"
+	" AND external_request_id IS NULL"},
+};
+
+#define NUM_OTLP_ROW_RULES ((int) (sizeof(otlp_row_rules) / sizeof(otlp_row_rules[0])))
 
 /*
  * Checks every stored row of the workspace in one pass (a full run stores
@@ -3124,6 +7255,38 @@ verify_rows(void)
 	PQclear(res);
 	printf("verify: %d row rules and the dedup keys checked over every stored row: %s\n",
 		   NUM_ROW_RULES + 1, problems ? "VIOLATIONS" : "all hold");
+
+	/* the rows opsmeter_ingest_otlp stored: as many as its answers accepted */
+	buf_reset(&sql);
+	buf_str(&sql, "SELECT count(*)");
+	for (int i = 0; i < NUM_OTLP_ROW_RULES; i++)
+		buf_fmt(&sql, ", count(*) FILTER (WHERE %s), min(external_request_id) FILTER (WHERE %s)",
+				otlp_row_rules[i][1], otlp_row_rules[i][1]);
+	buf_fmt(&sql, " FROM opsmeter.events WHERE workspace_id = %s AND " OTLP_ROW, ws);
+	res = exec_ok(sql.p);
+	rows = atol(PQgetvalue(res, 0, 0));
+	printf("verify: %ld rows of GenAI spans (metadata.otel), %ld accepted by the OTLP answers\n",
+		   rows, st.otlp_accepted);
+	if (rows != st.otlp_accepted)
+	{
+		fprintf(stderr, "FAIL verify: %ld rows of GenAI spans but the OTLP answers accepted %ld\n",
+				rows, st.otlp_accepted);
+		problems++;
+	}
+	for (int i = 0; i < NUM_OTLP_ROW_RULES; i++)
+	{
+		long		n = atol(PQgetvalue(res, 0, 1 + 2 * i));
+
+		if (n > 0)
+		{
+			fprintf(stderr, "FAIL verify: %ld rows break \"%s\" (e.g. externalRequestId %s)\n", n,
+					otlp_row_rules[i][0], PQgetvalue(res, 0, 2 + 2 * i));
+			problems++;
+		}
+	}
+	PQclear(res);
+	printf("verify: %d OTLP row rules checked over those rows: %s\n", NUM_OTLP_ROW_RULES,
+		   problems ? "VIOLATIONS" : "all hold");
 	buf_free(&sql);
 	return problems;
 }
@@ -3136,14 +7299,14 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: fuzz_ingest [-s SEED] [-n CASES] [--only CASE [--print [MAX_BATCH]]]\n"
-			"                   [-p both|jsonb|ndjson] [-w WORKSPACE] [-o FAILDIR] [--strict] [-v]\n"
+			"                   [-p all|jsonb|ndjson|otlp] [-w WORKSPACE] [-o FAILDIR] [--strict] [-v]\n"
 			"  connects with the usual PG* environment variables\n"
 			"  -s SEED       PRNG seed (default: from the clock); printed for reproduction\n"
 			"  -n CASES      number of cases (default 5000)\n"
 			"  --only CASE   run just that case of that seed (and the case it resends, if any)\n"
 			"  --print       with --only: write the case's payload to stdout, send nothing\n"
 			"                (MAX_BATCH: the opsmeter.max_batch_events to assume, default 10000)\n"
-			"  -p PATH       entry points to fuzz (default both)\n"
+			"  -p PATH       entry point to fuzz (default all: opsmeter_ingest, _ndjson, _otlp)\n"
 			"  -w WORKSPACE  workspace to create and fill (default fuzz_<seed>_<pid>)\n"
 			"  -o FAILDIR    where failing cases are written (default .)\n"
 			"  --strict      known gaps (see the summary) count as failures\n"
@@ -3159,7 +7322,7 @@ parse_args(int argc, char **argv)
 	opt.cases = 5000;
 	opt.only = -1;
 	opt.outdir = ".";
-	opt.path_mask = 3;
+	opt.path_mask = 7;
 	opt.diff_per_mille = 150;
 	opt.readback_per_mille = 250;
 	opt.max_batch = 10000;
@@ -3180,7 +7343,8 @@ parse_args(int argc, char **argv)
 			opt.outdir = v, i++;
 		else if (strcmp(a, "-p") == 0 && v)
 		{
-			opt.path_mask = strcmp(v, "jsonb") == 0 ? 1 : strcmp(v, "ndjson") == 0 ? 2 : 3;
+			opt.path_mask = strcmp(v, "jsonb") == 0 ? 1 : strcmp(v, "ndjson") == 0 ? 2
+				: strcmp(v, "otlp") == 0 ? 4 : 7;
 			i++;
 		}
 		else if (strcmp(a, "--strict") == 0)
@@ -3238,8 +7402,8 @@ static void
 print_summary(double elapsed)
 {
 	printf("\nfuzz_ingest summary (seed %" PRIu64 ")\n", opt.seed);
-	printf("  cases: %ld (jsonb %ld, ndjson %ld; clean %ld, resent %ld, mutated %ld, text-mutated %ld, special %ld)\n",
-		   st.cases, st.by_path[PATH_JSONB], st.by_path[PATH_NDJSON], st.by_kind[KIND_CLEAN],
+	printf("  cases: %ld (jsonb %ld, ndjson %ld, otlp %ld; clean %ld, resent %ld, mutated %ld, text-mutated %ld, special %ld)\n",
+		   st.cases, st.by_path[PATH_JSONB], st.by_path[PATH_NDJSON], st.by_path[PATH_OTLP], st.by_kind[KIND_CLEAN],
 		   st.by_kind[KIND_DUP], st.by_kind[KIND_MUTATED], st.by_kind[KIND_TEXT], st.by_kind[KIND_SPECIAL]);
 	printf("  calls accepted: %ld, storing %ld events (%ld duplicates answered); calls rejected: %ld\n",
 		   st.calls_ok, st.accepted, st.duplicates, st.rejected);
@@ -3263,9 +7427,25 @@ print_summary(double elapsed)
 		for (int i = 0; i < st.ndiffs; i++)
 			printf("    %7ld  %s (first: %s)\n", st.diffs[i].n, st.diffs[i].name, st.diffs[i].example);
 	}
+	printf("  otlp: %ld GenAI spans answered (%ld stored), %ld skipped; %ld rows read back; "
+		   "%ld refusals checked to have stored nothing\n",
+		   st.otlp_received, st.otlp_accepted, st.otlp_skipped, st.otlp_readbacks, st.otlp_refusals_checked);
+	{
+		bool		any = false;
+
+		for (int k = 0; k < NUM_REASONS; k++)
+			if (st.reason_ok[k] || st.reason_refused[k])
+			{
+				if (!any)
+					printf("  otlp questions README leaves open (cases with that one question: accepted / refused):\n");
+				any = true;
+				printf("    %6ld / %-6ld %s\n", st.reason_ok[k], st.reason_refused[k], reason_names[k]);
+			}
+	}
 	printf("  bytes sent: %.1f MB, largest case %.2f MB, slowest case %ld (%.2f s)\n",
 		   (double) st.bytes_sent / 1e6, (double) st.largest / 1e6, st.slowest_case, st.slowest);
-	printf("  elapsed %.1f s, %.0f cases/s\n", elapsed, elapsed > 0 ? (double) st.cases / elapsed : 0.0);
+	printf("  elapsed %.1f s, %.0f cases/s (building cases %.1f s, in the entry points %.1f s, checking %.1f s)\n",
+		   elapsed, elapsed > 0 ? (double) st.cases / elapsed : 0.0, st.gen_seconds, st.call_seconds, st.check_seconds);
 }
 
 int
@@ -3274,7 +7454,8 @@ main(int argc, char **argv)
 	Ctx			ctx = {0};
 	Buf			notes = {0};
 	Rng			side;
-	double		t0;
+	double		t0,
+				t_gen;
 	long		problems;
 
 	parse_args(argc, argv);
@@ -3290,7 +7471,7 @@ main(int argc, char **argv)
 		gen_case(&ctx, opt.only, &c, &notes);
 		fwrite(c.payload.p ? c.payload.p : "", 1, c.payload.len, stdout);
 		fprintf(stderr, "case %ld: %s, %s path, %s; mutations: %s\n", c.no, kind_names[c.kind],
-				c.path == PATH_JSONB ? "jsonb" : "ndjson", c.what ? c.what : "", notes.p ? notes.p : "");
+				path_names[c.path], c.what ? c.what : "", notes.p ? notes.p : "");
 		return 0;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -3308,7 +7489,9 @@ main(int argc, char **argv)
 		Case		c;
 
 		ctx.now = time(NULL);
+		t_gen = now_sec();
 		gen_case(&ctx, no, &c, &notes);
+		st.gen_seconds += now_sec() - t_gen;
 		/* side decisions (read-backs, differentials): a stream of their own */
 		rng_seed(&side, opt.seed, (uint64_t) no | (1ULL << 63));
 		if (!(opt.path_mask & (1 << c.path)))

@@ -3,14 +3,15 @@
 #
 #   bash test/fuzz/run.sh [short|full]
 #
-#   short  5,000 cases through both entry points, then libFuzzer for 20 s
-#          (well under a minute; fit for every test run)
+#   short  5,000 cases through the three entry points, then libFuzzer for
+#          20 s (under a minute; fit for every test run)
 #   full   100,000 cases (two drivers with consecutive seeds, 50,000 each,
 #          in parallel), then libFuzzer for 5 minutes
 #
-# fuzz_ingest.c drives opsmeter_ingest(jsonb) and opsmeter_ingest_ndjson(text)
-# over libpq with generated and mutated payloads and checks every answer and,
-# at the end, every stored row; libfuzzer_ndjson.c runs the NDJSON path's JSON
+# fuzz_ingest.c drives opsmeter_ingest(jsonb), opsmeter_ingest_ndjson(text) and
+# opsmeter_ingest_otlp(jsonb) (a third of the cases each) over libpq with
+# generated and mutated payloads and checks every answer and, at the end,
+# every stored row; libfuzzer_ndjson.c runs the NDJSON path's JSON
 # text code (src/json_text.c) under libFuzzer with ASan and UBSan.  Both are
 # built into test/fuzz/build/ (git-ignored), where failing cases land too.
 #
