@@ -146,6 +146,40 @@ SELECT opsmeter_ingest_otlp('{"resourceSpans": [{"scopeSpans": [{"spans": [{"sta
 -- Empty exports are fine.
 SELECT opsmeter_ingest_otlp('{}') ->> 'received' AS received, opsmeter_ingest_otlp('{"resourceSpans": []}') ->> 'skippedSpans' AS skipped;
 
+-- What the fuzz driver found (each was wrong before): a value of the wrong
+-- type is refused, never taken for 0 (a member holding the wrong JSON type
+-- is a malformed body); an attribute without a value lets the next source
+-- through; a decimal string is a number in doubleValue too;
+-- a skipped span is never refused for an attribute opsmeter does not read
+-- from it; metadata.otel keeps at most 200 bytes of each string; an
+-- unreadable end time is refused; environment names in any case.
+CREATE FUNCTION pg_temp.one(span_id text, attrs jsonb, resource_attrs jsonb DEFAULT '[]',
+                            extra jsonb DEFAULT '{}') RETURNS jsonb LANGUAGE sql
+    RETURN pg_temp.body(resource_attrs, jsonb_build_array(pg_temp.span(span_id, '1 minute', 7,
+        jsonb_build_array(pg_temp.attr('gen_ai.system', 'openai'), pg_temp.attr('gen_ai.request.model', 'gpt-4o-mini'))
+        || attrs) || extra));
+SELECT pg_temp.refusal(pg_temp.one('a100000000000001', jsonb_build_array(
+           jsonb_build_object('key', 'gen_ai.usage.input_tokens', 'value', jsonb_build_object('intValue', true))))) AS bool_tokens,
+       pg_temp.refusal(pg_temp.one('a100000000000002', jsonb_build_array(
+           jsonb_build_object('key', 'opsmeter.cost_usd', 'value', jsonb_build_object('doubleValue', 'cheap'))))) AS text_cost;
+SELECT opsmeter_ingest_otlp(pg_temp.one('a100000000000003', jsonb_build_array(
+           jsonb_build_object('key', 'gen_ai.usage.input_tokens', 'value', jsonb_build_object('doubleValue', '1200')),
+           jsonb_build_object('key', 'gen_ai.usage.output_tokens', 'value', jsonb_build_object('intValue', NULL)),
+           pg_temp.int_attr('gen_ai.usage.completion_tokens', 50),
+           jsonb_build_object('key', 'opsmeter.model', 'value', '{}'::jsonb)),
+           jsonb_build_array(pg_temp.attr('service.name', repeat('s', 9000)),
+                             pg_temp.attr('deployment.environment.name', 'Staging')),
+           jsonb_build_object('endTimeUnixNano', '0'))) ->> 'accepted' AS accepted;
+SELECT model, input_tokens, output_tokens, latency_ms, environment, length(metadata #>> '{otel,service}') AS service_bytes
+  FROM opsmeter.events WHERE external_request_id LIKE '%-a100000000000003';
+SELECT opsmeter_ingest_otlp(pg_temp.body('[]', jsonb_build_array(jsonb_build_object(
+           'spanId', 'a100000000000004', 'name', 'GET /', 'startTimeUnixNano', pg_temp.nanos(now()),
+           'attributes', jsonb_build_array(jsonb_build_object('key', 'error.type', 'value', '500')))))) ->> 'skippedSpans' AS skipped;
+SELECT pg_temp.refusal(pg_temp.one('a100000000000005', '[]', '[]', jsonb_build_object('endTimeUnixNano', 'soon'))) AS garbage_end;
+SELECT opsmeter_ingest_otlp(pg_temp.one('a100000000000006', '[]', '[]',
+           jsonb_build_object('startTimeUnixNano', (pg_temp.nanos(now() - interval '1 minute') || '.000')::numeric,
+                              'endTimeUnixNano', (pg_temp.nanos(now()) || '.0')::numeric))) ->> 'accepted' AS integral_decimal_times;
+
 -- Limits of opsmeter_ingest apply: GenAI spans count against the batch limit.
 SET opsmeter.max_batch_events = 2;
 SELECT opsmeter_ingest_otlp(pg_temp.body('[]', (SELECT jsonb_agg(pg_temp.span(lpad(i::text, 16, '0'), '1 minute', 1,

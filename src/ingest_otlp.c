@@ -131,13 +131,19 @@ static const FieldSource field_sources[] = {
 	{F_ENVIRONMENT, true, {A_OPS_ENVIRONMENT, A_DEPLOYMENT_ENVIRONMENT_NAME, A_DEPLOYMENT_ENVIRONMENT}, 3},
 };
 
-/* The AnyValue of each attribute opsmeter reads, or NULL (the first wins). */
+/*
+ * The value of each attribute opsmeter reads, or NULL (the first wins), and
+ * its index in the list.  Its shape is checked only for GenAI spans
+ * (check_values), so a skipped span is never refused for an attribute
+ * opsmeter would read only if it were one.
+ */
 typedef struct AttrSet
 {
 	JsonbValue *value[A_NUM];
+	int			index[A_NUM];
 } AttrSet;
 
-#define MAX_NAME_BYTES 200		/* of the span name kept in metadata */
+#define MAX_TEXT_BYTES 200		/* of each string metadata.otel keeps */
 
 static void
 shape_error(const char *path, const char *problem)
@@ -228,9 +234,16 @@ json_int64(const JsonbValue *v, int64 *out)
 		return parse_int64(v->val.string.val, v->val.string.len, out);
 	if (v->type == jbvNumeric)
 	{
-		/* its shortest decimal text: "12.5" and "1e3"-sized values are not int64 text */
+		/* its decimal text; an integral value may end in ".0" */
 		char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		char	   *point = strchr(text, '.');
 
+		if (point != NULL)
+		{
+			if (strspn(point + 1, "0") != strlen(point + 1))
+				return false;
+			*point = '\0';
+		}
 		return parse_int64(text, strlen(text), out);
 	}
 	return false;
@@ -238,59 +251,79 @@ json_int64(const JsonbValue *v, int64 *out)
 
 /*
  * An attribute's AnyValue ({"stringValue": ...}, {"intValue": ...}, ...)
- * as the FieldValue the same JSON field would give.
+ * as the FieldValue the same JSON field would give.  intValue holds an
+ * int64 as a decimal string (OTLP/JSON) or a number; doubleValue a number,
+ * or a decimal integer string (protobuf JSON); a string in intValue that is
+ * not an integer stays a string, refused by numeric fields.  A member
+ * holding another JSON type ({"boolValue": "true"}, {"stringValue": 5}) is
+ * malformed: false, with *member naming it, so the caller refuses the body
+ * rather than read it as absent or as zero.  No known member: absent.
  */
-static void
-any_value_to_field(const JsonbValue *any, FieldValue *fv)
+static bool
+any_value_to_field(const JsonbValue *any, FieldValue *fv, const char **bad_member)
 {
-	JsonbValue *v;
+	static const char *const members[] = {"stringValue", "intValue", "doubleValue", "boolValue",
+	"arrayValue", "kvlistValue", "bytesValue"};
+	JsonbValue *v = NULL;
+	int			m;
 
 	memset(fv, 0, sizeof(FieldValue));
 	fv->kind = VK_NULL;
 	if (!is_object(any))
-		return;
-	if ((v = member(any->val.binary.data, "stringValue")) != NULL && v->type == jbvString)
+		return true;
+	for (m = 0; m < (int) lengthof(members) && v == NULL; m++)
+		v = member(any->val.binary.data, members[m]);
+	if (v == NULL)
+		return true;
+	m--;						/* the member found */
+	*bad_member = members[m];
+	if (m == 4 || m == 5)		/* arrayValue, kvlistValue: a container, whatever it holds */
 	{
-		fv->kind = VK_STRING;
-		fv->str = v->val.string.val;
-		fv->len = v->val.string.len;
+		fv->kind = m == 4 ? VK_ARRAY : VK_OBJECT;
+		return true;
 	}
-	else if ((v = member(any->val.binary.data, "intValue")) != NULL)
+	if (v->type == jbvNull)
+		return true;			/* {"stringValue": null}: absent */
+	switch (m)
 	{
-		if (json_int64(v, &fv->ival))
-		{
-			fv->kind = VK_NUMBER;
-			fv->is_int = true;
-		}
-		else if (v->type == jbvString)
-		{
-			/* not an integer: refused by the field's rule as a string */
+		case 0:					/* stringValue */
+		case 6:					/* bytesValue */
+			if (v->type != jbvString)
+				return false;
 			fv->kind = VK_STRING;
 			fv->str = v->val.string.val;
 			fv->len = v->val.string.len;
-		}
-		else if (v->type == jbvNumeric)
-		{
-			fv->kind = VK_NUMBER;
-			fv->num = v->val.numeric;
-		}
-	}
-	else if ((v = member(any->val.binary.data, "doubleValue")) != NULL && v->type == jbvNumeric)
-	{
-		fv->kind = VK_NUMBER;
-		fv->num = v->val.numeric;
-	}
-	else if ((v = member(any->val.binary.data, "boolValue")) != NULL && v->type == jbvBool)
-		fv->kind = VK_BOOL;
-	else if (member(any->val.binary.data, "arrayValue") != NULL)
-		fv->kind = VK_ARRAY;
-	else if (member(any->val.binary.data, "kvlistValue") != NULL)
-		fv->kind = VK_OBJECT;
-	else if ((v = member(any->val.binary.data, "bytesValue")) != NULL && v->type == jbvString)
-	{
-		fv->kind = VK_STRING;
-		fv->str = v->val.string.val;
-		fv->len = v->val.string.len;
+			return true;
+		case 1:					/* intValue */
+		case 2:					/* doubleValue */
+			if (v->type == jbvNumeric)
+			{
+				fv->kind = VK_NUMBER;
+				fv->is_int = json_int64(v, &fv->ival);
+				fv->num = v->val.numeric;
+				return true;
+			}
+			if (v->type != jbvString)
+				return false;
+			if (parse_int64(v->val.string.val, v->val.string.len, &fv->ival))
+			{
+				fv->kind = VK_NUMBER;
+				fv->is_int = true;
+				return true;
+			}
+			if (m == 2)
+				return false;
+			fv->kind = VK_STRING;
+			fv->str = v->val.string.val;
+			fv->len = v->val.string.len;
+			return true;
+		case 3:					/* boolValue */
+			if (v->type != jbvBool)
+				return false;
+			fv->kind = VK_BOOL;
+			return true;
+		default:
+			return true;
 	}
 }
 
@@ -332,25 +365,31 @@ read_attributes(JsonbContainer *object, const char *path, AttrSet *set)
 		a = attr_lookup(key->val.string.val, key->val.string.len);
 		if (a != A_NUM && set->value[a] == NULL)
 		{
-			JsonbValue *value = member(elem.val.binary.data, "value");
-
-			if (value != NULL && value->type != jbvNull && !is_object(value))
-				shape_error(psprintf("%s.attributes[%d].value", path, i),
-							"must be an AnyValue object such as {\"stringValue\": ...}");
-			set->value[a] = value;
+			set->value[a] = member(elem.val.binary.data, "value");
+			set->index[a] = i;
 		}
 		i++;
 	}
 }
 
-/* A string attribute's text, NUL-terminated, or NULL. */
+/* s cut to at most MAX_TEXT_BYTES bytes, on a character boundary. */
+static char *
+clipped(const char *s, int len)
+{
+	return pnstrdup(s, len <= MAX_TEXT_BYTES ? len : pg_mbcliplen(s, len, MAX_TEXT_BYTES));
+}
+
+/* A {"stringValue": "..."} attribute's text, clipped, for metadata; else NULL. */
 static char *
 attr_text(const AttrSet *set, OtlpAttr a)
 {
-	FieldValue	fv;
+	const JsonbValue *any = set->value[a];
+	JsonbValue *v;
 
-	any_value_to_field(set->value[a], &fv);
-	return fv.kind == VK_STRING ? pnstrdup(fv.str, fv.len) : NULL;
+	if (!is_object(any) || JsonContainerSize(any->val.binary.data) != 1 ||
+		(v = member(any->val.binary.data, "stringValue")) == NULL || v->type != jbvString)
+		return NULL;
+	return clipped(v->val.string.val, v->val.string.len);
 }
 
 static char *
@@ -385,23 +424,35 @@ set_int(OpsEvent *ev, EventField field, int64 n)
 	opsmeter_event_set_field(ev, field, &fv);
 }
 
-/* OpenTelemetry's environment names, as opsmeter's labels. */
+/*
+ * OpenTelemetry's environment names, as opsmeter's labels: compared in
+ * lower case (deployment.environment.name is free text), synonyms mapped.
+ */
 static void
 set_environment(OpsEvent *ev, const FieldValue *fv)
 {
 	static const char *const synonyms[][2] = {
 		{"production", "prod"}, {"development", "dev"}, {"stage", "staging"},
 	};
+	FieldValue	lower = *fv;
+	char	   *text;
 
-	if (fv->kind == VK_STRING)
-		for (int i = 0; i < (int) lengthof(synonyms); i++)
-			if ((int) strlen(synonyms[i][0]) == fv->len &&
-				pg_strncasecmp(fv->str, synonyms[i][0], fv->len) == 0)
-			{
-				set_string(ev, F_ENVIRONMENT, synonyms[i][1]);
-				return;
-			}
-	opsmeter_event_set_field(ev, F_ENVIRONMENT, fv);
+	if (fv->kind != VK_STRING)
+	{
+		opsmeter_event_set_field(ev, F_ENVIRONMENT, fv);
+		return;
+	}
+	text = pnstrdup(fv->str, fv->len);
+	for (char *c = text; *c; c++)
+		*c = pg_ascii_tolower((unsigned char) *c);
+	lower.str = text;
+	for (int i = 0; i < (int) lengthof(synonyms); i++)
+		if (strcmp(text, synonyms[i][0]) == 0)
+		{
+			lower.str = synonyms[i][1];
+			lower.len = strlen(synonyms[i][1]);
+		}
+	opsmeter_event_set_field(ev, F_ENVIRONMENT, &lower);
 }
 
 /* Unix nanoseconds (OTLP's fixed64, a string in OTLP/JSON) as a timestamptz. */
@@ -459,6 +510,44 @@ status_is_error(JsonbContainer *span)
 	return json_int64(code, &n) && n == 2;
 }
 
+/*
+ * Whether a span names a model, which makes it a GenAI call: one of the
+ * model attributes has a value (a malformed one counts, and is refused
+ * when it is read).
+ */
+static bool
+names_a_model(const AttrSet *attrs)
+{
+	static const OtlpAttr model_attrs[] = {A_OPS_MODEL, A_GENAI_REQUEST_MODEL, A_GENAI_RESPONSE_MODEL};
+
+	for (int i = 0; i < (int) lengthof(model_attrs); i++)
+	{
+		const JsonbValue *v = attrs->value[model_attrs[i]];
+		FieldValue	fv;
+		const char *bad;
+
+		if (v == NULL || v->type == jbvNull)
+			continue;
+		if (!is_object(v) || !any_value_to_field(v, &fv, &bad) || fv.kind != VK_NULL)
+			return true;
+	}
+	return false;
+}
+
+/* 22023 unless every attribute opsmeter reads holds an AnyValue object (or null). */
+static void
+check_values(const AttrSet *set, const char *path)
+{
+	for (int a = 0; a < A_NUM; a++)
+	{
+		const JsonbValue *v = set->value[a];
+
+		if (v != NULL && v->type != jbvNull && !is_object(v))
+			shape_error(psprintf("%s.attributes[%d].value", path, set->index[a]),
+						"must be an AnyValue object such as {\"stringValue\": ...}");
+	}
+}
+
 /* Names the attribute being read in a field error's CONTEXT line. */
 typedef struct AttrContext
 {
@@ -479,10 +568,11 @@ attribute_context(void *arg)
 /* Validates one GenAI span into ev. */
 static void
 parse_span(OpsEvent *ev, JsonbContainer *span, const AttrSet *attrs, const AttrSet *resource,
-		   const char *path, const EventBounds *bounds)
+		   const char *path, const char *resource_path, const EventBounds *bounds)
 {
 	int64		start_ns,
-				end_ns;
+				end_ns = 0;
+	JsonbValue *end;
 	char	   *trace_id = string_member(span, "traceId");
 	char	   *span_id = string_member(span, "spanId");
 	char	   *name = string_member(span, "name");
@@ -491,6 +581,9 @@ parse_span(OpsEvent *ev, JsonbContainer *span, const AttrSet *attrs, const AttrS
 	AttrContext ctx = {NULL, false};
 	ErrorContextCallback callback;
 
+	check_values(attrs, path);
+	check_values(resource, resource_path);
+
 	callback.callback = attribute_context;
 	callback.arg = &ctx;
 	callback.previous = error_context_stack;
@@ -498,19 +591,34 @@ parse_span(OpsEvent *ev, JsonbContainer *span, const AttrSet *attrs, const AttrS
 	for (int i = 0; i < (int) lengthof(field_sources); i++)
 	{
 		const FieldSource *src = &field_sources[i];
-		const JsonbValue *found = NULL;
+		bool		found = false;
 
-		/* the span's attributes first, then (for some fields) its resource's */
-		for (int pass = 0; pass < (src->with_resource ? 2 : 1) && found == NULL; pass++)
-			for (int k = 0; k < src->nattrs && found == NULL; k++)
+		/*
+		 * The span's attributes first, then (for some fields) its
+		 * resource's; an attribute without a value (null, {} or a null
+		 * member) is absent, and the next one is read.
+		 */
+		for (int pass = 0; pass < (src->with_resource ? 2 : 1) && !found; pass++)
+			for (int k = 0; k < src->nattrs && !found; k++)
 			{
-				found = (pass == 0 ? attrs : resource)->value[src->attrs[k]];
-				ctx.attr = attr_names[src->attrs[k]];
+				const AttrSet *set = pass == 0 ? attrs : resource;
+				OtlpAttr	a = src->attrs[k];
+				const JsonbValue *value = set->value[a];
+
+				const char *bad = NULL;
+
+				if (value == NULL || value->type == jbvNull)
+					continue;
+				if (!any_value_to_field(value, &fv, &bad))
+					shape_error(psprintf("%s.attributes[%d].value.%s", pass == 0 ? path : resource_path,
+										 set->index[a], bad),
+								"holds the wrong JSON type for that member");
+				found = (fv.kind != VK_NULL);
+				ctx.attr = attr_names[a];
 				ctx.from_resource = (pass == 1);
 			}
-		if (found == NULL)
+		if (!found)
 			continue;
-		any_value_to_field(found, &fv);
 		if (src->field == F_ENVIRONMENT)
 			set_environment(ev, &fv);
 		else
@@ -535,7 +643,11 @@ parse_span(OpsEvent *ev, JsonbContainer *span, const AttrSet *attrs, const AttrS
 		shape_error(psprintf("%s.startTimeUnixNano", path),
 					"must be the span's start in Unix nanoseconds (a decimal string or number)");
 	opsmeter_event_set_timestamp(ev, unix_nanos_to_timestamptz(start_ns));
-	if (json_int64(member(span, "endTimeUnixNano"), &end_ns) && end_ns > 0)
+	end = member(span, "endTimeUnixNano");
+	if (end != NULL && end->type != jbvNull && (!json_int64(end, &end_ns) || end_ns < 0))
+		shape_error(psprintf("%s.endTimeUnixNano", path),
+					"must be the span's end in Unix nanoseconds (a decimal string or number; 0 or absent: unknown)");
+	if (end != NULL && end->type != jbvNull && end_ns > 0)
 	{
 		int64		took;
 
@@ -545,11 +657,11 @@ parse_span(OpsEvent *ev, JsonbContainer *span, const AttrSet *attrs, const AttrS
 		set_int(ev, F_LATENCY_MS, took / 1000000 + (took % 1000000 >= 500000 ? 1 : 0));
 	}
 
-	if (name != NULL && strlen(name) > MAX_NAME_BYTES)
-		name[pg_mbcliplen(name, strlen(name), MAX_NAME_BYTES)] = '\0';
 	memset(&fv, 0, sizeof(FieldValue));
 	fv.kind = VK_OBJECT;
-	fv.object = span_metadata(trace_id, span_id, name, attr_text(attrs, A_GENAI_OPERATION),
+	fv.object = span_metadata(trace_id ? clipped(trace_id, strlen(trace_id)) : NULL,
+							  span_id ? clipped(span_id, strlen(span_id)) : NULL,
+							  name ? clipped(name, strlen(name)) : NULL, attr_text(attrs, A_GENAI_OPERATION),
 							  attr_text(attrs, A_GENAI_RESPONSE_MODEL), attr_text(resource, A_SERVICE_NAME));
 	opsmeter_event_set_field(ev, F_METADATA, &fv);
 
@@ -641,8 +753,7 @@ opsmeter_ingest_otlp(PG_FUNCTION_ARGS)
 						if (!is_object(&pelem))
 							shape_error(ppath, "must be an object");
 						read_attributes(pelem.val.binary.data, ppath, &attrs);
-						if (attrs.value[A_OPS_MODEL] == NULL && attrs.value[A_GENAI_RESPONSE_MODEL] == NULL &&
-							attrs.value[A_GENAI_REQUEST_MODEL] == NULL)
+						if (!names_a_model(&attrs))
 						{
 							call.skipped_spans++;
 							n++;
@@ -658,7 +769,8 @@ opsmeter_ingest_otlp(PG_FUNCTION_ARGS)
 						opsmeter_event_init(ev, ORIGIN_SPAN, n);
 						ev->loc.resource = r;
 						ev->loc.scope = s;
-						parse_span(ev, pelem.val.binary.data, &attrs, &resource, ppath, &call.bounds);
+						parse_span(ev, pelem.val.binary.data, &attrs, &resource, ppath,
+								   psprintf("%s.resource", rpath), &call.bounds);
 						n++;
 					}
 				}

@@ -3667,16 +3667,10 @@ span_eval(const OSpan *sp, const OAttr *const *ra, const Interp *in, time_t now,
 				if (f == F_DATA_MODE)
 					v = worse(v, str_eq(&o->s, "real") || str_eq(&o->s, "test") || str_eq(&o->s, "demo")
 							  ? V_VALID : V_INVALID);
-				else if (str_eq(&o->s, "prod") || str_eq(&o->s, "staging") || str_eq(&o->s, "dev") ||
-						 str_eq(&o->s, "production") || str_eq(&o->s, "development") || str_eq(&o->s, "stage"))
-					;
-				else if (ascii_caseeq(o->s.p, o->s.len, "production") ||
-						 ascii_caseeq(o->s.p, o->s.len, "development") ||
-						 ascii_caseeq(o->s.p, o->s.len, "stage"))
-				{
-					why |= RB(R_ENV_CASE);
-					v = worse(v, V_UNSURE);
-				}
+				else if (ascii_caseeq(o->s.p, o->s.len, "prod") || ascii_caseeq(o->s.p, o->s.len, "staging") ||
+						 ascii_caseeq(o->s.p, o->s.len, "dev") || ascii_caseeq(o->s.p, o->s.len, "production") ||
+						 ascii_caseeq(o->s.p, o->s.len, "development") || ascii_caseeq(o->s.p, o->s.len, "stage"))
+					;			/* compared in lower case */
 				else
 					v = V_INVALID;
 				break;
@@ -3720,7 +3714,7 @@ span_eval(const OSpan *sp, const OAttr *const *ra, const Interp *in, time_t now,
 		}
 	}
 
-	/* metadata.otel: ids, the name cut to 200 bytes, operation, responseModel, service */
+	/* metadata.otel: ids, name, operation, responseModel, service, each cut to 200 bytes */
 	{
 		size_t		bytes = 0;
 		const OAttr *op = a[OA_OPERATION],
@@ -3729,17 +3723,17 @@ span_eval(const OSpan *sp, const OAttr *const *ra, const Interp *in, time_t now,
 		int			ignore = 0;
 
 		if (sp->trace_str)
-			bytes += sp->trace.len;
+			bytes += utf8_clip(sp->trace.p ? sp->trace.p : "", sp->trace.len, 200);
 		if (sp->sid_str)
-			bytes += sp->sid.len;
+			bytes += utf8_clip(sp->sid.p ? sp->sid.p : "", sp->sid.len, 200);
 		if (sp->name_str)
 			bytes += utf8_clip(sp->name.p ? sp->name.p : "", sp->name.len, 200);
 		if (op && field_value(op, in, &ignore) == FV_STRING)
-			bytes += op->s.len;
+			bytes += utf8_clip(op->s.p, op->s.len, 200);
 		if (rm && field_value(rm, in, &ignore) == FV_STRING)
-			bytes += rm->s.len;
+			bytes += utf8_clip(rm->s.p, rm->s.len, 200);
 		if (svc && field_value(svc, in, &ignore) == FV_STRING)
-			bytes += svc->s.len;
+			bytes += utf8_clip(svc->s.p, svc->s.len, 200);
 		if (bytes > 7000)
 		{
 			why |= RB(R_META);
@@ -4446,13 +4440,16 @@ expected_metadata(const OSpan *sp, const AttrList *res, Buf *out)
 	buf_str(out, "{\"otel\": {");
 #define META(key, cond, s, n) do { if (cond) { buf_str(out, first ? "" : ", "); first = false; \
 			buf_str(out, "\"" key "\": "); json_plain(out, (s), (n)); } } while (0)
-	META("traceId", sp->trace_str, sp->trace.p ? sp->trace.p : "", sp->trace.len);
-	META("spanId", sp->sid_str, sp->sid.p ? sp->sid.p : "", sp->sid.len);
+	/* every string is cut to 200 bytes, on a character boundary */
+	META("traceId", sp->trace_str, sp->trace.p ? sp->trace.p : "", utf8_clip(sp->trace.p ? sp->trace.p : "", sp->trace.len, 200));
+	META("spanId", sp->sid_str, sp->sid.p ? sp->sid.p : "", utf8_clip(sp->sid.p ? sp->sid.p : "", sp->sid.len, 200));
 	META("name", sp->name_str, sp->name.p ? sp->name.p : "", utf8_clip(sp->name.p ? sp->name.p : "", sp->name.len, 200));
-	META("operation", a[OA_OPERATION] && a[OA_OPERATION]->cls == AVC_STRING, a[OA_OPERATION]->s.p, a[OA_OPERATION]->s.len);
+	META("operation", a[OA_OPERATION] && a[OA_OPERATION]->cls == AVC_STRING, a[OA_OPERATION]->s.p,
+		 utf8_clip(a[OA_OPERATION]->s.p, a[OA_OPERATION]->s.len, 200));
 	META("responseModel", a[OA_RESPONSE_MODEL] && a[OA_RESPONSE_MODEL]->cls == AVC_STRING,
-		 a[OA_RESPONSE_MODEL]->s.p, a[OA_RESPONSE_MODEL]->s.len);
-	META("service", ra[OA_SERVICE] && ra[OA_SERVICE]->cls == AVC_STRING, ra[OA_SERVICE]->s.p, ra[OA_SERVICE]->s.len);
+		 a[OA_RESPONSE_MODEL]->s.p, utf8_clip(a[OA_RESPONSE_MODEL]->s.p, a[OA_RESPONSE_MODEL]->s.len, 200));
+	META("service", ra[OA_SERVICE] && ra[OA_SERVICE]->cls == AVC_STRING, ra[OA_SERVICE]->s.p,
+		 utf8_clip(ra[OA_SERVICE]->s.p, ra[OA_SERVICE]->s.len, 200));
 #undef META
 	buf_str(out, "}}");
 }
@@ -5472,7 +5469,7 @@ huge_content(Rng *r, OBody *b, AttrList *l)
 			break;
 		case 3:
 			{
-				/* metadata.otel: the name is cut to 200 bytes, the others are not */
+				/* metadata.otel: every string is cut to 200 bytes */
 				int			a = PICK(r, ((const int[]) {OA_OPERATION, OA_RESPONSE_MODEL, OA_SERVICE}));
 				OAttr	   *o = NULL;
 
