@@ -312,11 +312,13 @@ set_workspace_locktag(LOCKTAG *tag, int64 workspace_id)
 
 /*
  * After the lock, the workspace's row as it was resolved must still be the
- * latest version: one read of that version, no index scan.  A drop that
- * deleted it before we got the lock has ended by now (committed: we refuse;
- * rolled back: the version is live again).  Any other change to the row
- * (a rename, a budget) also makes that version stale: then the workspace
- * is looked up again, by id, as it is now.
+ * latest committed version: one read of that version (SnapshotSelf), no
+ * index scan.  A drop that held the lock before us has ended by now
+ * (committed: the version is deleted, we refuse; rolled back: it is live);
+ * a drop that deleted the row but waits for our lock sees the version as
+ * still live here, and erases what we write after we commit.  Any other
+ * committed change to the row (a rename, a budget) also makes that version
+ * stale: then the workspace is looked up again, by id, as it is now.
  */
 void
 opsmeter_hold_workspace(WorkspaceRef *ws)
