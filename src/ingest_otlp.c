@@ -604,7 +604,6 @@ parse_span(OpsEvent *ev, JsonbContainer *span, const AttrSet *attrs, const AttrS
 				const AttrSet *set = pass == 0 ? attrs : resource;
 				OtlpAttr	a = src->attrs[k];
 				const JsonbValue *value = set->value[a];
-
 				const char *bad = NULL;
 
 				if (value == NULL || value->type == jbvNull)
