@@ -2899,7 +2899,8 @@ DECLARE
     ws bigint := opsmeter._lifecycle_workspace(caller, workspace, 'drop');
     erased jsonb := '{}';
     n bigint;
-    held regclass[];
+    parts regclass[];
+    held regclass[] := '{}';
     rel regclass;
 BEGIN
     DELETE FROM opsmeter.workspace_invitations i WHERE i.workspace_id = ws;
@@ -2915,22 +2916,16 @@ BEGIN
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
     PERFORM 1 FROM opsmeter.rollup_state s FOR UPDATE;
 
-    WITH gone AS (DELETE FROM opsmeter.events e WHERE e.workspace_id = ws RETURNING e.tableoid)
-    SELECT count(*), coalesce(array_agg(DISTINCT g.tableoid::regclass), '{}') INTO n, held FROM gone g;
-    erased := erased || jsonb_build_object('events', n);
-    WITH gone AS (DELETE FROM opsmeter.request_keys k WHERE k.workspace_id = ws RETURNING k.tableoid)
-    SELECT count(*), held || coalesce(array_agg(DISTINCT g.tableoid::regclass), '{}') INTO n, held FROM gone g;
-    erased := erased || jsonb_build_object('request_keys', n);
-    -- every other table that holds rows of a workspace
-    FOREACH rel IN ARRAY ARRAY['opsmeter.summary_quarters', 'opsmeter.summaries', 'opsmeter.rollup_days',
-                               'opsmeter.summary_adjustments', 'opsmeter.spend_counters',
-                               'opsmeter.cleanup_audit']::regclass[] LOOP
-        EXECUTE format('DELETE FROM %s WHERE workspace_id = $1', rel) USING ws;
-        GET DIAGNOSTICS n = ROW_COUNT;
+    -- every other table that holds rows of a workspace; held: the tables
+    -- (for events and keys, the partitions) that had some
+    FOREACH rel IN ARRAY ARRAY['opsmeter.events', 'opsmeter.request_keys', 'opsmeter.summary_quarters',
+                               'opsmeter.summaries', 'opsmeter.rollup_days', 'opsmeter.summary_adjustments',
+                               'opsmeter.spend_counters', 'opsmeter.cleanup_audit']::regclass[] LOOP
+        EXECUTE format('WITH gone AS (DELETE FROM %s WHERE workspace_id = $1 RETURNING tableoid)
+                        SELECT count(*), coalesce(array_agg(DISTINCT tableoid::regclass), ''{}'') FROM gone', rel)
+           INTO n, parts USING ws;
         erased := erased || jsonb_build_object((SELECT c.relname FROM pg_class c WHERE c.oid = rel), n);
-        IF n > 0 THEN
-            held := held || rel;
-        END IF;
+        held := held || parts;
     END LOOP;
 
     -- The workspace's id and its rows' times leave the samples in
