@@ -16,6 +16,7 @@ OBJS = \
 	src/pricing.o \
 	src/price_loader.o \
 	src/jsonc.o \
+	src/json_scan.o \
 	src/json_text.o \
 	src/storage.o \
 	src/retention.o \

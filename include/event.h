@@ -1,12 +1,13 @@
 /*
- * event.h — one validated telemetry event, and the single validator both
- * parsers (jsonb in ingest_jsonb.c, json-c in ingest_ndjson.c) feed.
+ * event.h — one validated telemetry event, and the single validator the
+ * three parsers (jsonb in ingest_jsonb.c, JSON text in ingest_ndjson.c, OTLP
+ * spans in ingest_otlp.c) feed.
  *
  * A parser walks its document and hands every key/value pair to
  * opsmeter_event_set_field() as a FieldValue; opsmeter_event_finish() then
  * applies required fields, defaults and cross-field rules.  Every rule of
- * SPEC §4 lives in event.c and nowhere else, so both entry points accept
- * exactly the same events and raise exactly the same errors.  Builds on
+ * SPEC §4 lives in event.c and nowhere else, so every entry point accepts
+ * exactly the same events and raises exactly the same errors.  Builds on
  * labels.h only.
  */
 #ifndef OPSMETER_EVENT_H
@@ -64,8 +65,7 @@ typedef struct FieldValue
 	int			len;
 	bool		is_int;			/* VK_NUMBER: exact int64 in ival ... */
 	int64		ival;
-	Numeric		num;			/* ... else the exact decimal ... */
-	bool		beyond_int64;	/* ... or an integer too large to represent */
+	Numeric		num;			/* ... else the exact decimal */
 	Jsonb	   *object;			/* VK_OBJECT, built only for "metadata" */
 } FieldValue;
 

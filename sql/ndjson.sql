@@ -123,8 +123,8 @@ SELECT provider, metadata FROM opsmeter.events WHERE external_request_id = 'nd-u
 SELECT opsmeter_ingest('{"externalRequestId": "nd-u4\ud800", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
 \set SHOW_CONTEXT errors
--- Refused (22P02, like jsonb): json-c would store U+FFFD instead, under an
--- id the caller never sent.
+-- Refused (22P02, like jsonb), naming the byte: storing U+FFFD instead would
+-- file the event under an id the caller never sent.
 SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-u4\ud800", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}')
        ->> 'accepted' AS accepted;
 SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-u4\udbff", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}')
@@ -166,17 +166,25 @@ SELECT external_request_id, cost_usd, pricing, metadata
 FROM opsmeter.events WHERE external_request_id LIKE 'nd-c%' ORDER BY 1;
 SELECT sum(cost_usd) AS sum_of_0_1_and_0_2, sum(cost_usd) = 0.3 AS exact
 FROM opsmeter.events WHERE external_request_id IN ('nd-c1', 'nd-c2');
--- An integer beyond json-c's range inside metadata is refused rather than
--- silently clamped (json-c would store 99999999999999999999 as
--- 18446744073709551615); opsmeter_ingest(jsonb) keeps such numbers exactly.
+-- Metadata is kept exactly as opsmeter_ingest(jsonb) keeps it, integers
+-- beyond 64 bits included (before 0.2.0 this path refused them: json-c would
+-- have clamped 99999999999999999999 to 18446744073709551615).
 SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-c5", "provider": "acme", "model": "m", "inputTokens": 1, "outputTokens": 1, "metadata": {"big": 99999999999999999999, "small": -99999999999999999999}}')
        ->> 'accepted' AS accepted;
 SELECT metadata FROM opsmeter.events WHERE external_request_id = 'nd-c5';
--- Too large for tokens: out of range, 22023.
--- json-c cannot hold the digits of 99999999999999999999, so the message
--- says what it can: out of range.
+-- Too large for tokens: out of range, 22023, quoting the number.
 SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-c6", "provider": "acme", "model": "m", "inputTokens": 99999999999999999999, "outputTokens": 1}');
 \echo SQLSTATE :LAST_ERROR_SQLSTATE
+
+-- A key written twice: the last one counts, as in jsonb, also when one of
+-- them is escaped; unknown keys are warned about in jsonb's order.  The same
+-- object through opsmeter_ingest(jsonb) answers the same.
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-k1", "provider": "openai", "model": "nope", "inputTokens": 1, "outputTokens": 1, "mod\u0065l": "gpt-4o", "zeta": 1, "b": 2, "alpha": 3, "b": 4}')
+       -> 'warnings' AS ndjson_warnings;
+SELECT opsmeter_ingest('{"externalRequestId": "nd-k2", "provider": "openai", "model": "nope", "inputTokens": 1, "outputTokens": 1, "mod\u0065l": "gpt-4o", "zeta": 1, "b": 2, "alpha": 3, "b": 4}')
+       -> 'warnings' AS jsonb_warnings;
+SELECT external_request_id, model FROM opsmeter.events
+WHERE external_request_id IN ('nd-k1', 'nd-k2') ORDER BY 1;
 
 ------------------------------------------------------------------------------
 -- 8. Duplicates: within one body and against rows stored earlier
@@ -225,12 +233,13 @@ SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s4", "provider": "opena
 SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s5", "provider": "openai", "model": "gpt-4o", "inputTokens": 1e2, "outputTokens": 0, "costUsd": 2.5E-3, "x": [-0, 0.5, -1e-7]}')
        ->> 'accepted' AS accepted;
 SELECT input_tokens, cost_usd FROM opsmeter.events WHERE external_request_id = 'nd-s5';
--- json-c 0.16 reads the escaped pair of U+1D800 as U+FFFD: refused, not
--- stored as another string; the same character as UTF-8 is stored exactly.
-SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s6-\ud836\udc00", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}');
-\echo SQLSTATE :LAST_ERROR_SQLSTATE
-SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s6-' || chr(120832) || '", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}')
+-- An escaped surrogate pair is decoded exactly, whatever its code point
+-- (json-c 0.16, which this path used before 0.2.0, read U+1D800 as U+FFFD):
+-- the same character sent as UTF-8 is the same id, so a duplicate.
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s6-\ud836\udc00", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}')
        ->> 'accepted' AS accepted;
+SELECT opsmeter_ingest_ndjson('{"externalRequestId": "nd-s6-' || chr(120832) || '", "provider": "openai", "model": "gpt-4o", "inputTokens": 1, "outputTokens": 1}')
+       ->> 'duplicates' AS duplicates;
 SELECT external_request_id = 'nd-s6-' || chr(120832) AS exact FROM opsmeter.events WHERE external_request_id LIKE 'nd-s6-%';
 -- A null line is not an event (22023, as on the jsonb path).
 SELECT opsmeter_ingest_ndjson('null');

@@ -293,9 +293,6 @@ set_integer(OpsEvent *ev, EventField f, const FieldValue *v, int64 max)
 
 	if (v->kind != VK_NUMBER)
 		type_error(ev, f, "a non-negative integer", v, NULL);
-	if (v->beyond_int64)
-		field_error(ev, f, "is out of range: beyond 64-bit integers",
-					psprintf("Use an integer from 0 to " INT64_FORMAT ".", max));
 	if (v->is_int)
 		val = v->ival;
 	else
@@ -362,8 +359,6 @@ set_cost(OpsEvent *ev, const FieldValue *v)
 
 	if (v->kind != VK_NUMBER)
 		type_error(ev, F_COST_USD, "a number", v, NULL);
-	if (v->beyond_int64)
-		field_error(ev, F_COST_USD, "must be at most " COST_USD_MAX, NULL);
 	cost = v->is_int ? int64_to_numeric(v->ival) : v->num;
 	if (numeric_is_nan(cost) || numeric_is_inf(cost))
 		field_error(ev, F_COST_USD, "must be a finite number", NULL);
