@@ -17,7 +17,9 @@
 #include "access/table.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_enum.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -29,6 +31,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -44,6 +47,7 @@ PG_FUNCTION_INFO_V1(opsmeter_active_workspace);
 PG_FUNCTION_INFO_V1(opsmeter_resolve_workspace_sql);
 PG_FUNCTION_INFO_V1(opsmeter_call_as_owner);
 PG_FUNCTION_INFO_V1(opsmeter_lock_workspace_for_drop);
+PG_FUNCTION_INFO_V1(opsmeter_tenancy_changed);
 
 typedef struct Membership
 {
@@ -242,15 +246,13 @@ workspace_names(List *memberships)
 	return buf.data;
 }
 
-void
-opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out)
+static void
+resolve_uncached(Oid caller, const char *name, WorkspaceRef *out)
 {
 	const char *rolname = GetUserNameFromId(caller, true);
 
 	if (rolname == NULL)
 		rolname = "(dropped role)";
-	if (name == NULL || name[0] == '\0')
-		name = (opsmeter_workspace_guc && opsmeter_workspace_guc[0]) ? opsmeter_workspace_guc : NULL;
 
 	if (name != NULL)
 	{
@@ -291,6 +293,129 @@ opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out)
 			elog(ERROR, "workspace " INT64_FORMAT " vanished", ((Membership *) linitial(rows))->workspace_id);
 		out->role = role_from_enum(((Membership *) linitial(rows))->role_value);
 	}
+}
+
+/*
+ * The last resolution this backend made, reused while nothing it was read
+ * from has changed: resolving costs two index scans (the workspace by name,
+ * the caller's membership), about a tenth of a single-event ingest call.
+ *
+ * Invariant: a reused answer is what resolve_uncached() would return now,
+ * as of the last invalidation this backend has processed.  Every change to
+ * opsmeter.workspaces or opsmeter.workspace_members sends a relcache
+ * invalidation (statement trigger opsmeter._tenancy_changed, to every
+ * backend at commit and to this one at its next command), every change to a
+ * role (rename, drop, superuser) a pg_authid one; each empties the cache.
+ * The entry also records the request (caller, name) and the settings the
+ * answer depends on.  Invalidations are accepted before each lookup, so a
+ * change committed before a call began is seen by it, inside a long
+ * transaction too.  Errors are never cached.  Tested by
+ * test/isolation/specs/resolution_cache.spec.
+ */
+static struct
+{
+	bool		valid;
+	Oid			caller;
+	char	   *name;			/* the name asked for; NULL: the caller's only workspace */
+	int			raw_retention_min;
+	int			max_raw_retention_min;
+	Oid			workspaces_relid;
+	Oid			members_relid;
+	WorkspaceRef ref;
+}			resolved;
+static bool resolved_callbacks_registered = false;
+
+static void
+forget_resolved(void)
+{
+	resolved.valid = false;
+	if (resolved.name != NULL)
+		pfree(resolved.name);
+	resolved.name = NULL;
+	if (resolved.ref.name != NULL)
+		pfree(resolved.ref.name);
+	resolved.ref.name = NULL;
+}
+
+static void
+resolved_relcache_callback(Datum arg, Oid relid)
+{
+	if (resolved.valid && (relid == InvalidOid || relid == resolved.workspaces_relid ||
+						   relid == resolved.members_relid))
+		resolved.valid = false; /* no pfree in a callback: freed when replaced */
+}
+
+static void
+resolved_authid_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	resolved.valid = false;
+}
+
+/* Trigger on opsmeter.workspaces and workspace_members: every backend forgets. */
+Datum
+opsmeter_tenancy_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "opsmeter_tenancy_changed: not called as a trigger");
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Whether both tables carry the trigger: under 0.1.0's schema (before
+ * ALTER EXTENSION opsmeter UPDATE) they do not, and nothing is cached.
+ */
+static bool
+tables_announce_changes(void)
+{
+	oidvector  *no_args = buildoidvector(NULL, 0);
+
+	return OidIsValid(GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid,
+									  CStringGetDatum("_tenancy_changed"),
+									  PointerGetDatum(no_args),
+									  ObjectIdGetDatum(opsmeter_schema_oid())));
+}
+
+void
+opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRef *out)
+{
+	if (name == NULL || name[0] == '\0')
+		name = (opsmeter_workspace_guc && opsmeter_workspace_guc[0]) ? opsmeter_workspace_guc : NULL;
+
+	AcceptInvalidationMessages();
+	if (resolved.valid && resolved.caller == caller &&
+		(name == NULL ? resolved.name == NULL
+		 : (resolved.name != NULL && strcmp(name, resolved.name) == 0)) &&
+		resolved.raw_retention_min == opsmeter_raw_retention_min &&
+		resolved.max_raw_retention_min == opsmeter_max_raw_retention_min)
+	{
+		*out = resolved.ref;
+		out->name = pstrdup(resolved.ref.name);
+		return;
+	}
+
+	resolve_uncached(caller, name, out);
+
+	if (!tables_announce_changes())
+		return;
+	if (!resolved_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(resolved_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, resolved_authid_callback, (Datum) 0);
+		resolved_callbacks_registered = true;
+	}
+	forget_resolved();
+	resolved.caller = caller;
+	resolved.name = name ? MemoryContextStrdup(TopMemoryContext, name) : NULL;
+	resolved.raw_retention_min = opsmeter_raw_retention_min;
+	resolved.max_raw_retention_min = opsmeter_max_raw_retention_min;
+	resolved.workspaces_relid = opsmeter_relid("workspaces");
+	resolved.members_relid = opsmeter_relid("workspace_members");
+	resolved.ref = *out;
+	resolved.ref.name = MemoryContextStrdup(TopMemoryContext, out->name);
+	resolved.valid = true;
 }
 
 /*

@@ -38,6 +38,15 @@ CREATE TABLE opsmeter.workspace_members (
 );
 CREATE INDEX workspace_members_member_idx ON opsmeter.workspace_members (member, workspace_id);
 COMMENT ON TABLE opsmeter.workspace_members IS 'which PostgreSQL role holds which role in which workspace';
+-- Each backend reuses its last resolution of a workspace and the caller's
+-- role in it (src/tenancy.c) until one of these tables changes: every change
+-- tells every backend to resolve again.
+CREATE FUNCTION opsmeter._tenancy_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'opsmeter_tenancy_changed' LANGUAGE C;
+CREATE TRIGGER workspaces_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.workspaces
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._tenancy_changed();
+CREATE TRIGGER workspace_members_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.workspace_members
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._tenancy_changed();
 
 -- Invitations: opsmeter_add_member() by an owner or admin records one; the
 -- invitee becomes a member only when it accepts (opsmeter_accept_invitation).

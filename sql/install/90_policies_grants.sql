@@ -30,6 +30,7 @@ REVOKE ALL ON FUNCTION opsmeter._lifecycle_workspace(regrole, text, text) FROM P
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_rename_workspace_impl(regrole, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._opsmeter_drop_workspace_impl(regrole, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._lock_workspace_for_drop(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._tenancy_changed() FROM PUBLIC;
 GRANT SELECT ON opsmeter.workspace_audit TO opsmeter_admin;
 -- verification (reads every tenant's rows: only through its trampoline)
 REVOKE ALL ON FUNCTION opsmeter._verify(bigint[], timestamptz, timestamptz) FROM PUBLIC;

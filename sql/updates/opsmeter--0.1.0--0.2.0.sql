@@ -3197,3 +3197,17 @@ CREATE FUNCTION @extschema@.opsmeter_ingest_otlp(body jsonb) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'opsmeter_ingest_otlp' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.opsmeter_ingest_otlp(jsonb) IS
     'ingest an OTLP/JSON trace export: every GenAI span as one event (all-or-nothing), other spans skipped';
+
+------------------------------------------------------------------------------
+-- Reused workspace resolutions (issue #15: repeated work per call)
+------------------------------------------------------------------------------
+-- Each backend reuses its last resolution of a workspace and the caller's
+-- role in it (src/tenancy.c) until one of these tables changes: every change
+-- tells every backend to resolve again.
+CREATE FUNCTION opsmeter._tenancy_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'opsmeter_tenancy_changed' LANGUAGE C;
+CREATE TRIGGER workspaces_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.workspaces
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._tenancy_changed();
+CREATE TRIGGER workspace_members_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON opsmeter.workspace_members
+    FOR EACH STATEMENT EXECUTE FUNCTION opsmeter._tenancy_changed();
+REVOKE ALL ON FUNCTION opsmeter._tenancy_changed() FROM PUBLIC;
