@@ -462,7 +462,17 @@ opsmeter_hold_workspace(WorkspaceRef *ws)
 	/* SnapshotSelf: gone only if its deleter (or updater) committed */
 	current = heap_fetch(rel, SnapshotSelf, &tuple, &buf, false);
 	if (current)
+	{
+		bool		isnull;
+
+		/*
+		 * The same workspace's row: a reused resolution's version could have
+		 * been vacuumed away and its slot taken by another row.
+		 */
+		current = DatumGetInt64(heap_getattr(&tuple, attnameAttNum(rel, "workspace_id", false),
+											 RelationGetDescr(rel), &isnull)) == ws->id;
 		ReleaseBuffer(buf);
+	}
 	table_close(rel, AccessShareLock);
 	if (!current)
 	{
