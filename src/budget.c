@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -32,6 +33,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "parser/parse_relation.h"
+#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -132,19 +134,42 @@ read_flags(int64 workspace_id, BudgetFlags *flags)
 
 /*
  * Whether the workspace has a budget, as committed now (SnapshotSelf), not
- * as of the statement's snapshot: see opsmeter_budget_account().
+ * as of the statement's snapshot: see opsmeter_budget_account().  Under
+ * SnapshotSelf at most one version of the row is visible, the latest
+ * committed one (or this transaction's own): when the version the call
+ * resolved (ws->row) is still that one, it answers with one heap fetch;
+ * otherwise the row is looked up by its key.
  */
 static bool
-budget_set_now(int64 workspace_id)
+budget_set_now(const WorkspaceRef *ws)
 {
 	Relation	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
+	HeapTupleData tuple;
+	Buffer		buf;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		set = false;
 
+	tuple.t_self = ws->row;
+	if (ItemPointerIsValid(&ws->row) && heap_fetch(rel, SnapshotSelf, &tuple, &buf, false))
+	{
+		bool		isnull;
+		bool		same_row = DatumGetInt64(heap_getattr(&tuple, attnameAttNum(rel, "workspace_id", false),
+														  RelationGetDescr(rel), &isnull)) == ws->id;
+
+		if (same_row)
+			set = opsmeter_workspace_row_has_budget(rel, &tuple);
+		ReleaseBuffer(buf);
+		if (same_row)
+		{
+			table_close(rel, AccessShareLock);
+			return set;
+		}
+	}
+
 	ScanKeyInit(&key, attnameAttNum(rel, "workspace_id", false), BTEqualStrategyNumber, F_INT8EQ,
-				Int64GetDatum(workspace_id));
+				Int64GetDatum(ws->id));
 	scan = systable_beginscan(rel, opsmeter_relid("workspaces_pkey"), true, SnapshotSelf, 1, &key);
 	if ((tup = systable_getnext(scan)) != NULL)
 		set = opsmeter_workspace_row_has_budget(rel, tup);
@@ -193,7 +218,7 @@ opsmeter_budget_account(WorkspaceRef *ws, const OpsEvent *events, int nevents, B
 	 * so its seed counts our rows.  Either way each row is counted once.
 	 */
 	LockRelationOid(opsmeter_relid("spend_counters"), RowExclusiveLock);
-	ws->has_budget = budget_set_now(ws->id);
+	ws->has_budget = budget_set_now(ws);
 	if (!ws->has_budget)
 		return;
 
