@@ -7,6 +7,7 @@
 #define OPSMETER_CATALOG_H
 
 #include "postgres.h"
+#include "fmgr.h"
 
 /* Schema "opsmeter" and objects inside it; errors when missing. */
 extern Oid	opsmeter_schema_oid(void);
@@ -28,5 +29,15 @@ typedef struct OwnerSwitch
 extern Oid	opsmeter_owner(void);
 extern void opsmeter_become_owner(OwnerSwitch *sw);
 extern void opsmeter_restore_user(const OwnerSwitch *sw);
+
+/*
+ * The body of a statement trigger on a table whose rows backends cache
+ * (prices, key generations, workspaces, memberships): a relcache
+ * invalidation of the table, sent to every backend at commit and seen by
+ * this one at its next command; each cache listens with
+ * CacheRegisterRelcacheCallback.  trigger_name is for the error when called
+ * other than as a trigger.
+ */
+extern Datum opsmeter_announce_table_change(FunctionCallInfo fcinfo, const char *trigger_name);
 
 #endif							/* OPSMETER_CATALOG_H */

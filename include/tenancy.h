@@ -45,6 +45,13 @@ extern void opsmeter_resolve_workspace(Oid caller, const char *name, WorkspaceRe
  */
 extern void opsmeter_hold_workspace(WorkspaceRef *ws);
 
+/*
+ * Whether the version of the workspace's row ws was read from is still the
+ * latest committed one (SnapshotSelf); if so and has_budget is not NULL,
+ * whether that version sets a budget.  See tenancy.c.
+ */
+extern bool opsmeter_workspace_row_current(const WorkspaceRef *ws, bool *has_budget);
+
 /* Whether a row of opsmeter.workspaces has a daily or monthly budget. */
 extern bool opsmeter_workspace_row_has_budget(Relation workspaces, HeapTuple tup);
 

@@ -24,7 +24,6 @@
 #include "postgres.h"
 
 #include "access/genam.h"
-#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -33,7 +32,6 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "parser/parse_relation.h"
-#include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -134,40 +132,23 @@ read_flags(int64 workspace_id, BudgetFlags *flags)
 
 /*
  * Whether the workspace has a budget, as committed now (SnapshotSelf), not
- * as of the statement's snapshot: see opsmeter_budget_account().  Under
- * SnapshotSelf at most one version of the row is visible, the latest
- * committed one (or this transaction's own): when the version the call
- * resolved (ws->row) is still that one, it answers with one heap fetch;
- * otherwise the row is looked up by its key.
+ * as of the statement's snapshot: see opsmeter_budget_account().  While the
+ * version of the row the call resolved is still the latest committed one,
+ * one heap fetch of it answers; otherwise the row is looked up by its key.
  */
 static bool
 budget_set_now(const WorkspaceRef *ws)
 {
-	Relation	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
-	HeapTupleData tuple;
-	Buffer		buf;
+	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		set = false;
 
-	tuple.t_self = ws->row;
-	if (ItemPointerIsValid(&ws->row) && heap_fetch(rel, SnapshotSelf, &tuple, &buf, false))
-	{
-		bool		isnull;
-		bool		same_row = DatumGetInt64(heap_getattr(&tuple, attnameAttNum(rel, "workspace_id", false),
-														  RelationGetDescr(rel), &isnull)) == ws->id;
+	if (opsmeter_workspace_row_current(ws, &set))
+		return set;
 
-		if (same_row)
-			set = opsmeter_workspace_row_has_budget(rel, &tuple);
-		ReleaseBuffer(buf);
-		if (same_row)
-		{
-			table_close(rel, AccessShareLock);
-			return set;
-		}
-	}
-
+	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
 	ScanKeyInit(&key, attnameAttNum(rel, "workspace_id", false), BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(ws->id));
 	scan = systable_beginscan(rel, opsmeter_relid("workspaces_pkey"), true, SnapshotSelf, 1, &key);

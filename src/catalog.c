@@ -10,8 +10,10 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -105,4 +107,13 @@ opsmeter_restore_user(const OwnerSwitch *sw)
 {
 	AtEOXact_GUC(true, sw->guc_nest_level);
 	SetUserIdAndSecContext(sw->saved_userid, sw->saved_sec_context);
+}
+
+Datum
+opsmeter_announce_table_change(FunctionCallInfo fcinfo, const char *trigger_name)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "%s: not called as a trigger", trigger_name);
+	CacheInvalidateRelcache(((TriggerData *) fcinfo->context)->tg_relation);
+	return PointerGetDatum(NULL);
 }

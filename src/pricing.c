@@ -8,7 +8,6 @@
  */
 #include "postgres.h"
 
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
@@ -69,12 +68,7 @@ opsmeter_pricing_init(void)
 Datum
 opsmeter_prices_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "opsmeter_prices_changed: not called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	return opsmeter_announce_table_change(fcinfo, "opsmeter_prices_changed");
 }
 
 /*

@@ -13,7 +13,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
-#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -345,12 +344,7 @@ PG_FUNCTION_INFO_V1(opsmeter_key_generations_changed);
 Datum
 opsmeter_key_generations_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "opsmeter_key_generations_changed: not called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	return opsmeter_announce_table_change(fcinfo, "opsmeter_key_generations_changed");
 }
 
 static int

@@ -19,7 +19,6 @@
 #include "catalog/pg_enum.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -355,12 +354,7 @@ resolved_authid_callback(Datum arg, int cacheid, uint32 hashvalue)
 Datum
 opsmeter_tenancy_changed(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "opsmeter_tenancy_changed: not called as a trigger");
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	return opsmeter_announce_table_change(fcinfo, "opsmeter_tenancy_changed");
 }
 
 /*
@@ -449,32 +443,11 @@ void
 opsmeter_hold_workspace(WorkspaceRef *ws)
 {
 	LOCKTAG		tag;
-	Relation	rel;
-	HeapTupleData tuple;
-	Buffer		buf;
-	bool		current;
 
 	set_workspace_locktag(&tag, ws->id);
 	(void) LockAcquire(&tag, AccessShareLock, false, false);
 
-	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
-	tuple.t_self = ws->row;
-	/* SnapshotSelf: gone only if its deleter (or updater) committed */
-	current = heap_fetch(rel, SnapshotSelf, &tuple, &buf, false);
-	if (current)
-	{
-		bool		isnull;
-
-		/*
-		 * The same workspace's row: a reused resolution's version could have
-		 * been vacuumed away and its slot taken by another row.
-		 */
-		current = DatumGetInt64(heap_getattr(&tuple, attnameAttNum(rel, "workspace_id", false),
-											 RelationGetDescr(rel), &isnull)) == ws->id;
-		ReleaseBuffer(buf);
-	}
-	table_close(rel, AccessShareLock);
-	if (!current)
+	if (!opsmeter_workspace_row_current(ws, NULL))
 	{
 		WorkspaceRole role = ws->role;
 		bool		found;
@@ -490,6 +463,38 @@ opsmeter_hold_workspace(WorkspaceRef *ws)
 					 errhint("Nothing of this call was stored.")));
 		ws->role = role;
 	}
+}
+
+/*
+ * Whether the version of the workspace's row that ws was read from is still
+ * the latest committed one: one heap fetch with SnapshotSelf, under which a
+ * version is gone only once its deleter (or updater) has committed, and at
+ * most one version of a row is visible.  It must also still be that
+ * workspace's row: a resolution reused across transactions could point at a
+ * version since vacuumed away and its slot taken by another row.  When it
+ * is current and has_budget is not NULL, *has_budget is read from it.
+ */
+bool
+opsmeter_workspace_row_current(const WorkspaceRef *ws, bool *has_budget)
+{
+	Relation	rel = table_open(opsmeter_relid("workspaces"), AccessShareLock);
+	HeapTupleData tuple;
+	Buffer		buf;
+	bool		current = false;
+
+	tuple.t_self = ws->row;
+	if (ItemPointerIsValid(&ws->row) && heap_fetch(rel, SnapshotSelf, &tuple, &buf, false))
+	{
+		bool		isnull;
+
+		current = DatumGetInt64(heap_getattr(&tuple, attnameAttNum(rel, "workspace_id", false),
+											 RelationGetDescr(rel), &isnull)) == ws->id;
+		if (current && has_budget != NULL)
+			*has_budget = opsmeter_workspace_row_has_budget(rel, &tuple);
+		ReleaseBuffer(buf);
+	}
+	table_close(rel, AccessShareLock);
+	return current;
 }
 
 /* opsmeter._lock_workspace_for_drop(workspace_id): the other side of it. */
