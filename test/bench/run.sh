@@ -114,23 +114,27 @@ COLS="workspace_id, ts, ingest_batch, input_tokens, output_tokens, total_tokens,
 log "writing client input files into $WORK"
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT $COLS FROM bench.src ORDER BY seq) TO '$WORK/events.csv' WITH (FORMAT csv)"
 psql -X -q -v ON_ERROR_STOP=1 -c "\\copy (SELECT workspace_id, external_request_id, (ts AT TIME ZONE 'UTC')::date, $GEN FROM bench.src ORDER BY seq) TO '$WORK/keys.csv' WITH (FORMAT csv)"
-# One statement per line: SELECT fn('<literal>');  (the JSON holds no quote or backslash)
-batch_script() { # FUNCTION SEPARATOR-SQL-EXPR WRAP-OPEN WRAP-CLOSE FILE
-	psql -X -A -t -q -v ON_ERROR_STOP=1 -o "$5" -c "
-		SELECT format('SELECT %s(%L);', '$1', $3 || string_agg(doc, $2 ORDER BY seq) || $4)
-		  FROM bench.src GROUP BY (seq - 1) / $BATCH ORDER BY (seq - 1) / $BATCH"
+# bench_bodies SEPARATOR-SQL-EXPR WRAP-OPEN WRAP-CLOSE FILE [FUNCTION]: the
+# events in calls of BATCH, one body per call.  With FUNCTION, a psql script
+# of one statement per line, SELECT FUNCTION('<literal>'); (the JSON holds
+# no quote or backslash); without, the bodies alone for send_bodies, one per
+# record, records separated by 0x1E.
+bench_bodies() {
+	local body="$2 || string_agg(doc, $1 ORDER BY seq) || $3" select="" record_separator=()
+	if [[ -n "${5:-}" ]]; then
+		select="format('SELECT %s(%L);', '$5', $body)"
+	else
+		select="$body"
+		record_separator=(-R $'\x1e')
+	fi
+	psql -X -A -t -q -v ON_ERROR_STOP=1 "${record_separator[@]}" -o "$4" -c "
+		SELECT $select FROM bench.src GROUP BY (seq - 1) / $BATCH ORDER BY (seq - 1) / $BATCH"
 }
-batch_script opsmeter_ingest "','" "'['" "']'" "$WORK/ingest_batch.sql"
-batch_script opsmeter_ingest_ndjson "E'\\n'" "''" "''" "$WORK/ingest_ndjson.sql"
-batch_script bench_plpgsql_ingest "','" "'['" "']'" "$WORK/plpgsql_batch.sql"
-# The same bodies for send_bodies: one per record, records separated by 0x1E.
-body_file() { # SEPARATOR-SQL-EXPR WRAP-OPEN WRAP-CLOSE FILE
-	psql -X -A -t -q -v ON_ERROR_STOP=1 -R $'\x1e' -o "$4" -c "
-		SELECT $2 || string_agg(doc, $1 ORDER BY seq) || $3
-		  FROM bench.src GROUP BY (seq - 1) / $BATCH ORDER BY (seq - 1) / $BATCH"
-}
-body_file "','" "'['" "']'" "$WORK/bodies_batch.txt"
-body_file "E'\n'" "''" "''" "$WORK/bodies_ndjson.txt"
+bench_bodies "','" "'['" "']'" "$WORK/ingest_batch.sql" opsmeter_ingest
+bench_bodies "E'\\n'" "''" "''" "$WORK/ingest_ndjson.sql" opsmeter_ingest_ndjson
+bench_bodies "','" "'['" "']'" "$WORK/plpgsql_batch.sql" bench_plpgsql_ingest
+bench_bodies "','" "'['" "']'" "$WORK/bodies_batch.txt"
+bench_bodies "E'\\n'" "''" "''" "$WORK/bodies_ndjson.txt"
 cc -O2 -Wall -Wextra -I"$(pg_config --includedir)" -o "$WORK/send_bodies" "$HERE/send_bodies.c" \
 	-L"$(pg_config --libdir)" -lpq
 NCALLS="$(q "SELECT count(DISTINCT (seq - 1) / $BATCH) FROM bench.src")"
@@ -260,51 +264,49 @@ E_GEN_TABLE="$(q "SELECT 'opsmeter.' || opsmeter.key_generation_name($GEN)")"
 sed -e "s/@PART@/$E_PART/" -e "s/@GEN_TABLE@/$E_GEN_TABLE/" -e "s/@GEN@/$GEN/" \
 	"$HERE/pgbench_floor.sql" >"$WORK/pgbench_floor.sql"
 
-# e_pair LABEL PGOPTIONS [floor]: sets INS_TPS / ING_TPS (medians), INS_TXNS /
-# ING_TXNS (totals over the rounds) and PAIR_RATIOS (each round's ratio);
-# with "floor", also FLOOR_TPS and FLOOR_CPU (medians of a third run per
-# round: pgbench_floor.sql).
+# pgbench_round MESSAGE PGOPTIONS SCRIPT [pgbench options]: one 8-client
+# run of SCRIPT on empty tables; sets RUN_TPS, RUN_TXNS and RUN_CPU_US (the
+# server's CPU per committed transaction).
+pgbench_round() {
+	local message="$1" opts="$2" script="$3" out="$WORK/e_round.log" c0
+	shift 3
+	reset_tables
+	log "run $message, 8 clients, ${SECS}s"
+	c0="$(server_cpu_s)"
+	PGOPTIONS="$opts" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" "$@" -f "$script" >"$out" 2>&1 ||
+		{ cat "$out" >&2; exit 1; }
+	RUN_TPS="$(pgbench_field "$out" tps)"
+	RUN_TXNS="$(pgbench_field "$out" txns)"
+	sleep 0.3
+	RUN_CPU_US="$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $RUN_TXNS")"
+}
+
+# e_pair LABEL PGOPTIONS: E_ROUNDS rounds of the bare INSERT, opsmeter_ingest
+# and the floor (pgbench_floor.sql); sets INS_TPS / ING_TPS / FLOOR_TPS and
+# INS_CPU / ING_CPU / FLOOR_CPU (medians), INS_TXNS / ING_TXNS (totals over
+# the rounds) and PAIR_RATIOS (each round's ratio).
 e_pair() {
-	local label="$1" opts="$2" with_floor="${3:-}" r ins ing rows c0
-	local -a ins_tps=() ing_tps=() floor_tps=() floor_cpu=()
-	INS_CPU_US=()
-	ING_CPU_US=()
+	local label="$1" opts="$2" r ins ing rows
+	local -a ins_tps=() ing_tps=() floor_tps=() ins_cpu=() ing_cpu=() floor_cpu=()
 	INS_TXNS=0
 	ING_TXNS=0
 	PAIR_RATIOS=""
 	for ((r = 1; r <= E_ROUNDS; r++)); do
-		reset_tables
-		log "run ($label) round $r/$E_ROUNDS: pgbench bare INSERT, 8 clients, ${SECS}s"
-		c0="$(server_cpu_s)"
-		PGOPTIONS="$opts" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -D ws="$WS" -f "$HERE/pgbench_insert.sql" >"$WORK/e_insert.log" 2>&1 ||
-			{ cat "$WORK/e_insert.log" >&2; exit 1; }
-		ins="$(pgbench_field "$WORK/e_insert.log" tps)"
-		sleep 0.3
-		INS_CPU_US+=("$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $(pgbench_field "$WORK/e_insert.log" txns)")")
-		INS_TXNS=$((INS_TXNS + $(pgbench_field "$WORK/e_insert.log" txns)))
-		reset_tables
-		c0="$(server_cpu_s)"
-		log "run ($label) round $r/$E_ROUNDS: pgbench opsmeter_ingest single event, 8 clients, ${SECS}s"
-		PGOPTIONS="$opts" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -f "$HERE/pgbench_ingest.sql" >"$WORK/e_ingest.log" 2>&1 ||
-			{ cat "$WORK/e_ingest.log" >&2; exit 1; }
-		ing="$(pgbench_field "$WORK/e_ingest.log" tps)"
-		sleep 0.3
-		ING_CPU_US+=("$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $(pgbench_field "$WORK/e_ingest.log" txns)")")
+		pgbench_round "($label) round $r/$E_ROUNDS: pgbench bare INSERT" "$opts" "$HERE/pgbench_insert.sql" -D ws="$WS"
+		ins="$RUN_TPS"
+		ins_cpu+=("$RUN_CPU_US")
+		INS_TXNS=$((INS_TXNS + RUN_TXNS))
+		pgbench_round "($label) round $r/$E_ROUNDS: pgbench opsmeter_ingest single event" "$opts" "$HERE/pgbench_ingest.sql"
+		ing="$RUN_TPS"
+		ing_cpu+=("$RUN_CPU_US")
 		rows="$(q "SELECT count(*) FROM opsmeter.events")"
-		if [[ "$rows" != "$(pgbench_field "$WORK/e_ingest.log" txns)" ]]; then
-			CHECK_NOTES+=("($label) round $r: pgbench committed $(pgbench_field "$WORK/e_ingest.log" txns) ingest calls but opsmeter.events holds $rows rows")
+		if [[ "$rows" != "$RUN_TXNS" ]]; then
+			CHECK_NOTES+=("($label) round $r: pgbench committed $RUN_TXNS ingest calls but opsmeter.events holds $rows rows")
 		fi
 		ING_TXNS=$((ING_TXNS + rows))
-		if [[ -n "$with_floor" ]]; then
-			reset_tables
-			c0="$(server_cpu_s)"
-			log "run ($label) round $r/$E_ROUNDS: pgbench floor (row + key, one statement), 8 clients, ${SECS}s"
-			PGOPTIONS="$opts" pgbench -n -M prepared -c 8 -j 2 -T "$SECS" -D ws="$WS" -f "$WORK/pgbench_floor.sql" >"$WORK/e_floor.log" 2>&1 ||
-				{ cat "$WORK/e_floor.log" >&2; exit 1; }
-			floor_tps+=("$(pgbench_field "$WORK/e_floor.log" tps)")
-			sleep 0.3
-			floor_cpu+=("$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $(pgbench_field "$WORK/e_floor.log" txns)")")
-		fi
+		pgbench_round "($label) round $r/$E_ROUNDS: pgbench floor (row + key, one statement)" "$opts" "$WORK/pgbench_floor.sql" -D ws="$WS"
+		floor_tps+=("$RUN_TPS")
+		floor_cpu+=("$RUN_CPU_US")
 		ins_tps+=("$ins")
 		ing_tps+=("$ing")
 		PAIR_RATIOS="$PAIR_RATIOS${PAIR_RATIOS:+, }$(calc '%.2f' "$ing / $ins")"
@@ -312,15 +314,13 @@ e_pair() {
 	done
 	INS_TPS="$(median "${ins_tps[@]}")"
 	ING_TPS="$(median "${ing_tps[@]}")"
-	INS_CPU="$(median "${INS_CPU_US[@]}")"
-	ING_CPU="$(median "${ING_CPU_US[@]}")"
-	if [[ -n "$with_floor" ]]; then
-		FLOOR_TPS="$(median "${floor_tps[@]}")"
-		FLOOR_CPU="$(median "${floor_cpu[@]}")"
-	fi
+	FLOOR_TPS="$(median "${floor_tps[@]}")"
+	INS_CPU="$(median "${ins_cpu[@]}")"
+	ING_CPU="$(median "${ing_cpu[@]}")"
+	FLOOR_CPU="$(median "${floor_cpu[@]}")"
 }
 
-e_pair e "" floor
+e_pair e ""
 E_INS_TPS="$INS_TPS" E_ING_TPS="$ING_TPS" E_INS_TXNS="$INS_TXNS" E_ING_TXNS="$ING_TXNS" E_ROUND_RATIOS="$PAIR_RATIOS"
 E_INS_CPU="$INS_CPU" E_ING_CPU="$ING_CPU" E_FLOOR_TPS="$FLOOR_TPS" E_FLOOR_CPU="$FLOOR_CPU"
 
@@ -329,7 +329,7 @@ E_INS_CPU="$INS_CPU" E_ING_CPU="$ING_CPU" E_FLOOR_TPS="$FLOOR_TPS" E_FLOOR_CPU="
 # the WAL flush both pay.  BENCH_E_ASYNC=0 skips it.
 E_ASYNC="${BENCH_E_ASYNC:-1}"
 if [[ "$E_ASYNC" == 1 ]]; then
-	e_pair "e, info" "-c synchronous_commit=off" floor
+	e_pair "e, info" "-c synchronous_commit=off"
 	E2_INS_TPS="$INS_TPS" E2_ING_TPS="$ING_TPS" E2_INS_TXNS="$INS_TXNS" E2_ING_TXNS="$ING_TXNS" E2_ROUND_RATIOS="$PAIR_RATIOS"
 	E2_INS_CPU="$INS_CPU" E2_ING_CPU="$ING_CPU" E2_FLOOR_TPS="$FLOOR_TPS" E2_FLOOR_CPU="$FLOOR_CPU"
 fi
