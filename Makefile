@@ -22,6 +22,7 @@ OBJS = \
 	src/retention.o \
 	src/worker.o \
 	src/filters.o \
+	src/reader.o \
 	src/budget.o
 
 # The version being built is the control file's default_version.  Its install

@@ -166,6 +166,29 @@ SELECT retention_truncated FROM opsmeter_export_meta(now() - interval '1 day', n
 SELECT value, current_requests, previous_requests, requests_delta, cost_delta_usd = current_cost_usd - previous_cost_usd AS delta_ok
   FROM opsmeter_compare('endpoint', '2 days');
 
+-- How the views read a window (opsmeter.window_reader(), C index probes):
+-- the same answer as the question asked of the tables, for windows from
+-- every hour of the last five days and the open ends.  0: nothing to show;
+-- 1: no day of the window (or the UTC day before it) summarized, the raw
+-- rows answer; 2: through facts().
+CREATE FUNCTION pg_temp.reader_checked() RETURNS TABLE (read_0_1_2 bigint[], mismatches bigint) LANGUAGE sql AS $$
+    SELECT ARRAY[count(*) FILTER (WHERE c.how = 0), count(*) FILTER (WHERE c.how = 1), count(*) FILTER (WHERE c.how = 2)],
+           count(*) FILTER (WHERE c.how IS DISTINCT FROM t.how OR c.has_rows IS DISTINCT FROM (t.how <> 0))
+      FROM (SELECT NULL::timestamptz UNION ALL SELECT '-infinity' UNION ALL SELECT 'infinity'
+            UNION ALL SELECT pg_temp.base() + make_interval(hours => h) FROM generate_series(-120, 24) h) f(from_ts),
+           LATERAL (SELECT opsmeter.window_reader(f.from_ts) AS how, opsmeter.workspace_has_rows() AS has_rows) c,
+           LATERAL (SELECT CASE WHEN NOT (EXISTS (SELECT FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
+                                          OR EXISTS (SELECT FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace()))
+                                THEN 0
+                                WHEN f.from_ts IS NOT NULL
+                                     AND NOT EXISTS (SELECT FROM opsmeter.rollup_days r
+                                                      WHERE r.workspace_id = opsmeter.active_workspace()
+                                                        AND r.quarter_rows IS NOT NULL
+                                                        AND r.day + 1 >= (f.from_ts AT TIME ZONE 'UTC')::date)
+                                THEN 1 ELSE 2 END AS how) t
+$$;
+SELECT * FROM pg_temp.reader_checked();
+
 -- Roll everything up: every answer is the same.
 SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
 SELECT count(*) AS pending FROM opsmeter.events e WHERE e.ingest_batch > opsmeter.rollup_watermark();
@@ -174,6 +197,16 @@ SELECT count(*) AS pending FROM opsmeter.events e WHERE e.ingest_batch > opsmete
 -- overview and models read tier-1 quarters.
 SELECT count(*) FILTER (WHERE detail_rows IS NOT NULL) AS detailed_days, sum(requests) AS rolled_up_requests
   FROM opsmeter.rollup_days WHERE workspace_id = opsmeter.active_workspace();
+SELECT * FROM pg_temp.reader_checked();
+-- These days stay raw (fewer than opsmeter.summarize_day_rows rows).  With
+-- one of them marked summarized, windows that begin on it or the UTC day
+-- after it (a local day can begin in the day before) read through facts(),
+-- and so do earlier ones; later ones are still raw-answered.
+BEGIN;
+UPDATE opsmeter.rollup_days SET quarter_rows = 0
+ WHERE workspace_id = opsmeter.active_workspace() AND day = (pg_temp.base() AT TIME ZONE 'UTC')::date - 2;
+SELECT * FROM pg_temp.reader_checked();
+ROLLBACK;
 CREATE TEMP TABLE rolled_answers AS SELECT * FROM pg_temp.answers();
 SELECT count(*) AS differences FROM (
     (SELECT * FROM raw_answers EXCEPT ALL SELECT * FROM rolled_answers)
@@ -246,4 +279,5 @@ SELECT opsmeter_set_retention(NULL, NULL);
 SELECT opsmeter_create_workspace('analytics_other') IS NOT NULL AS created;
 SET opsmeter.workspace = 'analytics_other';
 SELECT count(*) AS other_overview, (SELECT count(*) FROM opsmeter.export) AS other_export FROM opsmeter.overview;
+SELECT * FROM pg_temp.reader_checked();
 RESET opsmeter.workspace;

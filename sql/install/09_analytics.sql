@@ -54,13 +54,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Whether the active workspace has any row a view could show: a raw row
--- (each has its dedup key) or a rolled-up day.  Two index probes; the views
--- and lists test it first, so a workspace with nothing costs no more than
--- that (no PL/pgSQL, no partition opened).
+-- (each has its dedup key) or a rolled-up day.  Direct index probes in C
+-- (src/reader.c), nothing planned; the views and lists test it first, so a
+-- workspace with nothing costs no more than that (no PL/pgSQL, no
+-- partition of opsmeter.events opened).
 CREATE FUNCTION opsmeter.workspace_has_rows() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
-    OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace());
+    AS 'MODULE_PATHNAME', 'opsmeter_workspace_has_rows' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- ts rounded down / up to a multiple of step counted from a UTC midnight
 -- (15 minutes, 1 hour, 1 day: UTC quarters, hours, days); infinities stay.
@@ -351,20 +350,10 @@ $$;
 --      question costs;
 --   2: through facts() (also for a NULL from_ts).
 -- overview_days(), ranked_days() and ranked_rows() evaluate it once and
--- run only the part it names (in a fresh session each call site of a SQL
--- function is planned anew, so one call costs less than separate tests).
--- Three index probes at most.
+-- run only the part it names.  Direct index probes in C (src/reader.c),
+-- three at most plus one per key generation, nothing planned.
 CREATE FUNCTION opsmeter.window_reader(from_ts timestamptz) RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN NOT (EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
-                      OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace()))
-            THEN 0
-            WHEN from_ts IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
-                                  WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
-                                    AND r.day + 1 >= (from_ts AT TIME ZONE 'UTC')::date)
-            THEN 1
-            ELSE 2 END;
+    AS 'MODULE_PATHNAME', 'opsmeter_window_reader' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- The days of the overview of [from_ts, to_ts), oldest first, for the
 -- views with a "day" column (the overview view, overview_rows()):

@@ -1889,20 +1889,10 @@ $$;
 --      question costs;
 --   2: through facts().
 -- overview_days(), ranked_days() and ranked_rows() evaluate it once and
--- run only the part it names (in a fresh session each call site of a SQL
--- function is planned anew, so one call costs less than separate tests).
--- Three index probes at most.
+-- run only the part it names.  Direct index probes in C (src/reader.c),
+-- three at most plus one per key generation, nothing planned.
 CREATE FUNCTION opsmeter.window_reader(from_ts timestamptz) RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN NOT (EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
-                      OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace()))
-            THEN 0
-            WHEN from_ts IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM opsmeter.rollup_days r
-                                  WHERE r.workspace_id = opsmeter.active_workspace() AND r.quarter_rows IS NOT NULL
-                                    AND r.day + 1 >= (from_ts AT TIME ZONE 'UTC')::date)
-            THEN 1
-            ELSE 2 END;
+    AS 'MODULE_PATHNAME', 'opsmeter_window_reader' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- The days of the overview of [from_ts, to_ts), oldest first, for the
 -- views with a "day" column (the overview view, overview_rows()):
@@ -2074,9 +2064,7 @@ $$;
 CREATE FUNCTION opsmeter.session_range() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_session_range' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION opsmeter.workspace_has_rows() RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN EXISTS (SELECT 1 FROM opsmeter.request_keys k WHERE k.workspace_id = opsmeter.active_workspace())
-    OR EXISTS (SELECT 1 FROM opsmeter.rollup_days d WHERE d.workspace_id = opsmeter.active_workspace());
+    AS 'MODULE_PATHNAME', 'opsmeter_workspace_has_rows' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN opsmeter.session_range() IS NULL THEN timestamptz '-infinity'

@@ -23,7 +23,7 @@ declare -A LAYER=(
 	[budget]=5
 	[ingest]=6
 	[ingest_jsonb]=7 [ingest_ndjson]=7 [ingest_otlp]=7 [retention]=7
-	[worker]=8 [filters]=8
+	[worker]=8 [filters]=8 [reader]=8
 	[opsmeter]=9
 )
 module_of() {
