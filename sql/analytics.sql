@@ -129,6 +129,22 @@ SELECT (SELECT sum(requests) FROM opsmeter.top_models) = (SELECT sum(requests) F
      = (SELECT count(*) FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() AND data_mode = 'real'
            AND ts >= date_trunc('hour', now()) - interval '47 hours') AS last_48_hours;
 RESET opsmeter.range;
+-- window_start() (C) is date_trunc(unit, now() - range + '1 unit'), the
+-- unit the range is whole in, in the session TimeZone; session_window_start()
+-- is that of opsmeter.range, or -infinity when it is empty.
+SELECT count(*) AS window_starts, count(DISTINCT current_setting('TimeZone')) AS zones,
+       count(*) FILTER (WHERE opsmeter.window_start(r) IS DISTINCT FROM
+           CASE WHEN date_trunc('day', r) = r THEN date_trunc('day', now() - r + interval '1 day')
+                WHEN date_trunc('hour', r) = r THEN date_trunc('hour', now() - r + interval '1 hour')
+                ELSE date_trunc('minute', now() - r + interval '1 minute') END) AS differing
+  FROM unnest(ARRAY['Asia/Kathmandu', 'Pacific/Chatham', 'America/St_Johns', 'Australia/Lord_Howe', 'UTC']) z,
+       LATERAL (SELECT set_config('TimeZone', z, true)) s,
+       unnest(ARRAY['1 day', '7 days', '30 days', '1 mon', '1 year', '24 hours', '36 hours', '1 hour', '90 minutes',
+                    '1 minute', '45 seconds', '1 day 2 hours', '100 years']::interval[]) r;
+SELECT opsmeter.session_window_start() AS no_window;
+SET opsmeter.range = '90min';
+SELECT opsmeter.session_window_start() = date_trunc('minute', now() - interval '89 minutes') AS minute_window;
+RESET opsmeter.range;
 SELECT user_id, requests FROM opsmeter_top_users('7 days', 'real', 'all', 2);
 SELECT provider, model, requests, unpriced_requests FROM opsmeter_top_models(lim => 10);
 SELECT * FROM opsmeter.unpriced_models;
@@ -141,6 +157,8 @@ SELECT * FROM opsmeter_top_users('7 days', 'everything');
 SELECT * FROM opsmeter_top_tenants('7 days', 'real', 'moon');
 SELECT * FROM opsmeter_overview('-1 day');
 SELECT * FROM opsmeter_overview(NULL);
+SELECT opsmeter.window_start('100 years 1 day');
+SELECT opsmeter.window_start('-5 minutes');
 SELECT * FROM opsmeter_compare('color');
 SELECT * FROM opsmeter_export('2026-01-02 00:00+00', '2026-01-01 00:00+00');
 \set ON_ERROR_STOP 1

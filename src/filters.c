@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include <math.h>
@@ -26,6 +27,8 @@ PG_FUNCTION_INFO_V1(opsmeter_data_mode_filter);
 PG_FUNCTION_INFO_V1(opsmeter_environment_filter);
 PG_FUNCTION_INFO_V1(opsmeter_guc_range);
 PG_FUNCTION_INFO_V1(opsmeter_session_range);
+PG_FUNCTION_INFO_V1(opsmeter_window_start);
+PG_FUNCTION_INFO_V1(opsmeter_session_window_start);
 PG_FUNCTION_INFO_V1(opsmeter_latency_bucket);
 PG_FUNCTION_INFO_V1(opsmeter_histogram_count);
 PG_FUNCTION_INFO_V1(opsmeter_histogram_merge);
@@ -101,6 +104,98 @@ opsmeter_session_range(PG_FUNCTION_ARGS)
 	if (iv == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(iv);
+}
+
+/* a = b as interval_eq() compares: equal spans (1 day = 24 hours) */
+static bool
+interval_equal(Interval *a, Interval *b)
+{
+	return DatumGetBool(DirectFunctionCall2(interval_eq, IntervalPGetDatum(a), IntervalPGetDatum(b)));
+}
+
+/* date_trunc(unit, range) = range */
+static bool
+interval_whole(const char *unit, Interval *range)
+{
+	Datum		truncated = DirectFunctionCall2(interval_trunc, CStringGetTextDatum(unit),
+												IntervalPGetDatum(range));
+
+	return interval_equal(DatumGetIntervalP(truncated), range);
+}
+
+/*
+ * Start of the reporting window of a range, in the session TimeZone.
+ * Whole days (or months): the last N calendar days, today included, from
+ * local midnight.  Whole hours: the last N hours, the current one
+ * included, from the local hour ('24 hours' is a rolling day, not "since
+ * midnight").  Anything finer: from the minute.  Every boundary is a local
+ * one, so in Asia/Kathmandu an hourly window starts at :15 UTC.  That is:
+ * date_trunc(unit, now() - range + '1 unit').  C, not PL/pgSQL, because
+ * every view computes it: a fresh session paid 1.2 ms to compile it.
+ */
+static TimestampTz
+window_start_of(Interval *range)
+{
+	Interval	zero = {0};
+	Interval	limit = {0};
+	Interval	step = {0};
+	const char *unit;
+	Datum		start;
+
+	limit.month = 100 * MONTHS_PER_YEAR;
+	if (range == NULL ||
+		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(range), IntervalPGetDatum(&zero))) <= 0 ||
+		DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(range), IntervalPGetDatum(&limit))) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid range %s",
+						range ? DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(range))) : "NULL"),
+				 errhint("A range is a positive interval of at most 100 years, such as '7 days' or '12 hours'.")));
+	if (interval_whole("day", range))
+	{
+		unit = "day";
+		step.day = 1;
+	}
+	else if (interval_whole("hour", range))
+	{
+		unit = "hour";
+		step.time = USECS_PER_HOUR;
+	}
+	else
+	{
+		unit = "minute";
+		step.time = USECS_PER_MINUTE;
+	}
+	start = DirectFunctionCall2(timestamptz_mi_interval,
+								TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
+								IntervalPGetDatum(range));
+	start = DirectFunctionCall2(timestamptz_pl_interval, start, IntervalPGetDatum(&step));
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_trunc, CStringGetTextDatum(unit), start));
+}
+
+/* opsmeter.window_start(range interval) -> timestamptz */
+Datum
+opsmeter_window_start(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(window_start_of(PG_ARGISNULL(0) ? NULL : PG_GETARG_INTERVAL_P(0)));
+}
+
+/*
+ * opsmeter.session_window_start() -> timestamptz: the start of the views'
+ * session window, window_start(opsmeter.range) if the session set it, else
+ * -infinity (everything retained; a BI tool filters by day).
+ */
+Datum
+opsmeter_session_window_start(PG_FUNCTION_ARGS)
+{
+	Interval   *range = range_interval();
+	TimestampTz start;
+
+	if (range == NULL)
+		TIMESTAMP_NOBEGIN(start);
+	else
+		start = window_start_of(range);
+	PG_RETURN_TIMESTAMPTZ(start);
 }
 
 /*

@@ -1855,21 +1855,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION opsmeter.window_start(range interval) RETURNS timestamptz
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF range IS NULL OR range <= interval '0' OR range > interval '100 years' THEN
-        RAISE EXCEPTION 'invalid range %', coalesce(range::text, 'NULL')
-            USING ERRCODE = '22023',
-                  HINT = 'A range is a positive interval of at most 100 years, such as ''7 days'' or ''12 hours''.';
-    END IF;
-    IF date_trunc('day', range) = range THEN
-        RETURN date_trunc('day', now() - range + interval '1 day');
-    ELSIF date_trunc('hour', range) = range THEN
-        RETURN date_trunc('hour', now() - range + interval '1 hour');
-    END IF;
-    RETURN date_trunc('minute', now() - range + interval '1 minute');
-END
-$$;
+    AS 'MODULE_PATHNAME', 'opsmeter_window_start' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE OR REPLACE FUNCTION opsmeter.retained_from(ws bigint, OUT raw_from timestamptz, OUT summary_from timestamptz)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT now() - r.raw, now() - r.summary
@@ -2073,9 +2059,7 @@ CREATE FUNCTION opsmeter.session_range() RETURNS interval
 CREATE FUNCTION opsmeter.workspace_has_rows() RETURNS boolean
     AS 'MODULE_PATHNAME', 'opsmeter_workspace_has_rows' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION opsmeter.session_window_start() RETURNS timestamptz
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN opsmeter.session_range() IS NULL THEN timestamptz '-infinity'
-            ELSE opsmeter.window_start(opsmeter.session_range()) END;
+    AS 'MODULE_PATHNAME', 'opsmeter_session_window_start' LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION opsmeter.floor_to(ts timestamptz, step interval) RETURNS timestamptz
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE WHEN pg_catalog.isfinite(ts) THEN pg_catalog.date_bin(step, ts, timestamptz '2000-01-01 00:00:00+00') ELSE ts END;
