@@ -9,6 +9,13 @@
 #include "postgres.h"
 #include "fmgr.h"
 
+/*
+ * The snapshot for a direct scan of an opsmeter table from a function
+ * called inside a query: the query's (active) snapshot, so a C read agrees
+ * with the SQL around it; NULL (a catalog snapshot) outside any query.
+ */
+extern struct SnapshotData *opsmeter_scan_snapshot(void);
+
 /* Schema "opsmeter" and objects inside it; errors when missing. */
 extern Oid	opsmeter_schema_oid(void);
 extern Oid	opsmeter_relid(const char *relname);

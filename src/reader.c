@@ -30,7 +30,6 @@
 #include "utils/date.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -46,12 +45,6 @@ typedef enum WindowReader
 	READ_RAW_ROWS = 1,			/* no day of the window is summarized */
 	READ_FACTS = 2				/* through opsmeter.facts() */
 } WindowReader;
-
-static Snapshot
-probe_snapshot(void)
-{
-	return ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
-}
 
 /*
  * The index of rel whose first column is attno, or InvalidOid.  Each
@@ -97,7 +90,7 @@ table_has_workspace_row(Relation rel, int64 ws)
 	bool		found;
 
 	ScanKeyInit(&key, att_ws, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws));
-	scan = systable_beginscan(rel, index, OidIsValid(index), probe_snapshot(), 1, &key);
+	scan = systable_beginscan(rel, index, OidIsValid(index), opsmeter_scan_snapshot(), 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	return found;
@@ -143,7 +136,7 @@ has_rollup_day(int64 ws, const DateADT *summarized_from)
 	if (summarized_from)
 		ScanKeyInit(&keys[1], att_day, BTGreaterEqualStrategyNumber, F_DATE_GE,
 					DateADTGetDatum(*summarized_from));
-	scan = systable_beginscan(rel, opsmeter_relid("rollup_days_pkey"), true, probe_snapshot(),
+	scan = systable_beginscan(rel, opsmeter_relid("rollup_days_pkey"), true, opsmeter_scan_snapshot(),
 							  summarized_from ? 2 : 1, keys);
 	while (!found && (tup = systable_getnext(scan)) != NULL)
 		found = summarized_from == NULL || !heap_attisnull(tup, att_quarters, desc);

@@ -9,23 +9,28 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "parser/parse_relation.h"
 #include "postmaster/bgworker.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
@@ -42,6 +47,8 @@ PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_key_generation);
 PG_FUNCTION_INFO_V1(opsmeter_guc_retention_runs_keep);
 PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
+PG_FUNCTION_INFO_V1(opsmeter_rollup_watermark);
+PG_FUNCTION_INFO_V1(opsmeter_rollup_holes);
 
 /*
  * Waits for every transaction that holds a lock on opsmeter.ingest_batch_seq,
@@ -164,6 +171,64 @@ Datum
 opsmeter_guc_summary_retention(PG_FUNCTION_ARGS)
 {
 	return minutes_interval(opsmeter_summary_retention_min);
+}
+
+/*
+ * One column of the opsmeter.rollup_state row (a singleton) as the query's
+ * snapshot sees it, copied into the caller's context; NULL when there is no
+ * row yet (or no such column).  Read directly: every analytics call reads
+ * the watermark and the holes, and as SQL functions each read was planned
+ * again, about 0.1 ms a read (a 30-day overview makes 60).
+ */
+static Datum
+rollup_state_column(const char *column, bool *isnull)
+{
+	Relation	rel = table_open(opsmeter_relid("rollup_state"), AccessShareLock);
+	AttrNumber	attno = attnameAttNum(rel, column, true);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, opsmeter_scan_snapshot(), 0, NULL);
+	HeapTuple	tup = systable_getnext(scan);
+	Datum		value = (Datum) 0;
+
+	*isnull = true;
+	if (HeapTupleIsValid(tup) && attno != InvalidAttrNumber)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+
+		value = heap_getattr(tup, attno, RelationGetDescr(rel), isnull);
+		if (!*isnull)
+			value = datumCopy(value, att->attbyval, att->attlen);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return value;
+}
+
+/*
+ * opsmeter.rollup_watermark() -> bigint: raw rows with a batch above it (or
+ * in rollup_holes()) are not in the summaries yet; 0 before any pass.
+ */
+Datum
+opsmeter_rollup_watermark(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	Datum		watermark = rollup_state_column("watermark", &isnull);
+
+	PG_RETURN_INT64(isnull ? 0 : DatumGetInt64(watermark));
+}
+
+/*
+ * opsmeter.rollup_holes() -> bigint[]: the batches at or below the
+ * watermark that were in flight at the last pass; '{}' before any pass.
+ */
+Datum
+opsmeter_rollup_holes(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	Datum		holes = rollup_state_column("holes", &isnull);
+
+	if (isnull)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
+	PG_RETURN_DATUM(holes);
 }
 
 /* The figures of one pass, for retention_runs and the answer. */

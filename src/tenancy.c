@@ -54,12 +54,6 @@ typedef struct Membership
 	Oid			role_value;		/* opsmeter.workspace_role enum value */
 } Membership;
 
-static Snapshot
-scan_snapshot(void)
-{
-	return ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
-}
-
 static WorkspaceRole
 role_from_enum(Oid enumval)
 {
@@ -124,7 +118,7 @@ scan_memberships(Oid member, int64 workspace_id, bool by_workspace)
 	ScanKeyInit(&keys[nkeys++], att_member, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(member));
 
-	scan = systable_beginscan(rel, index, true, scan_snapshot(), nkeys, keys);
+	scan = systable_beginscan(rel, index, true, opsmeter_scan_snapshot(), nkeys, keys);
 	while ((tup = systable_getnext(scan)) != NULL)
 	{
 		Membership *m;
@@ -190,13 +184,13 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 					CStringGetTextDatum(name));
 		key.sk_collation = DEFAULT_COLLATION_OID;
 		scan = systable_beginscan(rel, opsmeter_relid("workspaces_name_key"), true,
-								  scan_snapshot(), 1, &key);
+								  opsmeter_scan_snapshot(), 1, &key);
 	}
 	else
 	{
 		ScanKeyInit(&key, att_id, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
 		scan = systable_beginscan(rel, opsmeter_relid("workspaces_pkey"), true,
-								  scan_snapshot(), 1, &key);
+								  opsmeter_scan_snapshot(), 1, &key);
 	}
 
 	if ((tup = systable_getnext(scan)) != NULL)

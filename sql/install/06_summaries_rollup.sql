@@ -222,15 +222,17 @@ CREATE TABLE opsmeter.rollup_state (
 COMMENT ON TABLE opsmeter.rollup_state IS
     'the rollup watermark: raw rows with ingest_batch <= watermark and not in holes are counted in summaries';
 
+-- The watermark and the holes: C (src/retention.c), one read of the
+-- singleton row with the query's snapshot (as SQL functions, every call
+-- was planned again; the views read them once or more per day of a
+-- window).
 CREATE FUNCTION opsmeter.rollup_watermark() RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN (SELECT coalesce(max(s.watermark), 0) FROM opsmeter.rollup_state s);
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_watermark' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
     'raw rows with ingest_batch above this (or in opsmeter.rollup_holes()) are not in opsmeter.summaries yet';
 
 CREATE FUNCTION opsmeter.rollup_holes() RETURNS bigint[]
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN (SELECT coalesce(max(s.holes), '{}') FROM opsmeter.rollup_state s);
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_holes' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.rollup_holes() IS
     'batches at or below the watermark that were in flight at the last pass: not in opsmeter.summaries yet';
 

@@ -1088,12 +1088,13 @@ COMMENT ON SEQUENCE opsmeter.ingest_batch_seq IS 'one value per ingest transacti
 ALTER TABLE opsmeter.rollup_state ADD COLUMN holes bigint[] NOT NULL DEFAULT '{}';
 COMMENT ON TABLE opsmeter.rollup_state IS
     'the rollup watermark: raw rows with ingest_batch <= watermark and not in holes are counted in summaries';
+CREATE OR REPLACE FUNCTION opsmeter.rollup_watermark() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_watermark' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.rollup_watermark() IS
     'raw rows with ingest_batch above this (or in opsmeter.rollup_holes()) are not in opsmeter.summaries yet';
 
 CREATE FUNCTION opsmeter.rollup_holes() RETURNS bigint[]
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
-RETURN (SELECT coalesce(max(s.holes), '{}') FROM opsmeter.rollup_state s);
+    AS 'MODULE_PATHNAME', 'opsmeter_rollup_holes' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.rollup_holes() IS
     'batches at or below the watermark that were in flight at the last pass: not in opsmeter.summaries yet';
 
