@@ -20,7 +20,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "catalog/partition.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
@@ -47,9 +47,10 @@ typedef enum WindowReader
 } WindowReader;
 
 /*
- * The index of rel whose first column is attno, or InvalidOid.  Each
- * generation of request_keys has one, its unique (workspace_id,
- * external_request_id) index.
+ * A valid, complete btree index of rel whose first column is attno, or
+ * InvalidOid.  Each generation of request_keys has one, its unique
+ * (workspace_id, external_request_id) index; an index a DBA added is used
+ * only if it can answer the same probe.
  */
 static Oid
 index_led_by(Relation rel, AttrNumber attno)
@@ -61,9 +62,11 @@ index_led_by(Relation rel, AttrNumber attno)
 	foreach(lc, indexes)
 	{
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
-		bool		leads = index->rd_index->indnatts > 0 &&
-			index->rd_index->indkey.values[0] == attno &&
-			index->rd_index->indisvalid;
+		bool		leads = index->rd_rel->relam == BTREE_AM_OID &&
+			index->rd_index->indisvalid &&
+			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			index->rd_index->indnatts > 0 &&
+			index->rd_index->indkey.values[0] == attno;
 
 		index_close(index, AccessShareLock);
 		if (leads)
