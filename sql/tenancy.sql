@@ -86,6 +86,15 @@ SET opsmeter.workspace = 'globex';
 SELECT name FROM opsmeter.workspaces WHERE workspace_id = opsmeter.active_workspace();
 RESET opsmeter.workspace;
 RESET ROLE;
+-- A role in many workspaces gets a hint of one line: ten names and a count
+-- (in a transaction rolled back, so no later story sees these workspaces).
+BEGIN;
+SELECT count(opsmeter_create_workspace('many_' || lpad(i::text, 2, '0'))) AS created FROM generate_series(1, 12) i;
+SELECT count(opsmeter_add_member('many_' || lpad(i::text, 2, '0'), 'regress_multi', 'viewer')) AS added
+  FROM generate_series(1, 12) i;
+SET LOCAL ROLE regress_multi;
+SELECT opsmeter.active_workspace();
+ROLLBACK;
 -- ... and 42501 for roles in none, or naming a workspace they are not in.
 SET ROLE regress_nobody;
 SELECT opsmeter.active_workspace();

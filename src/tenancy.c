@@ -222,19 +222,37 @@ lookup_workspace(const char *name, int64 id, WorkspaceRef *out)
 	return found;
 }
 
+/*
+ * The names of the workspaces of memberships, for a hint: the first
+ * HINT_NAMES of them, then how many more.  A role can belong to thousands
+ * of workspaces; the hint stays one line, and costs that many lookups at
+ * most.
+ */
+#define HINT_NAMES 10
+
 static char *
 workspace_names(List *memberships)
 {
 	StringInfoData buf;
 	ListCell   *lc;
+	int			listed = 0;
 
 	initStringInfo(&buf);
 	foreach(lc, memberships)
 	{
 		WorkspaceRef ws;
 
+		if (listed == HINT_NAMES)
+		{
+			appendStringInfo(&buf, " and %d more (SELECT name FROM opsmeter.workspaces lists them)",
+							 list_length(memberships) - listed);
+			break;
+		}
 		if (lookup_workspace(NULL, ((Membership *) lfirst(lc))->workspace_id, &ws))
-			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "", quote_literal_cstr(ws.name));
+		{
+			appendStringInfo(&buf, "%s%s", listed > 0 ? ", " : "", quote_literal_cstr(ws.name));
+			listed++;
+		}
 	}
 	return buf.data;
 }
