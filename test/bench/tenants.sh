@@ -71,7 +71,7 @@ RUNS="${BENCH_TENANTS_RUNS:-5}"
 ROUNDS="${BENCH_TENANTS_ROUNDS:-5}"
 SESSIONS="${BENCH_TENANTS_SESSIONS:-10}"
 RESULTS="${BENCH_TENANTS_RESULTS:-$REPO/bench-results/tenants.md}"
-require_positive_ints N NWS CHUNK RUNS SESSIONS
+require_positive_ints N NWS CHUNK RUNS ROUNDS SESSIONS
 if ((NWS > 9999)); then
 	echo "bench: BENCH_TENANTS_WORKSPACES must be at most 9999" >&2
 	exit 2
