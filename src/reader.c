@@ -22,15 +22,14 @@
 #include "access/table.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
-#include "datatype/timestamp.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_relation.h"
 #include "partitioning/partdesc.h"
+#include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
-#include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "tenancy.h"
@@ -118,31 +117,39 @@ has_dedup_key(int64 ws)
 	return found;
 }
 
+/* Whether ws has a row of opsmeter.rollup_days: a rolled-up day. */
+static bool
+has_rollup_day(int64 ws)
+{
+	Relation	rel = table_open(opsmeter_relid("rollup_days"), AccessShareLock);
+	bool		found = table_has_workspace_row(rel, ws);
+
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
 /*
- * Whether ws has a row of opsmeter.rollup_days; with summarized_from not
- * NULL, only a summarized one (quarter_rows set) of that UTC day or later.
+ * Whether ws has a summarized day (rollup_days.quarter_rows set) of UTC
+ * day from or later.
  */
 static bool
-has_rollup_day(int64 ws, const DateADT *summarized_from)
+has_summarized_day(int64 ws, DateADT from)
 {
 	Relation	rel = table_open(opsmeter_relid("rollup_days"), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
-	AttrNumber	att_ws = attnameAttNum(rel, "workspace_id", false);
-	AttrNumber	att_day = attnameAttNum(rel, "day", false);
 	AttrNumber	att_quarters = attnameAttNum(rel, "quarter_rows", false);
 	ScanKeyData keys[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
 	bool		found = false;
 
-	ScanKeyInit(&keys[0], att_ws, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws));
-	if (summarized_from)
-		ScanKeyInit(&keys[1], att_day, BTGreaterEqualStrategyNumber, F_DATE_GE,
-					DateADTGetDatum(*summarized_from));
-	scan = systable_beginscan(rel, opsmeter_relid("rollup_days_pkey"), true, opsmeter_scan_snapshot(),
-							  summarized_from ? 2 : 1, keys);
+	ScanKeyInit(&keys[0], attnameAttNum(rel, "workspace_id", false), BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(ws));
+	ScanKeyInit(&keys[1], attnameAttNum(rel, "day", false), BTGreaterEqualStrategyNumber, F_DATE_GE,
+				DateADTGetDatum(from));
+	scan = systable_beginscan(rel, opsmeter_relid("rollup_days_pkey"), true, opsmeter_scan_snapshot(), 2, keys);
 	while (!found && (tup = systable_getnext(scan)) != NULL)
-		found = summarized_from == NULL || !heap_attisnull(tup, att_quarters, desc);
+		found = !heap_attisnull(tup, att_quarters, desc);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
@@ -160,7 +167,7 @@ active_workspace_with_rows(int64 *ws)
 
 	opsmeter_resolve_workspace(GetUserId(), NULL, &ref);
 	*ws = ref.id;
-	return has_rollup_day(ref.id, NULL) || has_dedup_key(ref.id);
+	return has_rollup_day(ref.id) || has_dedup_key(ref.id);
 }
 
 /* opsmeter.workspace_has_rows() -> boolean */
@@ -189,22 +196,14 @@ opsmeter_window_reader(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_INT32(READ_FACTS);
 
-	/* the UTC day of from_ts, less one */
-	{
-		TimestampTz from_ts = PG_GETARG_TIMESTAMPTZ(0);
-
-		if (TIMESTAMP_IS_NOBEGIN(from_ts))
-			DATE_NOBEGIN(summarized_from);
-		else if (TIMESTAMP_IS_NOEND(from_ts))
-			PG_RETURN_INT32(READ_RAW_ROWS);		/* an empty window */
-		else
-		{
-			int64		days = from_ts / USECS_PER_DAY;
-
-			if (from_ts < 0 && from_ts % USECS_PER_DAY != 0)
-				days--;			/* floor, before 2000-01-01 */
-			summarized_from = (DateADT) (days - 1);
-		}
-	}
-	PG_RETURN_INT32(has_rollup_day(ws, &summarized_from) ? READ_FACTS : READ_RAW_ROWS);
+	/*
+	 * (from_ts AT TIME ZONE 'UTC')::date, less one: timestamp_date() of the
+	 * value, which is UTC already.
+	 */
+	summarized_from = DatumGetDateADT(DirectFunctionCall1(timestamp_date, PG_GETARG_DATUM(0)));
+	if (DATE_IS_NOEND(summarized_from))
+		PG_RETURN_INT32(READ_RAW_ROWS);		/* an empty window */
+	if (!DATE_IS_NOBEGIN(summarized_from))
+		summarized_from--;
+	PG_RETURN_INT32(has_summarized_day(ws, summarized_from) ? READ_FACTS : READ_RAW_ROWS);
 }
