@@ -96,6 +96,14 @@ median() {
 		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# rounds_summary "ms|cpu" ...: the median wall ms, the median CPU ms, and
+# the range of the wall ms (min-max) of the rounds given
+rounds_summary() {
+	printf '%s %s %s\n' "$(printf '%s\n' "$@" | cut -d'|' -f1 | median)" \
+		"$(printf '%s\n' "$@" | cut -d'|' -f2 | median)" \
+		"$(printf '%s\n' "$@" | cut -d'|' -f1 | sort -g | sed -n '1p;$p' | paste -sd'-')"
+}
+
 # ---------------------------------------------------------------------------
 opsmeter_require_packages
 if [[ "${BENCH_SKIP_INSTALL:-0}" == "1" ]]; then
@@ -345,12 +353,8 @@ for ((ri = 0; ri < ${#RANGE_GUC[@]}; ri++)); do
 			v_all+=("$(q "$set_sql SELECT * FROM bench.best(\$bench\$$view_sql\$bench\$, $RUNS)")")
 			r_all+=("$(q "$set_sql SELECT * FROM bench.best(\$bench\$$raw\$bench\$, $RUNS)")")
 		done
-		v_ms=$(printf '%s\n' "${v_all[@]}" | cut -d'|' -f1 | median)
-		v_cpu=$(printf '%s\n' "${v_all[@]}" | cut -d'|' -f2 | median)
-		r_ms=$(printf '%s\n' "${r_all[@]}" | cut -d'|' -f1 | median)
-		r_cpu=$(printf '%s\n' "${r_all[@]}" | cut -d'|' -f2 | median)
-		v_range=$(printf '%s\n' "${v_all[@]}" | cut -d'|' -f1 | sort -g | sed -n '1p;$p' | paste -sd'-')
-		r_range=$(printf '%s\n' "${r_all[@]}" | cut -d'|' -f1 | sort -g | sed -n '1p;$p' | paste -sd'-')
+		read -r v_ms v_cpu v_range < <(rounds_summary "${v_all[@]}")
+		read -r r_ms r_cpu r_range < <(rounds_summary "${r_all[@]}")
 		IFS='|' read -r diff v_rows < <(q "$set_sql
 		    WITH v AS MATERIALIZED (SELECT $cols FROM ($view_sql) v), r AS MATERIALIZED (SELECT $cols FROM ($raw) r)
 		    SELECT (SELECT count(*) FROM ((TABLE v EXCEPT ALL TABLE r) UNION ALL (TABLE r EXCEPT ALL TABLE v)) d),
