@@ -106,21 +106,14 @@ opsmeter_session_range(PG_FUNCTION_ARGS)
 	PG_RETURN_INTERVAL_P(iv);
 }
 
-/* a = b as interval_eq() compares: equal spans (1 day = 24 hours) */
-static bool
-interval_equal(Interval *a, Interval *b)
-{
-	return DatumGetBool(DirectFunctionCall2(interval_eq, IntervalPGetDatum(a), IntervalPGetDatum(b)));
-}
-
-/* date_trunc(unit, range) = range */
+/* date_trunc(unit, range) = range, by interval_eq(): equal spans (1 day = 24 hours) */
 static bool
 interval_whole(const char *unit, Interval *range)
 {
 	Datum		truncated = DirectFunctionCall2(interval_trunc, CStringGetTextDatum(unit),
 												IntervalPGetDatum(range));
 
-	return interval_equal(DatumGetIntervalP(truncated), range);
+	return DatumGetBool(DirectFunctionCall2(interval_eq, truncated, IntervalPGetDatum(range)));
 }
 
 /*
