@@ -341,12 +341,23 @@ $$;
 CREATE FUNCTION opsmeter.window_reader(from_ts timestamptz) RETURNS integer
     AS 'MODULE_PATHNAME', 'opsmeter_window_reader' LANGUAGE C STABLE PARALLEL SAFE;
 
+-- The active workspace's raw rows with from_ts <= ts < to_ts: the raw
+-- path's reads (window_reader() 1).  C (src/reader.c): each partition the
+-- window overlaps, by its (workspace_id, ts) index, with the query's
+-- snapshot, and nothing planned: a scan of opsmeter.events planned every
+-- partition of the window in every call, which for a small workspace cost
+-- as much as reading its rows.  It shows what SELECT on opsmeter.events
+-- shows the caller: that privilege is checked, and the rows are of the
+-- workspace the caller acts in, which events_read lets it read.
+CREATE FUNCTION opsmeter.workspace_rows(from_ts timestamptz, to_ts timestamptz) RETURNS SETOF opsmeter.events
+    AS 'MODULE_PATHNAME', 'opsmeter_workspace_rows' LANGUAGE C STABLE STRICT ROWS 1000;
+
 -- The days of the overview of [from_ts, to_ts), oldest first, for the
 -- views with a "day" column (the overview view, overview_rows()):
 --   * when the raw rows alone answer the window (window_reader() 1), each
---     day's overview itself (raw true), from one range scan of the raw rows
---     grouped by local day, cut at the horizon where facts() cuts the
---     overview, planned with its bounds;
+--     day's overview itself (raw true), from the window's raw rows
+--     (workspace_rows()) grouped by local day, cut at the horizon where
+--     facts() cuts the overview;
 --   * otherwise the days of report_days() (raw false, measures NULL), for
 --     the caller to read one at a time with overview_of_day().
 -- Either way a caller's filter on day applies to these rows before any
@@ -357,8 +368,7 @@ RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz, raw boolean
                requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
                total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
                avg_latency_ms numeric, p95_latency_ms integer)
-LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
     how integer := opsmeter.window_reader(from_ts);
@@ -385,9 +395,8 @@ BEGIN
            count(*) FILTER (WHERE e.cost_usd IS NULL),
            round(sum(e.latency_ms)::numeric / nullif(count(e.latency_ms), 0), 2),
            opsmeter.latency_percentile(opsmeter.latency_histogram_of(e.latency_ms, 1), 0.95)
-      FROM opsmeter.events e
-     WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
-       AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
+      FROM opsmeter.workspace_rows(from_ts, to_ts) e
+     WHERE e.data_mode = ANY (modes) AND e.environment = ANY (envs)
      GROUP BY 1
      ORDER BY 1;
 END
@@ -395,16 +404,15 @@ $$;
 
 -- ranked_rows() from the raw rows alone, for a window window_reader()
 -- gives to them (1): cut at the dimension's horizon as facts() cuts it,
--- one range scan grouped by value, and by local day if per_day (day is
--- NULL if not).
+-- the window's raw rows (workspace_rows()) grouped by value, and by local
+-- day if per_day (day is NULL if not).
 CREATE FUNCTION opsmeter.raw_ranked_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz,
                                          modes opsmeter.data_mode[], envs opsmeter.environment[], per_day boolean)
 RETURNS TABLE (day date, provider text, model text, key text, requests bigint, errors bigint,
                input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric,
                avg_latency_ms numeric, cost_per_request numeric, tokens_per_request numeric)
-LANGUAGE plpgsql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
-    SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE ROWS 100 SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();
     horizon record := opsmeter.retained_from(ws);
@@ -429,9 +437,8 @@ BEGIN
                                      WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
                             'unknown') AS key,
                    e.is_error, e.input_tokens, e.output_tokens, e.total_tokens, e.cost_usd, e.latency_ms
-              FROM opsmeter.events e
-             WHERE e.workspace_id = ws AND e.ts >= from_ts AND e.ts < to_ts
-               AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)) x
+              FROM opsmeter.workspace_rows(from_ts, to_ts) e
+             WHERE e.data_mode = ANY (modes) AND e.environment = ANY (envs)) x
      GROUP BY 1, 2, 3, 4
      ORDER BY 1, sum(x.cost_usd) DESC NULLS LAST, count(*) DESC, 2, 3, 4;
 END
