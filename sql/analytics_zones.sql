@@ -3,9 +3,10 @@
 -- rollup, after rollup (days with and without tier 2), and, for what the
 -- summaries keep (overview, models), after the raw rows have left.  Zones
 -- with a 30- or 45-minute offset and zones whose offset changes (DST) are
--- the hard cases; the traffic sits on the days around every offset change
--- of these zones in the last 400 days, so each run covers a DST change
--- whatever the date.
+-- the hard cases, America/Santiago among them: its clocks skip from 00:00
+-- to 01:00, so its first day of summer time begins at 01:00.  The traffic
+-- sits on the days around every offset change of these zones in the last
+-- 400 days, so each run covers a DST change whatever the date.
 \set SHOW_CONTEXT never
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS opsmeter;
@@ -16,7 +17,7 @@ SELECT opsmeter_set_retention('400 days', '400 days');
 
 CREATE TEMP TABLE zones (tz text PRIMARY KEY);
 INSERT INTO zones VALUES ('UTC'), ('America/New_York'), ('Asia/Kolkata'), ('Asia/Kathmandu'),
-    ('Australia/Lord_Howe'), ('Pacific/Chatham'), ('America/St_Johns');
+    ('Australia/Lord_Howe'), ('Pacific/Chatham'), ('America/St_Johns'), ('America/Santiago');
 
 -- Every change of a zone's UTC offset in the last 395 days (hourly steps).
 CREATE TEMP TABLE offset_changes AS
@@ -25,7 +26,7 @@ SELECT z.tz, t AS changed_at
  WHERE (t AT TIME ZONE z.tz) - (t AT TIME ZONE 'UTC')
     <> ((t - interval '1 hour') AT TIME ZONE z.tz) - ((t - interval '1 hour') AT TIME ZONE 'UTC');
 SELECT tz, count(*) > 0 AS offset_changes_covered FROM zones LEFT JOIN offset_changes USING (tz)
- WHERE tz IN ('America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/St_Johns')
+ WHERE tz IN ('America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/St_Johns', 'America/Santiago')
  GROUP BY 1 ORDER BY 1;
 
 -- Traffic: the UTC days around each change, and the last two days.  Dense

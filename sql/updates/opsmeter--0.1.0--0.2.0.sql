@@ -2268,6 +2268,24 @@ BEGIN
     END IF;
 END
 $$;
+-- The days of the session TimeZone in [from_ts, to_ts) (both finite),
+-- oldest first, each with its part of the window [day_start, day_end): a
+-- DST day is 23 or 25 hours long, and a day whose midnight the clocks skip
+-- (America/Santiago's first day of summer time) begins at 01:00.  Counted
+-- in dates, each day from its own date: adding '1 day' to the first day's
+-- start keeps its wall-clock time, so after a skipped midnight every later
+-- day began at 01:00 and took the next day's first hour
+-- (sql/analytics_zones.sql).  Inlined into its callers: no SET clause, and
+-- every operator named with its schema.
+CREATE FUNCTION opsmeter.local_days(from_ts timestamptz, to_ts timestamptz)
+RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT d.day, GREATEST(d.day::timestamptz, from_ts), LEAST((d.day OPERATOR(pg_catalog.+) 1)::timestamptz, to_ts)
+      FROM (SELECT from_ts::date OPERATOR(pg_catalog.+) i AS day
+              FROM pg_catalog.generate_series(0, (to_ts OPERATOR(pg_catalog.-) interval '1 microsecond')::date
+                                                 OPERATOR(pg_catalog.-) from_ts::date) i) d
+$$;
+
 CREATE FUNCTION opsmeter.report_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz)
 RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
 LANGUAGE plpgsql STABLE ROWS 31 SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
@@ -2296,11 +2314,10 @@ BEGIN
           FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
          WHERE p.workspace_id = ws AND p.ts >= from_ts AND p.ts < to_ts) x;
     RETURN QUERY
-    SELECT d::date, greatest(d, from_ts), least(d + interval '1 day', to_ts)
-      FROM generate_series(date_trunc('day', from_ts), to_ts, interval '1 day') d
-     WHERE d < to_ts
-       AND ((greatest(d, from_ts) AT TIME ZONE 'UTC')::date = ANY (data_days)
-            OR ((least(d + interval '1 day', to_ts) - interval '1 microsecond') AT TIME ZONE 'UTC')::date = ANY (data_days));
+    SELECT d.day, d.day_start, d.day_end
+      FROM opsmeter.local_days(from_ts, to_ts) d
+     WHERE (d.day_start AT TIME ZONE 'UTC')::date = ANY (data_days)
+        OR ((d.day_end - interval '1 microsecond') AT TIME ZONE 'UTC')::date = ANY (data_days);
 END
 $$;
 
