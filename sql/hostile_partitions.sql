@@ -171,6 +171,17 @@ SELECT o.outside_window, o.opened <= 32 AS at_most_32
   FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.export',
          $$(opsmeter.retained_from(opsmeter.active_workspace())).raw_from$$, NULL, 1) o;
 
+-- A BI tool sets no window and filters on day itself: only the days it
+-- asks for are opened, whether they are read through facts() or, as this
+-- small workspace's are, from the raw rows alone.
+SELECT opsmeter.window_reader(opsmeter.session_window_start()) = 1 AS read_from_raw_rows;
+SELECT o.outside_window, o.window_days_missed, o.opened <= 3 AS at_most_3
+  FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.daily_users WHERE day >= current_date - 1',
+                                 $$(current_date - 1)::timestamptz$$) o;
+SELECT o.outside_window, o.window_days_missed, o.opened <= 3 AS at_most_3
+  FROM pg_temp.partitions_opened('SELECT * FROM opsmeter.overview WHERE day >= current_date - 1',
+                                 $$(current_date - 1)::timestamptz$$) o;
+
 -- The answers are whole: the views and the export agree with the raw table.
 SELECT (SELECT sum(requests) FROM opsmeter.top_users) AS view_requests,
        (SELECT count(*) FROM opsmeter.export) AS export_rows,
