@@ -17,7 +17,8 @@ SELECT opsmeter_set_retention('400 days', '400 days');
 
 CREATE TEMP TABLE zones (tz text PRIMARY KEY);
 INSERT INTO zones VALUES ('UTC'), ('America/New_York'), ('Asia/Kolkata'), ('Asia/Kathmandu'),
-    ('Australia/Lord_Howe'), ('Pacific/Chatham'), ('America/St_Johns'), ('America/Santiago');
+    ('Australia/Lord_Howe'), ('Pacific/Chatham'), ('America/St_Johns'), ('America/Santiago'),
+    ('America/Havana');
 
 -- Every change of a zone's UTC offset in the last 395 days (hourly steps).
 CREATE TEMP TABLE offset_changes AS
@@ -26,8 +27,32 @@ SELECT z.tz, t AS changed_at
  WHERE (t AT TIME ZONE z.tz) - (t AT TIME ZONE 'UTC')
     <> ((t - interval '1 hour') AT TIME ZONE z.tz) - ((t - interval '1 hour') AT TIME ZONE 'UTC');
 SELECT tz, count(*) > 0 AS offset_changes_covered FROM zones LEFT JOIN offset_changes USING (tz)
- WHERE tz IN ('America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/St_Johns', 'America/Santiago')
+ WHERE tz IN ('America/New_York', 'Australia/Lord_Howe', 'Pacific/Chatham', 'America/St_Johns', 'America/Santiago',
+              'America/Havana')
  GROUP BY 1 ORDER BY 1;
+
+-- local_day_start(D), the first instant of local day D, against a search:
+-- the earliest quarter hour around D::timestamptz whose local date is D
+-- (every offset in use is a multiple of 15 minutes), for every day of the
+-- last 400 days in every zone.  In America/Havana midnight happens twice
+-- once a year (its clocks go back from 01:00 to 00:00); PostgreSQL reads
+-- D::timestamptz as the second, an hour late.
+CREATE FUNCTION pg_temp.day_starts(zone text, OUT wrong bigint, OUT some_midnight_twice boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('TimeZone', zone, true);
+    SELECT count(*) FILTER (WHERE opsmeter.local_day_start(d.day) IS DISTINCT FROM
+                                  (SELECT min(t) FROM generate_series(d.day::timestamptz - interval '3 hours',
+                                                                      d.day::timestamptz + interval '3 hours',
+                                                                      interval '15 minutes') t
+                                    WHERE t::date = d.day)),
+           bool_or(opsmeter.local_day_start(d.day) <> d.day::timestamptz)
+      INTO wrong, some_midnight_twice
+      FROM (SELECT current_date - i AS day FROM generate_series(0, 400) i) d;
+    PERFORM set_config('TimeZone', 'UTC', true);
+END
+$$;
+SELECT z.tz, s.* FROM zones z, pg_temp.day_starts(z.tz) s ORDER BY 1;
 
 -- Traffic: the UTC days around each change, and the last two days.  Dense
 -- days (every 47 seconds, few users and models: they get detailed) and

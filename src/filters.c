@@ -17,6 +17,7 @@
 
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -28,6 +29,7 @@ PG_FUNCTION_INFO_V1(opsmeter_environment_filter);
 PG_FUNCTION_INFO_V1(opsmeter_guc_range);
 PG_FUNCTION_INFO_V1(opsmeter_session_range);
 PG_FUNCTION_INFO_V1(opsmeter_window_start);
+PG_FUNCTION_INFO_V1(opsmeter_local_day_start);
 PG_FUNCTION_INFO_V1(opsmeter_session_window_start);
 PG_FUNCTION_INFO_V1(opsmeter_latency_bucket);
 PG_FUNCTION_INFO_V1(opsmeter_histogram_count);
@@ -116,6 +118,43 @@ interval_whole(const char *unit, Interval *range)
 	return DatumGetBool(DirectFunctionCall2(interval_eq, truncated, IntervalPGetDatum(range)));
 }
 
+/* The session TimeZone's UTC offset at t, in microseconds (local - UTC). */
+static int64
+local_offset(TimestampTz t)
+{
+	return DatumGetTimestamp(DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(t))) - t;
+}
+
+/*
+ * The first instant of local day `day` in the session TimeZone: the
+ * earliest instant whose local date is `day`.  day::timestamptz is that
+ * instant, except where midnight happens twice: when the clocks go back
+ * to 00:00 (America/Havana, at 01:00 on its last day of summer time),
+ * PostgreSQL reads 00:00 as the second one, and the hour before it,
+ * already `day`, would belong to the day before.  Going back by the
+ * offset change at that instant finds the first.  (Where midnight never
+ * happens, America/Santiago's first day of summer time, day::timestamptz
+ * is 01:00, the day's first instant.)
+ */
+static TimestampTz
+local_day_start(DateADT day)
+{
+	TimestampTz start = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, DateADTGetDatum(day)));
+	int64		shift;
+
+	if (TIMESTAMP_NOT_FINITE(start))
+		return start;
+	shift = local_offset(start - 1) - local_offset(start);
+	return shift > 0 ? start - shift : start;
+}
+
+/* opsmeter.local_day_start(day date) -> timestamptz */
+Datum
+opsmeter_local_day_start(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(local_day_start(PG_GETARG_DATEADT(0)));
+}
+
 /*
  * Start of the reporting window of a range, in the session TimeZone.
  * Whole days (or months): the last N calendar days, today included, from
@@ -123,8 +162,10 @@ interval_whole(const char *unit, Interval *range)
  * included, from the local hour ('24 hours' is a rolling day, not "since
  * midnight").  Anything finer: from the minute.  Every boundary is a local
  * one, so in Asia/Kathmandu an hourly window starts at :15 UTC.  That is:
- * date_trunc(unit, now() - range + '1 unit').  C, not PL/pgSQL, because
- * every view computes it: a fresh session paid 1.2 ms to compile it.
+ * date_trunc(unit, now() - range + '1 unit'), except that a window in days
+ * starts at local_day_start() of its first day (date_trunc('day') gives
+ * the second of two midnights).  C, not PL/pgSQL, because every view
+ * computes it: a fresh session paid 1.2 ms to compile it.
  */
 static TimestampTz
 window_start_of(Interval *range)
@@ -163,6 +204,8 @@ window_start_of(Interval *range)
 								TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 								IntervalPGetDatum(range));
 	start = DirectFunctionCall2(timestamptz_pl_interval, start, IntervalPGetDatum(&step));
+	if (step.day == 1)
+		return local_day_start(DatumGetDateADT(DirectFunctionCall1(timestamptz_date, start)));
 	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_trunc, CStringGetTextDatum(unit), start));
 }
 

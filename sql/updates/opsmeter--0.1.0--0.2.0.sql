@@ -2220,19 +2220,29 @@ BEGIN
 END
 $$;
 
+-- The first instant of local day D in the session TimeZone: the earliest
+-- instant whose local date is D.  D::timestamptz, except where midnight
+-- happens twice (America/Havana's last day of summer time): then the
+-- first of the two midnights, where PostgreSQL reads the second.  C
+-- (src/filters.c), shared with window_start().
+CREATE FUNCTION opsmeter.local_day_start(day date) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'opsmeter_local_day_start' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
 -- The days of the session TimeZone in [from_ts, to_ts) (both finite),
 -- oldest first, each with its part of the window [day_start, day_end): a
--- DST day is 23 or 25 hours long, and a day whose midnight the clocks skip
--- (America/Santiago's first day of summer time) begins at 01:00.  Counted
--- in dates, each day from its own date: adding '1 day' to the first day's
--- start keeps its wall-clock time, so after a skipped midnight every later
--- day began at 01:00 and took the next day's first hour
--- (sql/analytics_zones.sql).  Inlined into its callers: no SET clause, and
--- every operator named with its schema.
+-- DST day is 23 or 25 hours long, a day whose midnight the clocks skip
+-- (America/Santiago's first day of summer time) begins at 01:00, and one
+-- whose midnight happens twice (America/Havana's last) at the first
+-- (local_day_start()).  Counted in dates, each day from its own date:
+-- adding '1 day' to the first day's start keeps its wall-clock time, so
+-- after a skipped midnight every later day began at 01:00 and took the
+-- next day's first hour (sql/analytics_zones.sql).  Inlined into its
+-- callers: no SET clause, and every operator named with its schema.
 CREATE FUNCTION opsmeter.local_days(from_ts timestamptz, to_ts timestamptz)
 RETURNS TABLE (day date, day_start timestamptz, day_end timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT d.day, GREATEST(d.day::timestamptz, from_ts), LEAST((d.day OPERATOR(pg_catalog.+) 1)::timestamptz, to_ts)
+    SELECT d.day, GREATEST(opsmeter.local_day_start(d.day), from_ts),
+           LEAST(opsmeter.local_day_start(d.day OPERATOR(pg_catalog.+) 1), to_ts)
       FROM (SELECT from_ts::date OPERATOR(pg_catalog.+) i AS day
               FROM pg_catalog.generate_series(0, (to_ts OPERATOR(pg_catalog.-) interval '1 microsecond')::date
                                                  OPERATOR(pg_catalog.-) from_ts::date) i) d
