@@ -254,6 +254,41 @@ SELECT count(*) AS by_hand_rows, count(*) FILTER (WHERE external_request_id LIKE
   FROM opsmeter.workspace_rows('2000-12-31 00:00+00', '2001-01-05 00:00+00');
 SELECT * FROM pg_temp.rows_checked();
 ROLLBACK;
+-- A partition partitioned in turn is read through its own partitions; a
+-- foreign table (here of a wrapper with no handler) is refused by name,
+-- and nothing is read as if it were a heap.
+BEGIN;
+CREATE TABLE opsmeter.events_by_hand (LIKE opsmeter.events) PARTITION BY RANGE (ts);
+CREATE TABLE opsmeter.events_by_hand_1 PARTITION OF opsmeter.events_by_hand
+    FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-01-02 00:00+00');
+ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.events_by_hand
+    FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-01-03 00:00+00');
+INSERT INTO opsmeter.events
+SELECT workspace_id, '2001-01-01 12:00+00', ingest_batch, input_tokens, output_tokens, total_tokens,
+       cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode, environment, pricing, ingested_by,
+       ingested_at, 'by-hand-' || external_request_id, provider, model, cost_usd, error_code, prompt_version,
+       endpoint_tag, user_id, tenant_id, metadata
+  FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() LIMIT 2;
+SELECT count(*) AS sub_partitioned_rows FROM opsmeter.workspace_rows('2000-12-31 00:00+00', '2001-01-05 00:00+00');
+CREATE FOREIGN DATA WRAPPER analytics_no_handler;
+CREATE SERVER analytics_nowhere FOREIGN DATA WRAPPER analytics_no_handler;
+CREATE FOREIGN TABLE opsmeter.events_elsewhere PARTITION OF opsmeter.events
+    FOR VALUES FROM ('2001-01-03 00:00+00') TO ('2001-01-04 00:00+00') SERVER analytics_nowhere;
+\set ON_ERROR_STOP 0
+SELECT count(*) FROM opsmeter.workspace_rows('2000-12-31 00:00+00', '2001-01-05 00:00+00');
+\set ON_ERROR_STOP 1
+ROLLBACK;
+-- With no window set the overview reaches back to the summary horizon (a
+-- year); read from raw rows, it lists days from the oldest partition on
+-- only (events_lower_bound()), one overview_of_day() call each, not 366.
+BEGIN;
+SET LOCAL track_functions = 'all';
+SELECT count(*) > 0 AS overview_days FROM opsmeter.overview;
+SELECT f.calls <= (now() + interval '1 hour')::date - opsmeter.events_lower_bound()::date + 1 AS from_oldest_partition,
+       f.calls < 300 AS not_a_year_of_days,
+       opsmeter.events_lower_bound() <= (SELECT min(ts) FROM opsmeter.events) AS below_every_row
+  FROM pg_stat_xact_user_functions f WHERE f.schemaname = 'opsmeter' AND f.funcname = 'overview_of_day';
+ROLLBACK;
 -- It needs SELECT on opsmeter.events, as the SQL it replaces did.
 BEGIN;
 REVOKE SELECT ON opsmeter.events FROM PUBLIC;

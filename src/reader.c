@@ -27,8 +27,10 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/transam.h"
 #include "access/tupconvert.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -42,6 +44,7 @@
 #include "utils/fmgroids.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -50,6 +53,7 @@
 PG_FUNCTION_INFO_V1(opsmeter_workspace_has_rows);
 PG_FUNCTION_INFO_V1(opsmeter_window_reader);
 PG_FUNCTION_INFO_V1(opsmeter_workspace_rows);
+PG_FUNCTION_INFO_V1(opsmeter_events_lower_bound);
 
 /* How a view reads a window: the values of opsmeter.window_reader(). */
 typedef enum WindowReader
@@ -223,8 +227,12 @@ opsmeter_window_reader(PG_FUNCTION_ARGS)
 }
 
 /*
- * A valid, complete btree index of rel on (first, second, ...), or
- * InvalidOid: each daily partition has one on (workspace_id, ts).
+ * A valid, complete btree index of rel on (first, second, ...) that the
+ * query's snapshot may use, or InvalidOid: each daily partition has one on
+ * (workspace_id, ts).  An index whose pg_index row is too new for this
+ * snapshot (indcheckxmin, after a CREATE INDEX that skipped HOT chains) is
+ * passed over, as the planner passes it over.  The index stays locked to
+ * the end of the transaction, as a query's indexes do.
  */
 static Oid
 index_on_pair(Relation rel, AttrNumber first, AttrNumber second)
@@ -238,12 +246,14 @@ index_on_pair(Relation rel, AttrNumber first, AttrNumber second)
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
 		bool		fits = index->rd_rel->relam == BTREE_AM_OID &&
 			index->rd_index->indisvalid &&
+			(!index->rd_index->indcheckxmin ||
+			 TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data), TransactionXmin)) &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
 			index->rd_index->indnkeyatts >= 2 &&
 			index->rd_index->indkey.values[0] == first &&
 			index->rd_index->indkey.values[1] == second;
 
-		index_close(index, AccessShareLock);
+		index_close(index, NoLock);
 		if (fits)
 		{
 			found = lfirst_oid(lc);
@@ -258,21 +268,45 @@ index_on_pair(Relation rel, AttrNumber first, AttrNumber second)
  * Appends to store the rows of one partition with workspace_id = ws and
  * from_ts <= ts < to_ts, visible to the query's snapshot, in the parent's
  * row type.  The partition stays locked (AccessShareLock) to the end of
- * the transaction, as a query's partitions do.
+ * the transaction, as a query's partitions do.  A partition a DBA made
+ * partitioned in turn is read through all of its own partitions.  Heap
+ * tables only otherwise: the scan below reads heap tuples, and a foreign
+ * table or another table access method gets an error naming it (read as
+ * heap, it would crash the server).
  */
 static void
 read_partition(Oid relid, TupleDesc parent_desc, Tuplestorestate *store, int64 ws,
 			   TimestampTz from_ts, TimestampTz to_ts)
 {
 	Relation	rel = table_open(relid, AccessShareLock);
-	AttrNumber	att_ws = attnameAttNum(rel, "workspace_id", false);
-	AttrNumber	att_ts = attnameAttNum(rel, "ts", false);
-	Oid			index = index_on_pair(rel, att_ws, att_ts);
-	TupleConversionMap *map = convert_tuples_by_name(RelationGetDescr(rel), parent_desc);
+	AttrNumber	att_ws;
+	AttrNumber	att_ts;
+	Oid			index;
+	TupleConversionMap *map;
 	ScanKeyData keys[3];
 	SysScanDesc scan;
 	HeapTuple	tup;
 
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		PartitionDesc parts = RelationGetPartitionDesc(rel, true);
+
+		for (int i = 0; i < parts->nparts; i++)
+			read_partition(parts->oids[i], parent_desc, store, ws, from_ts, to_ts);
+		table_close(rel, NoLock);
+		return;
+	}
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot read partition \"%s\" of opsmeter.events", RelationGetRelationName(rel)),
+				 errdetail("The analytics views read the partitions of opsmeter.events directly; they read heap tables and partitioned tables only."),
+				 errhint("Detach that partition, or attach a heap table holding its rows in its place.")));
+
+	att_ws = attnameAttNum(rel, "workspace_id", false);
+	att_ts = attnameAttNum(rel, "ts", false);
+	index = index_on_pair(rel, att_ws, att_ts);
+	map = convert_tuples_by_name(RelationGetDescr(rel), parent_desc);
 	ScanKeyInit(&keys[0], att_ws, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws));
 	ScanKeyInit(&keys[1], att_ts, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE, TimestampTzGetDatum(from_ts));
 	ScanKeyInit(&keys[2], att_ts, BTLessStrategyNumber, F_TIMESTAMPTZ_LT, TimestampTzGetDatum(to_ts));
@@ -313,6 +347,51 @@ range_bound(PartitionBoundInfo bounds, int i)
 	}
 }
 
+/* The partitions of opsmeter.events (parent open), checked to be by range of ts. */
+static PartitionDesc
+events_partitions(Relation parent)
+{
+	PartitionKey key = RelationGetPartitionKey(parent);
+
+	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
+		key->partattrs[0] != attnameAttNum(parent, "ts", false))
+		elog(ERROR, "opsmeter.events is not partitioned by range of ts");
+	return RelationGetPartitionDesc(parent, true);
+}
+
+/*
+ * opsmeter.events_lower_bound() -> timestamptz: no row of opsmeter.events
+ * is older than this, the lower bound of its oldest partition; -infinity
+ * with a default partition (or one from MINVALUE), infinity with none.
+ * The raw path of the views lists days from here at the earliest: with
+ * no window set, the overview's window reaches back to the summary
+ * horizon (a year by default), where a small workspace's raw rows are
+ * the last few weeks of partitions.
+ */
+Datum
+opsmeter_events_lower_bound(PG_FUNCTION_ARGS)
+{
+	Relation	parent = table_open(opsmeter_relid("events"), AccessShareLock);
+	PartitionBoundInfo bounds = events_partitions(parent)->boundinfo;
+	TimestampTz lower = DT_NOEND;
+
+	if (bounds != NULL && partition_bound_has_default(bounds))
+		lower = DT_NOBEGIN;
+	else
+	{
+		for (int i = 0; bounds != NULL && i < bounds->ndatums; i++)
+		{
+			if (bounds->indexes[i] >= 0)
+			{
+				lower = i == 0 ? DT_NOBEGIN : range_bound(bounds, i - 1);
+				break;
+			}
+		}
+	}
+	table_close(parent, NoLock);
+	PG_RETURN_TIMESTAMPTZ(lower);
+}
+
 /*
  * opsmeter.workspace_rows(from_ts timestamptz, to_ts timestamptz) -> SETOF
  * opsmeter.events: the active workspace's raw rows with from_ts <= ts <
@@ -338,7 +417,6 @@ opsmeter_workspace_rows(PG_FUNCTION_ARGS)
 	AclResult	acl;
 	Relation	parent;
 	TupleDesc	desc;
-	PartitionKey key;
 	PartitionDesc parts;
 	PartitionBoundInfo bounds;
 	MemoryContext per_query;
@@ -349,7 +427,7 @@ opsmeter_workspace_rows(PG_FUNCTION_ARGS)
 		(rsinfo->allowedModes & SFRM_Materialize) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("opsmeter.workspace_rows() must be called in the FROM clause")));
+				 errmsg("set-valued function called in context that cannot accept a set")));
 
 	acl = pg_class_aclcheck(parent_id, GetUserId(), ACL_SELECT);
 	if (acl != ACLCHECK_OK)
@@ -360,14 +438,10 @@ opsmeter_workspace_rows(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(per_query);
 	parent = table_open(parent_id, AccessShareLock);
 	desc = CreateTupleDescCopy(RelationGetDescr(parent));
-	store = tuplestore_begin_heap(true, false, work_mem);
+	store = tuplestore_begin_heap((rsinfo->allowedModes & SFRM_Materialize_Random) != 0, false, work_mem);
 	MemoryContextSwitchTo(old);
 
-	key = RelationGetPartitionKey(parent);
-	if (key == NULL || key->strategy != PARTITION_STRATEGY_RANGE || key->partnatts != 1 ||
-		key->partattrs[0] != attnameAttNum(parent, "ts", false))
-		elog(ERROR, "opsmeter.events is not partitioned by range of ts");
-	parts = RelationGetPartitionDesc(parent, true);
+	parts = events_partitions(parent);
 	bounds = parts->boundinfo;
 
 	/*

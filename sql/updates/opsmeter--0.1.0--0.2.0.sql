@@ -1892,6 +1892,12 @@ CREATE FUNCTION opsmeter.window_reader(from_ts timestamptz) RETURNS integer
 CREATE FUNCTION opsmeter.workspace_rows(from_ts timestamptz, to_ts timestamptz) RETURNS SETOF opsmeter.events
     AS 'MODULE_PATHNAME', 'opsmeter_workspace_rows' LANGUAGE C STABLE STRICT ROWS 1000;
 
+-- No row of opsmeter.events is older than this: the lower bound of its
+-- oldest partition (-infinity with a default partition, infinity with
+-- none).  C (src/reader.c), from the partition bounds.
+CREATE FUNCTION opsmeter.events_lower_bound() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'opsmeter_events_lower_bound' LANGUAGE C STABLE PARALLEL SAFE;
+
 -- The days of [from_ts, to_ts) for the views with a "day" column (the
 -- overview, the daily_* views, overview_rows()), oldest first, each with
 -- its part of the window [day_start, day_end), for the caller to read one
@@ -1900,7 +1906,7 @@ CREATE FUNCTION opsmeter.workspace_rows(from_ts timestamptz, to_ts timestamptz) 
 --     can hold a row;
 --   * raw true, when the raw rows alone answer the window (window_reader()
 --     1): from the raw rows (workspace_rows()); every local day of the
---     part retained_window() keeps.
+--     part retained_window() keeps, from the oldest partition on.
 -- So a caller's filter on day applies to these rows before any day is
 -- read, on either path: a BI tool's WHERE day >= ... reads those days only.
 CREATE FUNCTION opsmeter.window_days(dim opsmeter.summary_dimension, from_ts timestamptz, to_ts timestamptz)
@@ -1912,9 +1918,14 @@ BEGIN
     IF how = 2 THEN
         RETURN QUERY SELECT d.day, d.day_start, d.day_end, false FROM opsmeter.report_days(dim, from_ts, to_ts) d;
     ELSIF how = 1 THEN
+        -- from the oldest partition at the earliest: with no window set the
+        -- overview's part reaches back to the summary horizon (a year by
+        -- default), and a raw window has rows in partitions only
         RETURN QUERY SELECT d.day, d.day_start, d.day_end, true
                        FROM opsmeter.retained_window(dim, from_ts, to_ts) w,
-                            LATERAL opsmeter.local_days(w.window_from, w.window_to) d;
+                            LATERAL (SELECT greatest(w.window_from, opsmeter.events_lower_bound()) AS window_from) f,
+                            LATERAL opsmeter.local_days(f.window_from, w.window_to) d
+                      WHERE f.window_from < w.window_to;
     END IF;
 END
 $$;
