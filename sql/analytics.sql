@@ -236,6 +236,19 @@ LANGUAGE sql AS $$
                                 SELECT * FROM opsmeter.workspace_rows(w.from_ts, w.to_ts))) d) AS bad) c
 $$;
 SELECT * FROM pg_temp.rows_checked();
+-- Copies n rows of this workspace to 2001-01-01 12:00 UTC with new ids,
+-- into whatever partition a test attached for that day.
+CREATE FUNCTION pg_temp.copy_rows_to_2001(n integer) RETURNS bigint LANGUAGE sql AS $$
+    WITH copied AS (
+        INSERT INTO opsmeter.events
+        SELECT workspace_id, '2001-01-01 12:00+00', ingest_batch, input_tokens, output_tokens, total_tokens,
+               cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode, environment, pricing,
+               ingested_by, ingested_at, 'by-hand-' || external_request_id, provider, model, cost_usd, error_code,
+               prompt_version, endpoint_tag, user_id, tenant_id, metadata
+          FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() LIMIT n
+        RETURNING 1)
+    SELECT count(*) FROM copied
+$$;
 -- A partition a DBA attached by hand, with another column layout (a
 -- dropped column first) and no index: its rows come back in the parent's
 -- row type, found by a scan of the partition.
@@ -244,12 +257,7 @@ CREATE TABLE opsmeter.events_by_hand (dropped_first int, LIKE opsmeter.events);
 ALTER TABLE opsmeter.events_by_hand DROP COLUMN dropped_first;
 ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.events_by_hand
     FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-01-02 00:00+00');
-INSERT INTO opsmeter.events
-SELECT workspace_id, '2001-01-01 12:00+00', ingest_batch, input_tokens, output_tokens, total_tokens,
-       cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode, environment, pricing, ingested_by,
-       ingested_at, 'by-hand-' || external_request_id, provider, model, cost_usd, error_code, prompt_version,
-       endpoint_tag, user_id, tenant_id, metadata
-  FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() LIMIT 3;
+SELECT pg_temp.copy_rows_to_2001(3) AS copied;
 SELECT count(*) AS by_hand_rows, count(*) FILTER (WHERE external_request_id LIKE 'by-hand-%') AS by_hand_ids
   FROM opsmeter.workspace_rows('2000-12-31 00:00+00', '2001-01-05 00:00+00');
 SELECT * FROM pg_temp.rows_checked();
@@ -263,12 +271,7 @@ CREATE TABLE opsmeter.events_by_hand_1 PARTITION OF opsmeter.events_by_hand
     FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-01-02 00:00+00');
 ALTER TABLE opsmeter.events ATTACH PARTITION opsmeter.events_by_hand
     FOR VALUES FROM ('2001-01-01 00:00+00') TO ('2001-01-03 00:00+00');
-INSERT INTO opsmeter.events
-SELECT workspace_id, '2001-01-01 12:00+00', ingest_batch, input_tokens, output_tokens, total_tokens,
-       cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode, environment, pricing, ingested_by,
-       ingested_at, 'by-hand-' || external_request_id, provider, model, cost_usd, error_code, prompt_version,
-       endpoint_tag, user_id, tenant_id, metadata
-  FROM opsmeter.events WHERE workspace_id = opsmeter.active_workspace() LIMIT 2;
+SELECT pg_temp.copy_rows_to_2001(2) AS copied;
 SELECT count(*) AS sub_partitioned_rows FROM opsmeter.workspace_rows('2000-12-31 00:00+00', '2001-01-05 00:00+00');
 CREATE FOREIGN DATA WRAPPER analytics_no_handler;
 CREATE SERVER analytics_nowhere FOREIGN DATA WRAPPER analytics_no_handler;

@@ -64,13 +64,18 @@ typedef enum WindowReader
 } WindowReader;
 
 /*
- * A valid, complete btree index of rel whose first column is attno, or
- * InvalidOid.  Each generation of request_keys has one, its unique
- * (workspace_id, external_request_id) index; an index a DBA added is used
- * only if it can answer the same probe.
+ * A btree index of rel whose key begins with the columns first and then
+ * second (InvalidAttrNumber: first alone), that the query's snapshot may
+ * use, or InvalidOid.  Each generation of request_keys has one on
+ * (workspace_id, external_request_id), rollup_days on (workspace_id, day)
+ * and each daily partition of events on (workspace_id, ts); an index a DBA
+ * added is used only if it can answer the same probe: valid, complete (no
+ * predicate), and not too new for this snapshot (indcheckxmin, after a
+ * CREATE INDEX that skipped HOT chains), as the planner decides.  The
+ * index stays locked to the end of the transaction, as a query's do.
  */
 static Oid
-index_led_by(Relation rel, AttrNumber attno)
+btree_index_on(Relation rel, AttrNumber first, AttrNumber second)
 {
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
@@ -79,14 +84,18 @@ index_led_by(Relation rel, AttrNumber attno)
 	foreach(lc, indexes)
 	{
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
-		bool		leads = index->rd_rel->relam == BTREE_AM_OID &&
-			index->rd_index->indisvalid &&
+		Form_pg_index form = index->rd_index;
+		bool		fits = index->rd_rel->relam == BTREE_AM_OID &&
+			form->indisvalid &&
+			(!form->indcheckxmin ||
+			 TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data), TransactionXmin)) &&
 			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
-			index->rd_index->indnatts > 0 &&
-			index->rd_index->indkey.values[0] == attno;
+			form->indnkeyatts >= (second == InvalidAttrNumber ? 1 : 2) &&
+			form->indkey.values[0] == first &&
+			(second == InvalidAttrNumber || form->indkey.values[1] == second);
 
-		index_close(index, AccessShareLock);
-		if (leads)
+		index_close(index, NoLock);
+		if (fits)
 		{
 			found = lfirst_oid(lc);
 			break;
@@ -104,7 +113,7 @@ static bool
 table_has_workspace_row(Relation rel, int64 ws)
 {
 	AttrNumber	att_ws = attnameAttNum(rel, "workspace_id", false);
-	Oid			index = index_led_by(rel, att_ws);
+	Oid			index = btree_index_on(rel, att_ws, InvalidAttrNumber);
 	ScanKeyData key;
 	SysScanDesc scan;
 	bool		found;
@@ -227,44 +236,6 @@ opsmeter_window_reader(PG_FUNCTION_ARGS)
 }
 
 /*
- * A valid, complete btree index of rel on (first, second, ...) that the
- * query's snapshot may use, or InvalidOid: each daily partition has one on
- * (workspace_id, ts).  An index whose pg_index row is too new for this
- * snapshot (indcheckxmin, after a CREATE INDEX that skipped HOT chains) is
- * passed over, as the planner passes it over.  The index stays locked to
- * the end of the transaction, as a query's indexes do.
- */
-static Oid
-index_on_pair(Relation rel, AttrNumber first, AttrNumber second)
-{
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-	Oid			found = InvalidOid;
-
-	foreach(lc, indexes)
-	{
-		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
-		bool		fits = index->rd_rel->relam == BTREE_AM_OID &&
-			index->rd_index->indisvalid &&
-			(!index->rd_index->indcheckxmin ||
-			 TransactionIdPrecedes(HeapTupleHeaderGetXmin(index->rd_indextuple->t_data), TransactionXmin)) &&
-			heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
-			index->rd_index->indnkeyatts >= 2 &&
-			index->rd_index->indkey.values[0] == first &&
-			index->rd_index->indkey.values[1] == second;
-
-		index_close(index, NoLock);
-		if (fits)
-		{
-			found = lfirst_oid(lc);
-			break;
-		}
-	}
-	list_free(indexes);
-	return found;
-}
-
-/*
  * Appends to store the rows of one partition with workspace_id = ws and
  * from_ts <= ts < to_ts, visible to the query's snapshot, in the parent's
  * row type.  The partition stays locked (AccessShareLock) to the end of
@@ -305,7 +276,7 @@ read_partition(Oid relid, TupleDesc parent_desc, Tuplestorestate *store, int64 w
 
 	att_ws = attnameAttNum(rel, "workspace_id", false);
 	att_ts = attnameAttNum(rel, "ts", false);
-	index = index_on_pair(rel, att_ws, att_ts);
+	index = btree_index_on(rel, att_ws, att_ts);
 	map = convert_tuples_by_name(RelationGetDescr(rel), parent_desc);
 	ScanKeyInit(&keys[0], att_ws, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ws));
 	ScanKeyInit(&keys[1], att_ts, BTGreaterEqualStrategyNumber, F_TIMESTAMPTZ_GE, TimestampTzGetDatum(from_ts));
@@ -347,6 +318,16 @@ range_bound(PartitionBoundInfo bounds, int i)
 	}
 }
 
+/*
+ * The lower bound of the partition whose upper bound is bound i
+ * (bounds->indexes[i]): the bound before it, or -infinity for the first.
+ */
+static TimestampTz
+partition_lower_bound(PartitionBoundInfo bounds, int i)
+{
+	return i == 0 ? DT_NOBEGIN : range_bound(bounds, i - 1);
+}
+
 /* The partitions of opsmeter.events (parent open), checked to be by range of ts. */
 static PartitionDesc
 events_partitions(Relation parent)
@@ -383,7 +364,7 @@ opsmeter_events_lower_bound(PG_FUNCTION_ARGS)
 		{
 			if (bounds->indexes[i] >= 0)
 			{
-				lower = i == 0 ? DT_NOBEGIN : range_bound(bounds, i - 1);
+				lower = partition_lower_bound(bounds, i);
 				break;
 			}
 		}
@@ -450,12 +431,8 @@ opsmeter_workspace_rows(PG_FUNCTION_ARGS)
 	 */
 	for (int i = 0; bounds != NULL && i < bounds->ndatums && from_ts < to_ts; i++)
 	{
-		TimestampTz lower;
-
-		if (bounds->indexes[i] < 0)
-			continue;
-		lower = i == 0 ? DT_NOBEGIN : range_bound(bounds, i - 1);
-		if (range_bound(bounds, i) > from_ts && lower < to_ts)
+		if (bounds->indexes[i] >= 0 &&
+			range_bound(bounds, i) > from_ts && partition_lower_bound(bounds, i) < to_ts)
 			read_partition(parts->oids[bounds->indexes[i]], desc, store, ws.id, from_ts, to_ts);
 	}
 	if (bounds != NULL && partition_bound_has_default(bounds) && from_ts < to_ts)
