@@ -18,6 +18,7 @@ OBJS = \
 	src/jsonc.o \
 	src/json_scan.o \
 	src/json_text.o \
+	src/key_filter.o \
 	src/storage.o \
 	src/retention.o \
 	src/worker.o \
@@ -68,7 +69,7 @@ REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions r
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.
-ISOLATION = concurrent_duplicates rollup_vs_ingest rollup_detail_vs_ingest budget_vs_ingest partitions_on_demand pass_vs_idle_ingest pass_vs_reader set_retention_vs_pass seal_vs_ingest drop_vs_ingest resolution_cache
+ISOLATION = concurrent_duplicates rollup_vs_ingest rollup_detail_vs_ingest budget_vs_ingest partitions_on_demand pass_vs_idle_ingest pass_vs_reader set_retention_vs_pass seal_vs_ingest merge_vs_ingest drop_vs_ingest resolution_cache
 ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
 
 # Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.

@@ -13,6 +13,7 @@ extern char *opsmeter_workspace_guc;
 extern int	opsmeter_raw_retention_min;
 extern int	opsmeter_max_raw_retention_min;	/* ceiling of every raw retention */
 extern int	opsmeter_key_generation_min;	/* age at which the open key generation is sealed */
+extern int	opsmeter_key_generation_size_kb;	/* its index size at which it is sealed (0: age only) */
 extern int	opsmeter_retention_runs_keep_min;	/* age at which a pass's record is deleted */
 extern int	opsmeter_summary_retention_min;
 extern int	opsmeter_max_batch_events;

@@ -17,6 +17,7 @@ char	   *opsmeter_workspace_guc = NULL;
 int			opsmeter_raw_retention_min = 30 * 24 * 60;
 int			opsmeter_max_raw_retention_min = 400 * 24 * 60;
 int			opsmeter_key_generation_min = 7 * 24 * 60;
+int			opsmeter_key_generation_size_kb = 1024;
 int			opsmeter_retention_runs_keep_min = 7 * 24 * 60;
 int			opsmeter_summary_retention_min = 365 * 24 * 60;
 int			opsmeter_max_batch_events = 10000;
@@ -228,6 +229,21 @@ opsmeter_guc_init(void)
 							&opsmeter_key_generation_min,
 							7 * 24 * 60, 1, 366 * 24 * 60,
 							PGC_SIGHUP, GUC_UNIT_MIN,
+							NULL, NULL, NULL);
+
+	/*
+	 * The open generation's unique index takes each new key on a random
+	 * leaf page, and after a checkpoint the first write to a page logs it
+	 * whole; so the WAL per call grows with that index's pages (src/README.md,
+	 * "Generations by size").  Sealing it by size bounds them; retention
+	 * passes merge the small sealed generations again.
+	 */
+	DefineCustomIntVariable("opsmeter.key_generation_size",
+							"Size of the open generation's key index at which a retention pass seals it (0: by age only).",
+							"Smaller keeps the WAL of each new key near an empty database's; retention passes merge the sealed generations eight at a time.",
+							&opsmeter_key_generation_size_kb,
+							1024, 0, INT_MAX / 1024,
+							PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	/* opsmeter.retention_runs: one row per pass, 1,440 a day at the default interval */

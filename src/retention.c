@@ -45,6 +45,7 @@ PG_FUNCTION_INFO_V1(opsmeter_run_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_max_raw_retention);
 PG_FUNCTION_INFO_V1(opsmeter_guc_key_generation);
+PG_FUNCTION_INFO_V1(opsmeter_guc_key_generation_size);
 PG_FUNCTION_INFO_V1(opsmeter_guc_retention_runs_keep);
 PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
 PG_FUNCTION_INFO_V1(opsmeter_rollup_watermark);
@@ -165,6 +166,13 @@ Datum
 opsmeter_guc_key_generation(PG_FUNCTION_ARGS)
 {
 	return minutes_interval(opsmeter_key_generation_min);
+}
+
+/* opsmeter.guc_key_generation_size(): bytes of key index at which it is sealed (0: never by size). */
+Datum
+opsmeter_guc_key_generation_size(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) opsmeter_key_generation_size_kb * 1024);
 }
 
 Datum

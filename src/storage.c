@@ -33,6 +33,7 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "key_filter.h"
 #include "storage.h"
 
 /*
@@ -322,6 +323,8 @@ typedef struct KeyGeneration
 	int32		number;
 	Oid			relid;
 	Oid			index_relid;	/* its unique (workspace_id, external_request_id) */
+	bytea	   *filter_copy;	/* its key filter as stored (TopMemoryContext), or NULL */
+	KeyFilter	filter;			/* read from filter_copy */
 } KeyGeneration;
 
 static KeyGeneration *generations = NULL;	/* TopMemoryContext */
@@ -356,12 +359,73 @@ compare_generations(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Frees the filters of a list that no entry of keep (may be NULL) shares. */
+static void
+free_filters(KeyGeneration *list, int n, const KeyGeneration *keep, int nkeep)
+{
+	for (int g = 0; g < n; g++)
+	{
+		bool		shared = false;
+
+		if (list[g].filter_copy == NULL)
+			continue;
+		for (int k = 0; k < nkeep && !shared; k++)
+			shared = keep[k].filter_copy == list[g].filter_copy;
+		if (!shared)
+			pfree(list[g].filter_copy);
+	}
+}
+
+/*
+ * The filter of one listed generation: the cached one when the same table
+ * was listed before (a sealed generation's filter never changes; a merged
+ * generation is a new table), else the stored one, copied.
+ */
+static void
+attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att)
+{
+	bool		isnull;
+	Datum		stored;
+	bytea	   *copy;
+
+	entry->filter_copy = NULL;
+	for (int g = 0; g < ngenerations; g++)
+		if (generations[g].relid == entry->relid && generations[g].filter_copy != NULL)
+		{
+			entry->filter_copy = generations[g].filter_copy;
+			entry->filter = generations[g].filter;
+			return;
+		}
+	if (filter_att == InvalidAttrNumber)
+		return;
+	stored = slot_getattr(slot, filter_att, &isnull);
+	if (isnull)
+		return;
+	{
+		struct varlena *plain = pg_detoast_datum((struct varlena *) DatumGetPointer(stored));
+
+		/* a 4-byte header, so that the words are 4-byte aligned */
+		copy = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + VARSIZE_ANY_EXHDR(plain));
+		SET_VARSIZE(copy, VARHDRSZ + VARSIZE_ANY_EXHDR(plain));
+		memcpy(VARDATA(copy), VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain));
+		if ((Pointer) plain != DatumGetPointer(stored))
+			pfree(plain);
+	}
+	if (opsmeter_key_filter_read(copy, &entry->filter))
+		entry->filter_copy = copy;
+	else
+		pfree(copy);			/* not one this build wrote: look the keys up */
+}
+
 /* Replaces the cached list (list allocated in TopMemoryContext). */
 static void
 set_generations(KeyGeneration *list, int n, bool open)
 {
 	if (generations != NULL)
+	{
+		free_filters(generations, ngenerations, list, n);
 		pfree(generations);
+	}
 	generations = list;
 	ngenerations = n;
 	generations_open = open;
@@ -385,6 +449,7 @@ load_generations(void)
 	KeyGeneration *list;
 	int32		open_number = -1;
 	int			missing = -1;
+	AttrNumber	filter_att;
 
 	if (!generations_callback_registered)
 	{
@@ -404,7 +469,7 @@ load_generations(void)
 		Oid			table = opsmeter_relid("request_keys");
 		Oid			index = opsmeter_relid("request_keys_pkey");
 
-		list = MemoryContextAlloc(TopMemoryContext, sizeof(KeyGeneration));
+		list = MemoryContextAllocZero(TopMemoryContext, sizeof(KeyGeneration));
 		list[0].number = 0;
 		list[0].relid = table;
 		list[0].index_relid = index;
@@ -418,6 +483,7 @@ load_generations(void)
 	/* Valid from here on: an invalidation while we read marks it stale again. */
 	generations_valid = true;
 	list = MemoryContextAlloc(TopMemoryContext, sizeof(KeyGeneration) * cap);
+	filter_att = get_attnum(generations_table, "key_filter");
 	rel = table_open(generations_table, AccessShareLock);
 	snap = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snap, 0, NULL);
@@ -443,6 +509,7 @@ load_generations(void)
 		list[n].index_relid = get_relname_relid(name, nsp);
 		if (missing < 0 && (!OidIsValid(list[n].relid) || !OidIsValid(list[n].index_relid)))
 			missing = number;
+		attach_filter(&list[n], slot, number == open_number ? InvalidAttrNumber : filter_att);
 		n++;
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -453,6 +520,7 @@ load_generations(void)
 	if (missing >= 0 || (open_number >= 0 && list[n - 1].number != open_number))
 	{
 		generations_valid = false;
+		free_filters(list, n, generations, ngenerations);
 		pfree(list);
 		if (missing >= 0)
 			ereport(ERROR,
@@ -544,26 +612,58 @@ probe_key(IndexScanDesc scan, Relation index, TupleTableSlot *found, int64 works
 /*
  * Marks the candidates whose key a sealed generation holds as duplicates.
  * No ingest writes into a sealed generation; a cleanup may be deleting a
- * key right now, and then we wait for it and look again.
+ * key right now, and then we wait for it and look again.  A generation's
+ * key filter (key_filter.c) rules out almost every key it does not hold,
+ * so a new key is looked up only where it may be.
  */
 static void
 find_keys_in_sealed_generations(StoragePlan *plan, const int *order, int ncand, const Datum *key_text)
 {
+	uint64	   *hashes = NULL;
+	bool	   *maybe = palloc(sizeof(bool) * plan->nevents);
+
 	for (int g = ngenerations - 2; g >= 0; g--)
 	{
-		Relation	heap = table_open(generations[g].relid, NoLock);	/* locked */
-		Relation	index = index_open(generations[g].index_relid, AccessShareLock);
-		TupleTableSlot *found = table_slot_create(heap, NULL);
+		const KeyGeneration *gen = &generations[g];
+		Relation	heap;
+		Relation	index;
+		TupleTableSlot *found;
 		SnapshotData dirty;
 		IndexScanDesc scan;
+		int			nmaybe = 0;
 
+		if (gen->filter_copy != NULL && hashes == NULL)
+		{
+			/* each key hashed once, for every filter */
+			hashes = palloc(sizeof(uint64) * plan->nevents);
+			for (int k = 0; k < ncand; k++)
+			{
+				const char *id = plan->events[order[k]].external_request_id;
+
+				hashes[order[k]] = opsmeter_key_hash(plan->workspace_id, id, strlen(id));
+			}
+		}
+		for (int k = 0; k < ncand; k++)
+		{
+			int			i = order[k];
+
+			maybe[i] = !plan->events[i].duplicate &&
+				(gen->filter_copy == NULL || !opsmeter_key_filter_lacks(&gen->filter, hashes[i]));
+			nmaybe += maybe[i];
+		}
+		if (nmaybe == 0)
+			continue;			/* its filter rules every key out: not even opened */
+
+		heap = table_open(gen->relid, NoLock);	/* locked */
+		index = index_open(gen->index_relid, AccessShareLock);
+		found = table_slot_create(heap, NULL);
 		InitDirtySnapshot(dirty);
 		scan = opsmeter_index_beginscan(heap, index, &dirty, 2, 0);
 		for (int k = 0; k < ncand; k++)
 		{
 			int			i = order[k];
 
-			if (plan->events[i].duplicate)
+			if (!maybe[i])
 				continue;
 			while (probe_key(scan, index, found, plan->workspace_id, key_text[i], NULL))
 			{

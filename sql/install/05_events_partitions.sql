@@ -66,7 +66,12 @@ COMMENT ON TABLE opsmeter.request_keys IS
 CREATE TABLE opsmeter.key_generations (
     generation integer PRIMARY KEY,
     opened_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    sealed_at  timestamptz
+    sealed_at  timestamptz,
+    -- 0 when sealed from the open one; a merge of four of level n is n + 1
+    level      integer NOT NULL DEFAULT 0,
+    -- opsmeter._key_filter() of a sealed generation (src/key_filter.c); NULL:
+    -- not built yet, ingest looks every key up in it
+    key_filter bytea
 );
 COMMENT ON TABLE opsmeter.key_generations IS
     'generations of opsmeter.request_keys: the open one takes new keys, sealed ones are dropped whole by retention';
@@ -78,17 +83,38 @@ CREATE TRIGGER key_generations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 
 CREATE FUNCTION opsmeter.key_generation_name(generation integer) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN 'request_keys_g' OPERATOR(pg_catalog.||) pg_catalog.lpad(generation::text, 6, '0');
+RETURN 'request_keys_g' OPERATOR(pg_catalog.||)
+       pg_catalog.lpad(generation::text, GREATEST(6, pg_catalog.length(generation::text)), '0');
+
+-- The filter in front of a sealed generation (src/key_filter.c): built by
+-- retention passes, read by ingest, which looks a new key up only in the
+-- generations whose filter may hold it.
+CREATE FUNCTION opsmeter._key_filter(generation regclass) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'opsmeter_key_filter_build' LANGUAGE C STRICT;
+CREATE FUNCTION opsmeter._key_filter_lacks(filter bytea, workspace_id bigint, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'opsmeter_key_filter_lacks_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- A table for one generation's keys, not attached yet: its CHECK lets
+-- ATTACH skip the scan of a merged one.  Like a day of opsmeter.events, it
+-- has row-level security and no grants: read it through the parent.
+CREATE FUNCTION opsmeter._create_key_generation_table(part text, generation integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.request_keys, CHECK (generation = %s))', part, generation);
+    -- Tenants' keys collect no statistics (README, "Isolation").
+    EXECUTE format('ALTER TABLE opsmeter.%I ALTER COLUMN external_request_id SET STATISTICS 0', part);
+    EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
+    EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
+END
+$$;
 
 -- Opens a generation of keys when none is open, or, with seal, seals the
 -- open one and opens the next; returns the open generation.  Openers take
 -- turns (the lock is held to commit).  A sealer must hold the open
 -- generation's partition in SHARE mode first (opsmeter._enforce_retention):
 -- then no ingest is writing into it, and every later one waits for the
--- sealer's commit and then writes into the new generation.  Like a day of
--- opsmeter.events, a generation is built as a table of its own and then
--- attached, with row-level security and no grants: read it through the
--- parent.
+-- sealer's commit and then writes into the new generation.  The sealed
+-- one's key filter is built by the next pass, outside that lock.
 CREATE FUNCTION opsmeter._open_key_generation(seal boolean) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
 DECLARE
@@ -103,13 +129,9 @@ BEGIN
     END IF;
     SELECT coalesce(max(g.generation), 0) + 1 INTO next_gen FROM opsmeter.key_generations g;
     part := opsmeter.key_generation_name(next_gen);
-    EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.request_keys)', part);
+    PERFORM opsmeter._create_key_generation_table(part, next_gen);
     EXECUTE format('CREATE UNIQUE INDEX %I ON opsmeter.%I (workspace_id, external_request_id)', part || '_key', part);
-    -- Tenants' keys collect no statistics (README, "Isolation").
-    EXECUTE format('ALTER TABLE opsmeter.%I ALTER COLUMN external_request_id SET STATISTICS 0', part);
     EXECUTE format('ALTER TABLE opsmeter.request_keys ATTACH PARTITION opsmeter.%I FOR VALUES IN (%s)', part, next_gen);
-    EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
-    EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
     -- The clock, not the transaction's start: every ingest into the sealed
     -- generation has ended by now (see above), so its keys' days are bounded.
     UPDATE opsmeter.key_generations g SET sealed_at = clock_timestamp() WHERE g.generation = open_gen;

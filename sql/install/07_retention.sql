@@ -31,6 +31,10 @@ CREATE FUNCTION opsmeter.guc_key_generation() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.guc_key_generation() IS
     'opsmeter.key_generation: the age at which a retention pass seals the open generation of dedup keys';
+CREATE FUNCTION opsmeter.guc_key_generation_size() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation_size' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_key_generation_size() IS
+    'opsmeter.key_generation_size in bytes: the size of the open generation''s key index at which a retention pass seals it (0: by age only)';
 
 CREATE FUNCTION opsmeter.guc_retention_runs_keep() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_retention_runs_keep' LANGUAGE C STABLE PARALLEL SAFE;
@@ -59,6 +63,74 @@ RETURNS SETOF record
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT w.workspace_id, r.raw, r.summary
       FROM opsmeter.workspaces w, opsmeter.retention_of(w.raw_retention, w.summary_retention) r
+$$;
+
+-- Merges the first run of eight adjacent sealed generations of one level
+-- (lowest level first) whose ingest time spans at most
+-- opsmeter.key_generation, into one generation of the next level under
+-- the first one's number, with its key filter; returns how many left (0:
+-- nothing to merge).  Sealing by size keeps the open generation small;
+-- merging keeps the sealed ones few, each key rewritten once per level.
+-- Cleanups delete keys through the parent, so it is held EXCLUSIVE from
+-- the start: none deletes from a source after its keys were copied, nor
+-- plans over the partitions as they were.  The sources are dropped under
+-- the parent's ACCESS EXCLUSIVE lock (every ingest holds each sealed
+-- generation ACCESS SHARE for its call, so this waits for them); a lock
+-- not granted within the pass's lock_timeout raises lock_not_available.
+CREATE FUNCTION opsmeter._merge_key_generations(nowait text) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+DECLARE
+    fan_in constant integer := 8;
+    sources integer[];
+    source_level integer;
+    first_opened timestamptz;
+    last_sealed timestamptz;
+    part text;
+    merged text;
+    gen integer;
+    filter bytea;
+BEGIN
+    SELECT r.gens, r.level, r.first_opened, r.last_sealed INTO sources, source_level, first_opened, last_sealed
+      FROM (SELECT g.level,
+                   array_agg(g.generation) OVER w AS gens,
+                   array_agg(g.level) OVER w AS levels,
+                   min(g.opened_at) OVER w AS first_opened,
+                   max(g.sealed_at) OVER w AS last_sealed
+              FROM opsmeter.key_generations g
+             WHERE g.sealed_at IS NOT NULL
+            WINDOW w AS (ORDER BY g.generation ROWS BETWEEN CURRENT ROW AND 7 FOLLOWING)) r
+     WHERE cardinality(r.gens) = fan_in
+       AND r.level = ALL (r.levels)
+       AND r.last_sealed - r.first_opened <= opsmeter.guc_key_generation()
+     ORDER BY r.level, r.gens[1]
+     LIMIT 1;
+    IF sources IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN EXCLUSIVE MODE' || nowait;
+    part := opsmeter.key_generation_name(sources[1]);
+    merged := part || '_merged';
+    PERFORM opsmeter._create_key_generation_table(merged, sources[1]);
+    EXECUTE format('INSERT INTO opsmeter.%I (workspace_id, external_request_id, event_day, generation)
+                    SELECT k.workspace_id, k.external_request_id, k.event_day, $1
+                      FROM opsmeter.request_keys k WHERE k.generation = ANY ($2)', merged)
+       USING sources[1], sources;
+    -- Unique: no key is ever in two generations (src/README.md, "dedup").
+    EXECUTE format('CREATE UNIQUE INDEX %I ON opsmeter.%I (workspace_id, external_request_id)', merged || '_key', merged);
+    filter := opsmeter._key_filter(format('opsmeter.%I', merged)::regclass);
+    EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN ACCESS EXCLUSIVE MODE' || nowait;
+    FOREACH gen IN ARRAY sources LOOP
+        EXECUTE format('DROP TABLE opsmeter.%I', opsmeter.key_generation_name(gen));
+    END LOOP;
+    EXECUTE format('ALTER TABLE opsmeter.%I RENAME TO %I', merged, part);
+    EXECUTE format('ALTER INDEX opsmeter.%I RENAME TO %I', merged || '_key', part || '_key');
+    EXECUTE format('ALTER TABLE opsmeter.request_keys ATTACH PARTITION opsmeter.%I FOR VALUES IN (%s)', part, sources[1]);
+    DELETE FROM opsmeter.key_generations g WHERE g.generation = ANY (sources[2:]);
+    UPDATE opsmeter.key_generations g
+       SET level = source_level + 1, opened_at = first_opened, sealed_at = last_sealed, key_filter = filter
+     WHERE g.generation = sources[1];
+    RETURN fan_in;
+END
 $$;
 
 -- Removes what is past retention.  Raw days past every workspace's raw
@@ -270,12 +342,30 @@ BEGIN
         END;
     END LOOP;
 
+    -- Key filters for the generations sealed since (src/key_filter.c): no
+    -- ingest writes into them, so a filter built now misses no key.
+    UPDATE opsmeter.key_generations g
+       SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))::regclass)
+     WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL;
+
+    -- Merge eight small sealed generations into one (at most one merge a
+    -- pass: a merge rewrites their keys).
+    BEGIN
+        PERFORM opsmeter._merge_key_generations(nowait);
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE WARNING 'opsmeter: dedup keys are in use; their generations will be merged by a later pass';
+    END;
+
     -- Seal the open generation once it is older than opsmeter.key_generation
-    -- (or open the first).  Sealing waits, at most as long as any lock here,
-    -- for the ingests writing into it; ingests that come meanwhile wait for
-    -- this pass to commit, so it is the last step.
+    -- or its key index has reached opsmeter.key_generation_size (or open the
+    -- first).  Sealing waits, at most as long as any lock here, for the
+    -- ingests writing into it; ingests that come meanwhile wait for this
+    -- pass to commit, so it is the last step.
     SELECT g.generation, g.opened_at INTO gen, opened FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
-    IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation() THEN
+    IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation()
+       OR (opsmeter.guc_key_generation_size() > 0
+           AND pg_relation_size(format('opsmeter.%I', opsmeter.key_generation_name(gen) || '_key')::regclass)
+               >= opsmeter.guc_key_generation_size()) THEN
         BEGIN
             IF gen IS NOT NULL THEN
                 EXECUTE format('LOCK TABLE opsmeter.%I IN SHARE MODE', opsmeter.key_generation_name(gen)) || nowait;

@@ -70,6 +70,10 @@ CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
 GRANT SELECT ON opsmeter.request_keys TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter.ensure_partitions(date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._open_key_generation(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._create_key_generation_table(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._merge_key_generations(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._key_filter(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._key_filter_lacks(bytea, bigint, text) FROM PUBLIC;
 
 -- summaries rollup
 ALTER TABLE opsmeter.summaries ENABLE ROW LEVEL SECURITY;

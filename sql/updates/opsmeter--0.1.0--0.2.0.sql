@@ -72,7 +72,12 @@ COMMENT ON TABLE opsmeter.request_keys IS
 CREATE TABLE opsmeter.key_generations (
     generation integer PRIMARY KEY,
     opened_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    sealed_at  timestamptz
+    sealed_at  timestamptz,
+    -- 0 when sealed from the open one; a merge of four of level n is n + 1
+    level      integer NOT NULL DEFAULT 0,
+    -- opsmeter._key_filter() of a sealed generation (src/key_filter.c); NULL:
+    -- not built yet, ingest looks every key up in it
+    key_filter bytea
 );
 COMMENT ON TABLE opsmeter.key_generations IS
     'generations of opsmeter.request_keys: the open one takes new keys, sealed ones are dropped whole by retention';
@@ -84,17 +89,38 @@ CREATE TRIGGER key_generations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 
 CREATE FUNCTION opsmeter.key_generation_name(generation integer) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN 'request_keys_g' OPERATOR(pg_catalog.||) pg_catalog.lpad(generation::text, 6, '0');
+RETURN 'request_keys_g' OPERATOR(pg_catalog.||)
+       pg_catalog.lpad(generation::text, GREATEST(6, pg_catalog.length(generation::text)), '0');
+
+-- The filter in front of a sealed generation (src/key_filter.c): built by
+-- retention passes, read by ingest, which looks a new key up only in the
+-- generations whose filter may hold it.
+CREATE FUNCTION opsmeter._key_filter(generation regclass) RETURNS bytea
+    AS 'MODULE_PATHNAME', 'opsmeter_key_filter_build' LANGUAGE C STRICT;
+CREATE FUNCTION opsmeter._key_filter_lacks(filter bytea, workspace_id bigint, key text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'opsmeter_key_filter_lacks_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- A table for one generation's keys, not attached yet: its CHECK lets
+-- ATTACH skip the scan of a merged one.  Like a day of opsmeter.events, it
+-- has row-level security and no grants: read it through the parent.
+CREATE FUNCTION opsmeter._create_key_generation_table(part text, generation integer) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+BEGIN
+    EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.request_keys, CHECK (generation = %s))', part, generation);
+    -- Tenants' keys collect no statistics (README, "Isolation").
+    EXECUTE format('ALTER TABLE opsmeter.%I ALTER COLUMN external_request_id SET STATISTICS 0', part);
+    EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
+    EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
+END
+$$;
 
 -- Opens a generation of keys when none is open, or, with seal, seals the
 -- open one and opens the next; returns the open generation.  Openers take
 -- turns (the lock is held to commit).  A sealer must hold the open
 -- generation's partition in SHARE mode first (opsmeter._enforce_retention):
 -- then no ingest is writing into it, and every later one waits for the
--- sealer's commit and then writes into the new generation.  Like a day of
--- opsmeter.events, a generation is built as a table of its own and then
--- attached, with row-level security and no grants: read it through the
--- parent.
+-- sealer's commit and then writes into the new generation.  The sealed
+-- one's key filter is built by the next pass, outside that lock.
 CREATE FUNCTION opsmeter._open_key_generation(seal boolean) RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
 DECLARE
@@ -109,13 +135,9 @@ BEGIN
     END IF;
     SELECT coalesce(max(g.generation), 0) + 1 INTO next_gen FROM opsmeter.key_generations g;
     part := opsmeter.key_generation_name(next_gen);
-    EXECUTE format('CREATE TABLE opsmeter.%I (LIKE opsmeter.request_keys)', part);
+    PERFORM opsmeter._create_key_generation_table(part, next_gen);
     EXECUTE format('CREATE UNIQUE INDEX %I ON opsmeter.%I (workspace_id, external_request_id)', part || '_key', part);
-    -- Tenants' keys collect no statistics (README, "Isolation").
-    EXECUTE format('ALTER TABLE opsmeter.%I ALTER COLUMN external_request_id SET STATISTICS 0', part);
     EXECUTE format('ALTER TABLE opsmeter.request_keys ATTACH PARTITION opsmeter.%I FOR VALUES IN (%s)', part, next_gen);
-    EXECUTE format('ALTER TABLE opsmeter.%I ENABLE ROW LEVEL SECURITY', part);
-    EXECUTE format('REVOKE ALL ON opsmeter.%I FROM PUBLIC', part);
     -- The clock, not the transaction's start: every ingest into the sealed
     -- generation has ended by now (see above), so its keys' days are bounded.
     UPDATE opsmeter.key_generations g SET sealed_at = clock_timestamp() WHERE g.generation = open_gen;
@@ -137,6 +159,9 @@ CREATE POLICY request_keys_read ON opsmeter.request_keys FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.request_keys TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._open_key_generation(boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._create_key_generation_table(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._key_filter(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION opsmeter._key_filter_lacks(bytea, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._key_generations_changed() FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.key_generations', '');
 
@@ -242,6 +267,10 @@ CREATE FUNCTION opsmeter.guc_key_generation() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.guc_key_generation() IS
     'opsmeter.key_generation: the age at which a retention pass seals the open generation of dedup keys';
+CREATE FUNCTION opsmeter.guc_key_generation_size() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'opsmeter_guc_key_generation_size' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.guc_key_generation_size() IS
+    'opsmeter.key_generation_size in bytes: the size of the open generation''s key index at which a retention pass seals it (0: by age only)';
 
 CREATE FUNCTION opsmeter.guc_max_raw_retention() RETURNS interval
     AS 'MODULE_PATHNAME', 'opsmeter_guc_max_raw_retention' LANGUAGE C STABLE PARALLEL SAFE;
@@ -676,6 +705,75 @@ ALTER TABLE opsmeter.retention_runs ADD COLUMN partitions_skipped text[];
 -- the watermark; plpgsql resolves them when the function first runs.)
 
 DROP FUNCTION opsmeter._enforce_retention();
+-- Merges the first run of eight adjacent sealed generations of one level
+-- (lowest level first) whose ingest time spans at most
+-- opsmeter.key_generation, into one generation of the next level under
+-- the first one's number, with its key filter; returns how many left (0:
+-- nothing to merge).  Sealing by size keeps the open generation small;
+-- merging keeps the sealed ones few, each key rewritten once per level.
+-- Cleanups delete keys through the parent, so it is held EXCLUSIVE from
+-- the start: none deletes from a source after its keys were copied, nor
+-- plans over the partitions as they were.  The sources are dropped under
+-- the parent's ACCESS EXCLUSIVE lock (every ingest holds each sealed
+-- generation ACCESS SHARE for its call, so this waits for them); a lock
+-- not granted within the pass's lock_timeout raises lock_not_available.
+CREATE FUNCTION opsmeter._merge_key_generations(nowait text) RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET default_tablespace = '' AS $$
+DECLARE
+    fan_in constant integer := 8;
+    sources integer[];
+    source_level integer;
+    first_opened timestamptz;
+    last_sealed timestamptz;
+    part text;
+    merged text;
+    gen integer;
+    filter bytea;
+BEGIN
+    SELECT r.gens, r.level, r.first_opened, r.last_sealed INTO sources, source_level, first_opened, last_sealed
+      FROM (SELECT g.level,
+                   array_agg(g.generation) OVER w AS gens,
+                   array_agg(g.level) OVER w AS levels,
+                   min(g.opened_at) OVER w AS first_opened,
+                   max(g.sealed_at) OVER w AS last_sealed
+              FROM opsmeter.key_generations g
+             WHERE g.sealed_at IS NOT NULL
+            WINDOW w AS (ORDER BY g.generation ROWS BETWEEN CURRENT ROW AND 7 FOLLOWING)) r
+     WHERE cardinality(r.gens) = fan_in
+       AND r.level = ALL (r.levels)
+       AND r.last_sealed - r.first_opened <= opsmeter.guc_key_generation()
+     ORDER BY r.level, r.gens[1]
+     LIMIT 1;
+    IF sources IS NULL THEN
+        RETURN 0;
+    END IF;
+    EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN EXCLUSIVE MODE' || nowait;
+    part := opsmeter.key_generation_name(sources[1]);
+    merged := part || '_merged';
+    PERFORM opsmeter._create_key_generation_table(merged, sources[1]);
+    EXECUTE format('INSERT INTO opsmeter.%I (workspace_id, external_request_id, event_day, generation)
+                    SELECT k.workspace_id, k.external_request_id, k.event_day, $1
+                      FROM opsmeter.request_keys k WHERE k.generation = ANY ($2)', merged)
+       USING sources[1], sources;
+    -- Unique: no key is ever in two generations (src/README.md, "dedup").
+    EXECUTE format('CREATE UNIQUE INDEX %I ON opsmeter.%I (workspace_id, external_request_id)', merged || '_key', merged);
+    filter := opsmeter._key_filter(format('opsmeter.%I', merged)::regclass);
+    EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN ACCESS EXCLUSIVE MODE' || nowait;
+    FOREACH gen IN ARRAY sources LOOP
+        EXECUTE format('DROP TABLE opsmeter.%I', opsmeter.key_generation_name(gen));
+    END LOOP;
+    EXECUTE format('ALTER TABLE opsmeter.%I RENAME TO %I', merged, part);
+    EXECUTE format('ALTER INDEX opsmeter.%I RENAME TO %I', merged || '_key', part || '_key');
+    EXECUTE format('ALTER TABLE opsmeter.request_keys ATTACH PARTITION opsmeter.%I FOR VALUES IN (%s)', part, sources[1]);
+    DELETE FROM opsmeter.key_generations g WHERE g.generation = ANY (sources[2:]);
+    UPDATE opsmeter.key_generations g
+       SET level = source_level + 1, opened_at = first_opened, sealed_at = last_sealed, key_filter = filter
+     WHERE g.generation = sources[1];
+    RETURN fan_in;
+END
+$$;
+REVOKE ALL ON FUNCTION opsmeter._merge_key_generations(text) FROM PUBLIC;
+
 -- Removes what is past retention.  Raw days past every workspace's raw
 -- retention leave by DROP of their partition, and only when fully rolled
 -- up; workspaces with a shorter retention lose their older (rolled-up)
@@ -885,12 +983,30 @@ BEGIN
         END;
     END LOOP;
 
+    -- Key filters for the generations sealed since (src/key_filter.c): no
+    -- ingest writes into them, so a filter built now misses no key.
+    UPDATE opsmeter.key_generations g
+       SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))::regclass)
+     WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL;
+
+    -- Merge eight small sealed generations into one (at most one merge a
+    -- pass: a merge rewrites their keys).
+    BEGIN
+        PERFORM opsmeter._merge_key_generations(nowait);
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE WARNING 'opsmeter: dedup keys are in use; their generations will be merged by a later pass';
+    END;
+
     -- Seal the open generation once it is older than opsmeter.key_generation
-    -- (or open the first).  Sealing waits, at most as long as any lock here,
-    -- for the ingests writing into it; ingests that come meanwhile wait for
-    -- this pass to commit, so it is the last step.
+    -- or its key index has reached opsmeter.key_generation_size (or open the
+    -- first).  Sealing waits, at most as long as any lock here, for the
+    -- ingests writing into it; ingests that come meanwhile wait for this
+    -- pass to commit, so it is the last step.
     SELECT g.generation, g.opened_at INTO gen, opened FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
-    IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation() THEN
+    IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation()
+       OR (opsmeter.guc_key_generation_size() > 0
+           AND pg_relation_size(format('opsmeter.%I', opsmeter.key_generation_name(gen) || '_key')::regclass)
+               >= opsmeter.guc_key_generation_size()) THEN
         BEGIN
             IF gen IS NOT NULL THEN
                 EXECUTE format('LOCK TABLE opsmeter.%I IN SHARE MODE', opsmeter.key_generation_name(gen)) || nowait;
