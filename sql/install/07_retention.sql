@@ -120,6 +120,7 @@ BEGIN
     filter := opsmeter._key_filter(format('opsmeter.%I', merged)::regclass);
     EXECUTE 'LOCK TABLE ONLY opsmeter.request_keys IN ACCESS EXCLUSIVE MODE' || nowait;
     FOREACH gen IN ARRAY sources LOOP
+        EXECUTE format('LOCK TABLE opsmeter.%I IN ACCESS EXCLUSIVE MODE', opsmeter.key_generation_name(gen)) || nowait;
         EXECUTE format('DROP TABLE opsmeter.%I', opsmeter.key_generation_name(gen));
     END LOOP;
     EXECUTE format('ALTER TABLE opsmeter.%I RENAME TO %I', merged, part);
