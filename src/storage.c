@@ -323,6 +323,7 @@ typedef struct KeyGeneration
 	int32		number;
 	Oid			relid;
 	Oid			index_relid;	/* its unique (workspace_id, external_request_id) */
+	ItemPointerData row;		/* its row of opsmeter.key_generations */
 	bytea	   *filter_copy;	/* its key filter as stored (TopMemoryContext), or NULL */
 	KeyFilter	filter;			/* read from filter_copy */
 } KeyGeneration;
@@ -377,9 +378,10 @@ free_filters(KeyGeneration *list, int n, const KeyGeneration *keep, int nkeep)
 }
 
 /*
- * The filter of one listed generation: the cached one when the same table
- * was listed before (a sealed generation's filter never changes; a merged
- * generation is a new table), else the stored one, copied.
+ * The filter of one listed generation: the cached one when the same row
+ * version listed the same table before (building a filter or merging
+ * updates the row; a merged generation is also a new table), else the
+ * stored one, copied.
  */
 static void
 attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att)
@@ -389,8 +391,10 @@ attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att)
 	bytea	   *copy;
 
 	entry->filter_copy = NULL;
+	entry->row = slot->tts_tid;
 	for (int g = 0; g < ngenerations; g++)
-		if (generations[g].relid == entry->relid && generations[g].filter_copy != NULL)
+		if (generations[g].relid == entry->relid && generations[g].filter_copy != NULL &&
+			ItemPointerEquals(&generations[g].row, &entry->row))
 		{
 			entry->filter_copy = generations[g].filter_copy;
 			entry->filter = generations[g].filter;

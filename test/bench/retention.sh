@@ -7,7 +7,11 @@
 #       plain table holding the same days, with the same keys, + its VACUUM
 #   (i) ingest throughput, worker every 1 s vs  worker off
 #   (j) WAL bytes per single-event call with the history loaded vs on the
-#       empty database (each right after a CHECKPOINT)
+#       empty database (each right after a CHECKPOINT), the open generation
+#       just under opsmeter.key_generation_size; (j2) the WAL of merging
+#       generations, per key, added once per merge level
+#   (k) batch ingest of new keys with the history's sealed generations,
+#       behind their key filters vs without them (info)
 # The N rows of (g) are one workspace's in one UTC day: far more than 256,
 # and both tiers fit in them, so the pass writes tier 1
 # (opsmeter.summary_quarters) and details the day (tier 2,
@@ -89,6 +93,10 @@ opsmeter_cluster_start bench-retention \
 
 q "CREATE EXTENSION opsmeter"
 q "SELECT opsmeter_create_workspace('bench')"
+# Generations by age only until (j): the history below is written in weekly
+# generations, sealed as the passes of those days would have sealed them.
+q "ALTER SYSTEM SET opsmeter.key_generation_size = 0"
+q "SELECT pg_reload_conf()" >/dev/null
 q "CREATE SCHEMA bench"
 bench_timing_functions
 FINGERPRINT="$(bench_installed_fingerprint)"
@@ -252,16 +260,61 @@ H_GENS=$(q "SELECT count(*) || ' generations, the open one with ' ||
               || ' keys' FROM opsmeter.key_generations")
 log "  done in $(calc "%.1f" "$(now_s) - $t0") s: $H_HIST_ROWS rows and keys over $((HISTORY_DAYS + 1)) days; $H_GENS"
 
-# (j) with the history: the open generation holds the last days' keys.
-wal_per_call
-J_HIST=$W_BYTES J_HIST_FPI=$W_FPI
-log "(j) with $H_HIST_ROWS keys: $J_HIST WAL bytes per single-event call ($J_HIST_FPI full-page images); empty: $J_EMPTY"
-# (j, info) the same history, right after the open generation is sealed:
-# what WAL per call owes to the open generation's size, not to history.
+# (j) with the history, in the steady state of sealing by size: the open
+# generation is sealed (as a pass seals one past opsmeter.key_generation_size),
+# then (j, info) is measured with it empty, then it is filled by ingest to
+# just under the size at which the next pass seals it, the worst case
+# between two passes, and (j) is measured.
+q "ALTER SYSTEM RESET opsmeter.key_generation_size"
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 1
 q "SELECT opsmeter._open_key_generation(true)" >/dev/null
+J_SIZE=$(q "SELECT opsmeter.guc_key_generation_size()")
 wal_per_call
 J_SEALED=$W_BYTES J_SEALED_FPI=$W_FPI
 log "(j, info) right after a seal: $J_SEALED WAL bytes per single-event call ($J_SEALED_FPI full-page images)"
+open_index_size() {
+	q "SELECT pg_relation_size(format('opsmeter.%I', opsmeter.key_generation_name(generation) || '_key')::regclass)
+	     FROM opsmeter.key_generations WHERE sealed_at IS NULL"
+}
+# Each call of single.sql adds one key, so stop WAL_CALLS keys short of it.
+while (($(open_index_size) + WAL_CALLS * 100 < J_SIZE)); do
+	q "SET opsmeter.workspace = 'bench'; SELECT opsmeter_ingest(bench.batch(500))" >/dev/null
+done
+J_FILL=$(q "SELECT count(*) || ' keys, index ' || pg_size_pretty($(open_index_size)::bigint) FROM opsmeter.request_keys k
+             JOIN opsmeter.key_generations g USING (generation) WHERE g.sealed_at IS NULL")
+H_GENS=$(q "SELECT count(*) || ' generations; the open one with $J_FILL of ' || pg_size_pretty($J_SIZE::bigint) FROM opsmeter.key_generations")
+wal_per_call
+J_HIST=$W_BYTES J_HIST_FPI=$W_FPI
+log "(j) with $H_HIST_ROWS keys ($H_GENS): $J_HIST WAL bytes per single-event call ($J_HIST_FPI full-page images); empty: $J_EMPTY"
+
+# (k) batch ingest of new keys with the history's sealed generations, each
+# behind its key filter, vs the same with the filters taken away (every key
+# looked up in every sealed generation): what the filters save.  Each side
+# in a session of its own, alternating, best of 3; 20,000 events a run.
+q "UPDATE opsmeter.key_generations g SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))::regclass)
+    WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL"
+q "CREATE TABLE bench.filter_bodies AS SELECT r, b, (SELECT string_agg(e::text, E'\n') FROM jsonb_array_elements(bench.batch(1000 + 0 * (r + b))) e) AS body
+     FROM generate_series(1, 6) r, generate_series(1, 20) b"   # correlated: a new batch per row
+q "CREATE TABLE bench.saved_filters AS SELECT generation, key_filter FROM opsmeter.key_generations"
+K_GENS=$(q "SELECT count(*) FROM opsmeter.key_generations WHERE sealed_at IS NOT NULL")
+k_run() {	# k_run ROUND -> "wall_ms|cpu_ms"
+	q "SET opsmeter.workspace = 'bench'; SELECT * FROM bench.once(\$k\$DO \$d\$ DECLARE t text; BEGIN
+	     FOR t IN SELECT body FROM bench.filter_bodies WHERE r = $1 ORDER BY b LOOP PERFORM opsmeter_ingest_ndjson(t); END LOOP; END \$d\$\$k\$)"
+}
+K_ON_MS=999999 K_OFF_MS=999999
+for round in 1 2 3; do
+	q "UPDATE opsmeter.key_generations g SET key_filter = s.key_filter FROM bench.saved_filters s WHERE s.generation = g.generation"
+	IFS='|' read -r ms cpu < <(k_run $((2 * round - 1)))
+	if (($(calc "%.0f" "$ms") < $(calc "%.0f" "$K_ON_MS"))); then K_ON_MS=$ms K_ON_CPU=$cpu; fi
+	q "UPDATE opsmeter.key_generations SET key_filter = NULL"
+	IFS='|' read -r ms cpu < <(k_run $((2 * round)))
+	if (($(calc "%.0f" "$ms") < $(calc "%.0f" "$K_OFF_MS"))); then K_OFF_MS=$ms K_OFF_CPU=$cpu; fi
+done
+q "UPDATE opsmeter.key_generations g SET key_filter = s.key_filter FROM bench.saved_filters s WHERE s.generation = g.generation"
+log "(k) 20,000 new events in NDJSON batches of 1,000 with $K_GENS sealed generations: ${K_ON_MS} ms (CPU ${K_ON_CPU} ms) with their key filters, ${K_OFF_MS} ms (CPU ${K_OFF_CPU} ms) without"
+# (h) times retention only: roll up what (j) and (k) wrote first.
+q "SELECT opsmeter_run_retention()" >/dev/null
 
 # (h) baseline: the same days in a plain table with the same keys; the
 # oldest day DELETEd, then the VACUUM that must follow.
@@ -333,6 +386,41 @@ I_EXACT=$(q "SELECT (SELECT count(*) FROM opsmeter.events WHERE ts >= date_trunc
      WHERE period_start >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')")
 log "(i) ingest ${I_OFF} tps worker off (${I_OFF1}, ${I_OFF2}) vs ${I_ON} tps worker every 1 s ($((RUNS1 - RUNS0)) worker passes of $I_PASS_MS; exact after: $I_EXACT)"
 
+# (j2) the WAL of a merge, in a database of its own: eight generations
+# sealed at opsmeter.key_generation_size, merged into one.  Levels: how
+# many merges a key of this history goes through (8^n generations of the
+# sealed size fit in opsmeter.key_generation of $HISTORY_ROWS keys a day).
+q "CREATE DATABASE bench_merge"
+psql -X -q -v ON_ERROR_STOP=1 -d bench_merge >/dev/null <<SQL
+CREATE EXTENSION opsmeter;
+SELECT opsmeter_create_workspace('m');
+SELECT opsmeter.ensure_partitions((now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 1);
+SET opsmeter.workspace = 'm';
+DO \$\$
+BEGIN
+    FOR g IN 1 .. 8 LOOP
+        WHILE coalesce((SELECT pg_relation_size(format('opsmeter.%I', opsmeter.key_generation_name(generation) || '_key')::regclass)
+                          FROM opsmeter.key_generations WHERE sealed_at IS NULL), 0) < opsmeter.guc_key_generation_size() LOOP
+            PERFORM opsmeter_ingest((SELECT jsonb_agg(jsonb_build_object('externalRequestId', md5(random()::text || clock_timestamp()::text || i),
+                      'provider', 'openai', 'model', 'gpt-4o', 'inputTokens', 1, 'outputTokens', 1)) FROM generate_series(1, 500) i));
+        END LOOP;
+        PERFORM opsmeter._open_key_generation(true);
+    END LOOP;
+END
+\$\$;
+SQL
+M_KEYS=$(psql -X -A -t -q -d bench_merge -c "SELECT count(*) FROM opsmeter.request_keys k JOIN opsmeter.key_generations g USING (generation) WHERE g.sealed_at IS NOT NULL")
+psql -X -q -d bench_merge -c "CHECKPOINT"
+M_LSN0=$(psql -X -A -t -q -d bench_merge -c "SELECT pg_current_wal_insert_lsn()")
+M_MERGED=$(psql -X -A -t -q -d bench_merge -c "SELECT opsmeter._merge_key_generations('')")
+M_LSN1=$(psql -X -A -t -q -d bench_merge -c "SELECT pg_current_wal_insert_lsn()")
+M_PER_KEY=$(q "SELECT round(pg_wal_lsn_diff('$M_LSN1', '$M_LSN0') / $M_KEYS)")
+M_LEVELS=$(q "SELECT n FROM generate_series(0, 10) n
+               WHERE ($M_KEYS / 8.0) * 8 ^ (n + 1) > $HISTORY_ROWS * extract(epoch FROM opsmeter.guc_key_generation()) / 86400
+               ORDER BY n LIMIT 1")
+log "(j2) merging $M_MERGED generations of $M_KEYS keys wrote $M_PER_KEY WAL bytes per key; $M_LEVELS merge level(s) at $HISTORY_ROWS keys a day"
+q "DROP DATABASE bench_merge"
+
 mkdir -p "$(dirname "$RESULTS")"
 {
 	echo "# opsmeter rollup and retention benchmark"
@@ -347,5 +435,7 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "| (h) retention of the oldest of $((HISTORY_DAYS + 1)) days ($N of $H_HIST_ROWS rows; $H_FACTS) + VACUUM vs DELETE + VACUUM of the same rows in a plain table with the same days and keys | ${H_OPS} s (pass ${H_PASS} + VACUUM ${H_PVAC}) | ${H_BASE} s (DELETE ${H_DELETE} + VACUUM ${H_VACUUM}) | $(calc "%.1f" "$H_BASE / $H_OPS")x cheaper | ${H_OPS_CPU} s / ${H_BASE_CPU} s | >= 20x | $(awk "BEGIN{print ($H_BASE >= 20 * $H_OPS && \"$H_OK\" == \"t\") ? \"PASS\" : \"MISS\"}") |"
 	echo "| (i) ingest with the worker every 1 s ($((RUNS1 - RUNS0)) passes of $I_PASS_MS) vs worker off (mean of a run before and one after: $(calc "%.0f" "$I_OFF1 * 100"), $(calc "%.0f" "$I_OFF2 * 100")), events/s | $(calc "%.0f" "$I_ON * 100") | $(calc "%.0f" "$I_OFF * 100") | $(calc "%.2f" "$I_ON / $I_OFF") | - | >= 0.9 | $(awk "BEGIN{print ($I_ON >= 0.9 * $I_OFF) ? \"PASS\" : \"MISS\"}") |"
 	echo "| (j) WAL bytes per single-event call with $H_HIST_ROWS keys ($H_GENS) vs the empty database, $WAL_CALLS calls after a CHECKPOINT | $J_HIST ($J_HIST_FPI FPI/call) | $J_EMPTY ($J_EMPTY_FPI FPI/call) | $(calc "%.2f" "$J_HIST / $J_EMPTY")x | - | <= 2x | $(awk "BEGIN{print ($J_HIST <= 2 * $J_EMPTY) ? \"PASS\" : \"MISS\"}") |"
-	echo "| (j, info) the same, right after the open generation was sealed (history in sealed generations only) | $J_SEALED ($J_SEALED_FPI FPI/call) | $J_EMPTY ($J_EMPTY_FPI FPI/call) | $(calc "%.2f" "$J_SEALED / $J_EMPTY")x | - | info | - |"
+	echo "| (j, info) the same, right after the open generation was sealed | $J_SEALED ($J_SEALED_FPI FPI/call) | $J_EMPTY ($J_EMPTY_FPI FPI/call) | $(calc "%.2f" "$J_SEALED / $J_EMPTY")x | - | info | - |"
+	echo "| (j2) WAL of merging 8 generations sealed at $(q "SELECT pg_size_pretty($J_SIZE::bigint)") ($M_KEYS keys), per key: each key is rewritten once per merge level; with those levels, (j) + the merges per event vs the empty database | $M_PER_KEY B/key; $M_LEVELS level(s) here: $(calc "%.0f" "$J_HIST + $M_LEVELS * $M_PER_KEY") | $J_EMPTY | $(calc "%.2f" "($J_HIST + $M_LEVELS * $M_PER_KEY) / $J_EMPTY")x | - | <= 2x | $(awk "BEGIN{print ($J_HIST + $M_LEVELS * $M_PER_KEY <= 2 * $J_EMPTY) ? \"PASS\" : \"MISS\"}") |"
+	echo "| (k) 20,000 new events in NDJSON batches of 1,000 with $K_GENS sealed generations behind key filters vs the same without filters (best of 3 each) | ${K_ON_MS} ms | ${K_OFF_MS} ms | $(calc "%.2f" "$K_OFF_MS / $K_ON_MS")x faster | ${K_ON_CPU} ms / ${K_OFF_CPU} ms | info | - |"
 } | tee "$RESULTS"
