@@ -810,6 +810,7 @@ DECLARE
     oldest_day date;
     gen integer;
     opened timestamptz;
+    seal_size numeric;       -- NULL: never by size
     keys_gone bigint;
 BEGIN
     partitions_dropped := 0;
@@ -985,29 +986,49 @@ BEGIN
     END LOOP;
 
     -- Key filters for the generations sealed since (src/key_filter.c): no
-    -- ingest writes into them, so a filter built now misses no key.
-    UPDATE opsmeter.key_generations g
-       SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))::regclass)
-     WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL;
+    -- ingest writes into them, so a filter built now misses no key.  (Only
+    -- when there are some: any change to the table makes every ingesting
+    -- backend read the list again.)
+    IF EXISTS (SELECT 1 FROM opsmeter.key_generations g WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL) THEN
+        UPDATE opsmeter.key_generations g
+           SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))::regclass)
+         WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL;
+    END IF;
 
     -- Merge eight small sealed generations into one (at most one merge a
-    -- pass: a merge rewrites their keys).
+    -- pass: a merge rewrites their keys).  A merge that fails leaves the
+    -- generations as they were, and the pass goes on: more generations cost
+    -- ingest a filter check each, a failed pass would stop retention.
     BEGIN
         PERFORM opsmeter._merge_key_generations(nowait);
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE WARNING 'opsmeter: dedup keys are in use; their generations will be merged by a later pass';
+    EXCEPTION
+        WHEN lock_not_available THEN
+            RAISE WARNING 'opsmeter: dedup keys are in use; their generations will be merged by a later pass';
+        WHEN OTHERS THEN
+            RAISE WARNING 'opsmeter: merging generations of dedup keys failed: %', SQLERRM
+                  USING HINT = 'The generations stay as they are; a later pass tries again.';
     END;
 
     -- Seal the open generation once it is older than opsmeter.key_generation
-    -- or its key index has reached opsmeter.key_generation_size (or open the
-    -- first).  Sealing waits, at most as long as any lock here, for the
-    -- ingests writing into it; ingests that come meanwhile wait for this
-    -- pass to commit, so it is the last step.
+    -- or its key index has reached its seal size (or open the first).  A
+    -- page of that index is written whole at most once per checkpoint
+    -- interval, so full-page images add about (index bytes / keys written
+    -- per interval) to each new key's WAL: the seal size keeps that under
+    -- 350 bytes at the open generation's own rate of keys and
+    -- checkpoint_timeout, and is never less than opsmeter.key_generation_size
+    -- (0: by age only).  At high rates the open generation grows large, and
+    -- there is less to merge.  Sealing waits, at most as long as any lock
+    -- here, for the ingests writing into it; ingests that come meanwhile
+    -- wait for this pass to commit, so it is the last step.
     SELECT g.generation, g.opened_at INTO gen, opened FROM opsmeter.key_generations g WHERE g.sealed_at IS NULL;
+    IF gen IS NOT NULL AND opsmeter.guc_key_generation_size() > 0 THEN
+        seal_size := greatest(opsmeter.guc_key_generation_size(),
+                              350 * pg_stat_get_tuples_inserted(format('opsmeter.%I', opsmeter.key_generation_name(gen))::regclass)
+                                  / greatest(1, extract(epoch FROM clock_timestamp() - opened))
+                                  * extract(epoch FROM current_setting('checkpoint_timeout')::interval));
+    END IF;
     IF gen IS NULL OR opened <= clock_timestamp() - opsmeter.guc_key_generation()
-       OR (opsmeter.guc_key_generation_size() > 0
-           AND pg_relation_size(format('opsmeter.%I', opsmeter.key_generation_name(gen) || '_key')::regclass)
-               >= opsmeter.guc_key_generation_size()) THEN
+       OR pg_relation_size(format('opsmeter.%I', opsmeter.key_generation_name(gen) || '_key')::regclass) >= seal_size THEN
         BEGIN
             IF gen IS NOT NULL THEN
                 EXECUTE format('LOCK TABLE opsmeter.%I IN SHARE MODE', opsmeter.key_generation_name(gen)) || nowait;

@@ -222,9 +222,17 @@ day_start() { q "SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') - interval 
 seal_at_end_of() {	# seal the open generation as of the end of the day $1 days back
 	q "SELECT opsmeter._open_key_generation(true)" >/dev/null
 	# ten minutes before the day ends, so that its keys' rows are bounded by
-	# that day (ingest accepts timestamps up to 5 minutes ahead)
-	q "UPDATE opsmeter.key_generations SET sealed_at = '$(day_start "$(($1 - 1))")'::timestamptz - interval '10 minutes'
-	    WHERE generation = (SELECT max(generation) - 1 FROM opsmeter.key_generations)"
+	# that day (ingest accepts timestamps up to 5 minutes ahead); opened
+	# when the one before was sealed (the first: at the start of its day),
+	# and the new open one opened then too, so that every span is what the
+	# passes of those days would have recorded (a merge looks at spans)
+	q "UPDATE opsmeter.key_generations g
+	      SET sealed_at = '$(day_start "$(($1 - 1))")'::timestamptz - interval '10 minutes',
+	          opened_at = coalesce((SELECT max(p.sealed_at) FROM opsmeter.key_generations p WHERE p.generation < g.generation),
+	                               '$(day_start "$1")'::timestamptz)
+	    WHERE generation = (SELECT max(generation) - 1 FROM opsmeter.key_generations);
+	   UPDATE opsmeter.key_generations SET opened_at = '$(day_start "$(($1 - 1))")'::timestamptz - interval '10 minutes'
+	    WHERE sealed_at IS NULL"
 }
 log "writing $HISTORY_DAYS days of history, $HISTORY_ROWS rows a day"
 t0=$(now_s)
@@ -261,10 +269,13 @@ H_GENS=$(q "SELECT count(*) || ' generations, the open one with ' ||
 log "  done in $(calc "%.1f" "$(now_s) - $t0") s: $H_HIST_ROWS rows and keys over $((HISTORY_DAYS + 1)) days; $H_GENS"
 
 # (j) with the history, in the steady state of sealing by size: the open
-# generation is sealed (as a pass seals one past opsmeter.key_generation_size),
-# then (j, info) is measured with it empty, then it is filled by ingest to
-# just under the size at which the next pass seals it, the worst case
-# between two passes, and (j) is measured.
+# generation is sealed (as a pass seals one past its seal size), then
+# (j, info) is measured with it empty, then it is filled by ingest to just
+# under opsmeter.key_generation_size, the worst case between two passes,
+# and (j) is measured.  The seal size is that GUC when few keys arrive
+# between two checkpoints, which a CHECKPOINT every WAL_CALLS calls stands
+# for (with more, a pass lets the index grow as far as 350 bytes per key
+# expected between two checkpoints, so full-page images stay as cheap).
 q "ALTER SYSTEM RESET opsmeter.key_generation_size"
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 1
@@ -313,8 +324,11 @@ for round in 1 2 3; do
 done
 q "UPDATE opsmeter.key_generations g SET key_filter = s.key_filter FROM bench.saved_filters s WHERE s.generation = g.generation"
 log "(k) 20,000 new events in NDJSON batches of 1,000 with $K_GENS sealed generations: ${K_ON_MS} ms (CPU ${K_ON_CPU} ms) with their key filters, ${K_OFF_MS} ms (CPU ${K_OFF_CPU} ms) without"
-# (h) times retention only: roll up what (j) and (k) wrote first.
+# (h) times retention only: roll up what (j) and (k) wrote first, and
+# vacuum what that rollup left (its upserts), so that the VACUUM after (h)
+# cleans what retention left and nothing else.
 q "SELECT opsmeter_run_retention()" >/dev/null
+q "VACUUM opsmeter.events, opsmeter.request_keys, opsmeter.summaries, opsmeter.summary_quarters, opsmeter.rollup_days"
 
 # (h) baseline: the same days in a plain table with the same keys; the
 # oldest day DELETEd, then the VACUUM that must follow.
