@@ -24,7 +24,6 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
@@ -35,6 +34,7 @@
 #define KEY_FILTER_BITS_PER_KEY 12
 #define KEY_FILTER_HEADER (2 * sizeof(uint32) + sizeof(uint64))
 #define WORDS_PER_BLOCK 8
+#define KEY_FILTER_MAX_BLOCKS ((uint64) 128 * 1024 * 1024 / (WORDS_PER_BLOCK * sizeof(uint32)))
 
 static const uint32 block_salts[WORDS_PER_BLOCK] = {
 	0x47b6137bU, 0x44974d91U, 0x8824ad5bU, 0xa2b7289dU,
@@ -183,14 +183,13 @@ opsmeter_key_filter_build(PG_FUNCTION_ARGS)
 
 	nkeys = scan_keys(rel, ws_att, key_att, NULL, 0);
 	nblocks64 = (nkeys * KEY_FILTER_BITS_PER_KEY + 255) / 256;
-	if (nblocks64 < 1)
-		nblocks64 = 1;
-	if (nblocks64 > (MaxAllocSize - VARHDRSZ - KEY_FILTER_HEADER) / (WORDS_PER_BLOCK * sizeof(uint32)))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("generation \"%s\" holds too many keys for one filter (%llu)",
-						RelationGetRelationName(rel), (unsigned long long) nkeys),
-				 errhint("Lower opsmeter.key_generation_size or opsmeter.key_generation.")));
+	/*
+	 * At most 128 MB (90M keys at 12 bits): a generation with more keys
+	 * gets fewer bits per key, so more absent keys are looked up, but none
+	 * is ruled out wrongly.
+	 */
+	nblocks64 = Max(nblocks64, 1);
+	nblocks64 = Min(nblocks64, KEY_FILTER_MAX_BLOCKS);
 	nblocks = (uint32) nblocks64;
 	len = KEY_FILTER_HEADER + (Size) nblocks * WORDS_PER_BLOCK * sizeof(uint32);
 	out = (bytea *) palloc0(VARHDRSZ + len);

@@ -6,6 +6,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/heapam.h"
@@ -91,7 +92,8 @@ typedef struct EnumValues
 	Oid			pricing[3];
 } EnumValues;
 
-static SPIPlanPtr insert_keys_plan = NULL;
+static SPIPlanPtr insert_keys_plan = NULL;	/* into insert_keys_table */
+static Oid	insert_keys_table = InvalidOid;
 
 struct StoragePlan
 {
@@ -378,13 +380,20 @@ free_filters(KeyGeneration *list, int n, const KeyGeneration *keep, int nkeep)
 }
 
 /*
+ * Filters one backend keeps, in bytes: about 1.5 bytes per retained key.
+ * Past it, a generation is looked up for every key, as without a filter
+ * (src/README.md, "Key filters").
+ */
+#define KEY_FILTER_CACHE_BYTES (64 * 1024 * 1024)
+
+/*
  * The filter of one listed generation: the cached one when the same row
  * version listed the same table before (building a filter or merging
  * updates the row; a merged generation is also a new table), else the
  * stored one, copied.
  */
 static void
-attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att)
+attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att, Size *cached_bytes)
 {
 	bool		isnull;
 	Datum		stored;
@@ -398,12 +407,13 @@ attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att)
 		{
 			entry->filter_copy = generations[g].filter_copy;
 			entry->filter = generations[g].filter;
+			*cached_bytes += VARSIZE(entry->filter_copy);
 			return;
 		}
 	if (filter_att == InvalidAttrNumber)
 		return;
 	stored = slot_getattr(slot, filter_att, &isnull);
-	if (isnull)
+	if (isnull || *cached_bytes + toast_raw_datum_size(stored) > KEY_FILTER_CACHE_BYTES)
 		return;
 	{
 		struct varlena *plain = pg_detoast_datum((struct varlena *) DatumGetPointer(stored));
@@ -416,7 +426,10 @@ attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att)
 			pfree(plain);
 	}
 	if (opsmeter_key_filter_read(copy, &entry->filter))
+	{
 		entry->filter_copy = copy;
+		*cached_bytes += VARSIZE(copy);
+	}
 	else
 		pfree(copy);			/* not one this build wrote: look the keys up */
 }
@@ -454,6 +467,7 @@ load_generations(void)
 	int32		open_number = -1;
 	int			missing = -1;
 	AttrNumber	filter_att;
+	Size		cached_bytes = 0;
 
 	if (!generations_callback_registered)
 	{
@@ -513,7 +527,7 @@ load_generations(void)
 		list[n].index_relid = get_relname_relid(name, nsp);
 		if (missing < 0 && (!OidIsValid(list[n].relid) || !OidIsValid(list[n].index_relid)))
 			missing = number;
-		attach_filter(&list[n], slot, number == open_number ? InvalidAttrNumber : filter_att);
+		attach_filter(&list[n], slot, number == open_number ? InvalidAttrNumber : filter_att, &cached_bytes);
 		n++;
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -859,21 +873,35 @@ claim_keys_waiting(StoragePlan *plan, const KeyGeneration *open, const int *orde
 	}
 	else
 	{
-		if (insert_keys_plan == NULL)
+		/*
+		 * Straight into the open generation, not through the parent: a merge
+		 * holds the parent EXCLUSIVE while it copies (and wants the sealed
+		 * generations this call holds), so going through it would wait for
+		 * the merge and close a lock cycle with it.
+		 */
+		if (insert_keys_plan == NULL || insert_keys_table != open->relid)
 		{
 			Oid			argtypes[4] = {INT8OID, TEXTARRAYOID, DATEARRAYOID, INT4OID};
-			SPIPlanPtr	prepared = SPI_prepare(
-										   "INSERT INTO opsmeter.request_keys AS k (workspace_id, external_request_id, event_day, generation) "
-										   "SELECT $1, u.id, u.day, $4 "
-										   "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
-										   "ON CONFLICT DO NOTHING "
-										   "RETURNING k.external_request_id",
-										   4, argtypes);
+			char		sql[512];
+			char		name[NAMEDATALEN];
+			SPIPlanPtr	prepared;
 
+			snprintf(name, sizeof(name), "request_keys_g%06d", open->number);
+			snprintf(sql, sizeof(sql),
+					 "INSERT INTO opsmeter.%s AS k (workspace_id, external_request_id, event_day, generation) "
+					 "SELECT $1, u.id, u.day, $4 "
+					 "FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.date[])) AS u(id, day) "
+					 "ON CONFLICT DO NOTHING "
+					 "RETURNING k.external_request_id",
+					 quote_identifier(name));
+			prepared = SPI_prepare(sql, 4, argtypes);
 			if (prepared == NULL)
 				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 			SPI_keepplan(prepared);
+			if (insert_keys_plan != NULL)
+				SPI_freeplan(insert_keys_plan);
 			insert_keys_plan = prepared;
+			insert_keys_table = open->relid;
 		}
 		if (SPI_execute_plan(insert_keys_plan, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 			elog(ERROR, "inserting request keys failed");

@@ -67,7 +67,7 @@ CREATE TABLE opsmeter.key_generations (
     generation integer PRIMARY KEY,
     opened_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
     sealed_at  timestamptz,
-    -- 0 when sealed from the open one; a merge of four of level n is n + 1
+    -- 0 when sealed from the open one; a merge of eight of level n is n + 1
     level      integer NOT NULL DEFAULT 0,
     -- opsmeter._key_filter() of a sealed generation (src/key_filter.c); NULL:
     -- not built yet, ingest looks every key up in it

@@ -345,14 +345,23 @@ BEGIN
     END LOOP;
 
     -- Key filters for the generations sealed since (src/key_filter.c): no
-    -- ingest writes into them, so a filter built now misses no key.  (Only
-    -- when there are some: any change to the table makes every ingesting
-    -- backend read the list again.)
-    IF EXISTS (SELECT 1 FROM opsmeter.key_generations g WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL) THEN
-        UPDATE opsmeter.key_generations g
-           SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))::regclass)
-         WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL;
-    END IF;
+    -- ingest writes into them, so a filter built now misses no key.  Each
+    -- on its own: one that fails (its table gone) stays without a filter,
+    -- which only costs lookups, and the pass goes on.
+    FOR gen IN
+        SELECT g.generation FROM opsmeter.key_generations g
+         WHERE g.sealed_at IS NOT NULL AND g.key_filter IS NULL
+           AND to_regclass(format('opsmeter.%I', opsmeter.key_generation_name(g.generation))) IS NOT NULL
+         ORDER BY g.generation
+    LOOP
+        BEGIN
+            UPDATE opsmeter.key_generations g
+               SET key_filter = opsmeter._key_filter(format('opsmeter.%I', opsmeter.key_generation_name(gen))::regclass)
+             WHERE g.generation = gen;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'opsmeter: the key filter of generation % could not be built: %', gen, SQLERRM;
+        END;
+    END LOOP;
 
     -- Merge eight small sealed generations into one (at most one merge a
     -- pass: a merge rewrites their keys).  A merge that fails leaves the
