@@ -18,7 +18,7 @@ declare -A LAYER=(
 	[compat]=0 [json_scan]=0 [json_text]=0
 	[catalog]=1 [labels]=1 [jsonc]=1
 	[guc]=2
-	[tenancy]=3 [pricing]=3 [event]=3
+	[tenancy]=3 [pricing]=3 [event]=3 [key_filter]=3
 	[storage]=4
 	[budget]=5
 	[ingest]=6
