@@ -922,6 +922,64 @@ claim_keys_waiting(StoragePlan *plan, const KeyGeneration *open, const int *orde
 }
 
 /*
+ * The direct claim in a subtransaction of its own, so that giving its keys
+ * back (contended) is a rollback, which every other transaction sees at
+ * once.  A key deleted by a transaction still in progress looks "being
+ * inserted" to everyone else (a dirty snapshot reads only its xmin), so
+ * two calls that each gave their keys back and then waited in
+ * claim_keys_waiting() for the other's waited for each other: a deadlock
+ * error for one of them (8 clients inserting the same new ids at once: 16
+ * in 8 s).  One new key needs none: the call waits only on the key it
+ * gave back, at the same place in the request-id order in which the
+ * waiting claims take their keys, so it closes no cycle (and a single
+ * event stays about 9% cheaper in CPU-bound pgbench).  A transaction keeps
+ * at most 64 subtransaction ids in shared memory before every snapshot
+ * must look them up in pg_subtrans, so past 32 (a client making many calls
+ * in one transaction) the claim runs without one, as before.
+ */
+static bool
+claim_keys_directly_in_subtransaction(StoragePlan *plan, const KeyGeneration *open, const int *order,
+									  int ncand, const int32 *days, const Datum *key_text, bool *claimed)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		uncontended;
+
+	int			nfresh = 0;
+
+	for (int k = 0; k < ncand; k++)
+		nfresh += !plan->events[order[k]].duplicate;
+	if (nfresh < 2 || MyProc->subxidStatus.overflowed || MyProc->subxidStatus.count >= 32)
+		return claim_keys_directly(plan, open, order, ncand, days, key_text, claimed);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		uncontended = claim_keys_directly(plan, open, order, ncand, days, key_text, claimed);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	if (uncontended)
+		ReleaseCurrentSubTransaction();
+	else
+		RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcontext);
+	CurrentResourceOwner = oldowner;
+	return uncontended;
+}
+
+/*
  * Claims the candidates' keys: the first committed write of a key wins,
  * every other is a duplicate.  Leaves the accepted candidates in
  * order[0..return), still sorted by request id.
@@ -938,7 +996,7 @@ claim_request_keys(StoragePlan *plan, int *order, int ncand, const int32 *days)
 	for (int k = 0; k < ncand; k++)
 		key_text[order[k]] = CStringGetTextDatum(plan->events[order[k]].external_request_id);
 	find_keys_in_sealed_generations(plan, order, ncand, key_text);
-	if (!claim_keys_directly(plan, open, order, ncand, days, key_text, claimed))
+	if (!claim_keys_directly_in_subtransaction(plan, open, order, ncand, days, key_text, claimed))
 		claim_keys_waiting(plan, open, order, ncand, days, key_text, claimed);
 
 	for (int k = 0; k < ncand; k++)

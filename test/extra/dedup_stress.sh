@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Concurrency stress for dedup: 8 clients ingest batches drawn from a small
-# key space, so the same externalRequestId races between transactions all
-# the time (both the direct claim and its waiting fallback run).  Beside
-# them a writer of new keys and retention passes every 0.2 s make the key
-# generations turn over: the passes seal the open generation by size
+# key space, 3,000 new ids every second, so the same externalRequestId races
+# between transactions all the time, most often while none has committed it
+# yet (both the direct claim and its waiting fallback run).  No client may
+# fail: two claims that both gave their keys back used to wait for each
+# other (16 deadlock errors in 8 s before the direct claim got its own
+# subtransaction).  Beside
+# them a writer of new keys and retention passes make the key
+# generations turn over: the passes (every 0.1 s or so) seal the open generation by size
 # (16 kB here), build key filters and merge sealed generations while the
 # racing clients look their keys up in them.  Afterwards every key must
 # have exactly one row and one dedup key, the rollup must equal the raw
@@ -29,11 +33,11 @@ q "SELECT opsmeter_run_retention()" >/dev/null	# opens the first generation
 cat >"$SCRIPT" <<'SQL'
 \set k random(1, 3000)
 SET opsmeter.workspace = 'stress';
-SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'k-' || ((:k + i * 97) % 3000),
+SELECT opsmeter_ingest(jsonb_agg(jsonb_build_object('externalRequestId', 'k-' || extract(epoch FROM date_trunc('second', now()))::bigint || '-' || ((:k + i * 97) % 3000),
          'provider', 'openai', 'model', 'gpt-4o-mini', 'inputTokens', 100, 'outputTokens', 10)))
   FROM generate_series(1, 20) i;
 SQL
-# New keys (never raced) and a pass every 0.2 s; the open generation is
+# New keys (never raced) and a pass every 0.1 s or so; the open generation is
 # made to look an hour old before each pass, so that its 16 kB (not its
 # rate of keys) decides when it is sealed.
 (
@@ -47,12 +51,17 @@ SQL
 		     FROM generate_series(1, 300) i" >/dev/null
 		q "UPDATE opsmeter.key_generations SET opened_at = now() - interval '1 hour' WHERE sealed_at IS NULL;
 		   SELECT opsmeter_run_retention() ->> 'ok'" >>"$PASSES" 2>/dev/null || echo error >>"$PASSES"
-		sleep 0.2
+		sleep 0.1
 	done
 ) &
 turnover=$!
-pgbench -n -c 8 -j 2 -T "${STRESS_SECONDS:-8}" -f "$SCRIPT" "$DB" | grep -E "^(number of transactions actually processed|number of failed|tps)"
+bench_out="$(pgbench -n -c 8 -j 2 -T "${STRESS_SECONDS:-8}" -f "$SCRIPT" "$DB")"
+echo "$bench_out" | grep -E "^(number of transactions actually processed|number of failed|tps)"
 wait "$turnover"
+if ! echo "$bench_out" | grep -qE "^number of failed transactions: 0 "; then
+	echo "stress: FAILED (a client's call failed: a deadlock or serialization error)" >&2
+	exit 1
+fi
 passes_ok=$(grep -c '^true$' "$PASSES" || true)
 passes_all=$(wc -l <"$PASSES")
 turned=$(q "SELECT count(*) FILTER (WHERE level > 0) || ' merged, ' || count(*) FILTER (WHERE sealed_at IS NOT NULL) || ' sealed, '
