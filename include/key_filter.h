@@ -21,8 +21,10 @@ typedef struct KeyFilter
 extern uint64 opsmeter_key_hash(int64 workspace_id, const char *key, Size len);
 
 /*
- * Reads a stored filter (opsmeter.key_generations.key_filter, detoasted);
- * false, with *filter untouched, when it is not one this build wrote.
+ * Reads a stored filter (opsmeter.key_generations.key_filter), detoasted
+ * with a 4-byte header (pg_detoast_datum_copy(), PG_GETARG_BYTEA_P());
+ * false, with *filter untouched, when it is not one this build wrote or
+ * has a short header.  *filter points into stored.
  */
 extern bool opsmeter_key_filter_read(const bytea *stored, KeyFilter *filter);
 

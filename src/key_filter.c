@@ -87,7 +87,8 @@ opsmeter_key_filter_read(const bytea *stored, KeyFilter *filter)
 	uint32		magic,
 				nblocks;
 
-	if (len < KEY_FILTER_HEADER)
+	/* the words are read as uint32: they are 4-byte aligned after a 4-byte header only */
+	if (VARATT_IS_SHORT(stored) || len < KEY_FILTER_HEADER)
 		return false;
 	memcpy(&magic, data, sizeof(uint32));
 	memcpy(&nblocks, data + sizeof(uint32), sizeof(uint32));
@@ -216,20 +217,12 @@ PG_FUNCTION_INFO_V1(opsmeter_key_filter_lacks_sql);
 Datum
 opsmeter_key_filter_lacks_sql(PG_FUNCTION_ARGS)
 {
-	bytea	   *stored = PG_GETARG_BYTEA_PP(0);
+	bytea	   *stored = PG_GETARG_BYTEA_P(0);	/* a 4-byte header: see the read */
 	int64		workspace_id = PG_GETARG_INT64(1);
 	text	   *key = PG_GETARG_TEXT_PP(2);
 	KeyFilter	filter;
-	bytea	   *aligned = stored;
 
-	/* the words are read as uint32: give them a 4-byte header */
-	if (VARATT_IS_SHORT(stored))
-	{
-		aligned = (bytea *) palloc(VARHDRSZ + VARSIZE_ANY_EXHDR(stored));
-		SET_VARSIZE(aligned, VARHDRSZ + VARSIZE_ANY_EXHDR(stored));
-		memcpy(VARDATA(aligned), VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored));
-	}
-	if (!opsmeter_key_filter_read(aligned, &filter))
+	if (!opsmeter_key_filter_read(stored, &filter))
 		PG_RETURN_NULL();
 	PG_RETURN_BOOL(opsmeter_key_filter_lacks(&filter,
 											 opsmeter_key_hash(workspace_id, VARDATA_ANY(key),

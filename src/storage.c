@@ -398,6 +398,7 @@ attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att,
 	bool		isnull;
 	Datum		stored;
 	bytea	   *copy;
+	MemoryContext old_context;
 
 	entry->filter_copy = NULL;
 	entry->row = slot->tts_tid;
@@ -415,16 +416,9 @@ attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att,
 	stored = slot_getattr(slot, filter_att, &isnull);
 	if (isnull || *cached_bytes + toast_raw_datum_size(stored) > KEY_FILTER_CACHE_BYTES)
 		return;
-	{
-		struct varlena *plain = pg_detoast_datum((struct varlena *) DatumGetPointer(stored));
-
-		/* a 4-byte header, so that the words are 4-byte aligned */
-		copy = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + VARSIZE_ANY_EXHDR(plain));
-		SET_VARSIZE(copy, VARHDRSZ + VARSIZE_ANY_EXHDR(plain));
-		memcpy(VARDATA(copy), VARDATA_ANY(plain), VARSIZE_ANY_EXHDR(plain));
-		if ((Pointer) plain != DatumGetPointer(stored))
-			pfree(plain);
-	}
+	old_context = MemoryContextSwitchTo(TopMemoryContext);
+	copy = (bytea *) pg_detoast_datum_copy((struct varlena *) DatumGetPointer(stored));	/* 4-byte header */
+	MemoryContextSwitchTo(old_context);
 	if (opsmeter_key_filter_read(copy, &entry->filter))
 	{
 		entry->filter_copy = copy;
@@ -432,6 +426,16 @@ attach_filter(KeyGeneration *entry, TupleTableSlot *slot, AttrNumber filter_att,
 	}
 	else
 		pfree(copy);			/* not one this build wrote: look the keys up */
+}
+
+/*
+ * The table of generation number (as opsmeter.key_generation_name() names
+ * it), with suffix appended ("" or "_key", its unique index).
+ */
+static void
+generation_relname(char *name, int32 number, const char *suffix)
+{
+	snprintf(name, NAMEDATALEN, "request_keys_g%06d%s", number, suffix);
 }
 
 /* Replaces the cached list (list allocated in TopMemoryContext). */
@@ -521,9 +525,9 @@ load_generations(void)
 			list = repalloc(list, sizeof(KeyGeneration) * cap);
 		}
 		list[n].number = number;
-		snprintf(name, sizeof(name), "request_keys_g%06d", number);
+		generation_relname(name, number, "");
 		list[n].relid = get_relname_relid(name, nsp);
-		strlcat(name, "_key", sizeof(name));
+		generation_relname(name, number, "_key");
 		list[n].index_relid = get_relname_relid(name, nsp);
 		if (missing < 0 && (!OidIsValid(list[n].relid) || !OidIsValid(list[n].index_relid)))
 			missing = number;
@@ -886,7 +890,7 @@ claim_keys_waiting(StoragePlan *plan, const KeyGeneration *open, const int *orde
 			char		name[NAMEDATALEN];
 			SPIPlanPtr	prepared;
 
-			snprintf(name, sizeof(name), "request_keys_g%06d", open->number);
+			generation_relname(name, open->number, "");
 			snprintf(sql, sizeof(sql),
 					 "INSERT INTO opsmeter.%s AS k (workspace_id, external_request_id, event_day, generation) "
 					 "SELECT $1, u.id, u.day, $4 "
@@ -944,7 +948,6 @@ claim_keys_directly_in_subtransaction(StoragePlan *plan, const KeyGeneration *op
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	bool		uncontended;
-
 	int			nfresh = 0;
 
 	for (int k = 0; k < ncand; k++)
