@@ -23,6 +23,7 @@ OBJS = \
 	src/retention.o \
 	src/worker.o \
 	src/filters.o \
+	src/histogram.o \
 	src/reader.o \
 	src/budget.o
 

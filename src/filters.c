@@ -22,6 +22,7 @@
 
 #include "catalog.h"
 #include "guc.h"
+#include "histogram.h"
 #include "labels.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_data_mode_filter);
@@ -252,121 +253,14 @@ opsmeter_guc_range(PG_FUNCTION_ARGS)
 	PG_RETURN_INTERVAL_P(iv);
 }
 
-/*
- * Latency histograms.  Below 128 ms every millisecond is its own bucket;
- * above, each power of two is cut into 32 buckets, so a bucket is at most
- * 3.2% wide.  A histogram is a one-dimensional bigint[] whose element i
- * counts the requests of bucket index i - 1; its lower bound need not be 1
- * (a histogram of one request of 5 s is '[365:365]={1}', one element), and
- * leading and trailing zeros are cut.  Counts add up, so a p95 read from
- * rolled-up quarters and from raw rows is the same number.  (0.1.0 wrote
- * the same arrays from bound 1; they read the same.)
- */
-#define HIST_LINEAR 128
-#define HIST_SUB 32
-#define HIST_BUCKETS (HIST_LINEAR + 24 * HIST_SUB)	/* covers 0 .. 2^31 - 1 */
-
-static int
-bucket_index(int32 ms)
-{
-	int			shift = 0;
-
-	if (ms < HIST_LINEAR)
-		return Max(ms, 0);
-	while ((ms >> shift) >= 2 * HIST_SUB)
-		shift++;
-	/* now 32 <= ms >> shift < 64, shift >= 2 */
-	return HIST_LINEAR + (shift - 2) * HIST_SUB + ((ms >> shift) - HIST_SUB);
-}
-
-/* inclusive upper bound (ms) of a bucket */
-static int32
-bucket_upper(int index)
-{
-	int			shift;
-	int64		upper;
-
-	if (index < HIST_LINEAR)
-		return index;
-	shift = (index - HIST_LINEAR) / HIST_SUB + 2;
-	upper = ((int64) ((index - HIST_LINEAR) % HIST_SUB + HIST_SUB + 1) << shift) - 1;
-	return (int32) Min(upper, (int64) PG_INT32_MAX);
-}
-
 /* opsmeter.latency_bucket(ms int) -> int: upper bound of the bucket holding ms */
 Datum
 opsmeter_latency_bucket(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(bucket_upper(bucket_index(PG_GETARG_INT32(0))));
+	PG_RETURN_INT32(opsmeter_latency_bucket_upper(opsmeter_latency_bucket_index(PG_GETARG_INT32(0))));
 }
 
-/*
- * The counts of buckets [lo, lo + n), in cxt: only the span of buckets seen
- * is allocated, so a rollup that makes a histogram for each of a million
- * small groups does not clear a full-size array for each.
- */
-typedef struct Histogram
-{
-	MemoryContext cxt;
-	int			lo;				/* bucket index of counts[0] */
-	int			n;				/* buckets in use */
-	int			cap;			/* buckets allocated */
-	int64	   *counts;
-} Histogram;
-
-static Histogram *
-histogram_new(MemoryContext cxt)
-{
-	Histogram  *h = MemoryContextAllocZero(cxt, sizeof(Histogram));
-
-	h->cxt = cxt;
-	return h;
-}
-
-/* adds count to bucket index i, growing the span to hold it */
-static void
-histogram_add(Histogram *h, int i, int64 count)
-{
-	int			lo,
-				hi;
-
-	if (h->n == 0)
-	{
-		lo = i;
-		hi = i + 1;
-	}
-	else
-	{
-		lo = Min(h->lo, i);
-		hi = Max(h->lo + h->n, i + 1);
-	}
-	if (h->n == 0 || lo != h->lo || hi - lo > h->n)
-	{
-		int			shift = h->n == 0 ? 0 : h->lo - lo;
-
-		if (hi - lo > h->cap)
-		{
-			int			cap = Max(hi - lo, Max(8, 2 * h->cap));
-			int64	   *counts = MemoryContextAllocZero(h->cxt, sizeof(int64) * Min(cap, HIST_BUCKETS));
-
-			if (h->n > 0)
-				memcpy(counts + shift, h->counts, sizeof(int64) * h->n);
-			if (h->counts)
-				pfree(h->counts);
-			h->counts = counts;
-			h->cap = Min(cap, HIST_BUCKETS);
-		}
-		else if (shift > 0)
-		{
-			memmove(h->counts + shift, h->counts, sizeof(int64) * h->n);
-			memset(h->counts, 0, sizeof(int64) * shift);
-		}
-		h->lo = lo;
-		h->n = hi - lo;
-	}
-	h->counts[i - h->lo] += count;
-}
-
+/* the state of the histogram aggregates, in the aggregate's context */
 static Histogram *
 histogram_state(FunctionCallInfo fcinfo)
 {
@@ -375,60 +269,8 @@ histogram_state(FunctionCallInfo fcinfo)
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "opsmeter histogram aggregate called in a non-aggregate context");
 	if (PG_ARGISNULL(0))
-		return histogram_new(aggcxt);
+		return opsmeter_histogram_new(aggcxt);
 	return (Histogram *) PG_GETARG_POINTER(0);
-}
-
-static void
-histogram_add_array(Histogram *h, ArrayType *arr)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			first;
-
-	if (ARR_NDIM(arr) == 0)
-		return;
-	first = ARR_LBOUND(arr)[0] - 1;
-	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != INT8OID || first < 0 || first > HIST_BUCKETS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid latency histogram"),
-				 errhint("A histogram is a one-dimensional bigint[] of at most %d counts.", HIST_BUCKETS)));
-	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
-	if (n > HIST_BUCKETS - first)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid latency histogram: %d buckets from bucket %d", n, first + 1),
-				 errhint("A histogram is a one-dimensional bigint[] of at most %d counts.", HIST_BUCKETS)));
-	for (int i = 0; i < n; i++)
-		if (!nulls[i] && DatumGetInt64(elems[i]) != 0)
-			histogram_add(h, first + i, DatumGetInt64(elems[i]));
-}
-
-/* the counts as bigint[], leading and trailing zeros cut (empty: '{}') */
-static Datum
-histogram_result(const Histogram *h)
-{
-	int			from = 0,
-				to = h->n;
-	Datum	   *elems;
-	int			dims[1];
-	int			lbs[1];
-
-	while (from < to && h->counts[from] == 0)
-		from++;
-	while (to > from && h->counts[to - 1] == 0)
-		to--;
-	if (from == to)
-		return PointerGetDatum(construct_empty_array(INT8OID));
-	elems = palloc(sizeof(Datum) * (to - from));
-	for (int i = from; i < to; i++)
-		elems[i - from] = Int64GetDatum(h->counts[i]);
-	dims[0] = to - from;
-	lbs[0] = h->lo + from + 1;
-	return PointerGetDatum(construct_md_array(elems, NULL, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
-											  TYPALIGN_DOUBLE));
 }
 
 /* transition of opsmeter.latency_histogram_of(latency_ms int, requests bigint) */
@@ -438,7 +280,7 @@ opsmeter_histogram_count(PG_FUNCTION_ARGS)
 	Histogram  *h = histogram_state(fcinfo);
 
 	if (!PG_ARGISNULL(1) && !PG_ARGISNULL(2) && PG_GETARG_INT64(2) != 0)
-		histogram_add(h, bucket_index(PG_GETARG_INT32(1)), PG_GETARG_INT64(2));
+		opsmeter_histogram_add_count(h, opsmeter_latency_bucket_index(PG_GETARG_INT32(1)), PG_GETARG_INT64(2));
 	PG_RETURN_POINTER(h);
 }
 
@@ -449,7 +291,7 @@ opsmeter_histogram_merge(PG_FUNCTION_ARGS)
 	Histogram  *h = histogram_state(fcinfo);
 
 	if (!PG_ARGISNULL(1))
-		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
+		opsmeter_histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
 	PG_RETURN_POINTER(h);
 }
 
@@ -459,20 +301,20 @@ opsmeter_histogram_final(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	return histogram_result((Histogram *) PG_GETARG_POINTER(0));
+	return opsmeter_histogram_result((Histogram *) PG_GETARG_POINTER(0));
 }
 
 /* opsmeter.latency_histogram_add(a bigint[], b bigint[]) -> bigint[] */
 Datum
 opsmeter_histogram_add(PG_FUNCTION_ARGS)
 {
-	Histogram  *h = histogram_new(CurrentMemoryContext);
+	Histogram  *h = opsmeter_histogram_new(CurrentMemoryContext);
 
 	if (!PG_ARGISNULL(0))
-		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
+		opsmeter_histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
 	if (!PG_ARGISNULL(1))
-		histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
-	return histogram_result(h);
+		opsmeter_histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(1));
+	return opsmeter_histogram_result(h);
 }
 
 /*
@@ -483,7 +325,7 @@ opsmeter_histogram_add(PG_FUNCTION_ARGS)
 Datum
 opsmeter_latency_percentile(PG_FUNCTION_ARGS)
 {
-	Histogram  *h = histogram_new(CurrentMemoryContext);
+	Histogram  *h = opsmeter_histogram_new(CurrentMemoryContext);
 	float8		fraction = PG_GETARG_FLOAT8(1);
 	int64		total = 0,
 				rank,
@@ -494,7 +336,7 @@ opsmeter_latency_percentile(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid percentile fraction %g", fraction),
 				 errhint("Give a fraction above 0 and at most 1, such as 0.95.")));
-	histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
+	opsmeter_histogram_add_array(h, PG_GETARG_ARRAYTYPE_P(0));
 	for (int i = 0; i < h->n; i++)
 		total += h->counts[i];
 	if (total <= 0)
@@ -504,7 +346,7 @@ opsmeter_latency_percentile(PG_FUNCTION_ARGS)
 	{
 		below += h->counts[i];
 		if (below >= rank)
-			PG_RETURN_INT32(bucket_upper(h->lo + i));
+			PG_RETURN_INT32(opsmeter_latency_bucket_upper(h->lo + i));
 	}
 	PG_RETURN_NULL();
 }

@@ -16,7 +16,7 @@ REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 # price_loader.c, which is part of pricing.
 declare -A LAYER=(
 	[compat]=0 [json_scan]=0 [json_text]=0
-	[catalog]=1 [labels]=1 [jsonc]=1
+	[catalog]=1 [labels]=1 [jsonc]=1 [histogram]=1
 	[guc]=2
 	[tenancy]=3 [pricing]=3 [event]=3 [key_filter]=3
 	[storage]=4
