@@ -248,6 +248,41 @@ CREATE FUNCTION opsmeter._wait_for_ingest_barrier() RETURNS void
 CREATE FUNCTION opsmeter._rollup_bounds(OUT upto bigint, OUT inflight bigint[])
     AS 'MODULE_PATHNAME', 'opsmeter_rollup_bounds' LANGUAGE C VOLATILE;
 
+-- The in-memory grouping of a pass's contributions (src/rollup_groups.c,
+-- src/README.md "In-memory grouping"): _group_pending() reads
+-- pending_contributions() once and keeps, until the transaction ends, the
+-- sums per workspace-day, per tier-1 group of the days already summarized
+-- and per tier-2 hourly group of the days already detailed; it returns
+-- false, keeping nothing, when the sums could not be exact within work_mem.
+-- The readers return the kept sums of the same arguments (an error for any
+-- other), in the columns of the SQL grouping they stand in for.
+CREATE FUNCTION opsmeter._group_pending(after_batch bigint, upto_batch bigint,
+                                        also_batches bigint[], except_batches bigint[]) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'opsmeter_group_pending' LANGUAGE C VOLATILE;
+CREATE FUNCTION opsmeter._grouped_days(after_batch bigint, upto_batch bigint,
+                                       also_batches bigint[], except_batches bigint[])
+RETURNS TABLE (workspace_id bigint, day date, requests bigint, raw_rows bigint, adjustment_rows bigint)
+    AS 'MODULE_PATHNAME', 'opsmeter_grouped_days' LANGUAGE C VOLATILE;
+CREATE FUNCTION opsmeter._grouped_quarters(after_batch bigint, upto_batch bigint,
+                                           also_batches bigint[], except_batches bigint[],
+                                           ws_list bigint[], day_list date[])
+RETURNS TABLE (workspace_id bigint, data_mode opsmeter.data_mode, environment opsmeter.environment,
+               period_start timestamptz, provider text, model text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cached_input_tokens numeric,
+               reasoning_tokens numeric, cost_usd numeric, unpriced_requests bigint, unpriced_tokens numeric,
+               latency_count bigint, latency_sum_ms numeric, latency_counts bigint[])
+    AS 'MODULE_PATHNAME', 'opsmeter_grouped_quarters' LANGUAGE C VOLATILE;
+CREATE FUNCTION opsmeter._grouped_hours(after_batch bigint, upto_batch bigint,
+                                        also_batches bigint[], except_batches bigint[],
+                                        ws_list bigint[], day_list date[])
+RETURNS TABLE (workspace_id bigint, dimension text, period_start timestamptz,
+               data_mode opsmeter.data_mode, environment opsmeter.environment,
+               provider text, model text, key text, requests bigint, errors bigint,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cached_input_tokens numeric,
+               reasoning_tokens numeric, cost_usd numeric, unpriced_requests bigint, unpriced_tokens numeric,
+               latency_count bigint, latency_sum_ms numeric, latency_counts bigint[])
+    AS 'MODULE_PATHNAME', 'opsmeter_grouped_hours' LANGUAGE C VOLATILE;
+
 -- What a pass rolls up, per workspace and UTC day: the sum of the
 -- contributions' requests (a correction that removes a row counts -1), and
 -- how many raw rows and adjustments were read.  One hash aggregate over
@@ -266,22 +301,23 @@ $$;
 -- listed (ws_list[i], day_list[i]) only:
 --   not from_raw: the contributions pending_contributions(after_batch,
 --     upto_batch, also_batches, except_batches) of those days (a pass's
---     incremental fold of summarized days);
+--     incremental fold of summarized days), grouped in memory by
+--     _group_pending() when in_memory, else grouped here;
 --   from_raw, (0, upto, '{}', except): all the rolled-up raw rows of days
 --     being summarized (the raw rows already carry every correction), read
 --     one day at a time by (workspace_id, ts).
 -- Returns, per workspace and UTC day, how many groups it folded: an upper
 -- bound of the quarter rows it created, as some groups add to existing
--- rows.  The groups are sorted once, in the order of the table's unique
--- index, and go in in that order (the CTE keeps it), so the upsert walks
--- the index instead of jumping about it (a million groups in random order
--- took four times as long).  No nested loops: the planner, which cannot
+-- rows.  The groups go in in the order of the table's unique index, so the
+-- upsert walks the index instead of jumping about it (a million groups in
+-- random order took four times as long).  No nested loops: the planner, which cannot
 -- see how many rows a batch range holds, would otherwise rescan the list
 -- of days once per contribution (minutes for 30,000 days); the reads of
 -- raw rows by day stay a nested loop, as nothing else can do them.
 CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
                                         also_batches bigint[], except_batches bigint[],
-                                        ws_list bigint[], day_list date[], from_raw boolean)
+                                        ws_list bigint[], day_list date[], from_raw boolean,
+                                        in_memory boolean)
 RETURNS TABLE (workspace_id bigint, day date, groups bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS $$
     WITH contributions AS (
@@ -290,7 +326,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
         -- reading each listed day through (workspace_id, ts) instead
         SELECT p.*
           FROM (SELECT c.* FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) c
-                 WHERE NOT from_raw OFFSET 0) p
+                 WHERE NOT from_raw AND NOT in_memory OFFSET 0) p
           JOIN unnest(ws_list, day_list) d(workspace_id, day)
             ON d.workspace_id = p.workspace_id AND d.day = (p.ts AT TIME ZONE 'UTC')::date
         UNION ALL
@@ -304,6 +340,10 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
                 OFFSET 0) r    -- kept a subquery, so its scans take the day as a parameter
          WHERE from_raw
     ), grouped AS (
+        SELECT g.*
+          FROM opsmeter._grouped_quarters(after_batch, upto_batch, also_batches, except_batches, ws_list, day_list) g
+         WHERE in_memory AND NOT from_raw
+        UNION ALL
         SELECT p.workspace_id, p.data_mode, p.environment,
                date_bin('15 minutes', p.ts, timestamptz '2000-01-01 00:00:00+00') AS period_start,
                p.provider, p.model,
@@ -316,7 +356,6 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
                coalesce(opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count), '{}') AS latency_counts
           FROM contributions p
          GROUP BY 1, 2, 3, 4, 5, 6
-         ORDER BY 1, 2, 3, 4, 5, 6    -- the unique index's order
     ), folded AS (
         INSERT INTO opsmeter.summary_quarters AS s
         SELECT g.workspace_id, g.period_start, g.data_mode, g.environment, g.provider, g.model,
@@ -324,6 +363,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
                g.reasoning_tokens, g.cost_usd, g.unpriced_requests, g.unpriced_tokens, g.latency_count,
                g.latency_sum_ms, g.latency_counts
           FROM grouped g
+         ORDER BY g.workspace_id, g.data_mode, g.environment, g.period_start, g.provider, g.model
         ON CONFLICT (workspace_id, data_mode, environment, period_start, provider, model) DO UPDATE
            SET requests = s.requests + excluded.requests,
                errors = s.errors + excluded.errors,
@@ -348,7 +388,8 @@ $$;
 -- every dimension, and daily rows summed from them, for the workspace-days
 -- listed (ws_list[i], day_list[i]) only.  Two uses:
 --   with_adjustments: the contributions of a pass, for the days already
---     detailed (the incremental fold);
+--     detailed (the incremental fold), their hourly rows grouped in memory
+--     by _group_pending() when in_memory, else grouped here;
 --   not with_adjustments, (0, upto, '{}', except): all the raw rows of a day
 --     being detailed (the raw rows already carry every correction).
 -- With count_only, it writes nothing and only counts the rows it would
@@ -359,7 +400,7 @@ $$;
 CREATE FUNCTION opsmeter._fold_detail(after_batch bigint, upto_batch bigint,
                                       also_batches bigint[], except_batches bigint[],
                                       ws_list bigint[], day_list date[],
-                                      with_adjustments boolean, count_only boolean)
+                                      with_adjustments boolean, count_only boolean, in_memory boolean)
 RETURNS TABLE (workspace_id bigint, day date, new_rows bigint)
 LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS $$
     WITH contributions AS (
@@ -370,7 +411,7 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
         -- new rows among a million); "fresh" below keeps the listed days.
         SELECT p.*
           FROM opsmeter.pending_contributions(after_batch, upto_batch, also_batches, except_batches) p
-         WHERE with_adjustments
+         WHERE with_adjustments AND NOT in_memory
         UNION ALL
         -- a day's raw rows, by workspace and time (the btree on
         -- (workspace_id, ts) of the day's partition, one day at a time)
@@ -425,6 +466,13 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
           FROM fresh f
          GROUP BY 1, 2, 3, 4
     ), hourly_rows AS (
+        SELECT g.workspace_id, g.dimension::opsmeter.summary_dimension, g.period_start, g.data_mode, g.environment,
+               g.provider, g.model, g.key, g.requests, g.errors, g.input_tokens, g.output_tokens, g.total_tokens,
+               g.cached_input_tokens, g.reasoning_tokens, g.cost_usd, g.unpriced_requests, g.unpriced_tokens,
+               g.latency_count, g.latency_sum_ms, g.latency_counts
+          FROM opsmeter._grouped_hours(after_batch, upto_batch, also_batches, except_batches, ws_list, day_list) g
+         WHERE in_memory AND with_adjustments
+        UNION ALL
         SELECT h.*, CASE WHEN h.dimension = 'overview' THEN coalesce(x.counts, '{}') END AS latency_counts
           FROM hourly h
           LEFT JOIN histograms x ON h.dimension = 'overview' AND x.workspace_id = h.workspace_id
@@ -546,11 +594,11 @@ BEGIN
           INTO fit_ws, fit_day, fit_rows
           FROM unnest(cand_ws, cand_day) c(workspace_id, day)
           JOIN opsmeter.rollup_days r USING (workspace_id, day)
-          LEFT JOIN opsmeter._fold_detail(0, upto_batch, '{}', except_batches, cand_ws, cand_day, false, true) n
+          LEFT JOIN opsmeter._fold_detail(0, upto_batch, '{}', except_batches, cand_ws, cand_day, false, true, false) n
                  USING (workspace_id, day)
          WHERE r.quarter_rows + coalesce(n.new_rows, 0) <= r.requests;
         IF fit_ws <> '{}' THEN
-            PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, fit_ws, fit_day, false, false);
+            PERFORM opsmeter._fold_detail(0, upto_batch, '{}', except_batches, fit_ws, fit_day, false, false, false);
             UPDATE opsmeter.rollup_days r SET detail_rows = f.new_rows
               FROM unnest(fit_ws, fit_day, fit_rows) f(workspace_id, day, new_rows)
              WHERE r.workspace_id = f.workspace_id AND r.day = f.day;
@@ -627,6 +675,7 @@ DECLARE
     detail_ws bigint[];
     detail_day date[];
     detail_new bigint[] := '{}';
+    in_memory boolean;           -- grouped by _group_pending(), not by SQL
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
@@ -662,11 +711,17 @@ BEGIN
        JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
       WHERE p.inhparent = 'opsmeter.events'::regclass AND c.relam = (SELECT a.oid FROM pg_catalog.pg_am a WHERE a.amname = 'brin');
 
-    -- What this pass rolls up, per workspace-day.
+    -- What this pass rolls up, per workspace-day, grouped in memory in one
+    -- read (src/rollup_groups.c) for the per-day counts and the incremental
+    -- folds of both tiers below; when that cannot be exact within work_mem,
+    -- each of them groups in SQL instead.
+    in_memory := opsmeter._group_pending(w_prev, w_new, holes_prev, inflight);
     SELECT coalesce(array_agg(q.workspace_id), '{}'), coalesce(array_agg(q.day), '{}'),
            coalesce(array_agg(q.requests), '{}'), coalesce(sum(q.raw_rows), 0), coalesce(sum(q.adjustment_rows), 0)
       INTO touched_ws, touched_day, touched_requests, rows_rolled_up, adjustments
-      FROM opsmeter._pending_days(w_prev, w_new, holes_prev, inflight) q;
+      FROM (SELECT * FROM opsmeter._grouped_days(w_prev, w_new, holes_prev, inflight) WHERE in_memory
+            UNION ALL
+            SELECT * FROM opsmeter._pending_days(w_prev, w_new, holes_prev, inflight) WHERE NOT in_memory) q;
     -- Tier 1.  A summarized day takes this pass's contributions.  A day not
     -- summarized yet gets its tier-1 rows once it has min_rows rolled-up
     -- rows, from its raw rows (they carry every correction, so this pass's
@@ -683,10 +738,11 @@ BEGIN
       LEFT JOIN opsmeter.rollup_days r USING (workspace_id, day);
     SELECT coalesce(array_agg(g.workspace_id), '{}'), coalesce(array_agg(g.day), '{}'), coalesce(array_agg(g.groups), '{}')
       INTO groups_ws, groups_day, groups_n
-      FROM (SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight, folded_ws, folded_day, false)
+      FROM (SELECT * FROM opsmeter._fold_quarters(w_prev, w_new, holes_prev, inflight, folded_ws, folded_day, false,
+                                                   in_memory)
              WHERE folded_ws <> '{}'
             UNION ALL
-            SELECT * FROM opsmeter._fold_quarters(0, w_new, '{}', holes_new, new_ws, new_day, true)
+            SELECT * FROM opsmeter._fold_quarters(0, w_new, '{}', holes_new, new_ws, new_day, true, false)
              WHERE new_ws <> '{}') g;
     -- Tier 2: the same contributions, for the touched days that were
     -- detailed before this pass (a day detailed below is built from its raw
@@ -700,7 +756,8 @@ BEGIN
         SELECT coalesce(array_agg(x.workspace_id), '{}'), coalesce(array_agg(x.day), '{}'),
                coalesce(array_agg(x.new_rows), '{}')
           INTO detail_ws, detail_day, detail_new
-          FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, detail_ws, detail_day, true, false) x;
+          FROM opsmeter._fold_detail(w_prev, w_new, holes_prev, inflight, detail_ws, detail_day, true, false,
+                                     in_memory) x;
     END IF;
     -- quarter_rows: NULL for a day still in raw rows only; what this pass
     -- folded (0 if nothing) for the others, added to what was there.

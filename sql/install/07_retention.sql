@@ -197,7 +197,7 @@ BEGIN
     IF due_ws <> '{}' THEN
         UPDATE opsmeter.rollup_days d SET quarter_rows = coalesce(f.groups, 0)
           FROM unnest(due_ws, due_ws_days) s(workspace_id, day)
-          LEFT JOIN opsmeter._fold_quarters(0, w, '{}', holes, due_ws, due_ws_days, true) f USING (workspace_id, day)
+          LEFT JOIN opsmeter._fold_quarters(0, w, '{}', holes, due_ws, due_ws_days, true, false) f USING (workspace_id, day)
          WHERE d.workspace_id = s.workspace_id AND d.day = s.day;
     END IF;
 

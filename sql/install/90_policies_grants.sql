@@ -98,10 +98,14 @@ GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup() FROM PUBLIC;
-REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean),
+REVOKE ALL ON FUNCTION opsmeter._fold_quarters(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean, boolean),
                        opsmeter._pending_days(bigint, bigint, bigint[], bigint[]),
-                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean, boolean),
-                       opsmeter._judge_days(bigint[], date[], bigint, bigint[]) FROM PUBLIC;
+                       opsmeter._fold_detail(bigint, bigint, bigint[], bigint[], bigint[], date[], boolean, boolean, boolean),
+                       opsmeter._judge_days(bigint[], date[], bigint, bigint[]),
+                       opsmeter._group_pending(bigint, bigint, bigint[], bigint[]),
+                       opsmeter._grouped_days(bigint, bigint, bigint[], bigint[]),
+                       opsmeter._grouped_quarters(bigint, bigint, bigint[], bigint[], bigint[], date[]),
+                       opsmeter._grouped_hours(bigint, bigint, bigint[], bigint[], bigint[], date[]) FROM PUBLIC;
 
 -- retention
 GRANT SELECT ON opsmeter.retention_runs TO opsmeter_admin;

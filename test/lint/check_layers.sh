@@ -22,7 +22,7 @@ declare -A LAYER=(
 	[storage]=4
 	[budget]=5
 	[ingest]=6
-	[ingest_jsonb]=7 [ingest_ndjson]=7 [ingest_otlp]=7 [retention]=7
+	[ingest_jsonb]=7 [ingest_ndjson]=7 [ingest_otlp]=7 [retention]=7 [rollup_groups]=7
 	[worker]=8 [filters]=8 [reader]=8
 	[opsmeter]=9
 )

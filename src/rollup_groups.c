@@ -1,0 +1,899 @@
+/*
+ * rollup_groups.c — a pass's pending contributions grouped in memory.
+ *
+ * A rollup pass (_rollup(), sql/install/06_summaries_rollup.sql) used to
+ * read the contributions it rolls up three times, each time grouped by SQL:
+ * per workspace-day (_pending_days), per tier-1 group (_fold_quarters) and
+ * per tier-2 hourly group of six groupings (_fold_detail).  With the worker
+ * every second that grouping was most of the CPU a pass took from ingest.
+ * Here one read sums everything in hash tables:
+ *
+ *   - every contribution into its workspace-day;
+ *   - a contribution of a day already summarized (rollup_days.quarter_rows
+ *     not NULL) into its tier-1 group: quarter hour, mode, environment,
+ *     provider and model, with its latency histogram;
+ *   - a contribution of a day already detailed (detail_rows not NULL) into
+ *     its six hourly groups: overview (with the histogram), model, user,
+ *     tenant, endpoint and prompt version.
+ *
+ * _group_pending() builds the sums and keeps them until the transaction (or
+ * the subtransaction that built them) ends; _grouped_days(),
+ * _grouped_quarters() and _grouped_hours() return them to the pass's SQL,
+ * which upserts them exactly as it upserts its own grouping.
+ *
+ * Invariant (src/README.md, "In-memory grouping"): each sum is the one SQL's
+ * sum() gives for the same contributions, value and numeric display scale
+ * alike.  Token sums are 128-bit integers; costs are 128-bit integers in
+ * units of 10^-24 dollars with the largest display scale seen.  When the
+ * sums cannot be exact or would not fit in work_mem (a cost with more than
+ * 24 decimal places, more groups than work_mem holds, a build without
+ * 128-bit integers) _group_pending() returns false, keeps nothing, and the
+ * pass groups in SQL as before.  Tests: sql/rollup_in_memory.sql compares
+ * both paths on the same rows; every summaries-vs-raw check runs through
+ * this path.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "histogram.h"
+
+PG_FUNCTION_INFO_V1(opsmeter_group_pending);
+PG_FUNCTION_INFO_V1(opsmeter_grouped_days);
+PG_FUNCTION_INFO_V1(opsmeter_grouped_quarters);
+PG_FUNCTION_INFO_V1(opsmeter_grouped_hours);
+
+/* the contributions of a pass, in the column order the code below reads */
+#define CONTRIBUTIONS_SQL \
+	"SELECT p.is_adjustment, p.workspace_id, p.ts, p.data_mode, p.environment, p.provider, p.model, " \
+	"       p.user_id, p.tenant_id, p.endpoint_tag, p.prompt_version, p.requests, p.errors, " \
+	"       p.input_tokens, p.output_tokens, p.total_tokens, p.cached_input_tokens, p.reasoning_tokens, " \
+	"       p.cost_usd, p.unpriced_requests, p.unpriced_tokens, p.latency_count, p.latency_sum_ms, " \
+	"       p.latency_bucket " \
+	"  FROM opsmeter.pending_contributions($1, $2, $3, $4) p"
+enum
+{
+	C_IS_ADJUSTMENT, C_WORKSPACE, C_TS, C_MODE, C_ENVIRONMENT, C_PROVIDER, C_MODEL,
+	C_USER, C_TENANT, C_ENDPOINT, C_PROMPT_VERSION, C_REQUESTS, C_ERRORS,
+	C_INPUT, C_OUTPUT, C_TOTAL, C_CACHED, C_REASONING,
+	C_COST, C_UNPRICED_REQUESTS, C_UNPRICED_TOKENS, C_LATENCY_COUNT, C_LATENCY_SUM,
+	C_LATENCY_BUCKET, C_COLUMNS
+};
+
+#define DAY_STATUS_SQL \
+	"SELECT quarter_rows IS NOT NULL, detail_rows IS NOT NULL FROM opsmeter.rollup_days " \
+	" WHERE workspace_id = $1 AND day = $2"
+
+#define FETCH_ROWS 10000
+#define QUARTER_USECS (INT64CONST(15) * USECS_PER_MINUTE)
+#define COST_SCALE 24			/* costs are summed in units of 10^-24 */
+
+/* tier-2 dimensions, in the order of the SQL grouping sets */
+typedef enum Dimension
+{
+	DIM_OVERVIEW, DIM_MODEL, DIM_USER, DIM_TENANT, DIM_ENDPOINT, DIM_PROMPT_VERSION, DIM_COUNT
+} Dimension;
+static const char *const dimension_names[DIM_COUNT] = {
+	"overview", "model", "user", "tenant", "endpoint", "prompt_version"
+};
+
+#ifdef HAVE_INT128
+
+typedef struct Sums
+{
+	int64		requests,
+				errors,
+				unpriced_requests,
+				latency_count;
+	int128		input_tokens,
+				output_tokens,
+				total_tokens,
+				cached_input_tokens,
+				reasoning_tokens,
+				unpriced_tokens,
+				latency_sum_ms,
+				cost_units;		/* 10^-COST_SCALE dollars */
+	int			cost_scale;		/* the largest display scale summed */
+} Sums;
+
+/* One contribution's values, decoded once and added to each of its groups. */
+typedef struct Contribution
+{
+	bool		is_adjustment;
+	int64		workspace_id;
+	TimestampTz ts;
+	Datum		mode,
+				environment;
+	text	   *labels[C_PROMPT_VERSION - C_PROVIDER + 1];	/* provider .. prompt version; NULL: none */
+	Sums		sums;			/* this contribution alone */
+	int			latency_index;	/* histogram bucket index; -1: no latency */
+} Contribution;
+
+typedef struct DayKey
+{
+	int64		workspace_id;
+	DateADT		day;
+} DayKey;
+
+typedef struct DayEntry
+{
+	DayKey		key;
+	int64		requests;
+	int64		raw_rows;
+	int64		adjustment_rows;
+	bool		summarized;		/* quarter_rows was not NULL before the pass */
+	bool		detailed;		/* detail_rows was not NULL before the pass */
+} DayEntry;
+
+/* A group's key: its serialized fields, compared byte for byte. */
+typedef struct GroupKey
+{
+	uint32		hash;
+	uint32		len;
+	char	   *bytes;
+} GroupKey;
+
+typedef struct GroupEntry
+{
+	GroupKey	key;
+	int64		workspace_id;
+	TimestampTz period_start;
+	Datum		mode,
+				environment;
+	Dimension	dimension;		/* tier 2 only */
+	text	   *provider,
+			   *model,
+			   *label;			/* tier 2: the user, tenant, endpoint or prompt version */
+	Sums		sums;
+	Histogram  *histogram;		/* tier 1 and tier-2 overview only */
+} GroupEntry;
+
+typedef struct PendingGroups
+{
+	MemoryContext cxt;
+	int64		after_batch,
+				upto_batch;
+	int64	   *also,
+			   *except;
+	int			nalso,
+				nexcept;
+	HTAB	   *days;
+	HTAB	   *quarters;
+	HTAB	   *hours;
+} PendingGroups;
+
+/* The sums of the last build, until the (sub)transaction that built them ends. */
+static PendingGroups *pending = NULL;
+
+static void
+forget_pending(void *arg)
+{
+	if (pending == (PendingGroups *) arg)
+		pending = NULL;
+}
+
+static uint32
+group_key_hash(const void *key, Size keysize)
+{
+	return ((const GroupKey *) key)->hash;
+}
+
+static int
+group_key_compare(const void *a, const void *b, Size keysize)
+{
+	const GroupKey *x = a;
+	const GroupKey *y = b;
+
+	if (x->hash != y->hash || x->len != y->len)
+		return 1;
+	return memcmp(x->bytes, y->bytes, x->len);
+}
+
+static HTAB *
+group_table(const char *name, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(GroupKey);
+	ctl.entrysize = sizeof(GroupEntry);
+	ctl.hash = group_key_hash;
+	ctl.match = group_key_compare;
+	ctl.hcxt = cxt;
+	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
+/* A growing buffer for one key; reused for every key of a build. */
+typedef struct KeyBuffer
+{
+	char	   *data;
+	uint32		len,
+				cap;
+} KeyBuffer;
+
+static void
+key_append(KeyBuffer *buf, const void *bytes, uint32 len)
+{
+	if (buf->len + len > buf->cap)
+	{
+		buf->cap = Max(buf->cap * 2, buf->len + len);
+		buf->data = repalloc(buf->data, buf->cap);
+	}
+	memcpy(buf->data + buf->len, bytes, len);
+	buf->len += len;
+}
+
+/* a label: a null flag, then its length and bytes */
+static void
+key_append_text(KeyBuffer *buf, const text *t)
+{
+	char		isnull = (t == NULL);
+	uint32		len;
+
+	key_append(buf, &isnull, 1);
+	if (t == NULL)
+		return;
+	len = VARSIZE_ANY_EXHDR(t);
+	key_append(buf, &len, sizeof(len));
+	key_append(buf, VARDATA_ANY(t), len);
+}
+
+static void
+key_begin(KeyBuffer *buf, char tier, Dimension dim, const Contribution *c, TimestampTz period_start)
+{
+	Oid			mode = DatumGetObjectId(c->mode);
+	Oid			environment = DatumGetObjectId(c->environment);
+	char		d = (char) dim;
+
+	buf->len = 0;
+	key_append(buf, &tier, 1);
+	key_append(buf, &d, 1);
+	key_append(buf, &c->workspace_id, sizeof(int64));
+	key_append(buf, &period_start, sizeof(TimestampTz));
+	key_append(buf, &mode, sizeof(Oid));
+	key_append(buf, &environment, sizeof(Oid));
+}
+
+static text *
+copy_text(MemoryContext cxt, const text *t)
+{
+	text	   *copy;
+
+	if (t == NULL)
+		return NULL;
+	copy = MemoryContextAlloc(cxt, VARHDRSZ + VARSIZE_ANY_EXHDR(t));
+	SET_VARSIZE(copy, VARHDRSZ + VARSIZE_ANY_EXHDR(t));
+	memcpy(VARDATA(copy), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+	return copy;
+}
+
+static void
+sums_add(Sums *to, const Sums *from)
+{
+	to->requests += from->requests;
+	to->errors += from->errors;
+	to->unpriced_requests += from->unpriced_requests;
+	to->latency_count += from->latency_count;
+	to->input_tokens += from->input_tokens;
+	to->output_tokens += from->output_tokens;
+	to->total_tokens += from->total_tokens;
+	to->cached_input_tokens += from->cached_input_tokens;
+	to->reasoning_tokens += from->reasoning_tokens;
+	to->unpriced_tokens += from->unpriced_tokens;
+	to->latency_sum_ms += from->latency_sum_ms;
+	to->cost_units += from->cost_units;
+	to->cost_scale = Max(to->cost_scale, from->cost_scale);
+}
+
+/* Finds or makes the group whose key is in buf, and adds c to it. */
+static void
+add_to_group(HTAB *table, MemoryContext cxt, const KeyBuffer *buf, const Contribution *c,
+			 TimestampTz period_start, Dimension dim, bool with_histogram,
+			 const text *provider, const text *model, const text *label)
+{
+	GroupKey	probe;
+	GroupEntry *g;
+	bool		found;
+
+	probe.hash = hash_bytes((const unsigned char *) buf->data, buf->len);
+	probe.len = buf->len;
+	probe.bytes = buf->data;
+	g = hash_search(table, &probe, HASH_ENTER, &found);
+	if (!found)
+	{
+		g->key.bytes = MemoryContextAlloc(cxt, buf->len);
+		memcpy(g->key.bytes, buf->data, buf->len);
+		g->workspace_id = c->workspace_id;
+		g->period_start = period_start;
+		g->mode = c->mode;
+		g->environment = c->environment;
+		g->dimension = dim;
+		g->provider = copy_text(cxt, provider);
+		g->model = copy_text(cxt, model);
+		g->label = copy_text(cxt, label);
+		memset(&g->sums, 0, sizeof(Sums));
+		g->histogram = with_histogram ? opsmeter_histogram_new(cxt) : NULL;
+	}
+	sums_add(&g->sums, &c->sums);
+	if (g->histogram != NULL && c->latency_index >= 0 && c->sums.latency_count != 0)
+		opsmeter_histogram_add_count(g->histogram, c->latency_index, c->sums.latency_count);
+}
+
+/*
+ * A cost as an integer of 10^-COST_SCALE dollars and its display scale;
+ * false when it has more decimal places than that or does not fit.
+ */
+static bool
+cost_units(Datum cost, int128 *units, int *scale)
+{
+	char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out, cost));
+	const char *p = digits;
+	bool		negative = false;
+	int128		value = 0;
+	int			decimals = -1;	/* -1: before the point */
+	const int128 limit = ((int128) 1) << 120;
+
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	for (; *p; p++)
+	{
+		if (*p == '.' && decimals < 0)
+		{
+			decimals = 0;
+			continue;
+		}
+		if (*p < '0' || *p > '9' || value > limit)
+			return false;		/* NaN, Infinity, or too large */
+		value = value * 10 + (*p - '0');
+		if (decimals >= 0 && ++decimals > COST_SCALE)
+			return false;
+	}
+	*scale = Max(decimals, 0);
+	for (int i = *scale; i < COST_SCALE; i++)
+	{
+		if (value > limit)
+			return false;
+		value *= 10;
+	}
+	*units = negative ? -value : value;
+	pfree(digits);
+	return true;
+}
+
+static int128
+int128_of(bool isnull, Datum value, bool is_int4)
+{
+	if (isnull)
+		return 0;
+	return is_int4 ? (int128) DatumGetInt32(value) : (int128) DatumGetInt64(value);
+}
+
+/* Decodes one contribution; false when its cost cannot be summed exactly. */
+static bool
+decode_contribution(HeapTuple tuple, TupleDesc desc, Contribution *c)
+{
+	Datum		v[C_COLUMNS];
+	bool		n[C_COLUMNS];
+
+	heap_deform_tuple(tuple, desc, v, n);
+	if (n[C_WORKSPACE] || n[C_TS] || TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v[C_TS])))
+		return false;
+	c->is_adjustment = !n[C_IS_ADJUSTMENT] && DatumGetBool(v[C_IS_ADJUSTMENT]);
+	c->workspace_id = DatumGetInt64(v[C_WORKSPACE]);
+	c->ts = DatumGetTimestampTz(v[C_TS]);
+	c->mode = v[C_MODE];
+	c->environment = v[C_ENVIRONMENT];
+	for (int i = C_PROVIDER; i <= C_PROMPT_VERSION; i++)
+		c->labels[i - C_PROVIDER] = n[i] ? NULL : (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v[i]));
+	if (c->labels[0] == NULL || c->labels[1] == NULL)
+		return false;			/* provider and model are never NULL in the tables */
+	c->sums.requests = n[C_REQUESTS] ? 0 : DatumGetInt32(v[C_REQUESTS]);
+	c->sums.errors = n[C_ERRORS] ? 0 : DatumGetInt32(v[C_ERRORS]);
+	c->sums.unpriced_requests = n[C_UNPRICED_REQUESTS] ? 0 : DatumGetInt32(v[C_UNPRICED_REQUESTS]);
+	c->sums.latency_count = n[C_LATENCY_COUNT] ? 0 : DatumGetInt32(v[C_LATENCY_COUNT]);
+	c->sums.input_tokens = int128_of(n[C_INPUT], v[C_INPUT], false);
+	c->sums.output_tokens = int128_of(n[C_OUTPUT], v[C_OUTPUT], false);
+	c->sums.total_tokens = int128_of(n[C_TOTAL], v[C_TOTAL], false);
+	c->sums.cached_input_tokens = int128_of(n[C_CACHED], v[C_CACHED], false);
+	c->sums.reasoning_tokens = int128_of(n[C_REASONING], v[C_REASONING], false);
+	c->sums.unpriced_tokens = int128_of(n[C_UNPRICED_TOKENS], v[C_UNPRICED_TOKENS], false);
+	c->sums.latency_sum_ms = int128_of(n[C_LATENCY_SUM], v[C_LATENCY_SUM], false);
+	c->sums.cost_units = 0;
+	c->sums.cost_scale = 0;
+	if (!n[C_COST] && !cost_units(v[C_COST], &c->sums.cost_units, &c->sums.cost_scale))
+		return false;
+	c->latency_index = n[C_LATENCY_BUCKET] ? -1 : opsmeter_latency_bucket_index(DatumGetInt32(v[C_LATENCY_BUCKET]));
+	return true;
+}
+
+static TimestampTz
+floor_to(TimestampTz ts, int64 usecs)
+{
+	int64		r = ts % usecs;
+
+	return r < 0 ? ts - r - usecs : ts - r;
+}
+
+/* The day's entry, its status read from rollup_days the first time. */
+static DayEntry *
+day_of(PendingGroups *groups, SPIPlanPtr status_plan, const Contribution *c)
+{
+	DayKey		key;
+	DayEntry   *d;
+	bool		found;
+
+	memset(&key, 0, sizeof(key));
+	key.workspace_id = c->workspace_id;
+	key.day = (DateADT) (floor_to(c->ts, USECS_PER_DAY) / USECS_PER_DAY);
+	d = hash_search(groups->days, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		Datum		args[2] = {Int64GetDatum(key.workspace_id), DateADTGetDatum(key.day)};
+		bool		isnull;
+
+		d->requests = d->raw_rows = d->adjustment_rows = 0;
+		d->summarized = d->detailed = false;
+		if (SPI_execute_plan(status_plan, args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "opsmeter: could not read the rollup status of a day");
+		if (SPI_processed == 1)
+		{
+			d->summarized = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			d->detailed = d->summarized &&
+				DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	return d;
+}
+
+static void
+add_contribution(PendingGroups *groups, KeyBuffer *buf, DayEntry *day, const Contribution *c)
+{
+	const text *provider = c->labels[0];
+	const text *model = c->labels[1];
+
+	day->requests += c->sums.requests;
+	if (c->is_adjustment)
+		day->adjustment_rows++;
+	else
+		day->raw_rows++;
+	if (day->summarized)
+	{
+		TimestampTz quarter = floor_to(c->ts, QUARTER_USECS);
+
+		key_begin(buf, 'Q', DIM_OVERVIEW, c, quarter);
+		key_append_text(buf, provider);
+		key_append_text(buf, model);
+		add_to_group(groups->quarters, groups->cxt, buf, c, quarter, DIM_OVERVIEW, true, provider, model, NULL);
+	}
+	if (day->detailed)
+	{
+		TimestampTz hour = floor_to(c->ts, USECS_PER_HOUR);
+
+		key_begin(buf, 'H', DIM_OVERVIEW, c, hour);
+		add_to_group(groups->hours, groups->cxt, buf, c, hour, DIM_OVERVIEW, true, NULL, NULL, NULL);
+		key_begin(buf, 'H', DIM_MODEL, c, hour);
+		key_append_text(buf, provider);
+		key_append_text(buf, model);
+		add_to_group(groups->hours, groups->cxt, buf, c, hour, DIM_MODEL, false, provider, model, NULL);
+		for (Dimension dim = DIM_USER; dim <= DIM_PROMPT_VERSION; dim++)
+		{
+			const text *label = c->labels[C_USER - C_PROVIDER + (dim - DIM_USER)];
+
+			key_begin(buf, 'H', dim, c, hour);
+			key_append_text(buf, label);
+			add_to_group(groups->hours, groups->cxt, buf, c, hour, dim, false, NULL, NULL, label);
+		}
+	}
+}
+
+#endif							/* HAVE_INT128 */
+
+static int64 *
+int8_array_values(ArrayType *arr, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int64	   *values;
+
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, n);
+	values = palloc(sizeof(int64) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("batch lists of the rollup cannot hold NULL")));
+		values[i] = DatumGetInt64(elems[i]);
+	}
+	return values;
+}
+
+/*
+ * opsmeter._group_pending(after_batch, upto_batch, also_batches,
+ * except_batches) -> boolean: groups the contributions
+ * pending_contributions() gives for these arguments (see the file comment);
+ * false when the sums could not be kept exact within work_mem, and nothing
+ * is kept.
+ */
+Datum
+opsmeter_group_pending(PG_FUNCTION_ARGS)
+{
+#ifdef HAVE_INT128
+	Oid			argtypes[4] = {INT8OID, INT8OID, INT8ARRAYOID, INT8ARRAYOID};
+	Datum		args[4];
+	MemoryContext cxt;
+	MemoryContextCallback *forget;
+	PendingGroups *groups;
+	HASHCTL		ctl;
+	SPIPlanPtr	status_plan;
+	Portal		portal;
+	KeyBuffer	buf;
+	bool		exact = true;
+	Size		limit = (Size) work_mem * 1024;
+
+	for (int i = 0; i < 4; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the batch bounds of the rollup cannot be NULL")));
+	if (pending != NULL)
+		MemoryContextDelete(pending->cxt);	/* its callback forgets it */
+
+	/* Under the current (sub)transaction: an error frees it. */
+	cxt = AllocSetContextCreate(CurTransactionContext, "opsmeter pending groups", ALLOCSET_DEFAULT_SIZES);
+	groups = MemoryContextAllocZero(cxt, sizeof(PendingGroups));
+	groups->cxt = cxt;
+	groups->after_batch = PG_GETARG_INT64(0);
+	groups->upto_batch = PG_GETARG_INT64(1);
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		groups->also = int8_array_values(PG_GETARG_ARRAYTYPE_P(2), &groups->nalso);
+		groups->except = int8_array_values(PG_GETARG_ARRAYTYPE_P(3), &groups->nexcept);
+		buf.cap = 256;
+		buf.len = 0;
+		buf.data = palloc(buf.cap);
+		MemoryContextSwitchTo(old);
+	}
+	ctl.keysize = sizeof(DayKey);
+	ctl.entrysize = sizeof(DayEntry);
+	ctl.hcxt = cxt;
+	groups->days = hash_create("opsmeter pending days", 256, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	groups->quarters = group_table("opsmeter pending quarters", cxt);
+	groups->hours = group_table("opsmeter pending hours", cxt);
+
+	args[0] = PG_GETARG_DATUM(0);
+	args[1] = PG_GETARG_DATUM(1);
+	args[2] = PG_GETARG_DATUM(2);
+	args[3] = PG_GETARG_DATUM(3);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "opsmeter: SPI_connect failed");
+	status_plan = SPI_prepare(DAY_STATUS_SQL, 2, (Oid[]) {INT8OID, DATEOID});
+	if (status_plan == NULL)
+		elog(ERROR, "opsmeter: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open_with_args(NULL, CONTRIBUTIONS_SQL, 4, argtypes, args, NULL, true, 0);
+	while (exact)
+	{
+		SPITupleTable *batch;
+		uint64		nrows;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		batch = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
+			break;
+		if (batch->tupdesc->natts != C_COLUMNS)
+			elog(ERROR, "opsmeter: pending_contributions() has %d columns, expected %d",
+				 batch->tupdesc->natts, C_COLUMNS);
+		for (uint64 i = 0; i < nrows && exact; i++)
+		{
+			Contribution c;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!decode_contribution(batch->vals[i], batch->tupdesc, &c))
+			{
+				exact = false;
+				break;
+			}
+			add_contribution(groups, &buf, day_of(groups, status_plan, &c), &c);
+		}
+		SPI_freetuptable(batch);
+		if (MemoryContextMemAllocated(cxt, true) > limit)
+			exact = false;
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	if (!exact)
+	{
+		MemoryContextDelete(cxt);
+		PG_RETURN_BOOL(false);
+	}
+	forget = MemoryContextAlloc(cxt, sizeof(MemoryContextCallback));
+	forget->func = forget_pending;
+	forget->arg = groups;
+	MemoryContextRegisterResetCallback(cxt, forget);
+	pending = groups;
+	PG_RETURN_BOOL(true);
+#else
+	PG_RETURN_BOOL(false);		/* no exact 128-bit sums: SQL groups */
+#endif
+}
+
+#ifdef HAVE_INT128
+
+/* The kept sums, which must be those of these arguments. */
+static PendingGroups *
+pending_for(FunctionCallInfo fcinfo)
+{
+	int			nalso,
+				nexcept;
+	int64	   *also,
+			   *except;
+
+	if (pending == NULL || PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
+		pending->after_batch != PG_GETARG_INT64(0) || pending->upto_batch != PG_GETARG_INT64(1))
+		elog(ERROR, "opsmeter: no in-memory grouping of these batches (call opsmeter._group_pending() first)");
+	also = int8_array_values(PG_GETARG_ARRAYTYPE_P(2), &nalso);
+	except = int8_array_values(PG_GETARG_ARRAYTYPE_P(3), &nexcept);
+	if (nalso != pending->nalso || nexcept != pending->nexcept ||
+		memcmp(also, pending->also, sizeof(int64) * nalso) != 0 ||
+		memcmp(except, pending->except, sizeof(int64) * nexcept) != 0)
+		elog(ERROR, "opsmeter: no in-memory grouping of these batches (call opsmeter._group_pending() first)");
+	return pending;
+}
+
+/*
+ * The listed workspace-days (ws_list[i], day_list[i]), as a table of
+ * DayKey -> DayEntry of the kept sums; each must be a day the build
+ * grouped for the tier asked for, or the pass would miss its rows.
+ */
+static HTAB *
+listed_days(PendingGroups *groups, ArrayType *ws_list, ArrayType *day_list, bool detailed)
+{
+	Datum	   *ws,
+			   *days;
+	bool	   *ws_nulls,
+			   *day_nulls;
+	int			nws,
+				ndays;
+	HASHCTL		ctl;
+	HTAB	   *listed;
+
+	deconstruct_array(ws_list, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ws, &ws_nulls, &nws);
+	deconstruct_array(day_list, DATEOID, 4, true, TYPALIGN_INT, &days, &day_nulls, &ndays);
+	if (nws != ndays)
+		elog(ERROR, "opsmeter: workspace and day lists differ in length");
+	ctl.keysize = sizeof(DayKey);
+	ctl.entrysize = sizeof(DayKey);
+	ctl.hcxt = CurrentMemoryContext;
+	listed = hash_create("opsmeter listed days", Max(nws, 16), &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (int i = 0; i < nws; i++)
+	{
+		DayKey		key;
+		DayEntry   *d;
+
+		if (ws_nulls[i] || day_nulls[i])
+			continue;
+		memset(&key, 0, sizeof(key));
+		key.workspace_id = DatumGetInt64(ws[i]);
+		key.day = DatumGetDateADT(days[i]);
+		d = hash_search(groups->days, &key, HASH_FIND, NULL);
+		if (d == NULL || !d->summarized || (detailed && !d->detailed))
+			elog(ERROR, "opsmeter: workspace %lld, day %d was not grouped in memory as %s",
+				 (long long) key.workspace_id, (int) key.day, detailed ? "detailed" : "summarized");
+		hash_search(listed, &key, HASH_ENTER, NULL);
+	}
+	return listed;
+}
+
+static Datum
+numeric_of_int128(int128 value, int scale)
+{
+	char		digits[64];
+	char		out[80];
+	int			n = 0;
+	int			p = 0;
+	bool		negative = value < 0;
+	uint128		u = negative ? -(uint128) value : (uint128) value;
+
+	if (scale == 0 && value >= PG_INT64_MIN && value <= PG_INT64_MAX)
+		return NumericGetDatum(int64_to_numeric((int64) value));
+	do
+	{
+		digits[n++] = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u > 0);
+	while (n <= scale)
+		digits[n++] = '0';
+	if (negative)
+		out[p++] = '-';
+	for (int i = n - 1; i >= 0; i--)
+	{
+		out[p++] = digits[i];
+		if (i == scale && scale > 0)
+			out[p++] = '.';
+	}
+	out[p] = '\0';
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(out), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/* the cost sum at its display scale (its units are a multiple of 10^(COST_SCALE - scale)) */
+static Datum
+cost_of(const Sums *s)
+{
+	int128		value = s->cost_units;
+
+	for (int i = s->cost_scale; i < COST_SCALE; i++)
+		value /= 10;
+	return numeric_of_int128(value, s->cost_scale);
+}
+
+/* the sums as the SQL grouping's columns, from requests to latency_sum_ms */
+static int
+put_sums(const Sums *s, Datum *v)
+{
+	int			i = 0;
+
+	v[i++] = Int64GetDatum(s->requests);
+	v[i++] = Int64GetDatum(s->errors);
+	v[i++] = numeric_of_int128(s->input_tokens, 0);
+	v[i++] = numeric_of_int128(s->output_tokens, 0);
+	v[i++] = numeric_of_int128(s->total_tokens, 0);
+	v[i++] = numeric_of_int128(s->cached_input_tokens, 0);
+	v[i++] = numeric_of_int128(s->reasoning_tokens, 0);
+	v[i++] = cost_of(s);
+	v[i++] = Int64GetDatum(s->unpriced_requests);
+	v[i++] = numeric_of_int128(s->unpriced_tokens, 0);
+	v[i++] = Int64GetDatum(s->latency_count);
+	v[i++] = numeric_of_int128(s->latency_sum_ms, 0);
+	return i;
+}
+
+static bool
+group_listed(HTAB *listed, const GroupEntry *g)
+{
+	DayKey		key;
+
+	memset(&key, 0, sizeof(key));
+	key.workspace_id = g->workspace_id;
+	key.day = (DateADT) (floor_to(g->period_start, USECS_PER_DAY) / USECS_PER_DAY);
+	return hash_search(listed, &key, HASH_FIND, NULL) != NULL;
+}
+
+#endif							/* HAVE_INT128 */
+
+/*
+ * opsmeter._grouped_days(after_batch, upto_batch, also_batches,
+ * except_batches): what _pending_days() gives, from the kept sums.
+ */
+Datum
+opsmeter_grouped_days(PG_FUNCTION_ARGS)
+{
+#ifdef HAVE_INT128
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PendingGroups *groups = pending_for(fcinfo);
+	HASH_SEQ_STATUS seq;
+	DayEntry   *d;
+
+	InitMaterializedSRF(fcinfo, 0);
+	hash_seq_init(&seq, groups->days);
+	while ((d = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		v[5] = {Int64GetDatum(d->key.workspace_id), DateADTGetDatum(d->key.day),
+		Int64GetDatum(d->requests), Int64GetDatum(d->raw_rows), Int64GetDatum(d->adjustment_rows)};
+		bool		n[5] = {false, false, false, false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	return (Datum) 0;
+#else
+	elog(ERROR, "opsmeter: no in-memory grouping without 128-bit integers");
+#endif
+}
+
+/*
+ * opsmeter._grouped_quarters(after_batch, upto_batch, also_batches,
+ * except_batches, ws_list, day_list): the tier-1 groups of the listed days,
+ * in the columns of _fold_quarters()'s own grouping.
+ */
+Datum
+opsmeter_grouped_quarters(PG_FUNCTION_ARGS)
+{
+#ifdef HAVE_INT128
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PendingGroups *groups = pending_for(fcinfo);
+	HTAB	   *listed = listed_days(groups, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), false);
+	HASH_SEQ_STATUS seq;
+	GroupEntry *g;
+
+	InitMaterializedSRF(fcinfo, 0);
+	hash_seq_init(&seq, groups->quarters);
+	while ((g = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		v[19];
+		bool		n[19];
+		int			i = 0;
+
+		if (!group_listed(listed, g))
+			continue;
+		memset(n, 0, sizeof(n));
+		v[i++] = Int64GetDatum(g->workspace_id);
+		v[i++] = g->mode;
+		v[i++] = g->environment;
+		v[i++] = TimestampTzGetDatum(g->period_start);
+		v[i++] = PointerGetDatum(g->provider);
+		v[i++] = PointerGetDatum(g->model);
+		i += put_sums(&g->sums, v + i);
+		v[i++] = opsmeter_histogram_result(g->histogram);
+		Assert(i == 19);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	return (Datum) 0;
+#else
+	elog(ERROR, "opsmeter: no in-memory grouping without 128-bit integers");
+#endif
+}
+
+/*
+ * opsmeter._grouped_hours(after_batch, upto_batch, also_batches,
+ * except_batches, ws_list, day_list): the tier-2 hourly groups of the
+ * listed days, in the columns of _fold_detail()'s own hourly rows.
+ */
+Datum
+opsmeter_grouped_hours(PG_FUNCTION_ARGS)
+{
+#ifdef HAVE_INT128
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PendingGroups *groups = pending_for(fcinfo);
+	HTAB	   *listed = listed_days(groups, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), true);
+	HASH_SEQ_STATUS seq;
+	GroupEntry *g;
+
+	InitMaterializedSRF(fcinfo, 0);
+	hash_seq_init(&seq, groups->hours);
+	while ((g = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		v[21];
+		bool		n[21];
+		int			i = 0;
+
+		if (!group_listed(listed, g))
+			continue;
+		memset(n, 0, sizeof(n));
+		v[i++] = Int64GetDatum(g->workspace_id);
+		v[i++] = CStringGetTextDatum(dimension_names[g->dimension]);
+		v[i++] = TimestampTzGetDatum(g->period_start);
+		v[i++] = g->mode;
+		v[i++] = g->environment;
+		n[i] = g->provider == NULL;
+		v[i++] = PointerGetDatum(g->provider);
+		n[i] = g->model == NULL;
+		v[i++] = PointerGetDatum(g->model);
+		n[i] = g->label == NULL;
+		v[i++] = PointerGetDatum(g->label);
+		i += put_sums(&g->sums, v + i);
+		n[i] = g->histogram == NULL;
+		v[i++] = g->histogram ? opsmeter_histogram_result(g->histogram) : (Datum) 0;
+		Assert(i == 21);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
+	}
+	return (Datum) 0;
+#else
+	elog(ERROR, "opsmeter: no in-memory grouping without 128-bit integers");
+#endif
+}
