@@ -39,6 +39,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "nodes/params.h"
+#include "tcop/dest.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -78,7 +80,6 @@ enum
 	"  FROM unnest($1::bigint[], $2::date[]) s(workspace_id, day) " \
 	"  JOIN opsmeter.rollup_days d ON d.workspace_id = s.workspace_id AND d.day = s.day"
 
-#define FETCH_ROWS 10000
 #define QUARTER_USECS (INT64CONST(15) * USECS_PER_MINUTE)
 #define COST_SCALE 24			/* costs are summed in units of 10^-24 */
 
@@ -119,6 +120,8 @@ typedef struct Contribution
 	Datum		mode,
 				environment;
 	text	   *labels[C_PROMPT_VERSION - C_PROVIDER + 1];	/* provider .. prompt version; NULL: none */
+	uint32		label_hashes[C_PROMPT_VERSION - C_PROVIDER + 1];
+	uint32		base_hash;		/* of workspace, mode and environment */
 	Sums		sums;			/* this contribution alone */
 	int			latency_index;	/* histogram bucket index; -1: no latency */
 } Contribution;
@@ -135,29 +138,33 @@ typedef struct DayEntry
 	int64		requests;
 	int64		raw_rows;
 	int64		adjustment_rows;
+	bool		status_read;	/* the two below have been read from rollup_days */
 	bool		summarized;		/* quarter_rows was not NULL before the pass */
 	bool		detailed;		/* detail_rows was not NULL before the pass */
 } DayEntry;
 
-/* A group's key: its serialized fields, compared byte for byte. */
+/*
+ * A group's key.  The labels are those of the group (provider and model,
+ * or the one label of a user, tenant, endpoint or prompt-version group;
+ * NULL: none or unknown), compared by their bytes; hash combines the
+ * fields' hashes, each label hashed once per contribution.
+ */
 typedef struct GroupKey
 {
 	uint32		hash;
-	uint32		len;
-	char	   *bytes;
+	char		tier;			/* 'Q' tier 1, 'H' tier 2 */
+	char		dimension;		/* Dimension, tier 2 */
+	int64		workspace_id;
+	TimestampTz period_start;
+	Oid			mode,
+				environment;
+	const text *first,
+			   *second;
 } GroupKey;
 
 typedef struct GroupEntry
 {
-	GroupKey	key;
-	int64		workspace_id;
-	TimestampTz period_start;
-	Datum		mode,
-				environment;
-	Dimension	dimension;		/* tier 2 only */
-	text	   *provider,
-			   *model,
-			   *label;			/* tier 2: the user, tenant, endpoint or prompt version */
+	GroupKey	key;			/* its labels copied into the grouping's memory */
 	Sums		sums;
 	Histogram  *histogram;		/* tier 1 and tier-2 overview only */
 } GroupEntry;
@@ -192,15 +199,26 @@ group_key_hash(const void *key, Size keysize)
 	return ((const GroupKey *) key)->hash;
 }
 
+static bool
+labels_equal(const text *x, const text *y)
+{
+	if (x == NULL || y == NULL)
+		return x == y;
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
 static int
 group_key_compare(const void *a, const void *b, Size keysize)
 {
 	const GroupKey *x = a;
 	const GroupKey *y = b;
 
-	if (x->hash != y->hash || x->len != y->len)
+	if (x->hash != y->hash || x->tier != y->tier || x->dimension != y->dimension ||
+		x->workspace_id != y->workspace_id || x->period_start != y->period_start ||
+		x->mode != y->mode || x->environment != y->environment)
 		return 1;
-	return memcmp(x->bytes, y->bytes, x->len);
+	return labels_equal(x->first, y->first) && labels_equal(x->second, y->second) ? 0 : 1;
 }
 
 static HTAB *
@@ -216,55 +234,34 @@ group_table(const char *name, MemoryContext cxt)
 	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 }
 
-/* A growing buffer for one key; reused for every key of a build. */
-typedef struct KeyBuffer
+static uint32
+label_hash(const text *t)
 {
-	char	   *data;
-	uint32		len,
-				cap;
-} KeyBuffer;
-
-static void
-key_append(KeyBuffer *buf, const void *bytes, uint32 len)
-{
-	if (buf->len + len > buf->cap)
-	{
-		buf->cap = Max(buf->cap * 2, buf->len + len);
-		buf->data = repalloc(buf->data, buf->cap);
-	}
-	memcpy(buf->data + buf->len, bytes, len);
-	buf->len += len;
+	return t == NULL ? 0x9e3779b9 : hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
-/* a label: a null flag, then its length and bytes */
-static void
-key_append_text(KeyBuffer *buf, const text *t)
+/* the key of one of a contribution's groups, its hash included */
+static GroupKey
+group_key(char tier, Dimension dim, const Contribution *c, TimestampTz period_start, int first, int second)
 {
-	char		isnull = (t == NULL);
-	uint32		len;
+	GroupKey	key;
+	uint32		h;
 
-	key_append(buf, &isnull, 1);
-	if (t == NULL)
-		return;
-	len = VARSIZE_ANY_EXHDR(t);
-	key_append(buf, &len, sizeof(len));
-	key_append(buf, VARDATA_ANY(t), len);
-}
-
-static void
-key_begin(KeyBuffer *buf, char tier, Dimension dim, const Contribution *c, TimestampTz period_start)
-{
-	Oid			mode = DatumGetObjectId(c->mode);
-	Oid			environment = DatumGetObjectId(c->environment);
-	char		d = (char) dim;
-
-	buf->len = 0;
-	key_append(buf, &tier, 1);
-	key_append(buf, &d, 1);
-	key_append(buf, &c->workspace_id, sizeof(int64));
-	key_append(buf, &period_start, sizeof(TimestampTz));
-	key_append(buf, &mode, sizeof(Oid));
-	key_append(buf, &environment, sizeof(Oid));
+	memset(&key, 0, sizeof(key));
+	key.tier = tier;
+	key.dimension = (char) dim;
+	key.workspace_id = c->workspace_id;
+	key.period_start = period_start;
+	key.mode = DatumGetObjectId(c->mode);
+	key.environment = DatumGetObjectId(c->environment);
+	key.first = first < 0 ? NULL : c->labels[first];
+	key.second = second < 0 ? NULL : c->labels[second];
+	h = hash_combine(c->base_hash, ((uint32) tier << 8) | (uint32) dim);
+	h = hash_combine(h, hash_bytes_uint32((uint32) (period_start / USECS_PER_MINUTE)));
+	h = hash_combine(h, first < 0 ? 0 : c->label_hashes[first]);
+	h = hash_combine(h, second < 0 ? 0 : c->label_hashes[second]);
+	key.hash = h;
+	return key;
 }
 
 static text *
@@ -298,32 +295,18 @@ sums_add(Sums *to, const Sums *from)
 	to->cost_scale = Max(to->cost_scale, from->cost_scale);
 }
 
-/* Finds or makes the group whose key is in buf, and adds c to it. */
+/* Finds or makes the group of this key, and adds c to it. */
 static void
-add_to_group(HTAB *table, MemoryContext cxt, const KeyBuffer *buf, const Contribution *c,
-			 TimestampTz period_start, Dimension dim, bool with_histogram,
-			 const text *provider, const text *model, const text *label)
+add_to_group(HTAB *table, MemoryContext cxt, const GroupKey *key, const Contribution *c, bool with_histogram)
 {
-	GroupKey	probe;
 	GroupEntry *g;
 	bool		found;
 
-	probe.hash = hash_bytes((const unsigned char *) buf->data, buf->len);
-	probe.len = buf->len;
-	probe.bytes = buf->data;
-	g = hash_search(table, &probe, HASH_ENTER, &found);
+	g = hash_search_with_hash_value(table, key, key->hash, HASH_ENTER, &found);
 	if (!found)
 	{
-		g->key.bytes = MemoryContextAlloc(cxt, buf->len);
-		memcpy(g->key.bytes, buf->data, buf->len);
-		g->workspace_id = c->workspace_id;
-		g->period_start = period_start;
-		g->mode = c->mode;
-		g->environment = c->environment;
-		g->dimension = dim;
-		g->provider = copy_text(cxt, provider);
-		g->model = copy_text(cxt, model);
-		g->label = copy_text(cxt, label);
+		g->key.first = copy_text(cxt, key->first);
+		g->key.second = copy_text(cxt, key->second);
 		memset(&g->sums, 0, sizeof(Sums));
 		g->histogram = with_histogram ? opsmeter_histogram_new(cxt) : NULL;
 	}
@@ -382,14 +365,14 @@ int128_of(bool isnull, Datum bigint_value)
 	return isnull ? 0 : (int128) DatumGetInt64(bigint_value);
 }
 
-/* Decodes one contribution; false when its cost cannot be summed exactly. */
+/*
+ * Decodes one contribution from its columns; false when its cost cannot be
+ * summed exactly.  The labels point into the row (or are detoasted in the
+ * current memory context).
+ */
 static bool
-decode_contribution(HeapTuple tuple, TupleDesc desc, Contribution *c)
+decode_contribution(const Datum *v, const bool *n, Contribution *c)
 {
-	Datum		v[C_COLUMNS];
-	bool		n[C_COLUMNS];
-
-	heap_deform_tuple(tuple, desc, v, n);
 	if (n[C_WORKSPACE] || n[C_TS] || TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v[C_TS])))
 		return false;
 	c->is_adjustment = !n[C_IS_ADJUSTMENT] && DatumGetBool(v[C_IS_ADJUSTMENT]);
@@ -401,6 +384,12 @@ decode_contribution(HeapTuple tuple, TupleDesc desc, Contribution *c)
 		c->labels[i - C_PROVIDER] = n[i] ? NULL : (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v[i]));
 	if (c->labels[0] == NULL || c->labels[1] == NULL)
 		return false;			/* provider and model are never NULL in the tables */
+	for (int i = 0; i <= C_PROMPT_VERSION - C_PROVIDER; i++)
+		c->label_hashes[i] = label_hash(c->labels[i]);
+	c->base_hash = hash_combine(hash_bytes_uint32((uint32) c->workspace_id),
+								hash_bytes_uint32((uint32) (c->workspace_id >> 32)));
+	c->base_hash = hash_combine(c->base_hash, hash_bytes_uint32(DatumGetObjectId(c->mode) ^
+																 (DatumGetObjectId(c->environment) << 16)));
 	c->sums.requests = n[C_REQUESTS] ? 0 : DatumGetInt32(v[C_REQUESTS]);
 	c->sums.errors = n[C_ERRORS] ? 0 : DatumGetInt32(v[C_ERRORS]);
 	c->sums.unpriced_requests = n[C_UNPRICED_REQUESTS] ? 0 : DatumGetInt32(v[C_UNPRICED_REQUESTS]);
@@ -428,7 +417,7 @@ floor_to(TimestampTz ts, int64 usecs)
 	return r < 0 ? ts - r - usecs : ts - r;
 }
 
-/* The day's entry; a day not seen before is added to *fresh (not summarized until read). */
+/* The day's entry; a day not seen before is added to *fresh, its status unread. */
 static DayEntry *
 day_of(PendingGroups *groups, const Contribution *c, List **fresh)
 {
@@ -443,7 +432,7 @@ day_of(PendingGroups *groups, const Contribution *c, List **fresh)
 	if (!found)
 	{
 		d->requests = d->raw_rows = d->adjustment_rows = 0;
-		d->summarized = d->detailed = false;
+		d->status_read = d->summarized = d->detailed = false;
 		*fresh = lappend(*fresh, d);
 	}
 	return d;
@@ -451,12 +440,13 @@ day_of(PendingGroups *groups, const Contribution *c, List **fresh)
 
 /*
  * Reads from rollup_days whether each fresh day was summarized and
- * detailed before this pass: one statement for the days first seen in a
- * batch of rows (one per day cost 30,000 statements on a first pass over
- * a month of 1,000 workspaces).
+ * detailed before this pass: one statement for the days first seen since
+ * the last read (one per day cost 30,000 statements on a first pass over a
+ * month of 1,000 workspaces).  Called while the contributions are being
+ * read, so in an SPI connection of its own.
  */
 static void
-read_day_status(PendingGroups *groups, SPIPlanPtr status_plan, List *fresh)
+read_day_status(PendingGroups *groups, List *fresh)
 {
 	int			n = list_length(fresh);
 	Datum	   *ws = palloc(sizeof(Datum) * n);
@@ -471,11 +461,15 @@ read_day_status(PendingGroups *groups, SPIPlanPtr status_plan, List *fresh)
 
 		ws[i] = Int64GetDatum(d->key.workspace_id);
 		days[i] = DateADTGetDatum(d->key.day);
+		d->status_read = true;	/* a day without a row is neither */
 		i++;
 	}
 	args[0] = PointerGetDatum(construct_array(ws, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[1] = PointerGetDatum(construct_array(days, n, DATEOID, 4, true, TYPALIGN_INT));
-	if (SPI_execute_plan(status_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "opsmeter: SPI_connect failed");
+	if (SPI_execute_with_args(DAY_STATUS_SQL, 2, (Oid[]) {INT8ARRAYOID, DATEARRAYOID}, args, NULL, true, 0)
+		!= SPI_OK_SELECT)
 		elog(ERROR, "opsmeter: could not read the rollup status of the pending days");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
@@ -494,16 +488,19 @@ read_day_status(PendingGroups *groups, SPIPlanPtr status_plan, List *fresh)
 		d->summarized = DatumGetBool(SPI_getbinval(row, desc, 3, &isnull));
 		d->detailed = d->summarized && DatumGetBool(SPI_getbinval(row, desc, 4, &isnull));
 	}
-	SPI_freetuptable(SPI_tuptable);
+	SPI_finish();
 	pfree(ws);
 	pfree(days);
 }
 
+#define L_PROVIDER 0
+#define L_MODEL 1
+#define L_FIRST_KEYED (C_USER - C_PROVIDER)	/* user, tenant, endpoint, prompt version */
+
 static void
-add_contribution(PendingGroups *groups, KeyBuffer *buf, DayEntry *day, const Contribution *c)
+add_contribution(PendingGroups *groups, DayEntry *day, const Contribution *c)
 {
-	const text *provider = c->labels[0];
-	const text *model = c->labels[1];
+	GroupKey	key;
 
 	day->requests += c->sums.requests;
 	if (c->is_adjustment)
@@ -512,30 +509,21 @@ add_contribution(PendingGroups *groups, KeyBuffer *buf, DayEntry *day, const Con
 		day->raw_rows++;
 	if (day->summarized)
 	{
-		TimestampTz quarter = floor_to(c->ts, QUARTER_USECS);
-
-		key_begin(buf, 'Q', DIM_OVERVIEW, c, quarter);
-		key_append_text(buf, provider);
-		key_append_text(buf, model);
-		add_to_group(groups->quarters, groups->cxt, buf, c, quarter, DIM_OVERVIEW, true, provider, model, NULL);
+		key = group_key('Q', DIM_OVERVIEW, c, floor_to(c->ts, QUARTER_USECS), L_PROVIDER, L_MODEL);
+		add_to_group(groups->quarters, groups->cxt, &key, c, true);
 	}
 	if (day->detailed)
 	{
 		TimestampTz hour = floor_to(c->ts, USECS_PER_HOUR);
 
-		key_begin(buf, 'H', DIM_OVERVIEW, c, hour);
-		add_to_group(groups->hours, groups->cxt, buf, c, hour, DIM_OVERVIEW, true, NULL, NULL, NULL);
-		key_begin(buf, 'H', DIM_MODEL, c, hour);
-		key_append_text(buf, provider);
-		key_append_text(buf, model);
-		add_to_group(groups->hours, groups->cxt, buf, c, hour, DIM_MODEL, false, provider, model, NULL);
+		key = group_key('H', DIM_OVERVIEW, c, hour, -1, -1);
+		add_to_group(groups->hours, groups->cxt, &key, c, true);
+		key = group_key('H', DIM_MODEL, c, hour, L_PROVIDER, L_MODEL);
+		add_to_group(groups->hours, groups->cxt, &key, c, false);
 		for (Dimension dim = DIM_USER; dim <= DIM_PROMPT_VERSION; dim++)
 		{
-			const text *label = c->labels[C_USER - C_PROVIDER + (dim - DIM_USER)];
-
-			key_begin(buf, 'H', dim, c, hour);
-			key_append_text(buf, label);
-			add_to_group(groups->hours, groups->cxt, buf, c, hour, dim, false, NULL, NULL, label);
+			key = group_key('H', dim, c, hour, L_FIRST_KEYED + (dim - DIM_USER), -1);
+			add_to_group(groups->hours, groups->cxt, &key, c, false);
 		}
 	}
 }
@@ -562,6 +550,101 @@ int8_array_values(ArrayType *arr, int *n)
 	return values;
 }
 
+#ifdef HAVE_INT128
+
+/*
+ * Receives the contributions straight from the executor (no copy of each
+ * row into an SPI tuple table).  A row of a day whose status is read
+ * already is summed at once; a row of a fresh day is held, its labels
+ * copied, until the status of the fresh days is read (every HOLD_ROWS held
+ * rows, and at the end).  It stops the read as soon as the sums cannot be
+ * exact or outgrow work_mem.
+ */
+#define HOLD_ROWS 10000
+
+typedef struct GroupingReceiver
+{
+	DestReceiver pub;
+	PendingGroups *groups;
+	Size		limit;			/* bytes the sums may take (work_mem) */
+	bool		exact;
+	uint64		received;
+	MemoryContext row_cxt;		/* what decoding a row allocates; reset often */
+	MemoryContext held_cxt;		/* the held rows' labels and the fresh days' list */
+	Contribution *held;
+	DayEntry  **held_days;
+	int			nheld;
+	List	   *fresh;			/* days first seen since the last status read */
+} GroupingReceiver;
+
+static void
+sum_held_rows(GroupingReceiver *r)
+{
+	if (r->fresh != NIL)
+		read_day_status(r->groups, r->fresh);
+	for (int i = 0; i < r->nheld; i++)
+		add_contribution(r->groups, r->held_days[i], &r->held[i]);
+	MemoryContextReset(r->held_cxt);
+	r->fresh = NIL;
+	r->nheld = 0;
+}
+
+static bool
+receive_contribution(TupleTableSlot *slot, DestReceiver *self)
+{
+	GroupingReceiver *r = (GroupingReceiver *) self;
+	MemoryContext old;
+	Contribution c;
+	DayEntry   *day;
+
+	if ((++r->received & 1023) == 0)
+	{
+		MemoryContextReset(r->row_cxt);
+		if (MemoryContextMemAllocated(r->groups->cxt, true) > r->limit)
+			r->exact = false;
+	}
+	if (!r->exact)
+		return false;
+	slot_getallattrs(slot);
+	old = MemoryContextSwitchTo(r->row_cxt);
+	if (!decode_contribution(slot->tts_values, slot->tts_isnull, &c))
+	{
+		MemoryContextSwitchTo(old);
+		r->exact = false;
+		return false;
+	}
+	MemoryContextSwitchTo(old);
+	old = MemoryContextSwitchTo(r->held_cxt);
+	day = day_of(r->groups, &c, &r->fresh);
+	MemoryContextSwitchTo(old);
+	if (day->status_read)
+	{
+		add_contribution(r->groups, day, &c);
+		return true;
+	}
+	for (int i = 0; i <= C_PROMPT_VERSION - C_PROVIDER; i++)
+		c.labels[i] = copy_text(r->held_cxt, c.labels[i]);
+	r->held[r->nheld] = c;
+	r->held_days[r->nheld] = day;
+	if (++r->nheld == HOLD_ROWS)
+		sum_held_rows(r);
+	return true;
+}
+
+static void
+receiver_startup(DestReceiver *self, int operation, TupleDesc desc)
+{
+	if (desc->natts != C_COLUMNS)
+		elog(ERROR, "opsmeter: pending_contributions() has %d columns, expected %d", desc->natts, C_COLUMNS);
+}
+
+static void
+receiver_nothing(DestReceiver *self)
+{
+}
+
+#endif							/* HAVE_INT128 */
+
 /*
  * opsmeter._group_pending(after_batch, upto_batch, also_batches,
  * except_batches) -> boolean: groups the contributions
@@ -574,19 +657,14 @@ opsmeter_group_pending(PG_FUNCTION_ARGS)
 {
 #ifdef HAVE_INT128
 	Oid			argtypes[4] = {INT8OID, INT8OID, INT8ARRAYOID, INT8ARRAYOID};
-	Datum		args[4];
 	MemoryContext cxt;
 	MemoryContextCallback *forget;
 	PendingGroups *groups;
 	HASHCTL		ctl;
-	SPIPlanPtr	status_plan;
-	Portal		portal;
-	KeyBuffer	buf;
-	Contribution *rows = palloc(sizeof(Contribution) * FETCH_ROWS);
-	DayEntry  **row_days = palloc(sizeof(DayEntry *) * FETCH_ROWS);
-	List	   *fresh = NIL;
-	bool		exact = true;
-	Size		limit = (Size) work_mem * 1024;
+	SPIPlanPtr	plan;
+	ParamListInfo params;
+	GroupingReceiver receiver;
+	SPIExecuteOptions options;
 
 	for (int i = 0; i < 4; i++)
 		if (PG_ARGISNULL(i))
@@ -607,9 +685,6 @@ opsmeter_group_pending(PG_FUNCTION_ARGS)
 
 		groups->also = int8_array_values(PG_GETARG_ARRAYTYPE_P(2), &groups->nalso);
 		groups->except = int8_array_values(PG_GETARG_ARRAYTYPE_P(3), &groups->nexcept);
-		buf.cap = 256;
-		buf.len = 0;
-		buf.data = palloc(buf.cap);
 		MemoryContextSwitchTo(old);
 	}
 	ctl.keysize = sizeof(DayKey);
@@ -619,53 +694,48 @@ opsmeter_group_pending(PG_FUNCTION_ARGS)
 	groups->quarters = group_table("opsmeter pending quarters", cxt);
 	groups->hours = group_table("opsmeter pending hours", cxt);
 
-	args[0] = PG_GETARG_DATUM(0);
-	args[1] = PG_GETARG_DATUM(1);
-	args[2] = PG_GETARG_DATUM(2);
-	args[3] = PG_GETARG_DATUM(3);
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = receive_contribution;
+	receiver.pub.rStartup = receiver_startup;
+	receiver.pub.rShutdown = receiver_nothing;
+	receiver.pub.rDestroy = receiver_nothing;
+	receiver.pub.mydest = DestNone;
+	receiver.groups = groups;
+	receiver.limit = (Size) work_mem * 1024;
+	receiver.exact = true;
+	receiver.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter contribution", ALLOCSET_SMALL_SIZES);
+	receiver.held_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter held contributions",
+											  ALLOCSET_DEFAULT_SIZES);
+	receiver.held = palloc(sizeof(Contribution) * HOLD_ROWS);
+	receiver.held_days = palloc(sizeof(DayEntry *) * HOLD_ROWS);
+
+	params = makeParamList(4);
+	params->numParams = 4;
+	for (int i = 0; i < 4; i++)
+	{
+		params->params[i].value = PG_GETARG_DATUM(i);
+		params->params[i].isnull = false;
+		params->params[i].pflags = PARAM_FLAG_CONST;
+		params->params[i].ptype = argtypes[i];
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = &receiver.pub;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "opsmeter: SPI_connect failed");
-	status_plan = SPI_prepare(DAY_STATUS_SQL, 2, (Oid[]) {INT8ARRAYOID, DATEARRAYOID});
-	if (status_plan == NULL)
+	plan = SPI_prepare(CONTRIBUTIONS_SQL, 4, argtypes);
+	if (plan == NULL)
 		elog(ERROR, "opsmeter: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open_with_args(NULL, CONTRIBUTIONS_SQL, 4, argtypes, args, NULL, true, 0);
-	while (exact)
-	{
-		SPITupleTable *batch;
-		uint64		nrows;
-
-		SPI_cursor_fetch(portal, true, FETCH_ROWS);
-		batch = SPI_tuptable;
-		nrows = SPI_processed;
-		if (nrows == 0)
-			break;
-		if (batch->tupdesc->natts != C_COLUMNS)
-			elog(ERROR, "opsmeter: pending_contributions() has %d columns, expected %d",
-				 batch->tupdesc->natts, C_COLUMNS);
-		/* decode the batch, then read the status of its new days, then sum */
-		for (uint64 i = 0; i < nrows; i++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			if (!decode_contribution(batch->vals[i], batch->tupdesc, &rows[i]))
-			{
-				exact = false;
-				break;
-			}
-			row_days[i] = day_of(groups, &rows[i], &fresh);
-		}
-		if (exact && fresh != NIL)
-			read_day_status(groups, status_plan, fresh);
-		list_free(fresh);
-		fresh = NIL;
-		for (uint64 i = 0; i < nrows && exact; i++)
-			add_contribution(groups, &buf, row_days[i], &rows[i]);
-		SPI_freetuptable(batch);
-		if (MemoryContextMemAllocated(cxt, true) > limit)
-			exact = false;
-	}
-	SPI_cursor_close(portal);
+	if (SPI_execute_plan_extended(plan, &options) < 0)
+		elog(ERROR, "opsmeter: could not read the pending contributions");
+	if (receiver.exact)
+		sum_held_rows(&receiver);
 	SPI_finish();
-	if (!exact)
+	MemoryContextDelete(receiver.row_cxt);
+	MemoryContextDelete(receiver.held_cxt);
+	if (!receiver.exact || MemoryContextMemAllocated(cxt, true) > receiver.limit)
 	{
 		MemoryContextDelete(cxt);
 		PG_RETURN_BOOL(false);
@@ -817,8 +887,8 @@ group_listed(HTAB *listed, const GroupEntry *g)
 	DayKey		key;
 
 	memset(&key, 0, sizeof(key));
-	key.workspace_id = g->workspace_id;
-	key.day = (DateADT) (floor_to(g->period_start, USECS_PER_DAY) / USECS_PER_DAY);
+	key.workspace_id = g->key.workspace_id;
+	key.day = (DateADT) (floor_to(g->key.period_start, USECS_PER_DAY) / USECS_PER_DAY);
 	return hash_search(listed, &key, HASH_FIND, NULL) != NULL;
 }
 
@@ -879,12 +949,12 @@ opsmeter_grouped_quarters(PG_FUNCTION_ARGS)
 		if (!group_listed(listed, g))
 			continue;
 		memset(n, 0, sizeof(n));
-		v[i++] = Int64GetDatum(g->workspace_id);
-		v[i++] = g->mode;
-		v[i++] = g->environment;
-		v[i++] = TimestampTzGetDatum(g->period_start);
-		v[i++] = PointerGetDatum(g->provider);
-		v[i++] = PointerGetDatum(g->model);
+		v[i++] = Int64GetDatum(g->key.workspace_id);
+		v[i++] = ObjectIdGetDatum(g->key.mode);
+		v[i++] = ObjectIdGetDatum(g->key.environment);
+		v[i++] = TimestampTzGetDatum(g->key.period_start);
+		v[i++] = PointerGetDatum(g->key.first);
+		v[i++] = PointerGetDatum(g->key.second);
 		i += put_sums(&g->sums, v + i);
 		v[i++] = opsmeter_histogram_result(g->histogram);
 		Assert(i == 19);
@@ -918,21 +988,25 @@ opsmeter_grouped_hours(PG_FUNCTION_ARGS)
 		Datum		v[21];
 		bool		n[21];
 		int			i = 0;
+		bool		keyed = g->key.dimension >= DIM_USER;	/* one label, the key */
+		const text *provider = keyed ? NULL : g->key.first;
+		const text *model = keyed ? NULL : g->key.second;
+		const text *label = keyed ? g->key.first : NULL;
 
 		if (!group_listed(listed, g))
 			continue;
 		memset(n, 0, sizeof(n));
-		v[i++] = Int64GetDatum(g->workspace_id);
-		v[i++] = CStringGetTextDatum(dimension_names[g->dimension]);
-		v[i++] = TimestampTzGetDatum(g->period_start);
-		v[i++] = g->mode;
-		v[i++] = g->environment;
-		n[i] = g->provider == NULL;
-		v[i++] = PointerGetDatum(g->provider);
-		n[i] = g->model == NULL;
-		v[i++] = PointerGetDatum(g->model);
-		n[i] = g->label == NULL;
-		v[i++] = PointerGetDatum(g->label);
+		v[i++] = Int64GetDatum(g->key.workspace_id);
+		v[i++] = CStringGetTextDatum(dimension_names[(int) g->key.dimension]);
+		v[i++] = TimestampTzGetDatum(g->key.period_start);
+		v[i++] = ObjectIdGetDatum(g->key.mode);
+		v[i++] = ObjectIdGetDatum(g->key.environment);
+		n[i] = provider == NULL;
+		v[i++] = PointerGetDatum(provider);
+		n[i] = model == NULL;
+		v[i++] = PointerGetDatum(model);
+		n[i] = label == NULL;
+		v[i++] = PointerGetDatum(label);
 		i += put_sums(&g->sums, v + i);
 		n[i] = g->histogram == NULL;
 		v[i++] = g->histogram ? opsmeter_histogram_result(g->histogram) : (Datum) 0;
