@@ -16,8 +16,11 @@
  *     its six hourly groups: overview (with the histogram), model, user,
  *     tenant, endpoint and prompt version.
  *
- * _group_pending() builds the sums and keeps them until the transaction (or
- * the subtransaction that built them) ends; _grouped_days(),
+ * The rows come straight from the executor (a DestReceiver: no copy of
+ * each into an SPI tuple table), and the status of the days they belong
+ * to is read from rollup_days once for all the days first seen in up to
+ * 10,000 rows.  _group_pending() builds the sums and keeps them until the
+ * transaction (or the subtransaction that built them) ends; _grouped_days(),
  * _grouped_quarters() and _grouped_hours() return them to the pass's SQL,
  * which upserts them exactly as it upserts its own grouping.
  *
@@ -39,9 +42,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
-#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -74,7 +77,7 @@ enum
 	C_LATENCY_BUCKET, C_COLUMNS
 };
 
-/* the status of the days first seen in a batch of rows, read at once */
+/* the status of the days first seen since the last read, read at once */
 #define DAY_STATUS_SQL \
 	"SELECT d.workspace_id, d.day, d.quarter_rows IS NOT NULL, d.detail_rows IS NOT NULL " \
 	"  FROM unnest($1::bigint[], $2::date[]) s(workspace_id, day) " \
@@ -923,72 +926,33 @@ opsmeter_grouped_days(PG_FUNCTION_ARGS)
 #endif
 }
 
-/*
- * opsmeter._grouped_quarters(after_batch, upto_batch, also_batches,
- * except_batches, ws_list, day_list): the tier-1 groups of the listed days,
- * in the columns of _fold_quarters()'s own grouping.
- */
-Datum
-opsmeter_grouped_quarters(PG_FUNCTION_ARGS)
-{
 #ifdef HAVE_INT128
+
+/*
+ * Returns the kept groups of one tier for the listed days (arguments 4 and
+ * 5), in the columns of the SQL grouping they stand in for: tier 1
+ * (_fold_quarters()) workspace, mode, environment, quarter, provider,
+ * model; tier 2 (_fold_detail()'s hourly rows) workspace, dimension, hour,
+ * mode, environment, provider, model, key; then the sums and, where the
+ * group has one, the histogram.
+ */
+static Datum
+return_groups(FunctionCallInfo fcinfo, bool hours)
+{
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	PendingGroups *groups = pending_for(fcinfo);
-	HTAB	   *listed = listed_days(groups, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), false);
+	HTAB	   *listed = listed_days(groups, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), hours);
 	HASH_SEQ_STATUS seq;
 	GroupEntry *g;
 
 	InitMaterializedSRF(fcinfo, 0);
-	hash_seq_init(&seq, groups->quarters);
-	while ((g = hash_seq_search(&seq)) != NULL)
-	{
-		Datum		v[19];
-		bool		n[19];
-		int			i = 0;
-
-		if (!group_listed(listed, g))
-			continue;
-		memset(n, 0, sizeof(n));
-		v[i++] = Int64GetDatum(g->key.workspace_id);
-		v[i++] = ObjectIdGetDatum(g->key.mode);
-		v[i++] = ObjectIdGetDatum(g->key.environment);
-		v[i++] = TimestampTzGetDatum(g->key.period_start);
-		v[i++] = PointerGetDatum(g->key.first);
-		v[i++] = PointerGetDatum(g->key.second);
-		i += put_sums(&g->sums, v + i);
-		v[i++] = opsmeter_histogram_result(g->histogram);
-		Assert(i == 19);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
-	}
-	return (Datum) 0;
-#else
-	elog(ERROR, "opsmeter: no in-memory grouping without 128-bit integers");
-#endif
-}
-
-/*
- * opsmeter._grouped_hours(after_batch, upto_batch, also_batches,
- * except_batches, ws_list, day_list): the tier-2 hourly groups of the
- * listed days, in the columns of _fold_detail()'s own hourly rows.
- */
-Datum
-opsmeter_grouped_hours(PG_FUNCTION_ARGS)
-{
-#ifdef HAVE_INT128
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	PendingGroups *groups = pending_for(fcinfo);
-	HTAB	   *listed = listed_days(groups, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), true);
-	HASH_SEQ_STATUS seq;
-	GroupEntry *g;
-
-	InitMaterializedSRF(fcinfo, 0);
-	hash_seq_init(&seq, groups->hours);
+	hash_seq_init(&seq, hours ? groups->hours : groups->quarters);
 	while ((g = hash_seq_search(&seq)) != NULL)
 	{
 		Datum		v[21];
 		bool		n[21];
 		int			i = 0;
-		bool		keyed = g->key.dimension >= DIM_USER;	/* one label, the key */
+		bool		keyed = hours && g->key.dimension >= DIM_USER;	/* one label, the key */
 		const text *provider = keyed ? NULL : g->key.first;
 		const text *model = keyed ? NULL : g->key.second;
 		const text *label = keyed ? g->key.first : NULL;
@@ -997,23 +961,59 @@ opsmeter_grouped_hours(PG_FUNCTION_ARGS)
 			continue;
 		memset(n, 0, sizeof(n));
 		v[i++] = Int64GetDatum(g->key.workspace_id);
-		v[i++] = CStringGetTextDatum(dimension_names[(int) g->key.dimension]);
-		v[i++] = TimestampTzGetDatum(g->key.period_start);
+		if (hours)
+		{
+			v[i++] = CStringGetTextDatum(dimension_names[(int) g->key.dimension]);
+			v[i++] = TimestampTzGetDatum(g->key.period_start);
+		}
 		v[i++] = ObjectIdGetDatum(g->key.mode);
 		v[i++] = ObjectIdGetDatum(g->key.environment);
+		if (!hours)
+			v[i++] = TimestampTzGetDatum(g->key.period_start);
 		n[i] = provider == NULL;
 		v[i++] = PointerGetDatum(provider);
 		n[i] = model == NULL;
 		v[i++] = PointerGetDatum(model);
-		n[i] = label == NULL;
-		v[i++] = PointerGetDatum(label);
+		if (hours)
+		{
+			n[i] = label == NULL;
+			v[i++] = PointerGetDatum(label);
+		}
 		i += put_sums(&g->sums, v + i);
 		n[i] = g->histogram == NULL;
 		v[i++] = g->histogram ? opsmeter_histogram_result(g->histogram) : (Datum) 0;
-		Assert(i == 21);
+		Assert(i == (hours ? 21 : 19));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, n);
 	}
 	return (Datum) 0;
+}
+
+#endif							/* HAVE_INT128 */
+
+/*
+ * opsmeter._grouped_quarters(after_batch, upto_batch, also_batches,
+ * except_batches, ws_list, day_list): the tier-1 groups of the listed days.
+ */
+Datum
+opsmeter_grouped_quarters(PG_FUNCTION_ARGS)
+{
+#ifdef HAVE_INT128
+	return return_groups(fcinfo, false);
+#else
+	elog(ERROR, "opsmeter: no in-memory grouping without 128-bit integers");
+#endif
+}
+
+/*
+ * opsmeter._grouped_hours(after_batch, upto_batch, also_batches,
+ * except_batches, ws_list, day_list): the tier-2 hourly groups of the
+ * listed days.
+ */
+Datum
+opsmeter_grouped_hours(PG_FUNCTION_ARGS)
+{
+#ifdef HAVE_INT128
+	return return_groups(fcinfo, true);
 #else
 	elog(ERROR, "opsmeter: no in-memory grouping without 128-bit integers");
 #endif
