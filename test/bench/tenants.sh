@@ -306,12 +306,12 @@ CREATE TEMP TABLE lazy AS SELECT array_agg(workspace_id) AS ws, array_agg(day) A
 CREATE TEMP TABLE every_day AS SELECT array_agg(workspace_id) AS ws, array_agg(day) AS days FROM opsmeter.rollup_days;
 BEGIN;
 SELECT coalesce(wall_ms::text, 'n/a'), coalesce(cpu_ms::text, 'n/a')
-  FROM bench.try_once(\$bench\$SELECT count(*) FROM lazy, opsmeter._fold_quarters(0, $WATERMARK, '{}', '{}', lazy.ws, lazy.days, true)\$bench\$);
+  FROM bench.try_once(\$bench\$SELECT count(*) FROM lazy, opsmeter._fold_quarters(0, $WATERMARK, '{}', '{}', lazy.ws, lazy.days, true, false)\$bench\$);
 ROLLBACK;
 BEGIN;
 TRUNCATE opsmeter.summary_quarters, opsmeter.summaries;
 SELECT coalesce(wall_ms::text, 'n/a'), coalesce(cpu_ms::text, 'n/a')
-  FROM bench.try_once(\$bench\$SELECT count(*) FROM every_day, opsmeter._fold_quarters(0, $WATERMARK, '{}', '{}', every_day.ws, every_day.days, false)\$bench\$);
+  FROM bench.try_once(\$bench\$SELECT count(*) FROM every_day, opsmeter._fold_quarters(0, $WATERMARK, '{}', '{}', every_day.ws, every_day.days, false, false)\$bench\$);
 ROLLBACK;
 SQL
 )
