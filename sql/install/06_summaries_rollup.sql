@@ -310,10 +310,11 @@ $$;
 -- bound of the quarter rows it created, as some groups add to existing
 -- rows.  The groups go in in the order of the table's unique index, so the
 -- upsert walks the index instead of jumping about it (a million groups in
--- random order took four times as long).  No nested loops: the planner, which cannot
--- see how many rows a batch range holds, would otherwise rescan the list
--- of days once per contribution (minutes for 30,000 days); the reads of
--- raw rows by day stay a nested loop, as nothing else can do them.
+-- random order took four times as long).  No nested loops: the planner,
+-- which cannot see how many rows a batch range holds, would otherwise
+-- rescan the list of days once per contribution (minutes for 30,000 days);
+-- the reads of raw rows by day stay a nested loop, as nothing else can do
+-- them.
 CREATE FUNCTION opsmeter._fold_quarters(after_batch bigint, upto_batch bigint,
                                         also_batches bigint[], except_batches bigint[],
                                         ws_list bigint[], day_list date[], from_raw boolean,
