@@ -36,6 +36,8 @@ extern int32 opsmeter_latency_bucket_upper(int index);
 
 extern Histogram *opsmeter_histogram_new(MemoryContext cxt);
 extern void opsmeter_histogram_add_count(Histogram *h, int index, int64 count);
+/* adds the counts of another histogram */
+extern void opsmeter_histogram_add_histogram(Histogram *h, const Histogram *other);
 /* adds a stored histogram; a malformed one is an ERROR (22023) */
 extern void opsmeter_histogram_add_array(Histogram *h, ArrayType *arr);
 /* the counts as a bigint[] in CurrentMemoryContext, zeros cut */

@@ -107,6 +107,15 @@ opsmeter_histogram_add_count(Histogram *h, int i, int64 count)
 	h->counts[i - h->lo] += count;
 }
 
+/* adds the counts of another histogram */
+void
+opsmeter_histogram_add_histogram(Histogram *h, const Histogram *other)
+{
+	for (int i = 0; i < other->n; i++)
+		if (other->counts[i] != 0)
+			opsmeter_histogram_add_count(h, other->lo + i, other->counts[i]);
+}
+
 void
 opsmeter_histogram_add_array(Histogram *h, ArrayType *arr)
 {

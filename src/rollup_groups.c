@@ -114,20 +114,45 @@ typedef struct Sums
 	int			cost_scale;		/* the largest display scale summed */
 } Sums;
 
-/* One contribution's values, decoded once and added to each of its groups. */
+#define N_LABELS (C_PROMPT_VERSION - C_PROVIDER + 1)	/* provider, model, user, tenant, endpoint, prompt version */
+
+/*
+ * One contribution's values, decoded once; or the sum of the contributions
+ * of one workspace, quarter hour, mode, environment and all six labels (a
+ * "fine group"), which goes into each of its groups of both tiers.
+ */
 typedef struct Contribution
 {
-	bool		is_adjustment;
 	int64		workspace_id;
-	TimestampTz ts;
+	TimestampTz ts;				/* a fine group: the start of its quarter */
 	Datum		mode,
 				environment;
-	text	   *labels[C_PROMPT_VERSION - C_PROVIDER + 1];	/* provider .. prompt version; NULL: none */
-	uint32		label_hashes[C_PROMPT_VERSION - C_PROVIDER + 1];
+	text	   *labels[N_LABELS];	/* NULL: none */
+	uint32		label_hashes[N_LABELS];
 	uint32		base_hash;		/* of workspace, mode and environment */
-	Sums		sums;			/* this contribution alone */
-	int			latency_index;	/* histogram bucket index; -1: no latency */
+	Sums		sums;
+	int64		raw_rows,		/* the raw rows and adjustments summed */
+				adjustment_rows;
+	int			latency_index;	/* one row: its histogram bucket; -1: none */
+	Histogram  *histogram;		/* a fine group: its latencies; one row: NULL */
 } Contribution;
+
+/* A fine group's key: every field its groups of both tiers are keyed by. */
+typedef struct FineKey
+{
+	uint32		hash;
+	int64		workspace_id;
+	TimestampTz quarter;
+	Oid			mode,
+				environment;
+	const text *labels[N_LABELS];
+} FineKey;
+
+typedef struct FineGroup
+{
+	FineKey		key;
+	Contribution sum;			/* its labels copied into the fine groups' memory */
+} FineGroup;
 
 typedef struct DayKey
 {
@@ -314,7 +339,9 @@ add_to_group(HTAB *table, MemoryContext cxt, const GroupKey *key, const Contribu
 		g->histogram = with_histogram ? opsmeter_histogram_new(cxt) : NULL;
 	}
 	sums_add(&g->sums, &c->sums);
-	if (g->histogram != NULL && c->latency_index >= 0 && c->sums.latency_count != 0)
+	if (g->histogram != NULL && c->histogram != NULL)
+		opsmeter_histogram_add_histogram(g->histogram, c->histogram);
+	else if (g->histogram != NULL && c->latency_index >= 0 && c->sums.latency_count != 0)
 		opsmeter_histogram_add_count(g->histogram, c->latency_index, c->sums.latency_count);
 }
 
@@ -378,16 +405,19 @@ decode_contribution(const Datum *v, const bool *n, Contribution *c)
 {
 	if (n[C_WORKSPACE] || n[C_TS] || TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v[C_TS])))
 		return false;
-	c->is_adjustment = !n[C_IS_ADJUSTMENT] && DatumGetBool(v[C_IS_ADJUSTMENT]);
+	c->adjustment_rows = !n[C_IS_ADJUSTMENT] && DatumGetBool(v[C_IS_ADJUSTMENT]) ? 1 : 0;
+	c->raw_rows = 1 - c->adjustment_rows;
+	c->histogram = NULL;
 	c->workspace_id = DatumGetInt64(v[C_WORKSPACE]);
 	c->ts = DatumGetTimestampTz(v[C_TS]);
 	c->mode = v[C_MODE];
 	c->environment = v[C_ENVIRONMENT];
-	for (int i = C_PROVIDER; i <= C_PROMPT_VERSION; i++)
-		c->labels[i - C_PROVIDER] = n[i] ? NULL : (text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v[i]));
+	for (int i = 0; i < N_LABELS; i++)
+		c->labels[i] = n[C_PROVIDER + i] ? NULL :
+			(text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v[C_PROVIDER + i]));
 	if (c->labels[0] == NULL || c->labels[1] == NULL)
 		return false;			/* provider and model are never NULL in the tables */
-	for (int i = 0; i <= C_PROMPT_VERSION - C_PROVIDER; i++)
+	for (int i = 0; i < N_LABELS; i++)
 		c->label_hashes[i] = label_hash(c->labels[i]);
 	c->base_hash = hash_combine(hash_bytes_uint32((uint32) c->workspace_id),
 								hash_bytes_uint32((uint32) (c->workspace_id >> 32)));
@@ -443,10 +473,9 @@ day_of(PendingGroups *groups, const Contribution *c, List **fresh)
 
 /*
  * Reads from rollup_days whether each fresh day was summarized and
- * detailed before this pass: one statement for the days first seen since
- * the last read (one per day cost 30,000 statements on a first pass over a
- * month of 1,000 workspaces).  Called while the contributions are being
- * read, so in an SPI connection of its own.
+ * detailed before this pass (a day without a row is neither): one
+ * statement for all of them (one per day cost 30,000 statements on a first
+ * pass over a month of 1,000 workspaces).
  */
 static void
 read_day_status(PendingGroups *groups, List *fresh)
@@ -464,7 +493,7 @@ read_day_status(PendingGroups *groups, List *fresh)
 
 		ws[i] = Int64GetDatum(d->key.workspace_id);
 		days[i] = DateADTGetDatum(d->key.day);
-		d->status_read = true;	/* a day without a row is neither */
+		d->status_read = true;
 		i++;
 	}
 	args[0] = PointerGetDatum(construct_array(ws, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -506,10 +535,8 @@ add_contribution(PendingGroups *groups, DayEntry *day, const Contribution *c)
 	GroupKey	key;
 
 	day->requests += c->sums.requests;
-	if (c->is_adjustment)
-		day->adjustment_rows++;
-	else
-		day->raw_rows++;
+	day->raw_rows += c->raw_rows;
+	day->adjustment_rows += c->adjustment_rows;
 	if (day->summarized)
 	{
 		key = group_key('Q', DIM_OVERVIEW, c, floor_to(c->ts, QUARTER_USECS), L_PROVIDER, L_MODEL);
@@ -557,11 +584,18 @@ int8_array_values(ArrayType *arr, int *n)
 
 /*
  * Receives the contributions straight from the executor (no copy of each
- * row into an SPI tuple table).  A row of a day whose status is read
- * already is summed at once; a row of a fresh day is held, its labels
- * copied, until the status of the fresh days is read (every HOLD_ROWS held
- * rows, and at the end).  It stops the read as soon as the sums cannot be
- * exact or outgrow work_mem.
+ * row into an SPI tuple table) and sums each into its fine group: one hash
+ * probe a row.  A fine group is keyed by the labels its day's tiers need:
+ * all six on a detailed day, provider and model on a summarized one, none
+ * on a day only counted, so a label per event on a day that is not
+ * detailed does not make a group per event.  A row of a day whose status
+ * is not read yet is held, its labels copied, until the status of all such
+ * days is read in one statement: after 64 held rows, then after twice as
+ * many as the time before, up to HOLD_ROWS (so a pass of one day holds 64
+ * rows, and one of 30,000 days reads their status in a few statements),
+ * and at the end.  The fine groups are spread into the days and the groups of both
+ * tiers at the end (spread_fine_groups()).  It stops the read as soon as
+ * the sums cannot be exact or outgrow work_mem.
  */
 #define HOLD_ROWS 10000
 
@@ -573,20 +607,105 @@ typedef struct GroupingReceiver
 	bool		exact;
 	uint64		received;
 	MemoryContext row_cxt;		/* what decoding a row allocates; reset often */
+	MemoryContext fine_cxt;		/* the fine groups */
+	HTAB	   *fine;
 	MemoryContext held_cxt;		/* the held rows' labels and the fresh days' list */
 	Contribution *held;
 	DayEntry  **held_days;
 	int			nheld;
+	int			hold_limit;		/* rows held before the next status read */
 	List	   *fresh;			/* days first seen since the last status read */
 } GroupingReceiver;
 
+static uint32
+fine_key_hash(const void *key, Size keysize)
+{
+	return ((const FineKey *) key)->hash;
+}
+
+static int
+fine_key_compare(const void *a, const void *b, Size keysize)
+{
+	const FineKey *x = a;
+	const FineKey *y = b;
+
+	if (x->hash != y->hash || x->workspace_id != y->workspace_id || x->quarter != y->quarter ||
+		x->mode != y->mode || x->environment != y->environment)
+		return 1;
+	for (int i = 0; i < N_LABELS; i++)
+		if (!labels_equal(x->labels[i], y->labels[i]))
+			return 1;
+	return 0;
+}
+
+/* Adds one decoded contribution of a day whose status is read to its fine group. */
 static void
-sum_held_rows(GroupingReceiver *r)
+add_to_fine_group(GroupingReceiver *r, const Contribution *c, const DayEntry *day)
+{
+	FineKey		key;
+	FineGroup  *f;
+	bool		found;
+	uint32		h;
+
+	memset(&key, 0, sizeof(key));
+	key.workspace_id = c->workspace_id;
+	key.quarter = floor_to(c->ts, QUARTER_USECS);
+	key.mode = DatumGetObjectId(c->mode);
+	key.environment = DatumGetObjectId(c->environment);
+	h = hash_combine(c->base_hash, hash_bytes_uint32((uint32) (key.quarter / USECS_PER_MINUTE)));
+	for (int i = 0; i < N_LABELS; i++)
+	{
+		bool		needed = (i < L_FIRST_KEYED) ? day->summarized : day->detailed;
+
+		key.labels[i] = needed ? c->labels[i] : NULL;
+		h = hash_combine(h, needed ? c->label_hashes[i] : 0);
+	}
+	key.hash = h;
+	f = hash_search_with_hash_value(r->fine, &key, h, HASH_ENTER, &found);
+	if (!found)
+	{
+		f->sum = *c;
+		f->sum.ts = key.quarter;
+		for (int i = 0; i < N_LABELS; i++)
+			f->key.labels[i] = f->sum.labels[i] = copy_text(r->fine_cxt, key.labels[i]);
+		f->sum.latency_index = -1;
+		f->sum.histogram = opsmeter_histogram_new(r->fine_cxt);
+	}
+	else
+	{
+		sums_add(&f->sum.sums, &c->sums);
+		f->sum.raw_rows += c->raw_rows;
+		f->sum.adjustment_rows += c->adjustment_rows;
+	}
+	if (c->latency_index >= 0 && c->sums.latency_count != 0)
+		opsmeter_histogram_add_count(f->sum.histogram, c->latency_index, c->sums.latency_count);
+}
+
+/*
+ * Spreads the fine groups into their days, then (with the days' status
+ * read in one statement) into the groups of the tiers their day has.
+ */
+static void
+spread_fine_groups(GroupingReceiver *r)
+{
+	HASH_SEQ_STATUS seq;
+	FineGroup  *f;
+	List	   *fresh = NIL;
+
+	hash_seq_init(&seq, r->fine);
+	while ((f = hash_seq_search(&seq)) != NULL)
+		add_contribution(r->groups, day_of(r->groups, &f->sum, &fresh), &f->sum);
+	Assert(fresh == NIL);		/* every day was seen, and its status read */
+}
+
+/* Reads the status of the days seen since the last read, then sums the rows held for it. */
+static void
+add_held_rows(GroupingReceiver *r)
 {
 	if (r->fresh != NIL)
 		read_day_status(r->groups, r->fresh);
 	for (int i = 0; i < r->nheld; i++)
-		add_contribution(r->groups, r->held_days[i], &r->held[i]);
+		add_to_fine_group(r, &r->held[i], r->held_days[i]);
 	MemoryContextReset(r->held_cxt);
 	r->fresh = NIL;
 	r->nheld = 0;
@@ -603,7 +722,7 @@ receive_contribution(TupleTableSlot *slot, DestReceiver *self)
 	if ((++r->received & 1023) == 0)
 	{
 		MemoryContextReset(r->row_cxt);
-		if (MemoryContextMemAllocated(r->groups->cxt, true) > r->limit)
+		if (MemoryContextMemAllocated(r->fine_cxt, true) > r->limit)
 			r->exact = false;
 	}
 	if (!r->exact)
@@ -611,26 +730,27 @@ receive_contribution(TupleTableSlot *slot, DestReceiver *self)
 	slot_getallattrs(slot);
 	old = MemoryContextSwitchTo(r->row_cxt);
 	if (!decode_contribution(slot->tts_values, slot->tts_isnull, &c))
-	{
-		MemoryContextSwitchTo(old);
 		r->exact = false;
-		return false;
-	}
 	MemoryContextSwitchTo(old);
+	if (!r->exact)
+		return false;
 	old = MemoryContextSwitchTo(r->held_cxt);
 	day = day_of(r->groups, &c, &r->fresh);
 	MemoryContextSwitchTo(old);
 	if (day->status_read)
 	{
-		add_contribution(r->groups, day, &c);
+		add_to_fine_group(r, &c, day);
 		return true;
 	}
-	for (int i = 0; i <= C_PROMPT_VERSION - C_PROVIDER; i++)
+	for (int i = 0; i < N_LABELS; i++)
 		c.labels[i] = copy_text(r->held_cxt, c.labels[i]);
 	r->held[r->nheld] = c;
 	r->held_days[r->nheld] = day;
-	if (++r->nheld == HOLD_ROWS)
-		sum_held_rows(r);
+	if (++r->nheld >= r->hold_limit)
+	{
+		add_held_rows(r);
+		r->hold_limit = Min(2 * r->hold_limit, HOLD_ROWS);
+	}
 	return true;
 }
 
@@ -707,9 +827,22 @@ opsmeter_group_pending(PG_FUNCTION_ARGS)
 	receiver.limit = (Size) work_mem * 1024;
 	receiver.exact = true;
 	receiver.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter contribution", ALLOCSET_SMALL_SIZES);
+	receiver.fine_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter fine groups", ALLOCSET_DEFAULT_SIZES);
+	{
+		HASHCTL		fine_ctl;
+
+		fine_ctl.keysize = sizeof(FineKey);
+		fine_ctl.entrysize = sizeof(FineGroup);
+		fine_ctl.hash = fine_key_hash;
+		fine_ctl.match = fine_key_compare;
+		fine_ctl.hcxt = receiver.fine_cxt;
+		receiver.fine = hash_create("opsmeter fine groups", 1024, &fine_ctl,
+									HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	}
 	receiver.held_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter held contributions",
 											  ALLOCSET_DEFAULT_SIZES);
 	receiver.held = palloc(sizeof(Contribution) * HOLD_ROWS);
+	receiver.hold_limit = 64;
 	receiver.held_days = palloc(sizeof(DayEntry *) * HOLD_ROWS);
 
 	params = makeParamList(4);
@@ -733,11 +866,15 @@ opsmeter_group_pending(PG_FUNCTION_ARGS)
 		elog(ERROR, "opsmeter: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_execute_plan_extended(plan, &options) < 0)
 		elog(ERROR, "opsmeter: could not read the pending contributions");
-	if (receiver.exact)
-		sum_held_rows(&receiver);
 	SPI_finish();
 	MemoryContextDelete(receiver.row_cxt);
+	if (receiver.exact)
+	{
+		add_held_rows(&receiver);
+		spread_fine_groups(&receiver);
+	}
 	MemoryContextDelete(receiver.held_cxt);
+	MemoryContextDelete(receiver.fine_cxt);
 	if (!receiver.exact || MemoryContextMemAllocated(cxt, true) > receiver.limit)
 	{
 		MemoryContextDelete(cxt);
