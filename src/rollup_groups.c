@@ -17,9 +17,11 @@
  *     tenant, endpoint and prompt version.
  *
  * The rows come straight from the executor (a DestReceiver: no copy of
- * each into an SPI tuple table), and the status of the days they belong
- * to is read from rollup_days once for all the days first seen in up to
- * 10,000 rows.  _group_pending() builds the sums and keeps them until the
+ * each into an SPI tuple table).  Each goes first into one "fine group"
+ * keyed by the labels its day's tiers need (one hash probe a row), and
+ * the fine groups are spread into the tiers at the end; the status of the
+ * days is read from rollup_days in a few statements for all of them (see
+ * GroupingReceiver).  _group_pending() builds the sums and keeps them until the
  * transaction (or the subtransaction that built them) ends; _grouped_days(),
  * _grouped_quarters() and _grouped_hours() return them to the pass's SQL,
  * which upserts them exactly as it upserts its own grouping.
@@ -586,9 +588,9 @@ int8_array_values(ArrayType *arr, int *n)
  * Receives the contributions straight from the executor (no copy of each
  * row into an SPI tuple table) and sums each into its fine group: one hash
  * probe a row.  A fine group is keyed by the labels its day's tiers need:
- * all six on a detailed day, provider and model on a summarized one, none
- * on a day only counted, so a label per event on a day that is not
- * detailed does not make a group per event.  A row of a day whose status
+ * all six on a detailed day, provider and model on a summarized one, so a
+ * label per event on a day that is not detailed does not make a group per
+ * event; a row of a day only counted goes to its day alone.  A row of a day whose status
  * is not read yet is held, its labels copied, until the status of all such
  * days is read in one statement: after 64 held rows, then after twice as
  * many as the time before, up to HOLD_ROWS (so a pass of one day holds 64
@@ -638,15 +640,24 @@ fine_key_compare(const void *a, const void *b, Size keysize)
 	return 0;
 }
 
-/* Adds one decoded contribution of a day whose status is read to its fine group. */
+/*
+ * Adds one decoded contribution of a day whose status is read to its fine
+ * group; on a day only counted (not summarized), to the day alone: a group
+ * per quarter there would make a group per event for small workspaces.
+ */
 static void
-add_to_fine_group(GroupingReceiver *r, const Contribution *c, const DayEntry *day)
+add_to_fine_group(GroupingReceiver *r, const Contribution *c, DayEntry *day)
 {
 	FineKey		key;
 	FineGroup  *f;
 	bool		found;
 	uint32		h;
 
+	if (!day->summarized)
+	{
+		add_contribution(r->groups, day, c);
+		return;
+	}
 	memset(&key, 0, sizeof(key));
 	key.workspace_id = c->workspace_id;
 	key.quarter = floor_to(c->ts, QUARTER_USECS);
@@ -655,7 +666,7 @@ add_to_fine_group(GroupingReceiver *r, const Contribution *c, const DayEntry *da
 	h = hash_combine(c->base_hash, hash_bytes_uint32((uint32) (key.quarter / USECS_PER_MINUTE)));
 	for (int i = 0; i < N_LABELS; i++)
 	{
-		bool		needed = (i < L_FIRST_KEYED) ? day->summarized : day->detailed;
+		bool		needed = i < L_FIRST_KEYED || day->detailed;
 
 		key.labels[i] = needed ? c->labels[i] : NULL;
 		h = hash_combine(h, needed ? c->label_hashes[i] : 0);
@@ -682,8 +693,8 @@ add_to_fine_group(GroupingReceiver *r, const Contribution *c, const DayEntry *da
 }
 
 /*
- * Spreads the fine groups into their days, then (with the days' status
- * read in one statement) into the groups of the tiers their day has.
+ * Spreads the fine groups into their days and into the groups of the tiers
+ * their day has (every day's status has been read by now).
  */
 static void
 spread_fine_groups(GroupingReceiver *r)
