@@ -6,9 +6,10 @@
 #
 # On success the last line printed is the pg_config of that build; the exit
 # status is 0.  When the sources cannot be had (no archive reachable, no such
-# package) or the build fails, it prints one line starting with
+# package), it prints one line starting with
 # "opsmeter: PostgreSQL MAJOR unavailable:" and exits 3, so callers can run
-# the other versions alone.
+# the other versions alone.  A build that fails once the sources are
+# unpacked exits 1: that is a fault to fix, not a version to skip.
 #
 # Debian 12 ships only PostgreSQL 15.  Debian's archive has the sources of
 # newer majors in newer suites: 17 in trixie, 18 in sid.  We fetch them with
@@ -174,7 +175,12 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 echo "opsmeter: PostgreSQL $major: building $version from $srcdir into $prefix (log: $dir/build.log)"
 start=$SECONDS
 rm -rf "$prefix"
+# PostgreSQL's makefiles generate their headers (utils/errcodes.h, ...) only
+# in a make at MAKELEVEL 0.  Under `make test` this script inherits
+# MAKELEVEL=1 (and the outer make's MAKEFLAGS), so the build must start as a
+# top-level make of its own, or it compiles before those headers exist.
 if ! (
+	unset MAKELEVEL MAKEFLAGS MFLAGS MAKEOVERRIDES GNUMAKEFLAGS
 	cd "$srcdir" &&
 		./configure --prefix="$prefix" --without-icu --with-readline --with-zlib \
 			--enable-tap-tests=no &&
@@ -183,7 +189,10 @@ if ! (
 		make -C src/test/isolation -s install
 ) >"$dir/build.log" 2>&1; then
 	tail -n 20 "$dir/build.log"
-	unavailable "build failed (log: $dir/build.log)"
+	# Not "unavailable": the sources were had, so a failed build is a fault
+	# of this script or of the machine, and must fail the run.
+	echo "opsmeter: PostgreSQL $major: build of $version FAILED (log: $dir/build.log)" >&2
+	exit 1
 fi
 echo "$version" >"$prefix/.opsmeter-built"
 rm -rf "$dir/src"
