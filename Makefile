@@ -67,7 +67,7 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = -ljson-c
 
 # pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
-REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup rollup_in_memory analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle verify otlp
+REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup rollup_in_memory analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle verify otlp reinstall
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.

@@ -16,6 +16,14 @@
  */
 extern struct SnapshotData *opsmeter_scan_snapshot(void);
 
+/*
+ * A number that changes whenever a schema, type or enum label may have been
+ * created, renamed or dropped (a syscache invalidation of pg_namespace,
+ * pg_type or pg_enum): an OID looked up by name under one epoch may be
+ * reused while the epoch stays the same.
+ */
+extern uint64 opsmeter_catalog_names_epoch(void);
+
 /* Schema "opsmeter" and objects inside it; errors when missing. */
 extern Oid	opsmeter_schema_oid(void);
 extern Oid	opsmeter_relid(const char *relname);

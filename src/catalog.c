@@ -26,16 +26,60 @@ opsmeter_scan_snapshot(void)
 	return ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
 }
 
+/*
+ * The name lookups every ingest call makes (the schema, the enum types and
+ * their labels) are answered from this backend's memory between changes to
+ * the catalogs they come from.  Any invalidation of the syscaches that
+ * resolve those names (pg_namespace, pg_type, pg_enum by name) bumps
+ * names_epoch, in the same moment the syscache drops its own entries; a
+ * memorized answer counts only while the epoch it was read under is the
+ * current one.  So a memorized answer is the one the syscache would give:
+ * after DROP and CREATE EXTENSION in one session, or a renamed schema, the
+ * next call looks the names up again (test: sql/reinstall.sql).
+ */
+static uint64 names_epoch = 1;
+
+static void
+names_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	names_epoch++;
+}
+
+uint64
+opsmeter_catalog_names_epoch(void)
+{
+	static bool watching = false;
+
+	if (!watching)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACENAME, names_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPENAMENSP, names_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(ENUMTYPOIDNAME, names_changed, (Datum) 0);
+		watching = true;
+	}
+	return names_epoch;
+}
+
 Oid
 opsmeter_schema_oid(void)
 {
-	Oid			nsp = get_namespace_oid("opsmeter", true);
+	static Oid	memorized = InvalidOid;
+	static uint64 memorized_epoch = 0;
 
+	/* read before the lookup: an invalidation taken during it voids the answer */
+	uint64		epoch = opsmeter_catalog_names_epoch();
+	Oid			nsp;
+
+	if (memorized_epoch == epoch)
+		return memorized;
+	nsp = get_namespace_oid("opsmeter", true);
 	if (!OidIsValid(nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_SCHEMA),
 				 errmsg("schema \"opsmeter\" does not exist"),
 				 errhint("Run CREATE EXTENSION opsmeter in this database.")));
+	memorized = nsp;
+	memorized_epoch = epoch;
 	return nsp;
 }
 

@@ -1106,19 +1106,37 @@ insert_into_partition(Oid relid, const StoragePlan *plan, const int *idx, int co
 	table_close(rel, NoLock);
 }
 
+/*
+ * The OIDs of the enum labels a row is written with: twelve syscache
+ * lookups, so memorized while the catalog's names stay as they were
+ * (opsmeter_catalog_names_epoch()).
+ */
 static void
 load_enum_values(EnumValues *enums)
 {
-	Oid			dm = opsmeter_typid("data_mode");
-	Oid			env = opsmeter_typid("environment");
-	Oid			pr = opsmeter_typid("pricing_source");
+	static EnumValues memorized;
+	static uint64 memorized_epoch = 0;
+	uint64		epoch = opsmeter_catalog_names_epoch();
+	Oid			dm,
+				env,
+				pr;
 
+	if (memorized_epoch == epoch)
+	{
+		*enums = memorized;
+		return;
+	}
+	dm = opsmeter_typid("data_mode");
+	env = opsmeter_typid("environment");
+	pr = opsmeter_typid("pricing_source");
 	for (int i = 0; i < 3; i++)
 	{
 		enums->data_mode[i] = opsmeter_enum_value(dm, opsmeter_data_mode_labels[i]);
 		enums->environment[i] = opsmeter_enum_value(env, opsmeter_environment_labels[i]);
 		enums->pricing[i] = opsmeter_enum_value(pr, opsmeter_pricing_labels[i]);
 	}
+	memorized = *enums;
+	memorized_epoch = epoch;
 }
 
 /*
