@@ -71,7 +71,10 @@ RESET opsmeter.workspace;
 CREATE TEMP TABLE life_ids AS SELECT name, workspace_id FROM opsmeter.workspaces WHERE name LIKE 'life%';
 ANALYZE opsmeter.summaries;
 SELECT opsmeter.partition_name((now() AT TIME ZONE 'UTC')::date - 1) AS doomed_day \gset
-SELECT format('ANALYZE opsmeter.%I', :'doomed_day') \gexec
+-- (in a DO block: \gexec would echo the partition's name, which has the date in it)
+DO $$ BEGIN
+    EXECUTE format('ANALYZE opsmeter.%I', opsmeter.partition_name((now() AT TIME ZONE 'UTC')::date - 1));
+END $$;
 
 -- Every table that holds the workspace, before: each has rows of it.
 CREATE TEMP VIEW life_traces AS
