@@ -177,6 +177,16 @@ SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int AS rolled_up;
 SELECT count(*) AS detailed_days FROM opsmeter.rollup_days
  WHERE workspace_id = opsmeter.active_workspace() AND detail_rows IS NOT NULL;
 SELECT count(*) > 0 AS has_tier2 FROM opsmeter.summaries WHERE workspace_id = opsmeter.active_workspace();
+-- The count a day is judged by (_fold_detail with count_only, which groups
+-- the keys alone) is the number of rows that detailing it wrote.
+SELECT n.new_rows >= 18 AS counted_all_groups,  -- 9 groups of the busy hour, 9 of the day
+       n.new_rows = (SELECT count(*) FROM opsmeter.summaries s
+                      WHERE s.workspace_id = n.workspace_id
+                        AND (s.period_start AT TIME ZONE 'UTC')::date = n.day) AS counted_equals_written
+  FROM opsmeter._fold_detail(0, opsmeter.rollup_watermark(), '{}', opsmeter.rollup_holes(),
+                             ARRAY[opsmeter.active_workspace()],
+                             ARRAY[(date_trunc('hour', now() AT TIME ZONE 'UTC' - interval '3 hours'))::date],
+                             false, true, false) n;
 SELECT count(*) AS mismatches FROM pg_temp.mismatches();
 SELECT pg_temp.over_budget_days() AS over_budget_days;
 

@@ -394,7 +394,8 @@ $$;
 --   not with_adjustments, (0, upto, '{}', except): all the raw rows of a day
 --     being detailed (the raw rows already carry every correction).
 -- With count_only, it writes nothing and only counts the rows it would
--- create.  Returns, per workspace and UTC day, how many rows it created.
+-- create, grouping the keys alone.  Returns, per workspace and UTC day,
+-- how many rows it created.
 -- The contributions are read once, by batch (the BRIN on ingest_batch),
 -- and matched to the list of days by a hash join (no nested loops, as in
 -- _fold_quarters()).
@@ -495,6 +496,19 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
           FROM hourly_rows h
          GROUP BY h.workspace_id, h.dimension, date_trunc('day', h.period_start, 'UTC'), h.data_mode, h.environment,
                   h.provider, h.model, h.key
+    ), counted_groups AS (
+        -- count_only: the groups alone, no sums.  A day judged for
+        -- detailing (_judge_days) is counted, not written, and grouping its
+        -- sums and histograms too cost twice as much: 1.77 s against 0.88 s
+        -- for 150,000 rows with a different user on each.
+        SELECT f.workspace_id, f.hour, f.data_mode, f.environment,
+               GROUPING(f.provider, f.model, f.user_id, f.tenant_id, f.endpoint_tag, f.prompt_version) AS grouping_set,
+               f.provider, f.model, coalesce(f.user_id, f.tenant_id, f.endpoint_tag, f.prompt_version) AS key
+          FROM fresh f
+         WHERE count_only
+         GROUP BY f.workspace_id, f.hour, f.data_mode, f.environment,
+                  GROUPING SETS ((), (f.provider, f.model), (f.user_id), (f.tenant_id),
+                                 (f.endpoint_tag), (f.prompt_version))
     ), merged AS (
         INSERT INTO opsmeter.summaries AS s
         SELECT g.workspace_id, g.dimension, g.grain, g.period_start, g.data_mode, g.environment,
@@ -531,8 +545,17 @@ LANGUAGE sql SET search_path = pg_catalog, pg_temp SET enable_nestloop = off AS 
      WHERE NOT count_only
      GROUP BY 1, 2
     UNION ALL
-    SELECT g.workspace_id, (g.period_start AT TIME ZONE 'UTC')::date, count(*)
-      FROM grouped g
+    -- the hourly rows, plus the daily rows: the distinct groups of a day
+    SELECT c.workspace_id, c.day, sum(c.row_count)::bigint
+      FROM (SELECT h.workspace_id, (h.hour AT TIME ZONE 'UTC')::date AS day, count(*) AS row_count
+              FROM counted_groups h
+             GROUP BY 1, 2
+            UNION ALL
+            SELECT d.workspace_id, d.day, count(*)
+              FROM (SELECT DISTINCT h.workspace_id, (h.hour AT TIME ZONE 'UTC')::date AS day, h.grouping_set,
+                           h.data_mode, h.environment, h.provider, h.model, h.key
+                      FROM counted_groups h) d
+             GROUP BY 1, 2) c
      WHERE count_only
      GROUP BY 1, 2
 $$;
