@@ -260,7 +260,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 # generation, in the same statement (a data-modifying WITH): the same
 # tables and indexes, none of the call's checks, lookups or pricing.
 E_DAY="$(q "SELECT (now() AT TIME ZONE 'UTC')::date")"
-E_PART="$(q "SELECT 'opsmeter.events_p' || to_char(date '$E_DAY', 'YYYYMMDD')")"
+E_PART="opsmeter.$(q "SELECT opsmeter.partition_name(date '$E_DAY')")"
 E_GEN_TABLE="$(q "SELECT 'opsmeter.' || opsmeter.key_generation_name($GEN)")"
 sed -e "s/@PART@/$E_PART/" -e "s/@DAY@/$E_DAY/g" -e "s/@GEN_TABLE@/$E_GEN_TABLE/" -e "s/@GEN@/$GEN/" \
 	"$HERE/pgbench_floor.sql" >"$WORK/pgbench_floor.sql"
