@@ -2229,6 +2229,21 @@ RETURNS TABLE (data_mode opsmeter.data_mode, environment opsmeter.environment,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
                latency_counts bigint[])
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT e.data_mode, e.environment, NULL::text, NULL::text, NULL::text,
+           pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE e.is_error),
+           pg_catalog.sum(e.input_tokens), pg_catalog.sum(e.output_tokens), pg_catalog.sum(e.total_tokens),
+           pg_catalog.sum(e.cached_input_tokens), pg_catalog.sum(e.reasoning_tokens),
+           coalesce(pg_catalog.sum(e.cost_usd), 0), pg_catalog.count(*) FILTER (WHERE e.cost_usd IS NULL),
+           coalesce(pg_catalog.sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0),
+           pg_catalog.count(e.latency_ms), coalesce(pg_catalog.sum(e.latency_ms), 0),
+           opsmeter.latency_histogram_of(e.latency_ms, 1)
+      FROM opsmeter.events e
+     WHERE e.workspace_id OPERATOR(pg_catalog.=) ws
+       AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
+       AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
+       AND dim OPERATOR(pg_catalog.=) 'overview'
+     GROUP BY 1, 2
+    UNION ALL
     SELECT e.data_mode, e.environment,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.provider END,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.model END,
@@ -2240,11 +2255,12 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            coalesce(pg_catalog.sum(e.cost_usd), 0), pg_catalog.count(*) FILTER (WHERE e.cost_usd IS NULL),
            coalesce(pg_catalog.sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0),
            pg_catalog.count(e.latency_ms), coalesce(pg_catalog.sum(e.latency_ms), 0),
-           opsmeter.latency_histogram_of(e.latency_ms, 1) FILTER (WHERE dim OPERATOR(pg_catalog.=) 'overview')
+           NULL::bigint[]
       FROM opsmeter.events e
      WHERE e.workspace_id OPERATOR(pg_catalog.=) ws
        AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
        AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
+       AND dim OPERATOR(pg_catalog.<>) 'overview'
      GROUP BY 1, 2, 3, 4, 5
 $$;
 DROP FUNCTION opsmeter.latency_facts(timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
