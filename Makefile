@@ -105,6 +105,8 @@ bench:
 	bash test/bench/run.sh
 	bash test/bench/retention.sh
 	bash test/bench/views.sh
+	BENCH_VIEWS_EVENTS=200000 BENCH_VIEWS_CHUNK=100000 BENCH_VIEWS_STRESS_TAIL=0 BENCH_VIEWS_TARGET=1 \
+	    BENCH_VIEWS_RESULTS=bench-results/views-medium.md bash test/bench/views.sh
 	bash test/bench/tenants.sh
 	bash test/bench/sizing.sh
 

@@ -2273,7 +2273,7 @@ RETURNS TABLE (data_mode opsmeter.data_mode, environment opsmeter.environment,
                cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
                latency_counts bigint[])
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET jit = off
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET enable_sort = off SET jit = off
     SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     ws bigint := opsmeter.active_workspace();

@@ -110,15 +110,16 @@ SQL
 
 # The reporting views' questions asked of the raw table, written the way a
 # user would, in the session TimeZone, for one workspace:
-#   bench_raw_sql VIEW RANGE WS [nop95]
+#   bench_raw_sql VIEW RANGE WS [nop95] [AND_WHERE]
 # VIEW: overview, top_users, top_tenants, top_endpoints, prompt_versions,
 # top_models, daily_users (the last 7 days of the window: what
 # "SELECT * FROM opsmeter.daily_users WHERE day >= current_date - 6" asks);
 # RANGE: the window as an interval ('7 days': the last 7 calendar days,
 # today included); nop95: the overview without its p95, which the
 # exactness checks do not compare (the views compute it from latency
-# buckets).  BENCH_VIEW_COLS: the columns compared between a view and its
-# raw question (all but p95_latency_ms).
+# buckets); AND_WHERE: more conditions for the WHERE clause, starting with
+# AND (views.sh's pending rows alone).  BENCH_VIEW_COLS: the columns
+# compared between a view and its raw question (all but p95_latency_ms).
 BENCH_MEASURES="requests, errors, input_tokens, output_tokens, total_tokens, cost_usd, avg_latency_ms, cost_per_request, tokens_per_request"
 declare -A BENCH_VIEW_COLS=(
 	[overview]="day, requests, errors, input_tokens, output_tokens, total_tokens, cost_usd, unpriced_requests, avg_latency_ms"
@@ -136,7 +137,7 @@ bench_raw_sql() {
 		p95=""
 	fi
 	where="workspace_id = $ws AND data_mode = 'real'
-	   AND ts >= date_trunc('day', now() - interval '$range' + interval '1 day')"
+	   AND ts >= date_trunc('day', now() - interval '$range' + interval '1 day') ${5:-}"
 	measures="count(*) AS requests, count(*) FILTER (WHERE is_error) AS errors,
 	       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
 	       sum(total_tokens) AS total_tokens, coalesce(sum(cost_usd), 0) AS cost_usd,

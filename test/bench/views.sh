@@ -41,6 +41,7 @@
 # Sizes: BENCH_VIEWS_EVENTS (default 10000000), BENCH_VIEWS_CHUNK (1000000),
 # BENCH_VIEWS_TAIL (default: the steady-state tail above), BENCH_VIEWS_STRESS_TAIL
 # (20000; 0 skips the stress rows); tails are multiples of 1000.
+# BENCH_VIEWS_TARGET (50): the speedup each view must reach;
 # BENCH_VIEWS_LOAD_ONLY=1 stops after the load (and checks it);
 # BENCH_SKIP_INSTALL=1 uses the installed extension as it is (no build/install).
 set -euo pipefail
@@ -65,13 +66,17 @@ RESULTS="${BENCH_VIEWS_RESULTS:-$REPO/bench-results/views.md}"
 # queries.
 RANGE_GUC=("7d" "30d")
 RANGE_SQL=("7 days" "30 days")
-TARGET=50
+# The speedup each view must reach: 50x for the big workspace of the
+# issue; `make bench` also runs a medium one (200,000 events of 500 users,
+# whose days are summarized but too varied to detail, so its lists read raw
+# rows) against 1x: never slower than asking the raw table.
+TARGET="${BENCH_VIEWS_TARGET:-50}"
 # Zones for the exactness check: whole-hour, half-hour and 45-minute
 # offsets, a 30-minute DST shift (Lord Howe), and two zones whose DST ends
 # inside a 30-day window of November 2026.
 TZ_ZONES=(UTC America/New_York Asia/Kolkata Asia/Kathmandu Australia/Lord_Howe Pacific/Chatham America/St_Johns)
 
-require_positive_ints N CHUNK TAIL
+require_positive_ints N CHUNK TAIL TARGET
 if ! [[ "$STRESS_TAIL" =~ ^[0-9]+$ ]] || ((TAIL % 1000 != 0 || STRESS_TAIL % 1000 != 0)); then
 	echo "bench: BENCH_VIEWS_TAIL ($TAIL) and BENCH_VIEWS_STRESS_TAIL ($STRESS_TAIL) must be multiples of 1000" >&2
 	exit 2
@@ -91,9 +96,22 @@ VIEWS=(overview top_users top_tenants top_endpoints prompt_versions top_models)
 # (bench_raw_sql in lib.sh), in the session TimeZone: UTC for the timings,
 # so a UTC day is a calendar day; each zone of TZ_ZONES for the exactness
 # checks.
-#   raw_sql VIEW RANGE [nop95]   (nop95: the overview without its p95)
+#   raw_sql VIEW RANGE [nop95] [AND_WHERE]   (nop95: the overview without
+#   its p95; AND_WHERE: more conditions, see bench_raw_sql)
 raw_sql() {
-	bench_raw_sql "$1" "$2" "$WS" "${3:-}"
+	bench_raw_sql "$1" "$2" "$WS" "${3:-}" "${4:-}"
+}
+
+# The pending rows alone: the raw question asked of the rows above the
+# rollup watermark only, told where they are (ts from the oldest of them,
+# so the planner prunes to their partition) and without the overview's p95
+# (the views take it from latency buckets).  No design that reads the
+# pending rows when a view is asked can answer in less, since those rows
+# are in no summary yet: raw_ms / this time is the most speedup possible
+# for that view with that tail.  Set by grow_tail.
+PENDING_WHERE=""
+pending_sql() {	# pending_sql VIEW RANGE
+	raw_sql "$1" "$2" nop95 "$PENDING_WHERE"
 }
 
 # ---------------------------------------------------------------------------
@@ -276,6 +294,8 @@ grow_tail() {
 	RAW_ROWS=$(q "SELECT count(*) FROM opsmeter.events")
 	above=$(q "SELECT count(*) FROM opsmeter.events WHERE ingest_batch > opsmeter.rollup_watermark()")
 	log "  $RAW_ROWS raw rows, $ROLLED_UP rolled up, $above above the rollup watermark"
+	PENDING_WHERE=$(q "SELECT format('AND ingest_batch > %s AND ts >= %L', w, min(ts))
+	                     FROM opsmeter.events, opsmeter.rollup_watermark() w WHERE ingest_batch > w GROUP BY w")
 	if [[ "$RAW_ROWS" != "$((N + to))" || "$ROLLED_UP" != "$N" || "$above" != "$to" ]]; then
 		echo "bench: the load is not as expected: $RAW_ROWS raw rows ($((N + to)) expected), $ROLLED_UP rolled up ($N), $above in the tail ($to)" >&2
 		exit 1
@@ -297,7 +317,7 @@ fi
 ROWS=()
 DIFFS=0
 measure_views() {
-	local kind="$1" ri range set_sql view raw cols view_ms view_cpu raw_ms raw_cpu counts view_rows raw_rows diff exact speedup cpu_speedup result target
+	local kind="$1" ri range set_sql view raw cols view_ms view_cpu raw_ms raw_cpu pend_ms pend_cpu ceiling counts view_rows raw_rows diff exact speedup cpu_speedup result target
 	for ((ri = 0; ri < ${#RANGE_GUC[@]}; ri++)); do
 		range="${RANGE_SQL[$ri]}"
 		set_sql="SET opsmeter.range = '${RANGE_GUC[$ri]}'; SET opsmeter.data_mode = 'real'; SET opsmeter.environment = 'all';"
@@ -306,6 +326,8 @@ measure_views() {
 			cols="${BENCH_VIEW_COLS[$view]}"
 			IFS='|' read -r view_ms view_cpu < <(q "$set_sql SELECT * FROM bench.best(\$bench\$SELECT * FROM opsmeter.$view\$bench\$)")
 			IFS='|' read -r raw_ms raw_cpu < <(q "$set_sql SELECT * FROM bench.best(\$bench\$$raw\$bench\$)")
+			IFS='|' read -r pend_ms pend_cpu < <(q "$set_sql SELECT * FROM bench.best(\$bench\$$(pending_sql "$view" "$range")\$bench\$)")
+			ceiling=$(calc "%.1f" "$raw_ms / ($pend_ms > 0 ? $pend_ms : 0.01)")
 			counts=$(q "$set_sql SELECT (SELECT count(*) FROM opsmeter.$view) || ' ' || (SELECT count(*) FROM ($raw) r)")
 			view_rows=${counts% *}
 			raw_rows=${counts#* }
@@ -335,8 +357,8 @@ measure_views() {
 				result="info"
 				target="(stress)"
 			fi
-			log "$view ($range, $PENDING pending): view $view_ms ms (CPU $view_cpu ms), raw table $raw_ms ms (CPU $raw_cpu ms), ${speedup}x (CPU ${cpu_speedup}x), $result, $exact"
-			ROWS+=("| $view ($range) | $PENDING | $view_ms | $view_cpu | $raw_ms | $raw_cpu | ${speedup}x | ${cpu_speedup}x | $target | $result | $exact |")
+			log "$view ($range, $PENDING pending): view $view_ms ms (CPU $view_cpu ms), raw table $raw_ms ms (CPU $raw_cpu ms), ${speedup}x (CPU ${cpu_speedup}x), $result, $exact; the pending rows alone $pend_ms ms (CPU $pend_cpu ms): at most ${ceiling}x"
+			ROWS+=("| $view ($range) | $PENDING | $view_ms | $view_cpu | $raw_ms | $raw_cpu | ${speedup}x | ${cpu_speedup}x | $target | $result | $exact | $pend_ms / $pend_cpu | ${ceiling}x |")
 		done
 	done
 }
@@ -406,9 +428,10 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows: $QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries, $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed; summary rows / raw rows = $SUMMARY_RATIO; $SIZE_FACTS), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
 	echo "- each view with opsmeter.range = '7d' / '30d' (the last 7 / 30 calendar days, UTC, today included), data_mode 'real', environment 'all', vs the same question written by hand against opsmeter.events (workspace, ts >= start of the window, data_mode = 'real', GROUP BY, ORDER BY; the overview's p95 as percentile_disc)"
 	echo "- times: server-side, best of 3 after one warm-up (clock_timestamp() around a PL/pgSQL EXECUTE: plan + execute + all rows); CPU: the server's CPU time of the same executions (backend + parallel workers, /proc), least of the 3; the target is judged on wall time; exact: the view's rows equal the raw table's as multisets, all columns but p95_latency_ms"
+	echo "- the pending rows alone: the raw question asked of the rows above the rollup watermark only, told where they are (ts from the oldest of them) and without the overview's p95; these rows are in no summary yet, so no view that reads them when asked can take less; most speedup possible = raw-table ms / this"
 	echo
-	echo "| view | pending rows | view ms | view CPU ms | raw-table ms | raw CPU ms | speedup | CPU speedup | target | result | exact |"
-	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |"
+	echo "| view | pending rows | view ms | view CPU ms | raw-table ms | raw CPU ms | speedup | CPU speedup | target | result | exact | pending rows alone ms (wall / CPU) | most speedup possible |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |"
 	printf '%s\n' "${ROWS[@]}"
 	echo
 	echo "Exactness per session TimeZone: opsmeter.overview with opsmeter.range = '30d' against the raw question grouped by local day (ts::date in that zone), opsmeter.top_users with '7d' against the raw question; misattributed requests = sum over days (users) of |view requests - raw requests| (target 0); rows differing = rows that differ in any compared column (EXCEPT ALL both ways). View times: best of 3, wall / CPU ms."
