@@ -119,7 +119,9 @@ $$;
 -- workspace, filtered, as rows that callers add up: summary rows for what
 -- is rolled up, plus the pending raw rows and adjustments, plus raw rows
 -- where summaries cannot answer (those two summed per value as they are
--- read).  latency_counts is the histogram, for the overview only.  Exact
+-- read).  latency_counts is the histogram, for the overview only.
+-- data_mode and environment are those of the rows a row sums, or NULL on
+-- the rows of detailed days, which are summed per value.  Exact
 -- for any [from_ts, to_ts):
 --   * a part finer than a quarter hour at either end comes from raw rows;
 --   * overview and model: tier-1 quarters at both ends up to the UTC hour,
@@ -249,35 +251,43 @@ BEGIN
     END LOOP;
 
     -- Detailed days: hourly rows at both ends, daily rows in between (only
-    -- detailed days have any).  Three plain range scans, no OR.
+    -- detailed days have any).  Three plain range scans, no OR, summed
+    -- here per value (data_mode and environment NULL): a week's user list
+    -- is 10,500 daily rows, and summed once here they cost 12.3 ms a list
+    -- where handing each row on to the caller's sum cost 14.3-15.2 ms.
     IF detailed <> '{}' THEN
         RETURN QUERY
-        SELECT s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
-               s.latency_counts
-          FROM opsmeter.summaries s
-         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-           AND s.period_start >= h_from AND s.period_start < d_from
-        UNION ALL
-        SELECT s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
-               s.latency_counts
-          FROM opsmeter.summaries s
-         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
-           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-           AND s.period_start >= d_from AND s.period_start < d_to
-        UNION ALL
-        SELECT s.data_mode, s.environment, s.provider, s.model, s.key, s.requests, s.errors,
-               s.input_tokens, s.output_tokens, s.total_tokens, s.cached_input_tokens, s.reasoning_tokens,
-               s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, s.latency_sum_ms,
-               s.latency_counts
-          FROM opsmeter.summaries s
-         WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
-           AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-           AND s.period_start >= d_to AND s.period_start < h_to;
+        SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, s.provider, s.model, s.key,
+               sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), sum(s.output_tokens),
+               sum(s.total_tokens), sum(s.cached_input_tokens), sum(s.reasoning_tokens), sum(s.cost_usd),
+               sum(s.unpriced_requests)::bigint, sum(s.unpriced_tokens), sum(s.latency_count)::bigint,
+               sum(s.latency_sum_ms)::bigint,
+               opsmeter.latency_histogram_sum(s.latency_counts) FILTER (WHERE dim = 'overview')
+          FROM (
+            SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
+                   s.total_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost_usd, s.unpriced_requests,
+                   s.unpriced_tokens, s.latency_count, s.latency_sum_ms, s.latency_counts
+              FROM opsmeter.summaries s
+             WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+               AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+               AND s.period_start >= h_from AND s.period_start < d_from
+            UNION ALL
+            SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
+                   s.total_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost_usd, s.unpriced_requests,
+                   s.unpriced_tokens, s.latency_count, s.latency_sum_ms, s.latency_counts
+              FROM opsmeter.summaries s
+             WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
+               AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+               AND s.period_start >= d_from AND s.period_start < d_to
+            UNION ALL
+            SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
+                   s.total_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost_usd, s.unpriced_requests,
+                   s.unpriced_tokens, s.latency_count, s.latency_sum_ms, s.latency_counts
+              FROM opsmeter.summaries s
+             WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
+               AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+               AND s.period_start >= d_to AND s.period_start < h_to) s
+         GROUP BY s.provider, s.model, s.key;
     END IF;
 
     -- The pending rows where summaries answer: inside the quarters of
