@@ -58,7 +58,8 @@ RETURN CASE WHEN opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.=) ts THEN ts
             ELSE opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.+) step END;
 
 -- The raw rows of the active workspace in [from_ts, to_ts), every batch,
--- summed per value of one dimension (and mode and environment), as facts
+-- summed per value of one dimension (per mode and environment for the
+-- overview; NULL there for the lists, as facts() allows), as facts
 -- (below).  Inlined into facts(), whose plan then
 -- prunes the partitions with its bounds; so it has no SET clause (that
 -- would stop the inlining) and names every operator with its schema.
@@ -95,7 +96,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND dim OPERATOR(pg_catalog.=) 'overview'
      GROUP BY 1, 2
     UNION ALL
-    SELECT e.data_mode, e.environment,
+    SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.provider END,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.model END,
            CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
@@ -112,7 +113,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
        AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
        AND dim OPERATOR(pg_catalog.<>) 'overview'
-     GROUP BY 1, 2, 3, 4, 5
+     GROUP BY 3, 4, 5
 $$;
 
 -- The measures of one dimension in [from_ts, to_ts) for the active
@@ -120,8 +121,9 @@ $$;
 -- is rolled up, plus the pending raw rows and adjustments, plus raw rows
 -- where summaries cannot answer (those two summed per value as they are
 -- read).  latency_counts is the histogram, for the overview only.
--- data_mode and environment are those of the rows a row sums, or NULL on
--- the rows of detailed days, which are summed per value.  Exact
+-- data_mode and environment are those of the rows a row sums, or NULL
+-- where a row sums several (a list's raw rows, the rows of detailed
+-- days): no caller reads them, both filters apply inside.  Exact
 -- for any [from_ts, to_ts):
 --   * a part finer than a quarter hour at either end comes from raw rows;
 --   * overview and model: tier-1 quarters at both ends up to the UTC hour,

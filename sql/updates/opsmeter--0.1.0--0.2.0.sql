@@ -2244,7 +2244,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND dim OPERATOR(pg_catalog.=) 'overview'
      GROUP BY 1, 2
     UNION ALL
-    SELECT e.data_mode, e.environment,
+    SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.provider END,
            CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN e.model END,
            CASE dim WHEN 'user' THEN e.user_id WHEN 'tenant' THEN e.tenant_id
@@ -2261,7 +2261,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
        AND e.ts OPERATOR(pg_catalog.>=) from_ts AND e.ts OPERATOR(pg_catalog.<) to_ts
        AND e.data_mode OPERATOR(pg_catalog.=) ANY (modes) AND e.environment OPERATOR(pg_catalog.=) ANY (envs)
        AND dim OPERATOR(pg_catalog.<>) 'overview'
-     GROUP BY 1, 2, 3, 4, 5
+     GROUP BY 3, 4, 5
 $$;
 DROP FUNCTION opsmeter.latency_facts(timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
 DROP FUNCTION opsmeter.facts(opsmeter.summary_dimension, timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
