@@ -68,8 +68,8 @@ RETURN CASE WHEN opsmeter.floor_to(ts, step) OPERATOR(pg_catalog.=) ts THEN ts
 -- time.  Only the overview carries the latency histogram: its aggregate
 -- has no combine function and an internal state the planner sizes at
 -- 8 kB a group, so with it in every list a user list over a month of a
--- workspace of 6,000 events a day was sorted on disk, by one process
--- (a 16 MB spill; 250 ms where the same question asked by hand takes 50),
+-- workspace of 6,700 events a day was sorted on disk, by one process
+-- (a 16 MB spill; 225 ms where the same question asked by hand takes 60),
 -- where without it the rows are grouped in a hash table by parallel
 -- workers.
 CREATE FUNCTION opsmeter.raw_facts(dim opsmeter.summary_dimension, ws bigint, from_ts timestamptz, to_ts timestamptz,
@@ -256,7 +256,7 @@ BEGIN
     -- detailed days have any).  Three plain range scans, no OR, summed
     -- here per value (data_mode and environment NULL): a week's user list
     -- is 10,500 daily rows, and summed once here they cost 12.3 ms a list
-    -- where handing each row on to the caller's sum cost 14.3-15.2 ms.
+    -- where handing each row on to the caller's sum cost 14.9-15.8 ms.
     IF detailed <> '{}' THEN
         RETURN QUERY
         SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, s.provider, s.model, s.key,
