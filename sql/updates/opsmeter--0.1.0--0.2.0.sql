@@ -2192,7 +2192,8 @@ BEGIN
     RETURN QUERY
     SELECT x.provider, x.model, x.key, count(*), count(*) FILTER (WHERE x.is_error),
            sum(x.input_tokens), sum(x.output_tokens), sum(x.total_tokens), trim_scale(coalesce(sum(x.cost_usd), 0)),
-           count(*) FILTER (WHERE x.cost_usd IS NULL), coalesce(sum(x.total_tokens) FILTER (WHERE x.cost_usd IS NULL), 0),
+           CASE WHEN dim = 'model' THEN count(*) FILTER (WHERE x.cost_usd IS NULL) END,
+           CASE WHEN dim = 'model' THEN coalesce(sum(x.total_tokens) FILTER (WHERE x.cost_usd IS NULL), 0) END,
            round(sum(x.latency_ms)::numeric / nullif(count(x.latency_ms), 0), 2),
            round(coalesce(sum(x.cost_usd), 0) / count(*), 6),
            round(sum(x.total_tokens) / count(*), 2)
@@ -2224,15 +2225,13 @@ CREATE FUNCTION opsmeter.raw_facts(dim opsmeter.summary_dimension, ws bigint, fr
                                    modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, key text, requests bigint, errors bigint,
-               input_tokens numeric, output_tokens numeric, total_tokens numeric,
-               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
                latency_counts bigint[])
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT e.data_mode, e.environment, NULL::text, NULL::text, NULL::text,
            pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE e.is_error),
            pg_catalog.sum(e.input_tokens), pg_catalog.sum(e.output_tokens), pg_catalog.sum(e.total_tokens),
-           pg_catalog.sum(e.cached_input_tokens), pg_catalog.sum(e.reasoning_tokens),
            coalesce(pg_catalog.sum(e.cost_usd), 0), pg_catalog.count(*) FILTER (WHERE e.cost_usd IS NULL),
            coalesce(pg_catalog.sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0),
            pg_catalog.count(e.latency_ms), coalesce(pg_catalog.sum(e.latency_ms), 0),
@@ -2251,9 +2250,10 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
                     WHEN 'endpoint' THEN e.endpoint_tag WHEN 'prompt_version' THEN e.prompt_version END,
            pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE e.is_error),
            pg_catalog.sum(e.input_tokens), pg_catalog.sum(e.output_tokens), pg_catalog.sum(e.total_tokens),
-           pg_catalog.sum(e.cached_input_tokens), pg_catalog.sum(e.reasoning_tokens),
-           coalesce(pg_catalog.sum(e.cost_usd), 0), pg_catalog.count(*) FILTER (WHERE e.cost_usd IS NULL),
-           coalesce(pg_catalog.sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0),
+           coalesce(pg_catalog.sum(e.cost_usd), 0),
+           CASE WHEN dim OPERATOR(pg_catalog.=) 'model' THEN pg_catalog.count(*) FILTER (WHERE e.cost_usd IS NULL) END,
+           CASE WHEN dim OPERATOR(pg_catalog.=) 'model'
+                THEN coalesce(pg_catalog.sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0) END,
            pg_catalog.count(e.latency_ms), coalesce(pg_catalog.sum(e.latency_ms), 0),
            NULL::bigint[]
       FROM opsmeter.events e
@@ -2269,8 +2269,7 @@ CREATE FUNCTION opsmeter.facts(dim opsmeter.summary_dimension, from_ts timestamp
                                modes opsmeter.data_mode[], envs opsmeter.environment[])
 RETURNS TABLE (data_mode opsmeter.data_mode, environment opsmeter.environment,
                provider text, model text, key text, requests bigint, errors bigint,
-               input_tokens numeric, output_tokens numeric, total_tokens numeric,
-               cached_input_tokens numeric, reasoning_tokens numeric, cost_usd numeric,
+               input_tokens numeric, output_tokens numeric, total_tokens numeric, cost_usd numeric,
                unpriced_requests bigint, unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint,
                latency_counts bigint[])
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET enable_seqscan = off SET enable_sort = off SET jit = off
@@ -2363,7 +2362,7 @@ BEGIN
             SELECT q.data_mode, q.environment,
                    CASE WHEN dim = 'model' THEN q.provider END, CASE WHEN dim = 'model' THEN q.model END, NULL::text,
                    q.requests, q.errors, q.input_tokens, q.output_tokens, q.total_tokens,
-                   q.cached_input_tokens, q.reasoning_tokens, q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
+                   q.cost_usd, q.unpriced_requests, q.unpriced_tokens,
                    q.latency_count, q.latency_sum_ms, CASE WHEN dim = 'overview' THEN q.latency_counts END
               FROM opsmeter.summary_quarters q
              WHERE q.workspace_id = ws AND q.data_mode = ANY (modes) AND q.environment = ANY (envs)
@@ -2380,13 +2379,14 @@ BEGIN
         RETURN QUERY
         SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, s.provider, s.model, s.key,
                sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), sum(s.output_tokens),
-               sum(s.total_tokens), sum(s.cached_input_tokens), sum(s.reasoning_tokens), sum(s.cost_usd),
-               sum(s.unpriced_requests)::bigint, sum(s.unpriced_tokens), sum(s.latency_count)::bigint,
+               sum(s.total_tokens), sum(s.cost_usd),
+               CASE WHEN coarse THEN sum(s.unpriced_requests)::bigint END, CASE WHEN coarse THEN sum(s.unpriced_tokens) END,
+               sum(s.latency_count)::bigint,
                sum(s.latency_sum_ms)::bigint,
                opsmeter.latency_histogram_sum(s.latency_counts) FILTER (WHERE dim = 'overview')
           FROM (
             SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
-                   s.total_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost_usd, s.unpriced_requests,
+                   s.total_tokens, s.cost_usd, s.unpriced_requests,
                    s.unpriced_tokens, s.latency_count, s.latency_sum_ms, s.latency_counts
               FROM opsmeter.summaries s
              WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
@@ -2394,7 +2394,7 @@ BEGIN
                AND s.period_start >= h_from AND s.period_start < d_from
             UNION ALL
             SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
-                   s.total_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost_usd, s.unpriced_requests,
+                   s.total_tokens, s.cost_usd, s.unpriced_requests,
                    s.unpriced_tokens, s.latency_count, s.latency_sum_ms, s.latency_counts
               FROM opsmeter.summaries s
              WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'day'
@@ -2402,7 +2402,7 @@ BEGIN
                AND s.period_start >= d_from AND s.period_start < d_to
             UNION ALL
             SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
-                   s.total_tokens, s.cached_input_tokens, s.reasoning_tokens, s.cost_usd, s.unpriced_requests,
+                   s.total_tokens, s.cost_usd, s.unpriced_requests,
                    s.unpriced_tokens, s.latency_count, s.latency_sum_ms, s.latency_counts
               FROM opsmeter.summaries s
              WHERE s.workspace_id = ws AND s.dimension = dim AND s.grain = 'hour'
@@ -2423,8 +2423,9 @@ BEGIN
                CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
                         WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
                sum(p.requests)::bigint, sum(p.errors)::bigint, sum(p.input_tokens), sum(p.output_tokens),
-               sum(p.total_tokens), sum(p.cached_input_tokens), sum(p.reasoning_tokens), sum(p.cost_usd),
-               sum(p.unpriced_requests)::bigint, sum(p.unpriced_tokens), sum(p.latency_count)::bigint,
+               sum(p.total_tokens), sum(p.cost_usd),
+               CASE WHEN coarse THEN sum(p.unpriced_requests)::bigint END, CASE WHEN coarse THEN sum(p.unpriced_tokens) END,
+               sum(p.latency_count)::bigint,
                sum(p.latency_sum_ms)::bigint,
                opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count) FILTER (WHERE dim = 'overview')
           FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
