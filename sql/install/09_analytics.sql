@@ -180,6 +180,7 @@ DECLARE
     lo timestamptz;
     hi timestamptz;
     raw boolean;
+    every_day_here boolean;  -- every UTC day of [lo, hi) is one the pending part answers
 BEGIN
     IF ws IS NULL THEN
         RETURN;
@@ -270,7 +271,7 @@ BEGIN
                CASE WHEN coarse THEN sum(s.unpriced_requests)::bigint END, CASE WHEN coarse THEN sum(s.unpriced_tokens) END,
                sum(s.latency_count)::bigint,
                sum(s.latency_sum_ms)::bigint,
-               opsmeter.latency_histogram_sum(s.latency_counts) FILTER (WHERE dim = 'overview')
+               CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_sum(s.latency_counts) END
           FROM (
             SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
                    s.total_tokens, s.cost_usd, s.unpriced_requests,
@@ -300,12 +301,23 @@ BEGIN
 
     -- The pending rows where summaries answer: inside the quarters of
     -- summarized days (overview, model) or inside the hours of detailed
-    -- days (the rest).
+    -- days (the rest), summed per value (mode and environment NULL).  The
+    -- test of each row's day is needed only where [lo, hi) holds a day of
+    -- the other kind; in a big workspace's steady state it holds none, and
+    -- the test cost 0.1 us a row (2 ms of a 7-day list over 20,000 pending
+    -- rows).  The histogram is a CASE, not a FILTER: a FILTER leaves the
+    -- aggregate in the plan, and with it the latency bucket of every row.
     lo := CASE WHEN coarse THEN q_from ELSE h_from END;
     hi := least(CASE WHEN coarse THEN q_to ELSE h_to END, rows_end);
     IF lo < hi AND (coarse OR detailed <> '{}') THEN
+        every_day_here := CASE WHEN coarse THEN raw_only = '{}'
+                               ELSE (SELECT count(*) FROM unnest(detailed) d
+                                      WHERE d BETWEEN (lo AT TIME ZONE 'UTC')::date
+                                                  AND ((hi - interval '1 microsecond') AT TIME ZONE 'UTC')::date)
+                                    = ((hi - interval '1 microsecond') AT TIME ZONE 'UTC')::date
+                                      - (lo AT TIME ZONE 'UTC')::date + 1 END;
         RETURN QUERY
-        SELECT p.data_mode, p.environment,
+        SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment,
                CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
                CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
                         WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
@@ -314,14 +326,15 @@ BEGIN
                CASE WHEN coarse THEN sum(p.unpriced_requests)::bigint END, CASE WHEN coarse THEN sum(p.unpriced_tokens) END,
                sum(p.latency_count)::bigint,
                sum(p.latency_sum_ms)::bigint,
-               opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count) FILTER (WHERE dim = 'overview')
+               CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count) END
           FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
          WHERE p.workspace_id = ws
            AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
            AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
-           AND CASE WHEN coarse THEN (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only)
-                    ELSE (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed) END
-         GROUP BY 1, 2, 3, 4, 5;
+           AND (every_day_here    -- then the day test below is left out at plan time
+                OR CASE WHEN coarse THEN (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only)
+                        ELSE (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed) END)
+         GROUP BY 3, 4, 5;
     END IF;
 END
 $$;
