@@ -13,7 +13,8 @@
 #         whole batches of 1,000 (1,000 for 10M events over 30 days).
 #   stress then the tail is grown to BENCH_VIEWS_STRESS_TAIL events (a worker far
 #         behind: 20,000 is 86 minutes of this rate) and every view is timed
-#         and checked again; these rows are information, not the target.
+#         and checked again, against the same target (issue #14 asks it of
+#         both tails).
 #   views each view (opsmeter.range = '7d' and '30d', data_mode 'real',
 #         environment 'all') vs the same question written by hand against
 #         opsmeter.events; best of 3 runs after one warm-up each, timed on the
@@ -311,8 +312,8 @@ fi
 
 # ---------------------------------------------------------------------------
 # Views vs raw table: measure_views KIND appends a table row per view and
-# range; KIND "target" judges each against the target, "stress" is shown as
-# information.
+# range; KIND "steady" or "stress" (the tail it is timed with), each judged
+# against the target.
 ROWS=()
 DIFFS=0
 measure_views() {
@@ -349,13 +350,8 @@ measure_views() {
 			fi
 			speedup=$(calc "%.1f" "$raw_ms / ($view_ms > 0 ? $view_ms : 0.01)")
 			cpu_speedup=$(calc "%.1f" "$raw_cpu / ($view_cpu > 0 ? $view_cpu : 0.01)")
-			if [[ "$kind" == "target" ]]; then
-				result=$(awk "BEGIN { print ($raw_ms >= $TARGET * $view_ms) ? \"PASS\" : \"MISS\" }")
-				target=">= ${TARGET}x"
-			else
-				result="info"
-				target="(stress)"
-			fi
+			result=$(awk "BEGIN { print ($raw_ms >= $TARGET * $view_ms) ? \"PASS\" : \"MISS\" }")
+			target=">= ${TARGET}x ($kind tail)"
 			log "$view ($range, $PENDING pending): view $view_ms ms (CPU $view_cpu ms), raw table $raw_ms ms (CPU $raw_cpu ms), ${speedup}x (CPU ${cpu_speedup}x), $result, $exact; the pending rows alone $pend_ms ms (CPU $pend_cpu ms): at most ${ceiling}x"
 			ROWS+=("| $view ($range) | $PENDING | $view_ms | $view_cpu | $raw_ms | $raw_cpu | ${speedup}x | ${cpu_speedup}x | $target | $result | $exact | $pend_ms / $pend_cpu | ${ceiling}x |")
 		done
@@ -410,7 +406,7 @@ measure_zones() {
 	done
 }
 
-measure_views target
+measure_views steady
 measure_zones
 STEADY_TAIL_S=$TAIL_S
 if ((STRESS_TAIL > 0)); then
