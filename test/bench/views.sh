@@ -39,9 +39,15 @@
 #         says which zones changed offset inside the window.
 #   size  the summary rows the pass wrote (tier 1 opsmeter.summary_quarters +
 #         tier 2 opsmeter.summaries) against the raw rows they count.
+#   neighbour  with the steady tail, each 7-day view timed again after
+#         another workspace has ingested BENCH_VIEWS_NEIGHBOUR_TAIL events
+#         from the last hour (in one transaction, rolled back after): what
+#         other tenants' pending rows cost this workspace's views.
+#         Information, no target.
 # Sizes: BENCH_VIEWS_EVENTS (default 10000000), BENCH_VIEWS_CHUNK (1000000),
 # BENCH_VIEWS_TAIL (default: the steady-state tail above), BENCH_VIEWS_STRESS_TAIL
-# (20000; 0 skips the stress rows); tails are multiples of 1000.
+# (20000; 0 skips the stress rows), BENCH_VIEWS_NEIGHBOUR_TAIL (20000; 0
+# skips the neighbour rows); tails are multiples of 1000.
 # BENCH_VIEWS_TARGET (50): the speedup each view must reach;
 # BENCH_VIEWS_LOAD_ONLY=1 stops after the load (and checks it);
 # BENCH_SKIP_INSTALL=1 uses the installed extension as it is (no build/install).
@@ -61,6 +67,7 @@ WORKER_INTERVAL_S=60
 STEADY_TAIL=$(( (2 * WORKER_INTERVAL_S * N / (30 * 86400) / 1000 + 1) * 1000 ))
 TAIL="${BENCH_VIEWS_TAIL:-$STEADY_TAIL}"
 STRESS_TAIL="${BENCH_VIEWS_STRESS_TAIL:-20000}"
+NEIGHBOUR_TAIL="${BENCH_VIEWS_NEIGHBOUR_TAIL:-20000}"
 RESULTS="${BENCH_VIEWS_RESULTS:-$REPO/bench-results/views.md}"
 # The windows: opsmeter.range is a string GUC (empty: no window; '7d': the
 # last 7 calendar days); the same window as an interval for the raw-table
@@ -78,8 +85,9 @@ TARGET="${BENCH_VIEWS_TARGET:-50}"
 TZ_ZONES=(UTC America/New_York Asia/Kolkata Asia/Kathmandu Australia/Lord_Howe Pacific/Chatham America/St_Johns)
 
 require_positive_ints N CHUNK TAIL TARGET
-if ! [[ "$STRESS_TAIL" =~ ^[0-9]+$ ]] || ((TAIL % 1000 != 0 || STRESS_TAIL % 1000 != 0)); then
-	echo "bench: BENCH_VIEWS_TAIL ($TAIL) and BENCH_VIEWS_STRESS_TAIL ($STRESS_TAIL) must be multiples of 1000" >&2
+if ! [[ "$STRESS_TAIL" =~ ^[0-9]+$ && "$NEIGHBOUR_TAIL" =~ ^[0-9]+$ ]] ||
+	((TAIL % 1000 != 0 || STRESS_TAIL % 1000 != 0 || NEIGHBOUR_TAIL % 1000 != 0)); then
+	echo "bench: BENCH_VIEWS_TAIL ($TAIL), BENCH_VIEWS_STRESS_TAIL ($STRESS_TAIL) and BENCH_VIEWS_NEIGHBOUR_TAIL ($NEIGHBOUR_TAIL) must be multiples of 1000" >&2
 	exit 2
 fi
 if ((STRESS_TAIL != 0 && STRESS_TAIL <= TAIL)); then
@@ -106,10 +114,14 @@ raw_sql() {
 # The pending rows alone: the raw question asked of the rows above the
 # rollup watermark only, told where they are (ts from the oldest of them,
 # so the planner prunes to their partition) and without the overview's p95
-# (the views take it from latency buckets).  No design that reads the
-# pending rows when a view is asked can answer in less, since those rows
-# are in no summary yet: raw_ms / this time is the most speedup possible
-# for that view with that tail.  Set by grow_tail.
+# (the views take it from latency buckets).  A design that reads the
+# pending rows when a view is asked cannot do much better, since those rows
+# are in no summary yet: raw_ms / this time is about the most speedup
+# possible for that view with that tail.  About: this question is written
+# as a user would (the window's start tested on every row, an average),
+# while the views' pending reads compute the least they can, so a view
+# that reads little else can land a few percent above it.  Set by
+# grow_tail.
 PENDING_WHERE=""
 pending_sql() {	# pending_sql VIEW RANGE
 	raw_sql "$1" "$2" nop95 "$PENDING_WHERE"
@@ -406,9 +418,65 @@ measure_zones() {
 	done
 }
 
+# What another workspace's pending rows cost this one's 7-day views: each
+# view timed with the steady tail, then again after a neighbour workspace
+# has ingested NEIGHBOUR_TAIL events from the last hour, in one session and
+# one transaction that is rolled back, so nothing of it stays for the
+# stress rows.  A big workspace's pending read scans the pending rows of
+# its window's partitions and skips other workspaces' (README, "What one
+# tenant cannot do to another").  Sets NROWS.
+NROWS=()
+measure_neighbour() {
+	local sql out view a_ms a_cpu n_ms n_cpu above line
+	sql="BEGIN;
+SET LOCAL opsmeter.range = '7d'; SET LOCAL opsmeter.data_mode = 'real'; SET LOCAL opsmeter.environment = 'all';
+CREATE TEMP TABLE bench_neighbour (seq serial, view text, phase text, wall_ms numeric, cpu_ms numeric) ON COMMIT DROP;"
+	for view in "${VIEWS[@]}"; do
+		sql+="
+INSERT INTO bench_neighbour (view, phase, wall_ms, cpu_ms) SELECT '$view', 'alone', * FROM bench.best(\$bench\$SELECT * FROM opsmeter.$view\$bench\$);"
+	done
+	sql+="
+DO \$do\$
+BEGIN
+    PERFORM opsmeter_create_workspace('bench-neighbour');
+    PERFORM set_config('opsmeter.workspace', 'bench-neighbour', true);
+    PERFORM opsmeter_ingest(bench.batch(1000, 900000 + k)) FROM generate_series(1, $NEIGHBOUR_TAIL / 1000) k;
+    PERFORM set_config('opsmeter.workspace', 'bench', true);
+END
+\$do\$;"
+	for view in "${VIEWS[@]}"; do
+		sql+="
+INSERT INTO bench_neighbour (view, phase, wall_ms, cpu_ms) SELECT '$view', 'neighbour', * FROM bench.best(\$bench\$SELECT * FROM opsmeter.$view\$bench\$);"
+	done
+	sql+="
+SELECT a.view, a.wall_ms, a.cpu_ms, n.wall_ms, n.cpu_ms,
+       (SELECT count(*) FROM opsmeter.events e JOIN opsmeter.workspaces w USING (workspace_id)
+         WHERE w.name = 'bench-neighbour' AND e.ingest_batch > opsmeter.rollup_watermark())
+  FROM bench_neighbour a JOIN bench_neighbour n ON n.view = a.view AND n.phase = 'neighbour'
+ WHERE a.phase = 'alone' ORDER BY a.seq;
+ROLLBACK;"
+	out="$(psql -X -q -At -v ON_ERROR_STOP=1 <<<"$sql")"
+	while IFS='|' read -r view a_ms a_cpu n_ms n_cpu above; do
+		if [[ "$above" != "$NEIGHBOUR_TAIL" ]]; then
+			echo "bench: the neighbour workspace has $above pending rows, $NEIGHBOUR_TAIL expected" >&2
+			exit 1
+		fi
+		line="$view (7d): $a_ms ms (CPU $a_cpu) alone, $n_ms ms (CPU $n_cpu) beside $above pending rows of another workspace: +$(calc "%.2f" "$n_ms - $a_ms") ms, $(calc "%.0f" "($n_ms - $a_ms) * 1000000 / $above") ns per neighbour row"
+		log "neighbour: $line"
+		NROWS+=("| $view (7d) | $PENDING | $a_ms / $a_cpu | $above | $n_ms / $n_cpu | $(calc "%.2f" "$n_ms - $a_ms") | $(calc "%.0f" "($n_ms - $a_ms) * 1000000 / $above") |")
+	done <<<"$out"
+	if ((${#NROWS[@]} != ${#VIEWS[@]})); then
+		echo "bench: the neighbour rows are ${#NROWS[@]}, ${#VIEWS[@]} expected" >&2
+		exit 1
+	fi
+}
+
 measure_views steady
 measure_zones
 STEADY_TAIL_S=$TAIL_S
+if ((NEIGHBOUR_TAIL > 0)); then
+	measure_neighbour
+fi
 if ((STRESS_TAIL > 0)); then
 	grow_tail "$STRESS_TAIL"
 	measure_views stress
@@ -423,9 +491,9 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "- $N events loaded over the last 30 days (direct SQL, $LOAD_S s; VACUUM ANALYZE $VACUUM_S s), rolled up by one opsmeter_run_retention() pass ($ROLLUP_S s; $SUMMARY_ROWS summary rows: $QUARTER_ROWS in summary_quarters + $DETAIL_ROWS in summaries, $DETAILED_DAYS of $ROLLUP_DAYS workspace-days detailed; summary rows / raw rows = $SUMMARY_RATIO; $SIZE_FACTS), plus $TAIL events from the last hour through opsmeter_ingest() left un-rolled-up ($STEADY_TAIL_S s): the steady-state tail, two default worker intervals (2 x ${WORKER_INTERVAL_S} s) of the loaded rate in whole batches of 1,000; stress rows: the tail grown to $STRESS_TAIL pending events"
 	echo "- each view with opsmeter.range = '7d' / '30d' (the last 7 / 30 calendar days, UTC, today included), data_mode 'real', environment 'all', vs the same question written by hand against opsmeter.events (workspace, ts >= start of the window, data_mode = 'real', GROUP BY, ORDER BY; the overview's p95 as percentile_disc)"
 	echo "- times: server-side, best of 3 after one warm-up (clock_timestamp() around a PL/pgSQL EXECUTE: plan + execute + all rows); CPU: the server's CPU time of the same executions (backend + parallel workers, /proc), least of the 3; the target is judged on wall time; exact: the view's rows equal the raw table's as multisets, all columns but p95_latency_ms"
-	echo "- the pending rows alone: the raw question asked of the rows above the rollup watermark only, told where they are (ts from the oldest of them) and without the overview's p95; these rows are in no summary yet, so no view that reads them when asked can take less; most speedup possible = raw-table ms / this"
+	echo "- the pending rows alone: the raw question asked of the rows above the rollup watermark only, told where they are (ts from the oldest of them) and without the overview's p95; these rows are in no summary yet, so a view that reads them when asked can take hardly less; most speedup possible (about) = raw-table ms / this (written as a user would, this question does a little more per row than the views' pending reads, so a view that reads little else can land a few percent above it)"
 	echo
-	echo "| view | pending rows | view ms | view CPU ms | raw-table ms | raw CPU ms | speedup | CPU speedup | target | result | exact | pending rows alone ms (wall / CPU) | most speedup possible |"
+	echo "| view | pending rows | view ms | view CPU ms | raw-table ms | raw CPU ms | speedup | CPU speedup | target | result | exact | pending rows alone ms (wall / CPU) | most speedup possible (about) |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | ---: |"
 	printf '%s\n' "${ROWS[@]}"
 	echo
@@ -434,6 +502,14 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "| zone | offset changes in the 30-day window | pending rows | overview 30d: misattributed requests | overview rows differing | overview ms (wall / CPU) | top_users 7d: misattributed requests | top_users rows differing | top_users ms (wall / CPU) | result |"
 	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 	printf '%s\n' "${ZROWS[@]}"
+	if ((${#NROWS[@]} > 0)); then
+		echo
+		echo "Other tenants' pending rows (information, no target): each 7-day view timed with this workspace's steady tail, alone, then after another workspace ingested $NEIGHBOUR_TAIL events from the last hour through opsmeter_ingest() (same session, one transaction, rolled back after). Best of 3, wall / CPU ms."
+		echo
+		echo "| view | own pending rows | alone ms | neighbour's pending rows | beside them ms | added ms | added ns per neighbour row |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+		printf '%s\n' "${NROWS[@]}"
+	fi
 } | tee "$RESULTS"
 
 if ((DIFFS > 0 || ZONE_MISSES > 0)); then
