@@ -427,7 +427,7 @@ measure_zones() {
 # tenant cannot do to another").  Sets NROWS.
 NROWS=()
 measure_neighbour() {
-	local sql out view a_ms a_cpu n_ms n_cpu above line
+	local sql out view a_ms a_cpu n_ms n_cpu above added_ms added_ns
 	sql="BEGIN;
 SET LOCAL opsmeter.range = '7d'; SET LOCAL opsmeter.data_mode = 'real'; SET LOCAL opsmeter.environment = 'all';
 CREATE TEMP TABLE bench_neighbour (seq serial, view text, phase text, wall_ms numeric, cpu_ms numeric) ON COMMIT DROP;"
@@ -461,9 +461,10 @@ ROLLBACK;"
 			echo "bench: the neighbour workspace has $above pending rows, $NEIGHBOUR_TAIL expected" >&2
 			exit 1
 		fi
-		line="$view (7d): $a_ms ms (CPU $a_cpu) alone, $n_ms ms (CPU $n_cpu) beside $above pending rows of another workspace: +$(calc "%.2f" "$n_ms - $a_ms") ms, $(calc "%.0f" "($n_ms - $a_ms) * 1000000 / $above") ns per neighbour row"
-		log "neighbour: $line"
-		NROWS+=("| $view (7d) | $PENDING | $a_ms / $a_cpu | $above | $n_ms / $n_cpu | $(calc "%.2f" "$n_ms - $a_ms") | $(calc "%.0f" "($n_ms - $a_ms) * 1000000 / $above") |")
+		added_ms=$(calc "%.2f" "$n_ms - $a_ms")
+		added_ns=$(calc "%.0f" "($n_ms - $a_ms) * 1000000 / $above")
+		log "neighbour: $view (7d): $a_ms ms (CPU $a_cpu) alone, $n_ms ms (CPU $n_cpu) beside $above pending rows of another workspace: +$added_ms ms, $added_ns ns per neighbour row"
+		NROWS+=("| $view (7d) | $PENDING | $a_ms / $a_cpu | $above | $n_ms / $n_cpu | $added_ms | $added_ns |")
 	done <<<"$out"
 	if ((${#NROWS[@]} != ${#VIEWS[@]})); then
 		echo "bench: the neighbour rows are ${#NROWS[@]}, ${#VIEWS[@]} expected" >&2
