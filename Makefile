@@ -67,11 +67,11 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = -ljson-c
 
 # pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
-REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup rollup_in_memory analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle verify otlp reinstall
+REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup rollup_in_memory analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle pending_days verify otlp reinstall
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.
-ISOLATION = concurrent_duplicates rollup_vs_ingest rollup_detail_vs_ingest budget_vs_ingest partitions_on_demand pass_vs_idle_ingest pass_vs_reader set_retention_vs_pass seal_vs_ingest merge_vs_ingest drop_vs_ingest resolution_cache
+ISOLATION = concurrent_duplicates rollup_vs_ingest rollup_detail_vs_ingest budget_vs_ingest partitions_on_demand pass_vs_idle_ingest pass_vs_reader set_retention_vs_pass seal_vs_ingest merge_vs_ingest drop_vs_ingest resolution_cache pending_days_vs_pass
 ISOLATION_OPTS = --inputdir=test/isolation --dbname=opsmeter_isolation
 
 # Debian builds PostgreSQL with LLVM JIT; we do not need bitcode for our module.

@@ -18,6 +18,15 @@ typedef struct StoragePlan StoragePlan;
 extern int32 opsmeter_utc_day(TimestampTz ts);
 
 /*
+ * Where pending rows can be (src/README.md): a batch drawn at drawn_at
+ * records in opsmeter.late_arrivals every day before this one that it
+ * writes rows on.  The margin spares the rows of the last hour before a
+ * UTC midnight, which arrive a little after it, from being late.
+ */
+#define OPSMETER_LATE_MARGIN USECS_PER_HOUR
+extern int32 opsmeter_late_cutoff_day(TimestampTz drawn_at);
+
+/*
  * Marks every duplicate among the events (within the call and against
  * stored rows of the workspace), and locks the partitions of the others
  * until commit.  The events must stay alive until the write.

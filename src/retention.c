@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(opsmeter_guc_key_generation_size);
 PG_FUNCTION_INFO_V1(opsmeter_guc_retention_runs_keep);
 PG_FUNCTION_INFO_V1(opsmeter_guc_summary_retention);
 PG_FUNCTION_INFO_V1(opsmeter_rollup_watermark);
+PG_FUNCTION_INFO_V1(opsmeter_unmarked_pending_from);
 PG_FUNCTION_INFO_V1(opsmeter_rollup_holes);
 
 /*
@@ -237,6 +238,42 @@ opsmeter_rollup_holes(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_ARRAYTYPE_P(construct_empty_array(INT8OID));
 	PG_RETURN_DATUM(holes);
+}
+
+/*
+ * opsmeter.unmarked_pending_from() -> timestamptz: no row above the
+ * watermark or in its holes is dated before this, except on the days that
+ * opsmeter.late_arrivals names for its batch (src/README.md, "Where
+ * pending rows can be").  Every batch above the watermark was drawn after
+ * bounds_read_at, every hole after holes_since, and a batch writes no row
+ * dated before opsmeter_late_cutoff_day() of its draw without naming the
+ * day; one more margin covers a clock set back between the pass's read and
+ * a draw.  A UTC midnight; -infinity while either bound is unknown (before
+ * the first pass since install or upgrade).
+ */
+Datum
+opsmeter_unmarked_pending_from(PG_FUNCTION_ARGS)
+{
+	bool		read_null,
+				holes_null,
+				since_null;
+	Datum		read_at = rollup_state_column("bounds_read_at", &read_null);
+	Datum		holes = rollup_state_column("holes", &holes_null);
+	Datum		since = rollup_state_column("holes_since", &since_null);
+	TimestampTz bound;
+
+	if (read_null)
+		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
+	bound = DatumGetTimestampTz(read_at);
+	if (!holes_null && ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(holes)), ARR_DIMS(DatumGetArrayTypeP(holes))) > 0)
+	{
+		if (since_null)
+			PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
+		bound = Min(bound, DatumGetTimestampTz(since));
+	}
+	if (TIMESTAMP_NOT_FINITE(bound))
+		PG_RETURN_TIMESTAMPTZ(bound);
+	PG_RETURN_TIMESTAMPTZ((TimestampTz) opsmeter_late_cutoff_day(bound - OPSMETER_LATE_MARGIN) * USECS_PER_DAY);
 }
 
 /* The figures of one pass, for retention_runs and the answer. */

@@ -12,6 +12,7 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -1152,6 +1153,7 @@ load_enum_values(EnumValues *enums)
 
 static LOCKTAG published_tag;
 static bool published_valid = false;
+static int32 published_cutoff_day;	/* opsmeter_late_cutoff_day() of its draw */
 
 static void
 batch_locktag(LOCKTAG *tag, int64 batch)
@@ -1187,10 +1189,66 @@ transaction_batch(void)
 		return locktag_batch(&published_tag);
 	published_valid = false;
 	batch = nextval_internal(opsmeter_relid("ingest_batch_seq"), false);
+	/* the clock after the draw: a pass that read the sequence before it read this clock */
+	published_cutoff_day = opsmeter_late_cutoff_day(GetCurrentTimestamp());
 	batch_locktag(&published_tag, batch);
 	(void) LockAcquire(&published_tag, ExclusiveLock, false, false);
 	published_valid = true;
 	return batch;
+}
+
+/* See storage.h. */
+int32
+opsmeter_late_cutoff_day(TimestampTz drawn_at)
+{
+	return opsmeter_utc_day(drawn_at - OPSMETER_LATE_MARGIN);
+}
+
+/*
+ * Late arrivals (src/README.md, "Where pending rows can be"): this
+ * transaction's batch writes the workspace's rows on a day before its
+ * cutoff, so a view could not find them by the pass's clock alone; one row
+ * of opsmeter.late_arrivals per (workspace, day, batch) names the day, in
+ * the same transaction as the rows.  Looked up every time (SnapshotSelf: our
+ * own rows, up to now), not remembered: a marker written in a
+ * subtransaction that rolled back is gone while the batch may live on.
+ * Direct heap and index access, as add_spend() in budget.c: no permission
+ * on the table is needed and no executor is started.
+ */
+static void
+mark_late_arrival(int64 workspace_id, int32 day, int64 batch)
+{
+	Oid			relid = get_relname_relid("late_arrivals", opsmeter_schema_oid());
+	Relation	rel;
+	ScanKeyData keys[3];
+	SysScanDesc scan;
+
+	/*
+	 * The 0.1.0 schema (this library before ALTER EXTENSION UPDATE) has no
+	 * such table: its readers read every day, and so do 0.2.0's until the
+	 * first pass after the update, whose read is after every batch drawn
+	 * before it (src/README.md).
+	 */
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, RowExclusiveLock);
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(workspace_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_DATE_EQ, DateADTGetDatum((DateADT) day));
+	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(batch));
+	scan = systable_beginscan(rel, opsmeter_relid("late_arrivals_pkey"), true, SnapshotSelf, 3, keys);
+	if (!HeapTupleIsValid(systable_getnext(scan)))
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = Int64GetDatum(workspace_id);
+		values[1] = DateADTGetDatum((DateADT) day);
+		values[2] = Int64GetDatum(batch);
+		CatalogTupleInsert(rel, heap_form_tuple(RelationGetDescr(rel), values, nulls));
+	}
+	systable_endscan(scan);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -1327,6 +1385,8 @@ opsmeter_storage_write(StoragePlan *plan, Oid ingested_by, TimestampTz ingested_
 
 		while (end < accepted && days[order[end]] == days[order[start]])
 			end++;
+		if (days[order[start]] < published_cutoff_day)
+			mark_late_arrival(plan->workspace_id, days[order[start]], batch);
 		insert_into_partition(plan->relids[order[start]], plan, order + start, end - start,
 							  batch, &enums);
 		start = end;

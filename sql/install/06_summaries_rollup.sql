@@ -223,16 +223,35 @@ $$;
 -- counted at all.  holes: the batches <= watermark that were in flight at
 -- the last pass.  Both change only in the transaction that adds the rows
 -- they cover.
+-- bounds_read_at and holes_since say where the other rows can be
+-- (opsmeter.late_arrivals below); NULL: not known yet.
 -- The row is created by the first pass (not by this script), so that
 -- pg_dump can carry it into a restored database without a collision.
 CREATE TABLE opsmeter.rollup_state (
     singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     watermark    bigint NOT NULL DEFAULT 0,
     rolled_up_at timestamptz,
-    holes        bigint[] NOT NULL DEFAULT '{}'
+    holes        bigint[] NOT NULL DEFAULT '{}',
+    bounds_read_at timestamptz,    -- every batch above the watermark was drawn after this
+    holes_since  timestamptz       -- every batch in holes was drawn after this
 );
 COMMENT ON TABLE opsmeter.rollup_state IS
     'the rollup watermark: raw rows with ingest_batch <= watermark and not in holes are counted in summaries';
+
+-- Where the pending rows can be (src/README.md): a batch writes no row
+-- dated before the UTC day of its draw less an hour without naming that
+-- day here, in the same transaction (src/storage.c); the pass deletes the
+-- rows of the batches it rolls up.  So a view reads the pending rows of
+-- the days from opsmeter.unmarked_pending_from() on, and of the days named
+-- here, instead of every day of its window.
+CREATE TABLE opsmeter.late_arrivals (
+    workspace_id bigint NOT NULL,
+    day          date NOT NULL,
+    ingest_batch bigint NOT NULL,
+    PRIMARY KEY (workspace_id, day, ingest_batch)
+);
+COMMENT ON TABLE opsmeter.late_arrivals IS
+    'days before their batch''s draw that pending raw rows are on, per workspace; deleted when rolled up';
 
 -- The watermark and the holes: C (src/retention.c), one read of the
 -- singleton row with the query's snapshot (as SQL functions, every call
@@ -247,6 +266,11 @@ CREATE FUNCTION opsmeter.rollup_holes() RETURNS bigint[]
     AS 'MODULE_PATHNAME', 'opsmeter_rollup_holes' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION opsmeter.rollup_holes() IS
     'batches at or below the watermark that were in flight at the last pass: not in opsmeter.summaries yet';
+
+CREATE FUNCTION opsmeter.unmarked_pending_from() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'opsmeter_unmarked_pending_from' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION opsmeter.unmarked_pending_from() IS
+    'no pending raw row is dated before this, except on the days opsmeter.late_arrivals names for its batch';
 
 -- Waits until every transaction that has drawn an ingest batch number so
 -- far has ended (the rollup barrier of 0.1.0; C, see src/retention.c).
@@ -693,6 +717,9 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET lock_timeout = '1min'
 DECLARE
     w_prev bigint;
     w_new  bigint;
+    read_at_prev timestamptz;
+    read_at timestamptz;
+    holes_since_prev timestamptz;
     holes_prev bigint[];
     holes_new bigint[];
     inflight bigint[];
@@ -715,12 +742,15 @@ DECLARE
 BEGIN
     -- Serializes passes: a second pass waits here, then sees the new watermark.
     INSERT INTO opsmeter.rollup_state DEFAULT VALUES ON CONFLICT DO NOTHING;
-    SELECT s.watermark, s.holes INTO w_prev, holes_prev FROM opsmeter.rollup_state s FOR UPDATE;
+    SELECT s.watermark, s.holes, s.bounds_read_at, s.holes_since
+      INTO w_prev, holes_prev, read_at_prev, holes_since_prev
+      FROM opsmeter.rollup_state s FOR UPDATE;
     -- Every transaction that drew a batch number <= w_new and not in
     -- inflight has ended, so no row of those batches can still appear, and
     -- the statements below (each with a snapshot taken after this call) see
     -- all of them.  NULL: a number is being drawn right now; the next pass
-    -- rolls up.
+    -- rolls up.  Every number > w_new is drawn after read_at.
+    read_at := clock_timestamp();
     SELECT b.upto, b.inflight INTO w_new, inflight FROM opsmeter._rollup_bounds() b;
     watermark := w_prev;
     rows_rolled_up := 0;
@@ -823,7 +853,15 @@ BEGIN
 
     PERFORM opsmeter._judge_days(folded_ws || new_ws, folded_day || new_day, w_new, holes_new);
 
-    UPDATE opsmeter.rollup_state SET watermark = w_new, holes = holes_new, rolled_up_at = now();
+    -- Where the pending rows can be: a new hole was drawn after the last
+    -- pass's read, an old one after the old holes' bound (NULL: unknown).
+    -- The late arrivals of the batches rolled up leave.
+    UPDATE opsmeter.rollup_state
+       SET watermark = w_new, holes = holes_new, rolled_up_at = now(), bounds_read_at = read_at,
+           holes_since = (SELECT least(min(coalesce(read_at_prev, '-infinity')) FILTER (WHERE h.b > w_prev),
+                                       min(coalesce(holes_since_prev, '-infinity')) FILTER (WHERE h.b <= w_prev))
+                            FROM unnest(holes_new) h(b));
+    DELETE FROM opsmeter.late_arrivals m WHERE m.ingest_batch <= w_new AND m.ingest_batch <> ALL (holes_new);
     watermark := w_new;
 END
 $$;

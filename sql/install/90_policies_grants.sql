@@ -94,6 +94,10 @@ ALTER TABLE opsmeter.summary_adjustments ENABLE ROW LEVEL SECURITY;
 CREATE POLICY summary_adjustments_read ON opsmeter.summary_adjustments FOR SELECT
     USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
 GRANT SELECT ON opsmeter.summary_adjustments TO PUBLIC;
+ALTER TABLE opsmeter.late_arrivals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY late_arrivals_read ON opsmeter.late_arrivals FOR SELECT
+    USING (workspace_id OPERATOR(pg_catalog.=) ANY ((SELECT opsmeter.my_workspaces())::bigint[]));
+GRANT SELECT ON opsmeter.late_arrivals TO PUBLIC;
 GRANT SELECT ON opsmeter.rollup_state TO PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._wait_for_ingest_barrier() FROM PUBLIC;
 REVOKE ALL ON FUNCTION opsmeter._rollup_bounds() FROM PUBLIC;

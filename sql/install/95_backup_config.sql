@@ -18,6 +18,7 @@ SELECT pg_catalog.pg_extension_config_dump('opsmeter.summaries', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.summary_quarters', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.rollup_days', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.summary_adjustments', '');
+SELECT pg_catalog.pg_extension_config_dump('opsmeter.late_arrivals', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.spend_counters', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.cleanup_audit', '');
 SELECT pg_catalog.pg_extension_config_dump('opsmeter.cleanup_audit_audit_id_seq', '');
