@@ -107,6 +107,10 @@ SELECT opsmeter_add_member('late_ws', 'late_viewer', 'viewer') IS NOT NULL AS in
 SET LOCAL ROLE late_viewer;
 SELECT count(*) AS named_days_a_viewer_sees FROM opsmeter.late_arrivals;
 SELECT * FROM pg_temp.differences();
+RESET ROLE;
+CREATE ROLE late_outsider;
+SET LOCAL ROLE late_outsider;
+SELECT count(*) AS named_days_an_outsider_sees FROM opsmeter.late_arrivals;
 ROLLBACK;
 
 -- The pass rolls the late rows up and deletes their names; the answers
@@ -122,5 +126,12 @@ SELECT (opsmeter_ingest(pg_temp.event('late-4', pg_temp.midnight() - interval '2
 DELETE FROM opsmeter.late_arrivals;
 SELECT dim, facts_requests, raw_requests FROM pg_temp.differences();
 ROLLBACK;
+
+-- Dropping a workspace erases its names with its rows.
+SET opsmeter.workspace = 'late_other';
+SELECT (opsmeter_ingest(pg_temp.event('other-late-2', pg_temp.midnight() - interval '5 days')) ->> 'ok')::boolean AS ok;
+RESET opsmeter.workspace;
+SELECT (opsmeter_drop_workspace('late_other') -> 'rowsErased' ->> 'late_arrivals')::int AS names_erased;
+SELECT count(*) AS names_left FROM pg_temp.named();
 
 RESET opsmeter.summarize_day_rows;

@@ -174,7 +174,7 @@ INSERT INTO matrix_actions (kind, action, stmt) VALUES
 INSERT INTO matrix_actions (kind, action, stmt)
 SELECT 'table', 'opsmeter.' || t, format('SELECT * FROM opsmeter.%I WHERE workspace_id = %s', t, :matrix_ws_id)
   FROM unnest(ARRAY['events', 'request_keys', 'summaries', 'summary_quarters', 'rollup_days', 'summary_adjustments',
-                    'workspaces', 'workspace_members', 'workspace_invitations', 'cleanup_audit']) t;
+                    'late_arrivals', 'workspaces', 'workspace_members', 'workspace_invitations', 'cleanup_audit']) t;
 INSERT INTO matrix_actions (kind, action, stmt) VALUES
     ('read', 'opsmeter.workspace_audit', $$SELECT * FROM opsmeter.workspace_audit$$);
 INSERT INTO matrix_actions (kind, action, stmt) VALUES

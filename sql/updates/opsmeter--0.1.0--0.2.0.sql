@@ -3137,7 +3137,8 @@ BEGIN
     -- (for events and keys, the partitions) that had some
     FOREACH rel IN ARRAY ARRAY['opsmeter.events', 'opsmeter.request_keys', 'opsmeter.summary_quarters',
                                'opsmeter.summaries', 'opsmeter.rollup_days', 'opsmeter.summary_adjustments',
-                               'opsmeter.spend_counters', 'opsmeter.cleanup_audit']::regclass[] LOOP
+                               'opsmeter.late_arrivals', 'opsmeter.spend_counters',
+                               'opsmeter.cleanup_audit']::regclass[] LOOP
         EXECUTE format('WITH gone AS (DELETE FROM %s WHERE workspace_id = $1 RETURNING tableoid)
                         SELECT count(*), coalesce(array_agg(DISTINCT tableoid::regclass), ''{}'') FROM gone', rel)
            INTO n, parts USING ws;
