@@ -127,6 +127,29 @@ DELETE FROM opsmeter.late_arrivals;
 SELECT dim, facts_requests, raw_requests FROM pg_temp.differences();
 ROLLBACK;
 
+-- The pending part's filters: pending rows of every data mode and
+-- environment, read through the combinations a view asks for (one mode,
+-- several; every environment, some), against the raw rows with the same
+-- filter.  (With every environment the filter is left out, and one mode
+-- is one comparison: these are what keep that exact.)
+SELECT (opsmeter_ingest(jsonb_agg(pg_temp.event('mix-' || m || '-' || e, now() - interval '5 minutes')
+                                  || jsonb_build_object('dataMode', m, 'environment', e))) ->> 'accepted')::int AS accepted
+  FROM unnest('{real,test,demo}'::text[]) m, unnest('{prod,staging,dev}'::text[]) e;
+SELECT d.dim, f.modes, f.envs, x.facts_requests, x.raw_requests, x.facts_requests = x.raw_requests AS exact
+  FROM unnest('{overview,user}'::opsmeter.summary_dimension[]) d(dim),
+       (VALUES ('{real}'::opsmeter.data_mode[], '{prod,staging,dev}'::opsmeter.environment[]),
+               ('{real,test}', '{prod}'), ('{test}', '{staging,dev}'), ('{real,test,demo}', '{dev,prod}'),
+               ('{demo}', '{prod,staging,dev}')) f(modes, envs)
+  CROSS JOIN LATERAL (
+      SELECT (SELECT coalesce(sum(x.requests), 0)
+                FROM opsmeter.facts(d.dim, date_trunc('day', now() - interval '6 days', 'UTC'), 'infinity',
+                                    f.modes, f.envs) x) AS facts_requests,
+             (SELECT count(*) FROM opsmeter.events e
+               WHERE e.workspace_id = opsmeter.active_workspace()
+                 AND e.ts >= date_trunc('day', now() - interval '6 days', 'UTC')
+                 AND e.data_mode = ANY (f.modes) AND e.environment = ANY (f.envs)) AS raw_requests) x
+ ORDER BY 1, 2, 3;
+
 -- Dropping a workspace erases its names with its rows.
 SET opsmeter.workspace = 'late_other';
 SELECT (opsmeter_ingest(pg_temp.event('other-late-2', pg_temp.midnight() - interval '5 days')) ->> 'ok')::boolean AS ok;

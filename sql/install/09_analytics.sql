@@ -182,6 +182,7 @@ DECLARE
     raw boolean;
     every_day_here boolean;  -- every UTC day of [lo, hi) is one the pending part answers
     pending_from timestamptz;  -- no pending row is dated earlier
+    every_env boolean := envs @> enum_range(NULL::opsmeter.environment);
 BEGIN
     IF ws IS NULL THEN
         RETURN;
@@ -326,7 +327,12 @@ BEGIN
          WHERE p.workspace_id = ws
            AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
            AND (p.is_adjustment OR p.ts >= pending_from)    -- adjustments are on any day
-           AND p.data_mode = ANY (modes) AND p.environment = ANY (envs)
+           -- Filters the planner leaves out when they keep every row (every
+           -- environment), or makes one comparison (one data mode, the
+           -- default): "= ANY" of a list costs each row a loop over it,
+           -- 0.4 ms of a 7-day list over 20,000 pending rows.
+           AND CASE WHEN cardinality(modes) = 1 THEN p.data_mode = modes[1] ELSE p.data_mode = ANY (modes) END
+           AND (every_env OR p.environment = ANY (envs))
            AND (every_day_here    -- then the day test below is left out at plan time
                 OR CASE WHEN coarse THEN (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only)
                         ELSE (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed) END)
