@@ -260,12 +260,15 @@ opsmeter_unmarked_pending_from(PG_FUNCTION_ARGS)
 	Datum		read_at = rollup_state_column("bounds_read_at", &read_null);
 	Datum		holes = rollup_state_column("holes", &holes_null);
 	Datum		since = rollup_state_column("holes_since", &since_null);
+	ArrayType  *holes_array = NULL;
 	TimestampTz bound;
 
 	if (read_null)
 		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
 	bound = DatumGetTimestampTz(read_at);
-	if (!holes_null && ArrayGetNItems(ARR_NDIM(DatumGetArrayTypeP(holes)), ARR_DIMS(DatumGetArrayTypeP(holes))) > 0)
+	if (!holes_null)
+		holes_array = DatumGetArrayTypeP(holes);
+	if (holes_array != NULL && ArrayGetNItems(ARR_NDIM(holes_array), ARR_DIMS(holes_array)) > 0)
 	{
 		if (since_null)
 			PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);

@@ -1189,7 +1189,10 @@ transaction_batch(void)
 		return locktag_batch(&published_tag);
 	published_valid = false;
 	batch = nextval_internal(opsmeter_relid("ingest_batch_seq"), false);
-	/* the clock after the draw: a pass that read the sequence before it read this clock */
+	/*
+	 * Read after the draw, so later than the sequence read of any pass that
+	 * did not see this number (src/README.md, "Where pending rows can be").
+	 */
 	published_cutoff_day = opsmeter_late_cutoff_day(GetCurrentTimestamp());
 	batch_locktag(&published_tag, batch);
 	(void) LockAcquire(&published_tag, ExclusiveLock, false, false);
