@@ -183,32 +183,45 @@ opsmeter_guc_summary_retention(PG_FUNCTION_ARGS)
 }
 
 /*
- * One column of the opsmeter.rollup_state row (a singleton) as the query's
- * snapshot sees it, copied into the caller's context; NULL when there is no
- * row yet (or no such column).  Read directly: every analytics call reads
- * the watermark and the holes, and as SQL functions each read was planned
- * again, about 0.1 ms a read (a 30-day overview makes 60).
+ * Columns of the opsmeter.rollup_state row (a singleton) as the query's
+ * snapshot sees it, in one read, copied into the caller's context; NULL
+ * when there is no row yet (or no such column).  Read directly: every
+ * analytics call reads the watermark and the holes, and as SQL functions
+ * each read was planned again, about 0.1 ms a read (a 30-day overview
+ * makes 60).
  */
-static Datum
-rollup_state_column(const char *column, bool *isnull)
+static void
+rollup_state_columns(int ncolumns, const char *const *columns, Datum *values, bool *isnull)
 {
 	Relation	rel = table_open(opsmeter_relid("rollup_state"), AccessShareLock);
-	AttrNumber	attno = attnameAttNum(rel, column, true);
 	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, opsmeter_scan_snapshot(), 0, NULL);
 	HeapTuple	tup = systable_getnext(scan);
-	Datum		value = (Datum) 0;
 
-	*isnull = true;
-	if (HeapTupleIsValid(tup) && attno != InvalidAttrNumber)
+	for (int i = 0; i < ncolumns; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+		AttrNumber	attno = attnameAttNum(rel, columns[i], true);
 
-		value = heap_getattr(tup, attno, RelationGetDescr(rel), isnull);
-		if (!*isnull)
-			value = datumCopy(value, att->attbyval, att->attlen);
+		values[i] = (Datum) 0;
+		isnull[i] = true;
+		if (HeapTupleIsValid(tup) && attno != InvalidAttrNumber)
+		{
+			Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attno - 1);
+
+			values[i] = heap_getattr(tup, attno, RelationGetDescr(rel), &isnull[i]);
+			if (!isnull[i])
+				values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+static Datum
+rollup_state_column(const char *column, bool *isnull)
+{
+	Datum		value;
+
+	rollup_state_columns(1, &column, &value, isnull);
 	return value;
 }
 
@@ -254,25 +267,23 @@ opsmeter_rollup_holes(PG_FUNCTION_ARGS)
 Datum
 opsmeter_unmarked_pending_from(PG_FUNCTION_ARGS)
 {
-	bool		read_null,
-				holes_null,
-				since_null;
-	Datum		read_at = rollup_state_column("bounds_read_at", &read_null);
-	Datum		holes = rollup_state_column("holes", &holes_null);
-	Datum		since = rollup_state_column("holes_since", &since_null);
+	static const char *const columns[3] = {"bounds_read_at", "holes", "holes_since"};
+	Datum		values[3];		/* read_at, holes, since */
+	bool		isnull[3];
 	ArrayType  *holes_array = NULL;
 	TimestampTz bound;
 
-	if (read_null)
+	rollup_state_columns(3, columns, values, isnull);
+	if (isnull[0])
 		PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
-	bound = DatumGetTimestampTz(read_at);
-	if (!holes_null)
-		holes_array = DatumGetArrayTypeP(holes);
+	bound = DatumGetTimestampTz(values[0]);
+	if (!isnull[1])
+		holes_array = DatumGetArrayTypeP(values[1]);
 	if (holes_array != NULL && ArrayGetNItems(ARR_NDIM(holes_array), ARR_DIMS(holes_array)) > 0)
 	{
-		if (since_null)
+		if (isnull[2])
 			PG_RETURN_TIMESTAMPTZ(DT_NOBEGIN);
-		bound = Min(bound, DatumGetTimestampTz(since));
+		bound = Min(bound, DatumGetTimestampTz(values[2]));
 	}
 	if (TIMESTAMP_NOT_FINITE(bound))
 		PG_RETURN_TIMESTAMPTZ(bound);
