@@ -423,8 +423,9 @@ measure_zones() {
 # has ingested NEIGHBOUR_TAIL events from the last hour, in one session and
 # one transaction that is rolled back, so nothing of it stays for the
 # stress rows.  A big workspace's pending read scans the pending rows of
-# its window's partitions and skips other workspaces' (README, "What one
-# tenant cannot do to another").  Sets NROWS.
+# the partitions that can hold its own (today's, in the steady state) and
+# skips other workspaces' there (README, "What one tenant cannot do to
+# another").  Sets NROWS.
 NROWS=()
 measure_neighbour() {
 	local sql out view a_ms a_cpu n_ms n_cpu above added_ms added_ns
