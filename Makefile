@@ -24,8 +24,10 @@ OBJS = \
 	src/worker.o \
 	src/filters.o \
 	src/histogram.o \
+	src/exact_sums.o \
 	src/rollup_groups.o \
 	src/reader.o \
+	src/detail_sums.o \
 	src/budget.o
 
 # The version being built is the control file's default_version.  Its install
@@ -67,7 +69,7 @@ PG_CFLAGS   = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializer
 SHLIB_LINK  = -ljson-c
 
 # pg_regress stories, one per feature (sql/NAME.sql -> expected/NAME.out).
-REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup rollup_in_memory analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle pending_days verify otlp reinstall
+REGRESS = install setup tenancy ingest ingest_errors ndjson pricing partitions rollup rollup_in_memory analytics analytics_zones budgets hygiene role_matrix hardening hostile_limits hostile_membership hostile_partitions hostile_statistics operations lifecycle pending_days detail_sums verify otlp reinstall
 REGRESS_OPTS = --dbname=opsmeter_regress
 
 # Isolation specs live under test/isolation/{specs,expected}.

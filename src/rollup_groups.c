@@ -55,6 +55,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "exact_sums.h"
 #include "histogram.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_group_pending);
@@ -347,50 +348,6 @@ add_to_group(HTAB *table, MemoryContext cxt, const GroupKey *key, const Contribu
 		opsmeter_histogram_add_count(g->histogram, c->latency_index, c->sums.latency_count);
 }
 
-/*
- * A cost as an integer of 10^-COST_SCALE dollars and its display scale;
- * false when it has more decimal places than that or does not fit.
- */
-static bool
-cost_units(Datum cost, int128 *units, int *scale)
-{
-	char	   *digits = DatumGetCString(DirectFunctionCall1(numeric_out, cost));
-	const char *p = digits;
-	bool		negative = false;
-	int128		value = 0;
-	int			decimals = -1;	/* -1: before the point */
-	const int128 limit = ((int128) 1) << 120;
-
-	if (*p == '-')
-	{
-		negative = true;
-		p++;
-	}
-	for (; *p; p++)
-	{
-		if (*p == '.' && decimals < 0)
-		{
-			decimals = 0;
-			continue;
-		}
-		if (*p < '0' || *p > '9' || value > limit)
-			return false;		/* NaN, Infinity, or too large */
-		value = value * 10 + (*p - '0');
-		if (decimals >= 0 && ++decimals > COST_SCALE)
-			return false;
-	}
-	*scale = Max(decimals, 0);
-	for (int i = *scale; i < COST_SCALE; i++)
-	{
-		if (value > limit)
-			return false;
-		value *= 10;
-	}
-	*units = negative ? -value : value;
-	pfree(digits);
-	return true;
-}
-
 static int128
 int128_of(bool isnull, Datum bigint_value)
 {
@@ -438,7 +395,7 @@ decode_contribution(const Datum *v, const bool *n, Contribution *c)
 	c->sums.latency_sum_ms = int128_of(n[C_LATENCY_SUM], v[C_LATENCY_SUM]);
 	c->sums.cost_units = 0;
 	c->sums.cost_scale = 0;
-	if (!n[C_COST] && !cost_units(v[C_COST], &c->sums.cost_units, &c->sums.cost_scale))
+	if (!n[C_COST] && !opsmeter_numeric_units(v[C_COST], COST_SCALE, &c->sums.cost_units, &c->sums.cost_scale))
 		return false;
 	c->latency_index = n[C_LATENCY_BUCKET] ? -1 : opsmeter_latency_bucket_index(DatumGetInt32(v[C_LATENCY_BUCKET]));
 	return true;
@@ -969,48 +926,6 @@ listed_days(PendingGroups *groups, ArrayType *ws_list, ArrayType *day_list, bool
 	return listed;
 }
 
-static Datum
-numeric_of_int128(int128 value, int scale)
-{
-	char		digits[64];
-	char		out[80];
-	int			n = 0;
-	int			p = 0;
-	bool		negative = value < 0;
-	uint128		u = negative ? -(uint128) value : (uint128) value;
-
-	if (scale == 0 && value >= PG_INT64_MIN && value <= PG_INT64_MAX)
-		return NumericGetDatum(int64_to_numeric((int64) value));
-	do
-	{
-		digits[n++] = '0' + (int) (u % 10);
-		u /= 10;
-	} while (u > 0);
-	while (n <= scale)
-		digits[n++] = '0';
-	if (negative)
-		out[p++] = '-';
-	for (int i = n - 1; i >= 0; i--)
-	{
-		out[p++] = digits[i];
-		if (i == scale && scale > 0)
-			out[p++] = '.';
-	}
-	out[p] = '\0';
-	return DirectFunctionCall3(numeric_in, CStringGetDatum(out), ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
-/* the cost sum at its display scale (its units are a multiple of 10^(COST_SCALE - scale)) */
-static Datum
-cost_of(const Sums *s)
-{
-	int128		value = s->cost_units;
-
-	for (int i = s->cost_scale; i < COST_SCALE; i++)
-		value /= 10;
-	return numeric_of_int128(value, s->cost_scale);
-}
-
 /* the sums as the SQL grouping's columns, from requests to latency_sum_ms */
 static int
 put_sums(const Sums *s, Datum *v)
@@ -1019,16 +934,16 @@ put_sums(const Sums *s, Datum *v)
 
 	v[i++] = Int64GetDatum(s->requests);
 	v[i++] = Int64GetDatum(s->errors);
-	v[i++] = numeric_of_int128(s->input_tokens, 0);
-	v[i++] = numeric_of_int128(s->output_tokens, 0);
-	v[i++] = numeric_of_int128(s->total_tokens, 0);
-	v[i++] = numeric_of_int128(s->cached_input_tokens, 0);
-	v[i++] = numeric_of_int128(s->reasoning_tokens, 0);
-	v[i++] = cost_of(s);
+	v[i++] = opsmeter_numeric_of_units(s->input_tokens, 0, 0);
+	v[i++] = opsmeter_numeric_of_units(s->output_tokens, 0, 0);
+	v[i++] = opsmeter_numeric_of_units(s->total_tokens, 0, 0);
+	v[i++] = opsmeter_numeric_of_units(s->cached_input_tokens, 0, 0);
+	v[i++] = opsmeter_numeric_of_units(s->reasoning_tokens, 0, 0);
+	v[i++] = opsmeter_numeric_of_units(s->cost_units, COST_SCALE, s->cost_scale);
 	v[i++] = Int64GetDatum(s->unpriced_requests);
-	v[i++] = numeric_of_int128(s->unpriced_tokens, 0);
+	v[i++] = opsmeter_numeric_of_units(s->unpriced_tokens, 0, 0);
 	v[i++] = Int64GetDatum(s->latency_count);
-	v[i++] = numeric_of_int128(s->latency_sum_ms, 0);
+	v[i++] = opsmeter_numeric_of_units(s->latency_sum_ms, 0, 0);
 	return i;
 }
 

@@ -116,17 +116,36 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
      GROUP BY 3, 4, 5
 $$;
 
+-- The sums per label of a user, tenant, endpoint or prompt-version list
+-- over detailed days (src/detail_sums.c): the summary rows of workspace ws,
+-- hourly in [h_from, d_from) and [d_to, h_to) and daily in [d_from, d_to);
+-- the pending raw rows in [greatest(lo, pending_from), hi) and the pending
+-- adjustments in [lo, hi), of a batch above after_batch or in holes, on a
+-- UTC day in days (NULL: any day); all of a mode in modes and an
+-- environment in envs.  Summed in memory, or by SQL when the labels
+-- outgrow the hash memory; several rows may carry one label.  It reads as
+-- its caller, under the tables' row-level security, like facts().
+CREATE FUNCTION opsmeter.detail_sums(dim opsmeter.summary_dimension, ws bigint,
+                                     h_from timestamptz, d_from timestamptz, d_to timestamptz, h_to timestamptz,
+                                     lo timestamptz, hi timestamptz, pending_from timestamptz,
+                                     after_batch bigint, holes bigint[], days date[],
+                                     modes opsmeter.data_mode[], envs opsmeter.environment[])
+RETURNS TABLE (key text, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, latency_count bigint, latency_sum_ms bigint)
+    AS 'MODULE_PATHNAME', 'opsmeter_detail_sums' LANGUAGE C STABLE;
+
 -- The measures of one dimension in [from_ts, to_ts) for the active
 -- workspace, filtered, as rows that callers add up: summary rows for what
 -- is rolled up, plus the pending raw rows and adjustments, plus raw rows
 -- where summaries cannot answer (those two summed per value as they are
--- read).  latency_counts is the histogram, for the overview only;
--- unpriced_requests and unpriced_tokens are for overview and model only,
--- NULL for the other dimensions, whose views do not show them.  Every
--- sum here is one more numeric addition per row read: a week's user
--- list reads 10,500 daily rows, and leaving out these two sums and the
--- cached and reasoning token sums that no caller read took its facts()
--- from 11.0 to 9.1-9.9 ms.
+-- read; for the key lists, summaries and pending rows of detailed days are
+-- summed together by detail_sums()).  latency_counts is the histogram, for
+-- the overview only; unpriced_requests and unpriced_tokens are for
+-- overview and model only, NULL for the other dimensions, whose views do
+-- not show them.  Every sum here is one more numeric addition per row
+-- read: a week's user list reads 10,500 daily rows, and leaving out these
+-- two sums and the cached and reasoning token sums that no caller read
+-- took its facts() from 11.0 to 9.1-9.9 ms.
 -- data_mode and environment are those of the rows a row sums, or NULL
 -- where a row sums several (a list's raw rows, the rows of detailed
 -- days): no caller reads them, both filters apply inside.  Exact
@@ -260,32 +279,6 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Detailed days: hourly rows at both ends, daily rows in between (only
-    -- detailed days have any): one index range scan per (grain, from, to)
-    -- of the VALUES list, no OR, summed here per value (data_mode and
-    -- environment NULL).  A week's user list is 10,500 daily rows: summed
-    -- once here they cost 12.3 ms a list where handing each row on to the
-    -- caller's sum cost 14.9-15.8 ms.  Joined to the ranges, the scans hand
-    -- their rows straight to the sum; as three UNION ALL branches they
-    -- read the week in 5.4 ms instead of 5.0 (10M-event cluster).
-    IF detailed <> '{}' THEN
-        RETURN QUERY
-        SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, s.provider, s.model, s.key,
-               sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), sum(s.output_tokens),
-               sum(s.total_tokens), sum(s.cost_usd),
-               CASE WHEN coarse THEN sum(s.unpriced_requests)::bigint END, CASE WHEN coarse THEN sum(s.unpriced_tokens) END,
-               sum(s.latency_count)::bigint,
-               sum(s.latency_sum_ms)::bigint,
-               CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_sum(s.latency_counts) END
-          FROM (VALUES ('hour'::opsmeter.summary_grain, h_from, d_from), ('day', d_from, d_to),
-                       ('hour', d_to, h_to)) r(grain, lo, hi)
-          JOIN opsmeter.summaries s
-            ON s.workspace_id = ws AND s.dimension = dim AND s.grain = r.grain
-               AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
-               AND s.period_start >= r.lo AND s.period_start < r.hi
-         GROUP BY s.provider, s.model, s.key;
-    END IF;
-
     -- The pending rows where summaries answer: inside the quarters of
     -- summarized days (overview, model) or inside the hours of detailed
     -- days (the rest), summed per value (mode and environment NULL).  The
@@ -312,14 +305,55 @@ BEGIN
                                                   AND ((hi - interval '1 microsecond') AT TIME ZONE 'UTC')::date)
                                     = ((hi - interval '1 microsecond') AT TIME ZONE 'UTC')::date
                                       - (lo AT TIME ZONE 'UTC')::date + 1 END;
+    ELSE
+        hi := lo;    -- no pending read
+    END IF;
+
+    -- The key lists' detailed days, summary rows and pending rows alike,
+    -- summed per label in memory (src/detail_sums.c): a week's user list
+    -- with 20,000 pending rows spent more of its time in SQL's hash
+    -- aggregation and numeric sums than in reading the rows.
+    IF NOT coarse THEN
+        IF detailed <> '{}' THEN
+            RETURN QUERY
+            SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, NULL::text, NULL::text, k.key,
+                   k.requests, k.errors, k.input_tokens, k.output_tokens, k.total_tokens, k.cost_usd,
+                   NULL::bigint, NULL::numeric, k.latency_count, k.latency_sum_ms, NULL::bigint[]
+              FROM opsmeter.detail_sums(dim, ws, h_from, d_from, d_to, h_to, lo, hi, pending_from, w, holes,
+                                        CASE WHEN every_day_here THEN NULL ELSE detailed END, modes, envs) k;
+        END IF;
+        RETURN;
+    END IF;
+
+    -- Overview and model over detailed days: hourly rows at both ends,
+    -- daily rows in between (only detailed days have any): one index range
+    -- scan per (grain, from, to) of the VALUES list, no OR, summed here per
+    -- value (data_mode and environment NULL).  Joined to the ranges, the
+    -- scans hand their rows straight to the sum; as three UNION ALL
+    -- branches they read a week in 5.4 ms instead of 5.0 (10M-event cluster).
+    IF detailed <> '{}' THEN
+        RETURN QUERY
+        SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, s.provider, s.model, NULL::text,
+               sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), sum(s.output_tokens),
+               sum(s.total_tokens), sum(s.cost_usd), sum(s.unpriced_requests)::bigint, sum(s.unpriced_tokens),
+               sum(s.latency_count)::bigint,
+               sum(s.latency_sum_ms)::bigint,
+               CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_sum(s.latency_counts) END
+          FROM (VALUES ('hour'::opsmeter.summary_grain, h_from, d_from), ('day', d_from, d_to),
+                       ('hour', d_to, h_to)) r(grain, lo, hi)
+          JOIN opsmeter.summaries s
+            ON s.workspace_id = ws AND s.dimension = dim AND s.grain = r.grain
+               AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+               AND s.period_start >= r.lo AND s.period_start < r.hi
+         GROUP BY s.provider, s.model;
+    END IF;
+
+    IF lo < hi THEN
         RETURN QUERY
         SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment,
-               CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END,
-               CASE dim WHEN 'user' THEN p.user_id WHEN 'tenant' THEN p.tenant_id
-                        WHEN 'endpoint' THEN p.endpoint_tag WHEN 'prompt_version' THEN p.prompt_version END,
+               CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END, NULL::text,
                sum(p.requests)::bigint, sum(p.errors)::bigint, sum(p.input_tokens), sum(p.output_tokens),
-               sum(p.total_tokens), sum(p.cost_usd),
-               CASE WHEN coarse THEN sum(p.unpriced_requests)::bigint END, CASE WHEN coarse THEN sum(p.unpriced_tokens) END,
+               sum(p.total_tokens), sum(p.cost_usd), sum(p.unpriced_requests)::bigint, sum(p.unpriced_tokens),
                sum(p.latency_count)::bigint,
                sum(p.latency_sum_ms)::bigint,
                CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count) END
@@ -334,9 +368,8 @@ BEGIN
            AND CASE WHEN cardinality(modes) = 1 THEN p.data_mode = modes[1] ELSE p.data_mode = ANY (modes) END
            AND (every_env OR p.environment = ANY (envs))
            AND (every_day_here    -- then the day test below is left out at plan time
-                OR CASE WHEN coarse THEN (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only)
-                        ELSE (p.ts AT TIME ZONE 'UTC')::date = ANY (detailed) END)
-         GROUP BY 3, 4, 5;
+                OR (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only))
+         GROUP BY 3, 4;
     END IF;
 END
 $$;

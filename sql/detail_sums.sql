@@ -1,0 +1,201 @@
+-- detail_sums: a key list's detailed days summed in memory (src/README.md,
+-- "A key list's sums in memory").  opsmeter.detail_sums() sums the summary
+-- rows, pending raw rows and pending adjustments of a user, tenant,
+-- endpoint or prompt-version list per label in 128-bit integers, or, when
+-- the labels outgrow the hash memory, by SQL.  Either way each label's
+-- sums must be, as text (display scale included), what SQL's sum() gives
+-- over the same rows, which this test computes its own way.
+\set SHOW_CONTEXT never
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS opsmeter;
+RESET client_min_messages;
+SELECT opsmeter_create_workspace('sums_ws') IS NOT NULL AS created;
+SELECT opsmeter_create_workspace('sums_other') IS NOT NULL AS created;
+
+-- The window: hourly rows in [t0 + 3 h, t0 + 1 d) and [t0 + 2 d, t0 + 2 d
+-- + 5 h), daily rows in [t0 + 1 d, t0 + 2 d); pending rows above batch 100
+-- or in hole 50; raw rows from t0 + 1 d + 2 h on.
+CREATE FUNCTION pg_temp.t0() RETURNS timestamptz LANGUAGE sql
+RETURN date_trunc('day', now(), 'UTC') - interval '2 days';
+CREATE FUNCTION pg_temp.ws(name text) RETURNS bigint LANGUAGE sql
+RETURN (SELECT workspace_id FROM opsmeter.workspaces WHERE workspaces.name = ws.name);
+SELECT opsmeter.ensure_partitions((pg_temp.t0() AT TIME ZONE 'UTC')::date, (pg_temp.t0() AT TIME ZONE 'UTC')::date + 3) >= 0 AS partitions;
+
+CREATE FUNCTION pg_temp.summary(ws text, dim opsmeter.summary_dimension, grain opsmeter.summary_grain,
+                                at interval, key text, requests bigint, tokens numeric, cost numeric,
+                                mode opsmeter.data_mode DEFAULT 'real', env opsmeter.environment DEFAULT 'prod')
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO opsmeter.summaries (workspace_id, dimension, grain, period_start, data_mode, environment,
+                                    provider, model, key, requests, errors, input_tokens, output_tokens,
+                                    total_tokens, cached_input_tokens, reasoning_tokens, cost_usd,
+                                    unpriced_requests, unpriced_tokens, latency_count, latency_sum_ms)
+    VALUES (pg_temp.ws(ws), dim, grain, pg_temp.t0() + at, mode, env, NULL, NULL, key, requests, requests / 2,
+            tokens, tokens + 1, 2 * tokens + 1, 0, 0, cost, 0, 0, requests, requests)
+$$;
+CREATE FUNCTION pg_temp.event(ws text, at interval, batch bigint, usr text, tokens bigint, cost numeric,
+                              latency integer DEFAULT 120, mode opsmeter.data_mode DEFAULT 'real',
+                              env opsmeter.environment DEFAULT 'prod')
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO opsmeter.events (workspace_id, ts, ingest_batch, input_tokens, output_tokens, total_tokens,
+                                 cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode,
+                                 environment, pricing, ingested_by, ingested_at, external_request_id,
+                                 provider, model, cost_usd, user_id)
+    VALUES (pg_temp.ws(ws), pg_temp.t0() + at, batch, tokens, 7, tokens + 7, 0, 0, latency, tokens % 3 = 0,
+            mode, env, CASE WHEN cost IS NULL THEN 'unpriced' ELSE 'caller' END::opsmeter.pricing_source,
+            current_user::regrole, now(), 'sums-' || gen_random_uuid(), 'openai', 'gpt-4o', cost, usr)
+$$;
+CREATE FUNCTION pg_temp.adjustment(ws text, at interval, batch bigint, usr text, requests integer, cost numeric)
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO opsmeter.summary_adjustments (workspace_id, ingest_batch, ts, data_mode, environment, provider,
+                                              model, user_id, requests, errors, input_tokens, output_tokens,
+                                              total_tokens, cached_input_tokens, reasoning_tokens, cost_usd,
+                                              unpriced_requests, unpriced_tokens, latency_count, latency_sum_ms)
+    VALUES (pg_temp.ws(ws), batch, pg_temp.t0() + at, 'real', 'prod', 'openai', 'gpt-4o', usr, requests,
+            least(requests, 0), 10 * requests, requests, 11 * requests, 0, 0, cost, 0, 0, requests, 90 * requests)
+$$;
+
+-- Summary rows: in the window at each grain, and outside it (before, at
+-- the end, the wrong grain for the hour, another dimension, mode,
+-- environment or workspace).  Token sums past 64 bits and past 10^36 (the
+-- numeric spill), costs of display scales 0 to 27 and of 10^13 dollars.
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '3 hours', 'alice', 5, 10, 0.10);
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '3 hours', 'scales', 1, 1, 1.5);
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '23 hours', NULL, 2, 3, 0.333);
+SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'alice', 1000, 123456789012345678901234567890, 12345678901234.5);
+SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'bob', 7, 1e40, 0.000000000000000000000000001);
+SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'scales', 1, 1, 2.000000000000000000000001);
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '2 days 4 hours', 'bob', 3, 9223372036854775807, 0.5);
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '2 days 4 hours', NULL, 1, 1, 0);
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '2 hours', 'alice', 100, 100, 100);            -- before
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '1 day 4 hours', 'alice', 100, 100, 100);      -- hour of a daily day
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '2 days 5 hours', 'alice', 100, 100, 100);     -- the end
+SELECT pg_temp.summary('sums_ws', 'tenant', 'day', '1 day', 'alice', 100, 100, 100);
+SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'alice', 100, 100, 100, 'test');
+SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'carol', 100, 100, 100, 'real', 'staging');
+SELECT pg_temp.summary('sums_other', 'user', 'day', '1 day', 'alice', 100, 100, 100);
+
+-- Pending raw rows: unpriced, no latency, other modes and environments,
+-- below the watermark but a hole, below it and not one, before
+-- pending_from, another workspace.
+SELECT pg_temp.event('sums_ws', '1 day 3 hours', 101, 'alice', 3, 0.25);
+SELECT pg_temp.event('sums_ws', '1 day 3 hours', 101, 'alice', 4, NULL);
+SELECT pg_temp.event('sums_ws', '1 day 5 hours', 102, NULL, 5, 0.1234567890123456789012, NULL);
+SELECT pg_temp.event('sums_ws', '2 days 1 hour', 50, 'bob', 6, 1.00);
+SELECT pg_temp.event('sums_ws', '2 days 1 hour', 103, 'dave', 9, 0.5, 10, 'test', 'dev');
+SELECT pg_temp.event('sums_ws', '2 days 2 hours', 104, 'erin', 12, 0.75, 20, 'real', 'staging');
+SELECT pg_temp.event('sums_ws', '2 days 2 hours', 49, 'alice', 100, 100);          -- rolled up
+SELECT pg_temp.event('sums_ws', '1 day 1 hour', 105, 'alice', 100, 100);           -- before pending_from
+SELECT pg_temp.event('sums_other', '1 day 3 hours', 106, 'alice', 100, 100);
+-- Pending adjustments (retractions: negative), on any day of the window.
+SELECT pg_temp.adjustment('sums_ws', '4 hours', 107, 'alice', -1, -0.05);
+SELECT pg_temp.adjustment('sums_ws', '2 days 3 hours', 50, 'bob', -2, -0.125);
+SELECT pg_temp.adjustment('sums_ws', '2 days 3 hours', 40, 'bob', -100, -100);     -- rolled up
+
+-- The same question asked by hand: the rows of each source, as in the
+-- comment of opsmeter.detail_sums(), summed by SQL per label.
+CREATE FUNCTION pg_temp.by_hand(modes opsmeter.data_mode[], envs opsmeter.environment[], days date[])
+RETURNS TABLE (key text, requests numeric, errors numeric, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, latency_count numeric, latency_sum_ms numeric)
+LANGUAGE sql AS $$
+    SELECT r.key, sum(r.requests), sum(r.errors), sum(r.input_tokens), sum(r.output_tokens),
+           sum(r.total_tokens), sum(r.cost_usd), sum(r.latency_count), sum(r.latency_sum_ms)
+      FROM (SELECT s.key, s.requests, s.errors, s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd,
+                   s.latency_count, s.latency_sum_ms
+              FROM opsmeter.summaries s
+             WHERE s.workspace_id = pg_temp.ws('sums_ws') AND s.dimension = 'user'
+               AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
+               AND CASE s.grain WHEN 'day' THEN s.period_start >= pg_temp.t0() + interval '1 day'
+                                             AND s.period_start < pg_temp.t0() + interval '2 days'
+                    ELSE (s.period_start >= pg_temp.t0() + interval '3 hours' AND s.period_start < pg_temp.t0() + interval '1 day')
+                      OR (s.period_start >= pg_temp.t0() + interval '2 days' AND s.period_start < pg_temp.t0() + interval '2 days 5 hours') END
+            UNION ALL
+            SELECT e.user_id, 1, e.is_error::int, e.input_tokens, e.output_tokens, e.total_tokens,
+                   coalesce(e.cost_usd, 0), (e.latency_ms IS NOT NULL)::int, coalesce(e.latency_ms, 0)
+              FROM opsmeter.events e
+             WHERE e.workspace_id = pg_temp.ws('sums_ws') AND (e.ingest_batch > 100 OR e.ingest_batch = 50)
+               AND e.ts >= pg_temp.t0() + interval '1 day 2 hours' AND e.ts < pg_temp.t0() + interval '2 days 5 hours'
+               AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
+               AND (days IS NULL OR (e.ts AT TIME ZONE 'UTC')::date = ANY (days))
+            UNION ALL
+            SELECT a.user_id, a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, a.cost_usd,
+                   a.latency_count, a.latency_sum_ms
+              FROM opsmeter.summary_adjustments a
+             WHERE a.workspace_id = pg_temp.ws('sums_ws') AND (a.ingest_batch > 100 OR a.ingest_batch = 50)
+               AND a.ts >= pg_temp.t0() + interval '3 hours' AND a.ts < pg_temp.t0() + interval '2 days 5 hours'
+               AND a.data_mode = ANY (modes) AND a.environment = ANY (envs)
+               AND (days IS NULL OR (a.ts AT TIME ZONE 'UTC')::date = ANY (days))) r
+     GROUP BY r.key
+$$;
+CREATE FUNCTION pg_temp.summed(dim opsmeter.summary_dimension, ws bigint, modes opsmeter.data_mode[],
+                               envs opsmeter.environment[], days date[])
+RETURNS TABLE (key text, requests numeric, errors numeric, input_tokens numeric, output_tokens numeric,
+               total_tokens numeric, cost_usd numeric, latency_count numeric, latency_sum_ms numeric)
+LANGUAGE sql AS $$
+    SELECT k.key, sum(k.requests), sum(k.errors), sum(k.input_tokens), sum(k.output_tokens),
+           sum(k.total_tokens), sum(k.cost_usd), sum(k.latency_count), sum(k.latency_sum_ms)
+      FROM opsmeter.detail_sums(dim, ws, pg_temp.t0() + interval '3 hours', pg_temp.t0() + interval '1 day',
+                                pg_temp.t0() + interval '2 days', pg_temp.t0() + interval '2 days 5 hours',
+                                pg_temp.t0() + interval '3 hours', pg_temp.t0() + interval '2 days 5 hours',
+                                pg_temp.t0() + interval '1 day 2 hours', 100, '{50}', days, modes, envs) k
+     GROUP BY k.key
+$$;
+-- Rows of one side not on the other, as text (0 rows: equal, scales too).
+CREATE FUNCTION pg_temp.differences(modes opsmeter.data_mode[], envs opsmeter.environment[], days date[])
+RETURNS TABLE (side text, row_text text) LANGUAGE sql AS $$
+    (SELECT 'in memory', s::text FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), modes, envs, days) s
+     EXCEPT SELECT 'in memory', h::text FROM pg_temp.by_hand(modes, envs, days) h)
+    UNION ALL
+    (SELECT 'by hand', h::text FROM pg_temp.by_hand(modes, envs, days) h
+     EXCEPT SELECT 'by hand', s::text FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), modes, envs, days) s)
+$$;
+
+-- The default filters (one mode, every environment, every day): the
+-- labels and their sums, then the check against the hand-made answer.
+SELECT * FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL)
+ ORDER BY key NULLS FIRST;
+SELECT * FROM pg_temp.differences('{real}', enum_range(NULL::opsmeter.environment), NULL);
+-- Two modes, some environments, one day of the window's pending rows.
+SELECT * FROM pg_temp.differences('{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
+SELECT * FROM pg_temp.differences('{test}', '{staging,dev}', NULL);
+SELECT * FROM pg_temp.differences('{real}', '{}', NULL);
+
+-- More labels than the hash memory holds: the same statements grouped by
+-- SQL (the DEBUG line says so), and still the same answer.
+DO $$ BEGIN PERFORM pg_temp.event('sums_ws', '2 days 4 hours', 200, 'many-' || i, i, i / 1000.0) FROM generate_series(1, 3000) i; END $$;
+SELECT count(*) AS labels FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL);
+SELECT * FROM pg_temp.differences('{real}', enum_range(NULL::opsmeter.environment), NULL);
+SET work_mem = '64kB';
+SET client_min_messages = debug1;
+SELECT count(*) AS labels FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL);
+RESET client_min_messages;
+SELECT * FROM pg_temp.differences('{real}', enum_range(NULL::opsmeter.environment), NULL);
+SELECT * FROM pg_temp.differences('{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
+RESET work_mem;
+
+-- A count past bigint fails as SQL's sum()::bigint does, in both paths.
+BEGIN;
+SELECT pg_temp.summary('sums_ws', 'user', 'hour', '22 hours', 'alice', 9223372036854775807, 1, 0);
+SAVEPOINT in_memory;
+SELECT count(*) FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', '{prod}', NULL);
+ROLLBACK TO in_memory;
+SET LOCAL work_mem = '64kB';
+SELECT count(*) FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', '{prod}', NULL);
+ROLLBACK;
+
+-- Only key lists; an outsider reads nothing of another workspace (the
+-- statements run as the caller, under row-level security).
+SELECT count(*) FROM pg_temp.summed('overview', pg_temp.ws('sums_ws'), '{real}', '{prod}', NULL);
+SELECT count(*) AS labels FROM pg_temp.summed('user', NULL, '{real}', '{prod}', NULL);
+SELECT pg_temp.ws('sums_ws') AS sums_ws \gset
+SET ROLE regress_outsider;
+SELECT count(*) AS outsider_labels
+  FROM opsmeter.detail_sums('user', :sums_ws, '-infinity', '-infinity', 'infinity', 'infinity',
+                            '-infinity', 'infinity', '-infinity', 0, '{}', NULL, '{real,test,demo}',
+                            enum_range(NULL::opsmeter.environment));
+RESET ROLE;
+
+-- Clean up: this test's workspaces and rows.
+DELETE FROM opsmeter.summaries WHERE workspace_id IN (pg_temp.ws('sums_ws'), pg_temp.ws('sums_other'));
+DELETE FROM opsmeter.summary_adjustments WHERE workspace_id IN (pg_temp.ws('sums_ws'), pg_temp.ws('sums_other'));
+DELETE FROM opsmeter.events WHERE workspace_id IN (pg_temp.ws('sums_ws'), pg_temp.ws('sums_other'));
+SELECT opsmeter_drop_workspace('sums_ws') IS NOT NULL AS dropped, opsmeter_drop_workspace('sums_other') IS NOT NULL AS dropped;
