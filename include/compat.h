@@ -21,6 +21,14 @@
 #endif
 
 /*
+ * PostgreSQL 16 moved the varlena macros (VARDATA_ANY, VARSIZE_ANY_EXHDR,
+ * ...) out of postgres.h into varatt.h.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/*
  * PostgreSQL 18 replaced pg_attribute_noreturn(), written after the
  * declarator, with pg_noreturn, a specifier written before the declaration
  * (C11 _Noreturn).  GCC and Clang accept the noreturn attribute in that

@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
+#include "compat.h"
 #include "exact_sums.h"
 
 #ifdef HAVE_INT128
