@@ -1,6 +1,6 @@
--- detail_sums: a key list's detailed days summed in memory (src/README.md,
--- "A key list's sums in memory").  opsmeter.detail_sums() sums the summary
--- rows, pending raw rows and pending adjustments of a user, tenant,
+-- detail_sums: a list's detailed days summed in memory (src/README.md,
+-- "A list's sums in memory").  opsmeter.detail_sums() sums the summary
+-- rows, pending raw rows and pending adjustments of a model, user, tenant,
 -- endpoint or prompt-version list per label in 128-bit integers, or, when
 -- the labels outgrow the hash memory, by SQL.  Either way each label's
 -- sums must be, as text (display scale included), what SQL's sum() gives
@@ -29,12 +29,14 @@ RETURNS void LANGUAGE sql AS $$
                                     provider, model, key, requests, errors, input_tokens, output_tokens,
                                     total_tokens, cached_input_tokens, reasoning_tokens, cost_usd,
                                     unpriced_requests, unpriced_tokens, latency_count, latency_sum_ms)
-    VALUES (pg_temp.ws(ws), dim, grain, pg_temp.t0() + at, mode, env, NULL, NULL, key, requests, requests / 2,
-            tokens, tokens + 1, 2 * tokens + 1, 0, 0, cost, 0, 0, requests, requests)
+    VALUES (pg_temp.ws(ws), dim, grain, pg_temp.t0() + at, mode, env,
+            CASE WHEN dim = 'model' THEN 'openai' END, CASE WHEN dim = 'model' THEN key END,
+            CASE WHEN dim <> 'model' THEN key END, requests, requests / 2,
+            tokens, tokens + 1, 2 * tokens + 1, 0, 0, cost, requests / 3, tokens, requests, requests)
 $$;
 CREATE FUNCTION pg_temp.event(ws text, at interval, batch bigint, usr text, tokens bigint, cost numeric,
                               latency integer DEFAULT 120, mode opsmeter.data_mode DEFAULT 'real',
-                              env opsmeter.environment DEFAULT 'prod')
+                              env opsmeter.environment DEFAULT 'prod', model text DEFAULT 'gpt-4o')
 RETURNS void LANGUAGE sql AS $$
     INSERT INTO opsmeter.events (workspace_id, ts, ingest_batch, input_tokens, output_tokens, total_tokens,
                                  cached_input_tokens, reasoning_tokens, latency_ms, is_error, data_mode,
@@ -42,7 +44,7 @@ RETURNS void LANGUAGE sql AS $$
                                  provider, model, cost_usd, user_id)
     VALUES (pg_temp.ws(ws), pg_temp.t0() + at, batch, tokens, 7, tokens + 7, 0, 0, latency, tokens % 3 = 0,
             mode, env, CASE WHEN cost IS NULL THEN 'unpriced' ELSE 'caller' END::opsmeter.pricing_source,
-            current_user::regrole, now(), 'sums-' || gen_random_uuid(), 'openai', 'gpt-4o', cost, usr)
+            current_user::regrole, now(), 'sums-' || gen_random_uuid(), 'openai', model, cost, usr)
 $$;
 CREATE FUNCTION pg_temp.adjustment(ws text, at interval, batch bigint, usr text, requests integer, cost numeric)
 RETURNS void LANGUAGE sql AS $$
@@ -51,7 +53,9 @@ RETURNS void LANGUAGE sql AS $$
                                               total_tokens, cached_input_tokens, reasoning_tokens, cost_usd,
                                               unpriced_requests, unpriced_tokens, latency_count, latency_sum_ms)
     VALUES (pg_temp.ws(ws), batch, pg_temp.t0() + at, 'real', 'prod', 'openai', 'gpt-4o', usr, requests,
-            least(requests, 0), 10 * requests, requests, 11 * requests, 0, 0, cost, 0, 0, requests, 90 * requests)
+            least(requests, 0), 10 * requests, requests, 11 * requests, 0, 0, cost,
+            CASE WHEN cost = 0 THEN requests ELSE 0 END, CASE WHEN cost = 0 THEN 11 * requests ELSE 0 END,
+            requests, 90 * requests)
 $$;
 
 -- Summary rows: in the window at each grain, and outside it (before, at
@@ -73,6 +77,12 @@ SELECT pg_temp.summary('sums_ws', 'tenant', 'day', '1 day', 'alice', 100, 100, 1
 SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'alice', 100, 100, 100, 'test');
 SELECT pg_temp.summary('sums_ws', 'user', 'day', '1 day', 'carol', 100, 100, 100, 'real', 'staging');
 SELECT pg_temp.summary('sums_other', 'user', 'day', '1 day', 'alice', 100, 100, 100);
+-- The model list's rows: provider and model are its labels (key NULL).
+SELECT pg_temp.summary('sums_ws', 'model', 'hour', '3 hours', 'gpt-4o', 5, 10, 0.10);
+SELECT pg_temp.summary('sums_ws', 'model', 'day', '1 day', 'gpt-4o', 1000, 123456789012345678901234567890, 12345678901234.5);
+SELECT pg_temp.summary('sums_ws', 'model', 'day', '1 day', 'gpt-4o-mini', 7, 1e40, 0.000000000000000000000000001);
+SELECT pg_temp.summary('sums_ws', 'model', 'hour', '2 days 4 hours', 'o3', 3, 9223372036854775807, 0.5);
+SELECT pg_temp.summary('sums_ws', 'model', 'hour', '2 hours', 'gpt-4o', 100, 100, 100);           -- before
 
 -- Pending raw rows: unpriced, no latency, other modes and environments,
 -- below the watermark but a hole, below it and not one, before
@@ -83,94 +93,120 @@ SELECT pg_temp.event('sums_ws', '1 day 5 hours', 102, NULL, 5, 0.123456789012345
 SELECT pg_temp.event('sums_ws', '2 days 1 hour', 50, 'bob', 6, 1.00);
 SELECT pg_temp.event('sums_ws', '2 days 1 hour', 103, 'dave', 9, 0.5, 10, 'test', 'dev');
 SELECT pg_temp.event('sums_ws', '2 days 2 hours', 104, 'erin', 12, 0.75, 20, 'real', 'staging');
+SELECT pg_temp.event('sums_ws', '2 days 2 hours', 104, 'erin', 13, NULL, 20, 'real', 'prod', 'gpt-4o-mini');
+SELECT pg_temp.event('sums_ws', '2 days 3 hours', 104, NULL, 14, 0.000001, NULL, 'real', 'prod', 'o3');
 SELECT pg_temp.event('sums_ws', '2 days 2 hours', 49, 'alice', 100, 100);          -- rolled up
 SELECT pg_temp.event('sums_ws', '1 day 1 hour', 105, 'alice', 100, 100);           -- before pending_from
 SELECT pg_temp.event('sums_other', '1 day 3 hours', 106, 'alice', 100, 100);
 -- Pending adjustments (retractions: negative), on any day of the window.
 SELECT pg_temp.adjustment('sums_ws', '4 hours', 107, 'alice', -1, -0.05);
 SELECT pg_temp.adjustment('sums_ws', '2 days 3 hours', 50, 'bob', -2, -0.125);
+SELECT pg_temp.adjustment('sums_ws', '2 days 4 hours', 108, 'bob', -1, 0);           -- an unpriced row retracted
 SELECT pg_temp.adjustment('sums_ws', '2 days 3 hours', 40, 'bob', -100, -100);     -- rolled up
 
 -- The same question asked by hand: the rows of each source, as in the
--- comment of opsmeter.detail_sums(), summed by SQL per label.
-CREATE FUNCTION pg_temp.by_hand(modes opsmeter.data_mode[], envs opsmeter.environment[], days date[])
-RETURNS TABLE (key text, requests numeric, errors numeric, input_tokens numeric, output_tokens numeric,
-               total_tokens numeric, cost_usd numeric, latency_count numeric, latency_sum_ms numeric)
+-- comment of opsmeter.detail_sums(), summed by SQL per label (provider
+-- and model for the model list, the key for the others).
+CREATE FUNCTION pg_temp.by_hand(dim opsmeter.summary_dimension, modes opsmeter.data_mode[],
+                                envs opsmeter.environment[], days date[])
+RETURNS TABLE (provider text, model text, key text, requests numeric, errors numeric, input_tokens numeric,
+               output_tokens numeric, total_tokens numeric, cost_usd numeric, unpriced_requests numeric,
+               unpriced_tokens numeric, latency_count numeric, latency_sum_ms numeric)
 LANGUAGE sql AS $$
-    SELECT r.key, sum(r.requests), sum(r.errors), sum(r.input_tokens), sum(r.output_tokens),
-           sum(r.total_tokens), sum(r.cost_usd), sum(r.latency_count), sum(r.latency_sum_ms)
-      FROM (SELECT s.key, s.requests, s.errors, s.input_tokens, s.output_tokens, s.total_tokens, s.cost_usd,
-                   s.latency_count, s.latency_sum_ms
+    SELECT r.provider, r.model, r.key, sum(r.requests), sum(r.errors), sum(r.input_tokens), sum(r.output_tokens),
+           sum(r.total_tokens), sum(r.cost_usd), sum(r.unpriced_requests), sum(r.unpriced_tokens),
+           sum(r.latency_count), sum(r.latency_sum_ms)
+      FROM (SELECT s.provider, s.model, s.key, s.requests, s.errors, s.input_tokens, s.output_tokens,
+                   s.total_tokens, s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count,
+                   s.latency_sum_ms
               FROM opsmeter.summaries s
-             WHERE s.workspace_id = pg_temp.ws('sums_ws') AND s.dimension = 'user'
+             WHERE s.workspace_id = pg_temp.ws('sums_ws') AND s.dimension = dim
                AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
                AND CASE s.grain WHEN 'day' THEN s.period_start >= pg_temp.t0() + interval '1 day'
                                              AND s.period_start < pg_temp.t0() + interval '2 days'
                     ELSE (s.period_start >= pg_temp.t0() + interval '3 hours' AND s.period_start < pg_temp.t0() + interval '1 day')
                       OR (s.period_start >= pg_temp.t0() + interval '2 days' AND s.period_start < pg_temp.t0() + interval '2 days 5 hours') END
             UNION ALL
-            SELECT e.user_id, 1, e.is_error::int, e.input_tokens, e.output_tokens, e.total_tokens,
-                   coalesce(e.cost_usd, 0), (e.latency_ms IS NOT NULL)::int, coalesce(e.latency_ms, 0)
+            SELECT CASE WHEN dim = 'model' THEN e.provider END, CASE WHEN dim = 'model' THEN e.model END,
+                   CASE WHEN dim = 'user' THEN e.user_id END, 1, e.is_error::int, e.input_tokens,
+                   e.output_tokens, e.total_tokens, coalesce(e.cost_usd, 0), (e.cost_usd IS NULL)::int,
+                   CASE WHEN e.cost_usd IS NULL THEN e.total_tokens ELSE 0 END,
+                   (e.latency_ms IS NOT NULL)::int, coalesce(e.latency_ms, 0)
               FROM opsmeter.events e
              WHERE e.workspace_id = pg_temp.ws('sums_ws') AND (e.ingest_batch > 100 OR e.ingest_batch = 50)
                AND e.ts >= pg_temp.t0() + interval '1 day 2 hours' AND e.ts < pg_temp.t0() + interval '2 days 5 hours'
                AND e.data_mode = ANY (modes) AND e.environment = ANY (envs)
                AND (days IS NULL OR (e.ts AT TIME ZONE 'UTC')::date = ANY (days))
             UNION ALL
-            SELECT a.user_id, a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, a.cost_usd,
+            SELECT CASE WHEN dim = 'model' THEN a.provider END, CASE WHEN dim = 'model' THEN a.model END,
+                   CASE WHEN dim = 'user' THEN a.user_id END, a.requests, a.errors, a.input_tokens,
+                   a.output_tokens, a.total_tokens, a.cost_usd, a.unpriced_requests, a.unpriced_tokens,
                    a.latency_count, a.latency_sum_ms
               FROM opsmeter.summary_adjustments a
              WHERE a.workspace_id = pg_temp.ws('sums_ws') AND (a.ingest_batch > 100 OR a.ingest_batch = 50)
                AND a.ts >= pg_temp.t0() + interval '3 hours' AND a.ts < pg_temp.t0() + interval '2 days 5 hours'
                AND a.data_mode = ANY (modes) AND a.environment = ANY (envs)
                AND (days IS NULL OR (a.ts AT TIME ZONE 'UTC')::date = ANY (days))) r
-     GROUP BY r.key
+     GROUP BY r.provider, r.model, r.key
 $$;
 CREATE FUNCTION pg_temp.summed(dim opsmeter.summary_dimension, ws bigint, modes opsmeter.data_mode[],
                                envs opsmeter.environment[], days date[])
-RETURNS TABLE (key text, requests numeric, errors numeric, input_tokens numeric, output_tokens numeric,
-               total_tokens numeric, cost_usd numeric, latency_count numeric, latency_sum_ms numeric)
+RETURNS TABLE (provider text, model text, key text, requests numeric, errors numeric, input_tokens numeric,
+               output_tokens numeric, total_tokens numeric, cost_usd numeric, unpriced_requests numeric,
+               unpriced_tokens numeric, latency_count numeric, latency_sum_ms numeric)
 LANGUAGE sql AS $$
-    SELECT k.key, sum(k.requests), sum(k.errors), sum(k.input_tokens), sum(k.output_tokens),
-           sum(k.total_tokens), sum(k.cost_usd), sum(k.latency_count), sum(k.latency_sum_ms)
+    SELECT k.provider, k.model, k.key, sum(k.requests), sum(k.errors), sum(k.input_tokens), sum(k.output_tokens),
+           sum(k.total_tokens), sum(k.cost_usd), sum(k.unpriced_requests), sum(k.unpriced_tokens),
+           sum(k.latency_count), sum(k.latency_sum_ms)
       FROM opsmeter.detail_sums(dim, ws, pg_temp.t0() + interval '3 hours', pg_temp.t0() + interval '1 day',
                                 pg_temp.t0() + interval '2 days', pg_temp.t0() + interval '2 days 5 hours',
                                 pg_temp.t0() + interval '3 hours', pg_temp.t0() + interval '2 days 5 hours',
                                 pg_temp.t0() + interval '1 day 2 hours', 100, '{50}', days, modes, envs) k
-     GROUP BY k.key
+     GROUP BY k.provider, k.model, k.key
 $$;
 -- Rows of one side not on the other, as text (0 rows: equal, scales too).
-CREATE FUNCTION pg_temp.differences(modes opsmeter.data_mode[], envs opsmeter.environment[], days date[])
+CREATE FUNCTION pg_temp.differences(dim opsmeter.summary_dimension, modes opsmeter.data_mode[],
+                                    envs opsmeter.environment[], days date[])
 RETURNS TABLE (side text, row_text text) LANGUAGE sql AS $$
-    (SELECT 'in memory', s::text FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), modes, envs, days) s
-     EXCEPT SELECT 'in memory', h::text FROM pg_temp.by_hand(modes, envs, days) h)
+    (SELECT 'in memory', s::text FROM pg_temp.summed(dim, pg_temp.ws('sums_ws'), modes, envs, days) s
+     EXCEPT SELECT 'in memory', h::text FROM pg_temp.by_hand(dim, modes, envs, days) h)
     UNION ALL
-    (SELECT 'by hand', h::text FROM pg_temp.by_hand(modes, envs, days) h
-     EXCEPT SELECT 'by hand', s::text FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), modes, envs, days) s)
+    (SELECT 'by hand', h::text FROM pg_temp.by_hand(dim, modes, envs, days) h
+     EXCEPT SELECT 'by hand', s::text FROM pg_temp.summed(dim, pg_temp.ws('sums_ws'), modes, envs, days) s)
 $$;
 
 -- The default filters (one mode, every environment, every day): the
 -- labels and their sums, then the check against the hand-made answer.
 SELECT * FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL)
  ORDER BY key NULLS FIRST;
-SELECT * FROM pg_temp.differences('{real}', enum_range(NULL::opsmeter.environment), NULL);
+SELECT * FROM pg_temp.differences('user', '{real}', enum_range(NULL::opsmeter.environment), NULL);
 -- Two modes, some environments, one day of the window's pending rows.
-SELECT * FROM pg_temp.differences('{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
-SELECT * FROM pg_temp.differences('{test}', '{staging,dev}', NULL);
-SELECT * FROM pg_temp.differences('{real}', '{}', NULL);
+SELECT * FROM pg_temp.differences('user', '{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
+SELECT * FROM pg_temp.differences('user', '{test}', '{staging,dev}', NULL);
+SELECT * FROM pg_temp.differences('user', '{real}', '{}', NULL);
+-- A list of one mode that does not start at 1 is still "= ANY".
+SELECT * FROM pg_temp.differences('user', '[2:2]={real}', '{prod,prod,staging,dev}', NULL);
+-- The model list: provider and model are its labels; its unpriced sums too.
+SELECT provider, model, requests, cost_usd, unpriced_requests, unpriced_tokens
+  FROM pg_temp.summed('model', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL)
+ ORDER BY provider, model;
+SELECT * FROM pg_temp.differences('model', '{real}', enum_range(NULL::opsmeter.environment), NULL);
+SELECT * FROM pg_temp.differences('model', '{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
 
 -- More labels than the hash memory holds: the same statements grouped by
 -- SQL (the DEBUG line says so), and still the same answer.
-DO $$ BEGIN PERFORM pg_temp.event('sums_ws', '2 days 4 hours', 200, 'many-' || i, i, i / 1000.0) FROM generate_series(1, 3000) i; END $$;
+DO $$ BEGIN PERFORM pg_temp.event('sums_ws', '2 days 4 hours', 200, 'many-' || i, i, i / 1000.0, 120, 'real', 'prod', 'm-' || i) FROM generate_series(1, 3000) i; END $$;
 SELECT count(*) AS labels FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL);
-SELECT * FROM pg_temp.differences('{real}', enum_range(NULL::opsmeter.environment), NULL);
+SELECT * FROM pg_temp.differences('user', '{real}', enum_range(NULL::opsmeter.environment), NULL);
 SET work_mem = '64kB';
 SET client_min_messages = debug1;
 SELECT count(*) AS labels FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', enum_range(NULL::opsmeter.environment), NULL);
 RESET client_min_messages;
-SELECT * FROM pg_temp.differences('{real}', enum_range(NULL::opsmeter.environment), NULL);
-SELECT * FROM pg_temp.differences('{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
+SELECT * FROM pg_temp.differences('user', '{real}', enum_range(NULL::opsmeter.environment), NULL);
+SELECT * FROM pg_temp.differences('user', '{real,test}', '{prod,dev}', ARRAY[(pg_temp.t0() AT TIME ZONE 'UTC')::date + 2]);
+SELECT * FROM pg_temp.differences('model', '{real}', enum_range(NULL::opsmeter.environment), NULL);
 RESET work_mem;
+SELECT * FROM pg_temp.differences('model', '{real}', enum_range(NULL::opsmeter.environment), NULL);
 
 -- A count past bigint fails as SQL's sum()::bigint does, in both paths.
 BEGIN;
@@ -182,7 +218,7 @@ SET LOCAL work_mem = '64kB';
 SELECT count(*) FROM pg_temp.summed('user', pg_temp.ws('sums_ws'), '{real}', '{prod}', NULL);
 ROLLBACK;
 
--- Only key lists; an outsider reads nothing of another workspace (the
+-- Not the overview; an outsider reads nothing of another workspace (the
 -- statements run as the caller, under row-level security).
 SELECT count(*) FROM pg_temp.summed('overview', pg_temp.ws('sums_ws'), '{real}', '{prod}', NULL);
 SELECT count(*) AS labels FROM pg_temp.summed('user', NULL, '{real}', '{prod}', NULL);

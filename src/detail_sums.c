@@ -1,18 +1,18 @@
 /*
- * detail_sums.c — a key list's detailed days, summed in memory.
+ * detail_sums.c — a list's detailed days, summed in memory.
  *
- * A user, tenant, endpoint or prompt-version list over detailed days
- * (facts(), sql/install/09_analytics.sql) reads two things: the hourly and
- * daily summary rows of the window, and the rows not rolled up yet (the
- * pending raw rows and adjustments).  Summed by SQL, a week's user list of
- * 10,500 summary rows and 20,000 pending rows spent more time in
- * HashAggregate and numeric sum() than in reading the rows.  Here one
- * hash table keyed by the label takes every row straight from the executor
- * (a DestReceiver, no tuple table) and keeps counts in 64-bit and token
- * and cost sums in 128-bit integers (exact_sums.h), so each key's
- * sums are those SQL's sum() gives, display scale included.
+ * A model, user, tenant, endpoint or prompt-version list (facts(),
+ * sql/install/09_analytics.sql) reads the hourly and daily summary rows of
+ * its detailed days and the rows not rolled up yet (the pending raw rows
+ * and adjustments).  Summed by SQL, a week's user list of 10,500 summary
+ * rows and 20,000 pending rows spent more time in HashAggregate and
+ * numeric sum() than in reading the rows.  Here one hash table keyed by
+ * the labels (provider and model, or the one key) takes every row straight
+ * from the executor (a DestReceiver, no tuple table) and keeps counts in
+ * 64-bit and token and cost sums in 128-bit integers (exact_sums.h), so
+ * each label's sums are those SQL's sum() gives, display scale included.
  *
- * The statements are built here from fixed text (only the label column
+ * The statements are built here from fixed text (only the label columns
  * and which filters apply vary) and run as the caller: row-level security
  * applies to them exactly as to facts()'s own statements, so the function
  * reads nothing its caller could not read.
@@ -23,12 +23,12 @@
  * a tenant with a label per request makes its own list slower, never wrong,
  * and never holds more memory than a query of its own could.
  *
- * Invariant (src/README.md, "A key list's sums in memory"): the rows
- * returned, summed per key, equal the grouped SQL of the same statements.
- * Test: sql/detail_sums.sql compares both, as text, on rows that exercise
- * NULL labels, unpriced rows, negative adjustments, costs of many display
- * scales and values too large for 64 bits, and with a hash memory too small
- * for the groups.
+ * Invariant (src/README.md, "A list's sums in memory"): the rows returned,
+ * summed per label, equal SQL's sums over the same rows, as text.  Test:
+ * sql/detail_sums.sql, on rows that exercise NULL labels, unpriced rows,
+ * negative adjustments, costs of many display scales and values too large
+ * for 64 bits, for a key list and the model list, and with a hash memory
+ * too small for the groups.
  */
 #include "postgres.h"
 
@@ -63,9 +63,9 @@ PG_FUNCTION_INFO_V1(opsmeter_detail_sums);
 /* where a statement's rows come from, which fixes its columns */
 typedef enum Source
 {
-	SRC_SUMMARIES,				/* key, requests, errors, 3 token sums, cost, latency count and sum */
-	SRC_EVENTS,					/* key, is_error, 3 token counts, cost (NULL: unpriced), latency_ms */
-	SRC_ADJUSTMENTS,			/* as summaries, counts in integer and tokens in bigint */
+	SRC_SUMMARIES,				/* counts in bigint, token sums in numeric */
+	SRC_EVENTS,					/* one raw row: is_error, token counts, cost (NULL: unpriced), latency_ms */
+	SRC_ADJUSTMENTS,			/* counts in integer, token sums in bigint */
 	SRC_COUNT
 } Source;
 
@@ -83,19 +83,50 @@ enum
 	P_AFTER_BATCH, P_HOLES, P_DAYS, P_MODES, P_ENVS, P_COUNT
 };
 
+/*
+ * The labels of each dimension read here: the summary columns and the raw
+ * columns, first and second (NULL: none).  A model group has two labels,
+ * the others one.
+ */
+typedef struct Labels
+{
+	const char *dimension;
+	const char *summary_first,
+			   *summary_second,
+			   *raw_first,
+			   *raw_second;
+} Labels;
+
+static const Labels dimension_labels[] = {
+	{"model", "provider", "model", "provider", "model"},
+	{"user", "key", NULL, "user_id", NULL},
+	{"tenant", "key", NULL, "tenant_id", NULL},
+	{"endpoint", "key", NULL, "endpoint_tag", NULL},
+	{"prompt_version", "key", NULL, "prompt_version", NULL},
+};
+
+/* result columns */
+enum
+{
+	R_PROVIDER, R_MODEL, R_KEY, R_REQUESTS, R_ERRORS, R_INPUT, R_OUTPUT, R_TOTAL, R_COST,
+	R_UNPRICED_REQUESTS, R_UNPRICED_TOKENS, R_LATENCY_COUNT, R_LATENCY_SUM, R_COUNT
+};
+
 #ifdef HAVE_INT128
 
 typedef struct KeyGroup
 {
-	uint32		hash;			/* the hash table's key: hash and label */
-	const text *key;			/* NULL: unknown */
+	uint32		hash;			/* the hash table's key: hash and labels */
+	const text *labels[2];		/* NULL: unknown, or none */
 	int64		requests,
 				errors,
+				unpriced_requests,
 				latency_count,
 				latency_sum_ms;
 	ExactSum	input_tokens,
 				output_tokens,
 				total_tokens,
+				unpriced_tokens,
 				cost_usd;
 } KeyGroup;
 
@@ -116,46 +147,64 @@ key_group_hash(const void *key, Size keysize)
 	return ((const KeyGroup *) key)->hash;
 }
 
+static bool
+labels_equal(const text *x, const text *y)
+{
+	if (x == NULL || y == NULL)
+		return x == y;
+	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
+		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
+}
+
 static int
 key_group_compare(const void *a, const void *b, Size keysize)
 {
-	const text *x = ((const KeyGroup *) a)->key;
-	const text *y = ((const KeyGroup *) b)->key;
+	const KeyGroup *x = a;
+	const KeyGroup *y = b;
 
-	if (((const KeyGroup *) a)->hash != ((const KeyGroup *) b)->hash)
-		return 1;
-	if (x == NULL || y == NULL)
-		return x == y ? 0 : 1;
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0 ? 0 : 1;
+	return x->hash == y->hash && labels_equal(x->labels[0], y->labels[0]) &&
+		labels_equal(x->labels[1], y->labels[1]) ? 0 : 1;
 }
 
+static uint32
+label_hash(const text *t)
+{
+	return t == NULL ? 0x9e3779b9 : hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+static text *
+copy_label(MemoryContext cxt, const text *t)
+{
+	text	   *copy;
+	Size		len;
+
+	if (t == NULL)
+		return NULL;
+	len = VARSIZE_ANY_EXHDR(t);
+	copy = MemoryContextAlloc(cxt, VARHDRSZ + len);
+	SET_VARSIZE(copy, VARHDRSZ + len);
+	memcpy(VARDATA(copy), VARDATA_ANY(t), len);
+	return copy;
+}
+
+/* the group of the row's two label columns (v[0], v[1]), made if new */
 static KeyGroup *
-group_of(SumReceiver *r, bool isnull, Datum label)
+group_of(SumReceiver *r, const Datum *v, const bool *n)
 {
 	KeyGroup	probe;
 	KeyGroup   *g;
 	bool		found;
 
-	probe.key = isnull ? NULL : (const text *) DatumGetPointer(label);
-	probe.hash = probe.key == NULL ? 0x9e3779b9 :
-		hash_bytes((const unsigned char *) VARDATA_ANY(probe.key), VARSIZE_ANY_EXHDR(probe.key));
+	for (int i = 0; i < 2; i++)		/* a label stored compressed is compared by its text */
+		probe.labels[i] = n[i] ? NULL : (const text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v[i]));
+	probe.hash = hash_combine(label_hash(probe.labels[0]), label_hash(probe.labels[1]));
 	g = hash_search_with_hash_value(r->groups, &probe, probe.hash, HASH_ENTER, &found);
 	if (!found)
 	{
-		text	   *copy = NULL;
-
-		if (probe.key != NULL)
-		{
-			Size		len = VARSIZE_ANY_EXHDR(probe.key);
-
-			copy = MemoryContextAlloc(r->cxt, VARHDRSZ + len);
-			SET_VARSIZE(copy, VARHDRSZ + len);
-			memcpy(VARDATA(copy), VARDATA_ANY(probe.key), len);
-		}
 		memset(g, 0, sizeof(KeyGroup));
 		g->hash = probe.hash;
-		g->key = copy;
+		g->labels[0] = copy_label(r->cxt, probe.labels[0]);
+		g->labels[1] = copy_label(r->cxt, probe.labels[1]);
 	}
 	return g;
 }
@@ -181,11 +230,12 @@ add_tokens(ExactSum *sum, bool isnull, Datum value, bool is_numeric, MemoryConte
 }
 
 /*
- * Columns of a summaries or adjustments row: key, requests, errors, input,
- * output and total tokens, cost, latency count and sum (counts in bigint
- * and tokens in numeric for summaries, in integer and bigint for
- * adjustments).  Of an events row: key, is_error, input, output and total
- * tokens, cost (NULL: unpriced), latency_ms (NULL: none).
+ * The columns of every statement start with the two labels.  Then, of a
+ * summaries or adjustments row: requests, errors, input, output and total
+ * tokens, cost, unpriced requests and tokens, latency count and sum
+ * (counts in bigint and tokens in numeric for summaries, in integer and
+ * bigint for adjustments).  Of a raw row: is_error, input, output and
+ * total tokens, cost (NULL: unpriced), latency_ms (NULL: none).
  */
 static bool
 receive_row(TupleTableSlot *slot, DestReceiver *self)
@@ -198,34 +248,41 @@ receive_row(TupleTableSlot *slot, DestReceiver *self)
 	slot_getallattrs(slot);
 	v = slot->tts_values;
 	n = slot->tts_isnull;
-	g = group_of(r, n[0], v[0]);
+	g = group_of(r, v, n);
 	if (r->source == SRC_EVENTS)
 	{
 		g->requests++;
-		g->errors += DatumGetBool(v[1]) ? 1 : 0;
-		add_tokens(&g->input_tokens, n[2], v[2], false, r->cxt);
-		add_tokens(&g->output_tokens, n[3], v[3], false, r->cxt);
-		add_tokens(&g->total_tokens, n[4], v[4], false, r->cxt);
-		if (!n[5])
-			opsmeter_exact_sum_add(&g->cost_usd, v[5], COST_UNIT_SCALE, r->cxt);
+		g->errors += DatumGetBool(v[2]) ? 1 : 0;
+		add_tokens(&g->input_tokens, n[3], v[3], false, r->cxt);
+		add_tokens(&g->output_tokens, n[4], v[4], false, r->cxt);
+		add_tokens(&g->total_tokens, n[5], v[5], false, r->cxt);
 		if (!n[6])
+			opsmeter_exact_sum_add(&g->cost_usd, v[6], COST_UNIT_SCALE, r->cxt);
+		else
+		{
+			g->unpriced_requests++;
+			add_tokens(&g->unpriced_tokens, n[5], v[5], false, r->cxt);
+		}
+		if (!n[7])
 		{
 			g->latency_count++;
-			add_count(&g->latency_sum_ms, DatumGetInt32(v[6]));
+			add_count(&g->latency_sum_ms, DatumGetInt32(v[7]));
 		}
 	}
 	else
 	{
 		bool		summaries = r->source == SRC_SUMMARIES;
 
-		add_count(&g->requests, summaries ? DatumGetInt64(v[1]) : DatumGetInt32(v[1]));
-		add_count(&g->errors, summaries ? DatumGetInt64(v[2]) : DatumGetInt32(v[2]));
-		add_tokens(&g->input_tokens, n[3], v[3], summaries, r->cxt);
-		add_tokens(&g->output_tokens, n[4], v[4], summaries, r->cxt);
-		add_tokens(&g->total_tokens, n[5], v[5], summaries, r->cxt);
-		opsmeter_exact_sum_add(&g->cost_usd, v[6], COST_UNIT_SCALE, r->cxt);
-		add_count(&g->latency_count, summaries ? DatumGetInt64(v[7]) : DatumGetInt32(v[7]));
-		add_count(&g->latency_sum_ms, DatumGetInt64(v[8]));
+		add_count(&g->requests, summaries ? DatumGetInt64(v[2]) : DatumGetInt32(v[2]));
+		add_count(&g->errors, summaries ? DatumGetInt64(v[3]) : DatumGetInt32(v[3]));
+		add_tokens(&g->input_tokens, n[4], v[4], summaries, r->cxt);
+		add_tokens(&g->output_tokens, n[5], v[5], summaries, r->cxt);
+		add_tokens(&g->total_tokens, n[6], v[6], summaries, r->cxt);
+		opsmeter_exact_sum_add(&g->cost_usd, v[7], COST_UNIT_SCALE, r->cxt);
+		add_count(&g->unpriced_requests, summaries ? DatumGetInt64(v[8]) : DatumGetInt32(v[8]));
+		add_tokens(&g->unpriced_tokens, n[9], v[9], summaries, r->cxt);
+		add_count(&g->latency_count, summaries ? DatumGetInt64(v[10]) : DatumGetInt32(v[10]));
+		add_count(&g->latency_sum_ms, DatumGetInt64(v[11]));
 	}
 	if ((++r->received & 1023) == 0 && MemoryContextMemAllocated(r->cxt, true) > r->limit)
 	{
@@ -247,16 +304,6 @@ receiver_nothing(DestReceiver *self)
 
 #endif							/* HAVE_INT128 */
 
-/* the label column of each key dimension, by its enum label */
-static const struct
-{
-	const char *dimension;
-	const char *column;
-}			label_columns[] = {
-	{"user", "user_id"}, {"tenant", "tenant_id"}, {"endpoint", "endpoint_tag"},
-	{"prompt_version", "prompt_version"}
-};
-
 /* the filters of the pending rows, each only where it can drop a row */
 static void
 append_filters(StringInfo sql, char alias, bool one_mode, bool every_environment, bool day_test)
@@ -272,11 +319,36 @@ append_filters(StringInfo sql, char alias, bool one_mode, bool every_environment
 }
 
 /*
- * The statement of one source: its rows (grouped = false) or its rows
- * grouped per label by SQL, in the function's result columns.
+ * The labels a statement starts with: "x.first, x.second" for the sums in
+ * memory (NULL::text where there is no second label); the result's
+ * provider, model and key for the grouped SQL.
+ */
+static void
+append_labels(StringInfo sql, bool grouped, char alias, const char *first, const char *second)
+{
+	if (!grouped)
+		appendStringInfo(sql, "SELECT %c.%s, ", alias, first);
+	else if (second == NULL)
+		appendStringInfoString(sql, "SELECT NULL::text, NULL::text, ");
+	else
+		appendStringInfo(sql, "SELECT %c.%s, ", alias, first);
+	if (second != NULL)
+		appendStringInfo(sql, "%c.%s, ", alias, second);
+	else if (!grouped)
+		appendStringInfoString(sql, "NULL::text, ");
+	else
+		appendStringInfo(sql, "%c.%s, ", alias, first);
+	if (grouped && second != NULL)
+		appendStringInfoString(sql, "NULL::text, ");
+}
+
+/*
+ * The statement of one source: its rows (grouped = false), or its rows
+ * grouped per label by SQL in the result's columns from requests on.
  */
 static char *
-statement(Source source, bool grouped, const char *label, bool one_mode, bool every_environment, bool day_test)
+statement(Source source, bool grouped, const Labels *labels, bool one_mode, bool every_environment,
+		  bool day_test)
 {
 	StringInfoData sql;
 
@@ -284,12 +356,15 @@ statement(Source source, bool grouped, const char *label, bool one_mode, bool ev
 	switch (source)
 	{
 		case SRC_SUMMARIES:
+			append_labels(&sql, grouped, 's', labels->summary_first, labels->summary_second);
 			appendStringInfoString(&sql, grouped ?
-								   "SELECT s.key, sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), "
+								   "sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), "
 								   "sum(s.output_tokens), sum(s.total_tokens), sum(s.cost_usd), "
+								   "sum(s.unpriced_requests)::bigint, sum(s.unpriced_tokens), "
 								   "sum(s.latency_count)::bigint, sum(s.latency_sum_ms)::bigint" :
-								   "SELECT s.key, s.requests, s.errors, s.input_tokens, s.output_tokens, s.total_tokens, "
-								   "s.cost_usd, s.latency_count, s.latency_sum_ms");
+								   "s.requests, s.errors, s.input_tokens, s.output_tokens, s.total_tokens, "
+								   "s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, "
+								   "s.latency_sum_ms");
 			/* hourly rows at both ends, daily rows between: one range scan each */
 			appendStringInfo(&sql,
 							 " FROM (VALUES ('hour'::opsmeter.summary_grain, $%d, $%d), ('day', $%d, $%d),"
@@ -299,19 +374,17 @@ statement(Source source, bool grouped, const char *label, bool one_mode, bool ev
 							 "  AND s.period_start >= r.lo AND s.period_start < r.hi",
 							 P_H_FROM + 1, P_D_FROM + 1, P_D_FROM + 1, P_D_TO + 1, P_D_TO + 1, P_H_TO + 1,
 							 P_WORKSPACE + 1, P_DIM + 1, P_MODES + 1, P_ENVS + 1);
-			if (grouped)
-				appendStringInfoString(&sql, " GROUP BY s.key");
 			break;
 		case SRC_EVENTS:
-			if (grouped)
-				appendStringInfo(&sql,
-								 "SELECT e.%s, count(*), count(*) FILTER (WHERE e.is_error), sum(e.input_tokens), "
-								 "sum(e.output_tokens), sum(e.total_tokens), sum(coalesce(e.cost_usd, 0)), "
-								 "count(e.latency_ms), coalesce(sum(e.latency_ms), 0)::bigint", label);
-			else
-				appendStringInfo(&sql,
-								 "SELECT e.%s, e.is_error, e.input_tokens, e.output_tokens, e.total_tokens, "
-								 "e.cost_usd, e.latency_ms", label);
+			append_labels(&sql, grouped, 'e', labels->raw_first, labels->raw_second);
+			appendStringInfoString(&sql, grouped ?
+								   "count(*), count(*) FILTER (WHERE e.is_error), sum(e.input_tokens), "
+								   "sum(e.output_tokens), sum(e.total_tokens), sum(coalesce(e.cost_usd, 0)), "
+								   "count(*) FILTER (WHERE e.cost_usd IS NULL), "
+								   "coalesce(sum(e.total_tokens) FILTER (WHERE e.cost_usd IS NULL), 0), "
+								   "count(e.latency_ms), coalesce(sum(e.latency_ms), 0)::bigint" :
+								   "e.is_error, e.input_tokens, e.output_tokens, e.total_tokens, e.cost_usd, "
+								   "e.latency_ms");
 			/* both lower bounds are constants of the plan: both prune partitions */
 			appendStringInfo(&sql,
 							 " FROM opsmeter.events e WHERE e.workspace_id = $%d"
@@ -320,19 +393,17 @@ statement(Source source, bool grouped, const char *label, bool one_mode, bool ev
 							 P_WORKSPACE + 1, P_LO + 1, P_PENDING_FROM + 1, P_HI + 1,
 							 P_AFTER_BATCH + 1, P_HOLES + 1);
 			append_filters(&sql, 'e', one_mode, every_environment, day_test);
-			if (grouped)
-				appendStringInfoString(&sql, " GROUP BY 1");
 			break;
 		case SRC_ADJUSTMENTS:
-			if (grouped)
-				appendStringInfo(&sql,
-								 "SELECT a.%s, sum(a.requests)::bigint, sum(a.errors)::bigint, sum(a.input_tokens), "
-								 "sum(a.output_tokens), sum(a.total_tokens), sum(a.cost_usd), "
-								 "sum(a.latency_count)::bigint, sum(a.latency_sum_ms)::bigint", label);
-			else
-				appendStringInfo(&sql,
-								 "SELECT a.%s, a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, "
-								 "a.cost_usd, a.latency_count, a.latency_sum_ms", label);
+			append_labels(&sql, grouped, 'a', labels->raw_first, labels->raw_second);
+			appendStringInfoString(&sql, grouped ?
+								   "sum(a.requests)::bigint, sum(a.errors)::bigint, sum(a.input_tokens), "
+								   "sum(a.output_tokens), sum(a.total_tokens), sum(a.cost_usd), "
+								   "sum(a.unpriced_requests)::bigint, sum(a.unpriced_tokens), "
+								   "sum(a.latency_count)::bigint, sum(a.latency_sum_ms)::bigint" :
+								   "a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, "
+								   "a.cost_usd, a.unpriced_requests, a.unpriced_tokens, a.latency_count, "
+								   "a.latency_sum_ms");
 			/* adjustments are on any day of the window (pending_from is for raw rows) */
 			appendStringInfo(&sql,
 							 " FROM opsmeter.summary_adjustments a WHERE a.workspace_id = $%d"
@@ -340,12 +411,12 @@ statement(Source source, bool grouped, const char *label, bool one_mode, bool ev
 							 " AND (a.ingest_batch > $%d OR a.ingest_batch = ANY ($%d))",
 							 P_WORKSPACE + 1, P_LO + 1, P_HI + 1, P_AFTER_BATCH + 1, P_HOLES + 1);
 			append_filters(&sql, 'a', one_mode, every_environment, day_test);
-			if (grouped)
-				appendStringInfoString(&sql, " GROUP BY 1");
 			break;
 		case SRC_COUNT:
 			break;
 	}
+	if (grouped)
+		appendStringInfoString(&sql, " GROUP BY 1, 2, 3");
 	return sql.data;
 }
 
@@ -396,7 +467,7 @@ every_enum_label(ArrayType *list)
 
 #ifdef HAVE_INT128
 static void
-put_groups(HTAB *groups, Tuplestorestate *store, TupleDesc desc)
+put_groups(HTAB *groups, bool two_labels, Tuplestorestate *store, TupleDesc desc)
 {
 	HASH_SEQ_STATUS seq;
 	KeyGroup   *g;
@@ -406,26 +477,36 @@ put_groups(HTAB *groups, Tuplestorestate *store, TupleDesc desc)
 	hash_seq_init(&seq, groups);
 	while ((g = hash_seq_search(&seq)) != NULL)
 	{
-		Datum		v[9];
-		bool		n[9] = {0};
+		Datum		v[R_COUNT];
+		bool		n[R_COUNT] = {0};
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
-		v[0] = PointerGetDatum(g->key);
-		n[0] = g->key == NULL;
-		v[1] = Int64GetDatum(g->requests);
-		v[2] = Int64GetDatum(g->errors);
-		v[3] = opsmeter_exact_sum_result(&g->input_tokens, 0);
-		v[4] = opsmeter_exact_sum_result(&g->output_tokens, 0);
-		v[5] = opsmeter_exact_sum_result(&g->total_tokens, 0);
-		v[6] = opsmeter_exact_sum_result(&g->cost_usd, COST_UNIT_SCALE);
-		v[7] = Int64GetDatum(g->latency_count);
-		v[8] = Int64GetDatum(g->latency_sum_ms);
+		/* two labels: provider and model; one: the key */
+		for (int c = R_PROVIDER; c <= R_KEY; c++)
+		{
+			const text *label = c == R_KEY ? (two_labels ? NULL : g->labels[0])
+				: (two_labels ? g->labels[c - R_PROVIDER] : NULL);
+
+			v[c] = PointerGetDatum(label);
+			n[c] = label == NULL;
+		}
+		v[R_REQUESTS] = Int64GetDatum(g->requests);
+		v[R_ERRORS] = Int64GetDatum(g->errors);
+		v[R_INPUT] = opsmeter_exact_sum_result(&g->input_tokens, 0);
+		v[R_OUTPUT] = opsmeter_exact_sum_result(&g->output_tokens, 0);
+		v[R_TOTAL] = opsmeter_exact_sum_result(&g->total_tokens, 0);
+		v[R_COST] = opsmeter_exact_sum_result(&g->cost_usd, COST_UNIT_SCALE);
+		v[R_UNPRICED_REQUESTS] = Int64GetDatum(g->unpriced_requests);
+		v[R_UNPRICED_TOKENS] = opsmeter_exact_sum_result(&g->unpriced_tokens, 0);
+		v[R_LATENCY_COUNT] = Int64GetDatum(g->latency_count);
+		v[R_LATENCY_SUM] = Int64GetDatum(g->latency_sum_ms);
 		tuplestore_putvalues(store, desc, v, n);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_cxt);
 	}
 	MemoryContextDelete(row_cxt);
 }
+
 #endif
 
 /*
@@ -444,7 +525,7 @@ Datum
 opsmeter_detail_sums(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	const char *label = NULL;
+	const Labels *labels = NULL;
 	Oid			types[P_COUNT];
 	ParamListInfo params;
 	bool		one_mode;
@@ -464,17 +545,21 @@ opsmeter_detail_sums(PG_FUNCTION_ARGS)
 	{
 		Oid			dimension_type = opsmeter_typid("summary_dimension");
 
-		for (size_t i = 0; i < lengthof(label_columns); i++)
-			if (PG_GETARG_OID(A_DIM) == opsmeter_enum_value(dimension_type, label_columns[i].dimension))
-				label = label_columns[i].column;
-		if (label == NULL)
+		for (size_t i = 0; i < lengthof(dimension_labels); i++)
+			if (PG_GETARG_OID(A_DIM) == opsmeter_enum_value(dimension_type, dimension_labels[i].dimension))
+				labels = &dimension_labels[i];
+		if (labels == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("detail_sums() sums a user, tenant, endpoint or prompt-version list"),
-					 errhint("The overview and the model list are read by facts() alone.")));
+					 errmsg("detail_sums() sums a model, user, tenant, endpoint or prompt-version list"),
+					 errhint("The overview, which has a latency histogram, is read by facts() alone.")));
 	}
-	one_mode = ArrayGetNItems(ARR_NDIM(PG_GETARG_ARRAYTYPE_P(A_MODES)),
-							  ARR_DIMS(PG_GETARG_ARRAYTYPE_P(A_MODES))) == 1;
+	{
+		ArrayType  *modes = PG_GETARG_ARRAYTYPE_P(A_MODES);
+
+		/* "= ($n)[1]" is "= ANY ($n)" only for a list of one */
+		one_mode = ARR_NDIM(modes) == 1 && ARR_DIMS(modes)[0] == 1 && ARR_LBOUND(modes)[0] == 1;
+	}
 	every_environment = every_enum_label(PG_GETARG_ARRAYTYPE_P(A_ENVS));
 
 	params = makeParamList(P_COUNT);
@@ -519,12 +604,12 @@ opsmeter_detail_sums(PG_FUNCTION_ARGS)
 		for (Source s = 0; s < SRC_COUNT && !receiver.overflowed; s++)
 		{
 			receiver.source = s;
-			run_statement(statement(s, false, label, one_mode, every_environment, day_test),
+			run_statement(statement(s, false, labels, one_mode, every_environment, day_test),
 						  types, params, &receiver.pub);
 		}
 		in_memory = !receiver.overflowed;
 		if (in_memory)
-			put_groups(receiver.groups, rsinfo->setResult, rsinfo->setDesc);
+			put_groups(receiver.groups, labels->raw_second != NULL, rsinfo->setResult, rsinfo->setDesc);
 		MemoryContextDelete(receiver.cxt);
 	}
 #endif
@@ -532,13 +617,13 @@ opsmeter_detail_sums(PG_FUNCTION_ARGS)
 	{
 		DestReceiver *store = CreateDestReceiver(DestTuplestore);
 
-		elog(DEBUG1, "opsmeter: the sums of a key list outgrew the hash memory (%zu kB): grouped by SQL",
+		elog(DEBUG1, "opsmeter: the sums of a list outgrew the hash memory (%zu kB): grouped by SQL",
 			 get_hash_memory_limit() / 1024);
 
 		SetTuplestoreDestReceiverParams(store, rsinfo->setResult, rsinfo->econtext->ecxt_per_query_memory,
 										false, NULL, NULL);
 		for (Source s = 0; s < SRC_COUNT; s++)
-			run_statement(statement(s, true, label, one_mode, every_environment, day_test),
+			run_statement(statement(s, true, labels, one_mode, every_environment, day_test),
 						  types, params, store);
 		store->rDestroy(store);
 	}

@@ -2304,10 +2304,10 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
      GROUP BY 3, 4, 5
 $$;
 DROP FUNCTION opsmeter.latency_facts(timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
--- The sums per label of a user, tenant, endpoint or prompt-version list
--- over detailed days (src/detail_sums.c): the summary rows of workspace ws,
--- hourly in [h_from, d_from) and [d_to, h_to) and daily in [d_from, d_to);
--- the pending raw rows in [greatest(lo, pending_from), hi) and the pending
+-- The sums per label of a model, user, tenant, endpoint or prompt-version
+-- list (src/detail_sums.c): the summary rows of workspace ws, hourly in
+-- [h_from, d_from) and [d_to, h_to) and daily in [d_from, d_to); the
+-- pending raw rows in [greatest(lo, pending_from), hi) and the pending
 -- adjustments in [lo, hi), of a batch above after_batch or in holes, on a
 -- UTC day in days (NULL: any day); all of a mode in modes and an
 -- environment in envs.  Summed in memory, or by SQL when the labels
@@ -2318,8 +2318,9 @@ CREATE FUNCTION opsmeter.detail_sums(dim opsmeter.summary_dimension, ws bigint,
                                      lo timestamptz, hi timestamptz, pending_from timestamptz,
                                      after_batch bigint, holes bigint[], days date[],
                                      modes opsmeter.data_mode[], envs opsmeter.environment[])
-RETURNS TABLE (key text, requests bigint, errors bigint, input_tokens numeric, output_tokens numeric,
-               total_tokens numeric, cost_usd numeric, latency_count bigint, latency_sum_ms bigint)
+RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigint, input_tokens numeric,
+               output_tokens numeric, total_tokens numeric, cost_usd numeric, unpriced_requests bigint,
+               unpriced_tokens numeric, latency_count bigint, latency_sum_ms bigint)
     AS 'MODULE_PATHNAME', 'opsmeter_detail_sums' LANGUAGE C STABLE;
 
 DROP FUNCTION opsmeter.facts(opsmeter.summary_dimension, timestamptz, timestamptz, opsmeter.data_mode[], opsmeter.environment[]);
@@ -2437,9 +2438,7 @@ BEGIN
     -- test of each row's day is needed only where [lo, hi) holds a day of
     -- the other kind; in a big workspace's steady state it holds none, and
     -- the test cost 0.1 us a row (2 ms of a 7-day list over 20,000 pending
-    -- rows).  The histogram is a CASE, not a FILTER: a FILTER leaves the
-    -- aggregate in the plan, and with it the latency bucket of every row.
-    -- Only the days that can hold pending rows are read (src/README.md,
+    -- rows).  Only the days that can hold pending rows are read (src/README.md,
     -- "Where pending rows can be"): in the steady state the current UTC
     -- day, not every day of the window, whose partitions each cost about
     -- 0.15 ms to plan and probe with none (10M-event cluster).
@@ -2461,23 +2460,33 @@ BEGIN
         hi := lo;    -- no pending read
     END IF;
 
-    -- The key lists' detailed days, summary rows and pending rows alike,
+    -- The lists' summary rows of detailed days and their pending rows,
     -- summed per label in memory (src/detail_sums.c): a week's user list
     -- with 20,000 pending rows spent more of its time in SQL's hash
-    -- aggregation and numeric sums than in reading the rows.
-    IF NOT coarse THEN
-        IF detailed <> '{}' THEN
+    -- aggregation and numeric sums than in reading the rows.  The days
+    -- whose pending rows it reads: for the model list those summarized
+    -- (quarters answer them), for the others those detailed.
+    IF dim <> 'overview' THEN
+        IF detailed <> '{}' OR lo < hi THEN
             RETURN QUERY
-            SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, NULL::text, NULL::text, k.key,
+            SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, k.provider, k.model, k.key,
                    k.requests, k.errors, k.input_tokens, k.output_tokens, k.total_tokens, k.cost_usd,
-                   NULL::bigint, NULL::numeric, k.latency_count, k.latency_sum_ms, NULL::bigint[]
+                   CASE WHEN coarse THEN k.unpriced_requests END, CASE WHEN coarse THEN k.unpriced_tokens END,
+                   k.latency_count, k.latency_sum_ms, NULL::bigint[]
               FROM opsmeter.detail_sums(dim, ws, h_from, d_from, d_to, h_to, lo, hi, pending_from, w, holes,
-                                        CASE WHEN every_day_here THEN NULL ELSE detailed END, modes, envs) k;
+                                        CASE WHEN every_day_here OR lo >= hi THEN NULL
+                                             WHEN NOT coarse THEN detailed
+                                             ELSE ARRAY(SELECT (t.t AT TIME ZONE 'UTC')::date
+                                                          FROM generate_series(date_trunc('day', lo, 'UTC'),
+                                                                               hi - interval '1 microsecond',
+                                                                               interval '24 hours') t(t)
+                                                         WHERE (t.t AT TIME ZONE 'UTC')::date <> ALL (raw_only)) END,
+                                        modes, envs) k;
         END IF;
         RETURN;
     END IF;
 
-    -- Overview and model over detailed days: hourly rows at both ends,
+    -- The overview over detailed days: hourly rows at both ends,
     -- daily rows in between (only detailed days have any): one index range
     -- scan per (grain, from, to) of the VALUES list, no OR, summed here per
     -- value (data_mode and environment NULL).  Joined to the ranges, the
@@ -2490,25 +2499,24 @@ BEGIN
                sum(s.total_tokens), sum(s.cost_usd), sum(s.unpriced_requests)::bigint, sum(s.unpriced_tokens),
                sum(s.latency_count)::bigint,
                sum(s.latency_sum_ms)::bigint,
-               CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_sum(s.latency_counts) END
+               opsmeter.latency_histogram_sum(s.latency_counts)
           FROM (VALUES ('hour'::opsmeter.summary_grain, h_from, d_from), ('day', d_from, d_to),
                        ('hour', d_to, h_to)) r(grain, lo, hi)
           JOIN opsmeter.summaries s
             ON s.workspace_id = ws AND s.dimension = dim AND s.grain = r.grain
                AND s.data_mode = ANY (modes) AND s.environment = ANY (envs)
                AND s.period_start >= r.lo AND s.period_start < r.hi
-         GROUP BY s.provider, s.model;
+         GROUP BY s.provider, s.model;    -- NULL in overview rows: one group, none when no row
     END IF;
 
     IF lo < hi THEN
         RETURN QUERY
-        SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment,
-               CASE WHEN dim = 'model' THEN p.provider END, CASE WHEN dim = 'model' THEN p.model END, NULL::text,
+        SELECT NULL::opsmeter.data_mode, NULL::opsmeter.environment, NULL::text, NULL::text, NULL::text,
                sum(p.requests)::bigint, sum(p.errors)::bigint, sum(p.input_tokens), sum(p.output_tokens),
                sum(p.total_tokens), sum(p.cost_usd), sum(p.unpriced_requests)::bigint, sum(p.unpriced_tokens),
                sum(p.latency_count)::bigint,
                sum(p.latency_sum_ms)::bigint,
-               CASE WHEN dim = 'overview' THEN opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count) END
+               opsmeter.latency_histogram_of(p.latency_bucket, p.latency_count)
           FROM opsmeter.pending_contributions(w, 9223372036854775807, holes, '{}') p
          WHERE p.workspace_id = ws
            AND p.ts >= lo AND p.ts < hi    -- partition pruning: plain variables
@@ -2521,7 +2529,7 @@ BEGIN
            AND (every_env OR p.environment = ANY (envs))
            AND (every_day_here    -- then the day test below is left out at plan time
                 OR (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only))
-         GROUP BY 3, 4;
+         GROUP BY 3;    -- a constant: one group, none when no row
     END IF;
 END
 $$;
