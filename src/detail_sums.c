@@ -55,6 +55,7 @@
 
 #include "catalog.h"
 #include "exact_sums.h"
+#include "label_keys.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_detail_sums);
 
@@ -147,44 +148,14 @@ key_group_hash(const void *key, Size keysize)
 	return ((const KeyGroup *) key)->hash;
 }
 
-static bool
-labels_equal(const text *x, const text *y)
-{
-	if (x == NULL || y == NULL)
-		return x == y;
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
-}
-
 static int
 key_group_compare(const void *a, const void *b, Size keysize)
 {
 	const KeyGroup *x = a;
 	const KeyGroup *y = b;
 
-	return x->hash == y->hash && labels_equal(x->labels[0], y->labels[0]) &&
-		labels_equal(x->labels[1], y->labels[1]) ? 0 : 1;
-}
-
-static uint32
-label_hash(const text *t)
-{
-	return t == NULL ? 0x9e3779b9 : hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-}
-
-static text *
-copy_label(MemoryContext cxt, const text *t)
-{
-	text	   *copy;
-	Size		len;
-
-	if (t == NULL)
-		return NULL;
-	len = VARSIZE_ANY_EXHDR(t);
-	copy = MemoryContextAlloc(cxt, VARHDRSZ + len);
-	SET_VARSIZE(copy, VARHDRSZ + len);
-	memcpy(VARDATA(copy), VARDATA_ANY(t), len);
-	return copy;
+	return x->hash == y->hash && opsmeter_label_equal(x->labels[0], y->labels[0]) &&
+		opsmeter_label_equal(x->labels[1], y->labels[1]) ? 0 : 1;
 }
 
 /* the group of the row's two label columns (v[0], v[1]), made if new */
@@ -197,14 +168,14 @@ group_of(SumReceiver *r, const Datum *v, const bool *n)
 
 	for (int i = 0; i < 2; i++)		/* a label stored compressed is compared by its text */
 		probe.labels[i] = n[i] ? NULL : (const text *) pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v[i]));
-	probe.hash = hash_combine(label_hash(probe.labels[0]), label_hash(probe.labels[1]));
+	probe.hash = hash_combine(opsmeter_label_hash(probe.labels[0]), opsmeter_label_hash(probe.labels[1]));
 	g = hash_search_with_hash_value(r->groups, &probe, probe.hash, HASH_ENTER, &found);
 	if (!found)
 	{
 		memset(g, 0, sizeof(KeyGroup));
 		g->hash = probe.hash;
-		g->labels[0] = copy_label(r->cxt, probe.labels[0]);
-		g->labels[1] = copy_label(r->cxt, probe.labels[1]);
+		g->labels[0] = opsmeter_label_copy(r->cxt, probe.labels[0]);
+		g->labels[1] = opsmeter_label_copy(r->cxt, probe.labels[1]);
 	}
 	return g;
 }

@@ -57,6 +57,7 @@
 
 #include "exact_sums.h"
 #include "histogram.h"
+#include "label_keys.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_group_pending);
 PG_FUNCTION_INFO_V1(opsmeter_grouped_days);
@@ -230,15 +231,6 @@ group_key_hash(const void *key, Size keysize)
 	return ((const GroupKey *) key)->hash;
 }
 
-static bool
-labels_equal(const text *x, const text *y)
-{
-	if (x == NULL || y == NULL)
-		return x == y;
-	return VARSIZE_ANY_EXHDR(x) == VARSIZE_ANY_EXHDR(y) &&
-		memcmp(VARDATA_ANY(x), VARDATA_ANY(y), VARSIZE_ANY_EXHDR(x)) == 0;
-}
-
 static int
 group_key_compare(const void *a, const void *b, Size keysize)
 {
@@ -249,7 +241,7 @@ group_key_compare(const void *a, const void *b, Size keysize)
 		x->workspace_id != y->workspace_id || x->period_start != y->period_start ||
 		x->mode != y->mode || x->environment != y->environment)
 		return 1;
-	return labels_equal(x->first, y->first) && labels_equal(x->second, y->second) ? 0 : 1;
+	return opsmeter_label_equal(x->first, y->first) && opsmeter_label_equal(x->second, y->second) ? 0 : 1;
 }
 
 static HTAB *
@@ -263,12 +255,6 @@ group_table(const char *name, MemoryContext cxt)
 	ctl.match = group_key_compare;
 	ctl.hcxt = cxt;
 	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-}
-
-static uint32
-label_hash(const text *t)
-{
-	return t == NULL ? 0x9e3779b9 : hash_bytes((const unsigned char *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
 /* the key of one of a contribution's groups, its hash included */
@@ -293,19 +279,6 @@ group_key(char tier, Dimension dim, const Contribution *c, TimestampTz period_st
 	h = hash_combine(h, second < 0 ? 0 : c->label_hashes[second]);
 	key.hash = h;
 	return key;
-}
-
-static text *
-copy_text(MemoryContext cxt, const text *t)
-{
-	text	   *copy;
-
-	if (t == NULL)
-		return NULL;
-	copy = MemoryContextAlloc(cxt, VARHDRSZ + VARSIZE_ANY_EXHDR(t));
-	SET_VARSIZE(copy, VARHDRSZ + VARSIZE_ANY_EXHDR(t));
-	memcpy(VARDATA(copy), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	return copy;
 }
 
 static void
@@ -336,8 +309,8 @@ add_to_group(HTAB *table, MemoryContext cxt, const GroupKey *key, const Contribu
 	g = hash_search_with_hash_value(table, key, key->hash, HASH_ENTER, &found);
 	if (!found)
 	{
-		g->key.first = copy_text(cxt, key->first);
-		g->key.second = copy_text(cxt, key->second);
+		g->key.first = opsmeter_label_copy(cxt, key->first);
+		g->key.second = opsmeter_label_copy(cxt, key->second);
 		memset(&g->sums, 0, sizeof(Sums));
 		g->histogram = with_histogram ? opsmeter_histogram_new(cxt) : NULL;
 	}
@@ -377,7 +350,7 @@ decode_contribution(const Datum *v, const bool *n, Contribution *c)
 	if (c->labels[0] == NULL || c->labels[1] == NULL)
 		return false;			/* provider and model are never NULL in the tables */
 	for (int i = 0; i < N_LABELS; i++)
-		c->label_hashes[i] = label_hash(c->labels[i]);
+		c->label_hashes[i] = opsmeter_label_hash(c->labels[i]);
 	c->base_hash = hash_combine(hash_bytes_uint32((uint32) c->workspace_id),
 								hash_bytes_uint32((uint32) (c->workspace_id >> 32)));
 	c->base_hash = hash_combine(c->base_hash, hash_bytes_uint32(DatumGetObjectId(c->mode) ^
@@ -592,7 +565,7 @@ fine_key_compare(const void *a, const void *b, Size keysize)
 		x->mode != y->mode || x->environment != y->environment)
 		return 1;
 	for (int i = 0; i < N_LABELS; i++)
-		if (!labels_equal(x->labels[i], y->labels[i]))
+		if (!opsmeter_label_equal(x->labels[i], y->labels[i]))
 			return 1;
 	return 0;
 }
@@ -635,7 +608,7 @@ add_to_fine_group(GroupingReceiver *r, const Contribution *c, DayEntry *day)
 		f->sum = *c;
 		f->sum.ts = key.quarter;
 		for (int i = 0; i < N_LABELS; i++)
-			f->key.labels[i] = f->sum.labels[i] = copy_text(r->fine_cxt, key.labels[i]);
+			f->key.labels[i] = f->sum.labels[i] = opsmeter_label_copy(r->fine_cxt, key.labels[i]);
 		f->sum.latency_index = -1;
 		f->sum.histogram = opsmeter_histogram_new(r->fine_cxt);
 	}
@@ -711,7 +684,7 @@ receive_contribution(TupleTableSlot *slot, DestReceiver *self)
 		return true;
 	}
 	for (int i = 0; i < N_LABELS; i++)
-		c.labels[i] = copy_text(r->held_cxt, c.labels[i]);
+		c.labels[i] = opsmeter_label_copy(r->held_cxt, c.labels[i]);
 	r->held[r->nheld] = c;
 	r->held_days[r->nheld] = day;
 	if (++r->nheld >= r->hold_limit)
