@@ -10,7 +10,7 @@
  * with numeric_add instead, so a sum is never inexact, only slower.
  *
  * Used by the rollup's in-memory grouping (rollup_groups.c) and by the
- * views' in-memory sums of a key list's detailed days (detail_sums.c).
+ * views' in-memory sums of a list's detailed days (detail_sums.c).
  * Test: sql/rollup_in_memory.sql and sql/detail_sums.sql compare both with
  * SQL's sum() as text, display scale included.
  */

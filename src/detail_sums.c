@@ -405,7 +405,7 @@ run_statement(const char *sql, Oid *types, ParamListInfo params, DestReceiver *d
 	options.read_only = true;
 	options.dest = dest;
 	if (SPI_execute_plan_extended(plan, &options) < 0)
-		elog(ERROR, "opsmeter: could not read the facts of a key list");
+		elog(ERROR, "opsmeter: could not read the facts of a list");
 	SPI_freeplan(plan);
 }
 
@@ -442,7 +442,7 @@ put_groups(HTAB *groups, bool two_labels, Tuplestorestate *store, TupleDesc desc
 {
 	HASH_SEQ_STATUS seq;
 	KeyGroup   *g;
-	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter key list row",
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "opsmeter list row",
 												  ALLOCSET_SMALL_SIZES);
 
 	hash_seq_init(&seq, groups);
@@ -564,13 +564,13 @@ opsmeter_detail_sums(PG_FUNCTION_ARGS)
 		receiver.pub.mydest = DestNone;
 		receiver.limit = get_hash_memory_limit();
 		receiver.cxt = AllocSetContextCreate(rsinfo->econtext->ecxt_per_query_memory,
-											 "opsmeter key list sums", ALLOCSET_DEFAULT_SIZES);
+											 "opsmeter list sums", ALLOCSET_DEFAULT_SIZES);
 		ctl.keysize = sizeof(KeyGroup);
 		ctl.entrysize = sizeof(KeyGroup);
 		ctl.hash = key_group_hash;
 		ctl.match = key_group_compare;
 		ctl.hcxt = receiver.cxt;
-		receiver.groups = hash_create("opsmeter key list sums", 1024, &ctl,
+		receiver.groups = hash_create("opsmeter list sums", 1024, &ctl,
 									  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 		for (Source s = 0; s < SRC_COUNT && !receiver.overflowed; s++)
 		{

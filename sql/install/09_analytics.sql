@@ -139,8 +139,8 @@ RETURNS TABLE (provider text, model text, key text, requests bigint, errors bigi
 -- workspace, filtered, as rows that callers add up: summary rows for what
 -- is rolled up, plus the pending raw rows and adjustments, plus raw rows
 -- where summaries cannot answer (those two summed per value as they are
--- read; for the key lists, summaries and pending rows of detailed days are
--- summed together by detail_sums()).  latency_counts is the histogram, for
+-- read; for every list but the overview, summary rows and pending rows
+-- are summed together by detail_sums()).  latency_counts is the histogram, for
 -- the overview only; unpriced_requests and unpriced_tokens are for
 -- overview and model only, NULL for the other dimensions, whose views do
 -- not show them.  Every sum here is one more numeric addition per row

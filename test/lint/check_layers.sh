@@ -16,14 +16,14 @@ REPO="${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 # price_loader.c, which is part of pricing.
 declare -A LAYER=(
 	[compat]=0 [json_scan]=0 [json_text]=0
-	[catalog]=1 [labels]=1 [jsonc]=1 [histogram]=1
+	[catalog]=1 [labels]=1 [jsonc]=1 [histogram]=1 [exact_sums]=1 [label_keys]=1
 	[guc]=2
 	[tenancy]=3 [pricing]=3 [event]=3 [key_filter]=3
 	[storage]=4
 	[budget]=5
 	[ingest]=6
 	[ingest_jsonb]=7 [ingest_ndjson]=7 [ingest_otlp]=7 [retention]=7 [rollup_groups]=7
-	[worker]=8 [filters]=8 [reader]=8
+	[worker]=8 [filters]=8 [reader]=8 [detail_sums]=8
 	[opsmeter]=9
 )
 module_of() {
