@@ -84,6 +84,28 @@ SELECT summary_rows = :in_memory_rows AS same_rows, digest = :'in_memory_digest'
 ROLLBACK;
 RESET track_functions;
 
+-- Sums that do not fit in 128 bits: 200 contributions of one quarter-hour
+-- group, each costing 999,999,999,999 dollars (10^36 units less one unit
+-- of the 24th decimal each: each fits, their sum does not).  A caller's
+-- costUsd stops at 10^9, so 170,000 such events would do the same.  The
+-- pass must see it and group in SQL, in numeric: the group's cost is then
+-- exact.  (Written as adjustments, which carry any cost, so that the test
+-- needs 200 rows, not 170,000.)
+SET track_functions = 'all';
+BEGIN;
+SELECT pg_temp.calls('_pending_days') AS sql_day_groupings \gset
+INSERT INTO opsmeter.summary_adjustments
+SELECT opsmeter.active_workspace(), nextval('opsmeter.ingest_batch_seq'), date_trunc('hour', now()), 'real', 'prod',
+       'overflow', 'm', NULL, NULL, NULL, NULL, 1, 0, 1, 1, 2, 0, 0, 999999999999, 0, 0, 0, 0, NULL
+  FROM generate_series(1, 200);
+SELECT (opsmeter_run_retention() ->> 'rowsRolledUp')::int >= 200 AS rolled_up;
+SELECT pg_temp.calls('_pending_days') > :sql_day_groupings AS grouped_in_sql;
+SELECT requests, cost_usd, cost_usd = 200 * 999999999999::numeric AS exact
+  FROM opsmeter.summary_quarters
+ WHERE workspace_id = opsmeter.active_workspace() AND provider = 'overflow';
+ROLLBACK;
+RESET track_functions;
+
 -- The readers answer only for the arguments of the last grouping.
 SELECT * FROM opsmeter._grouped_days(-1, -1, '{}', '{}');
 -- and the grouping is not open to tenants.

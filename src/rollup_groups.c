@@ -281,26 +281,45 @@ group_key(char tier, Dimension dim, const Contribution *c, TimestampTz period_st
 	return key;
 }
 
-static void
+/* to += value; false, and to unchanged, when the sum does not fit */
+static bool
+add_int128(int128 *to, int128 value)
+{
+	int128		sum;
+
+	if (__builtin_add_overflow(*to, value, &sum))
+		return false;
+	*to = sum;
+	return true;
+}
+
+/*
+ * Adds from's sums to to's; false when a 128-bit sum would overflow: a
+ * cost is below 10^36 units, but 170 costs near it (or 170,000 of the
+ * largest costUsd a caller may send, 10^9 dollars) do not fit, and the
+ * pass must then group in SQL, in numeric.  The counts are 64-bit: 2^63
+ * rows are not read in a pass.
+ */
+static bool
 sums_add(Sums *to, const Sums *from)
 {
 	to->requests += from->requests;
 	to->errors += from->errors;
 	to->unpriced_requests += from->unpriced_requests;
 	to->latency_count += from->latency_count;
-	to->input_tokens += from->input_tokens;
-	to->output_tokens += from->output_tokens;
-	to->total_tokens += from->total_tokens;
-	to->cached_input_tokens += from->cached_input_tokens;
-	to->reasoning_tokens += from->reasoning_tokens;
-	to->unpriced_tokens += from->unpriced_tokens;
-	to->latency_sum_ms += from->latency_sum_ms;
-	to->cost_units += from->cost_units;
 	to->cost_scale = Max(to->cost_scale, from->cost_scale);
+	return add_int128(&to->input_tokens, from->input_tokens) &&
+		add_int128(&to->output_tokens, from->output_tokens) &&
+		add_int128(&to->total_tokens, from->total_tokens) &&
+		add_int128(&to->cached_input_tokens, from->cached_input_tokens) &&
+		add_int128(&to->reasoning_tokens, from->reasoning_tokens) &&
+		add_int128(&to->unpriced_tokens, from->unpriced_tokens) &&
+		add_int128(&to->latency_sum_ms, from->latency_sum_ms) &&
+		add_int128(&to->cost_units, from->cost_units);
 }
 
-/* Finds or makes the group of this key, and adds c to it. */
-static void
+/* Finds or makes the group of this key, and adds c to it; false: a sum overflowed. */
+static bool
 add_to_group(HTAB *table, MemoryContext cxt, const GroupKey *key, const Contribution *c, bool with_histogram)
 {
 	GroupEntry *g;
@@ -314,11 +333,13 @@ add_to_group(HTAB *table, MemoryContext cxt, const GroupKey *key, const Contribu
 		memset(&g->sums, 0, sizeof(Sums));
 		g->histogram = with_histogram ? opsmeter_histogram_new(cxt) : NULL;
 	}
-	sums_add(&g->sums, &c->sums);
+	if (!sums_add(&g->sums, &c->sums))
+		return false;
 	if (g->histogram != NULL && c->histogram != NULL)
 		opsmeter_histogram_add_histogram(g->histogram, c->histogram);
 	else if (g->histogram != NULL && c->latency_index >= 0 && c->sums.latency_count != 0)
 		opsmeter_histogram_add_count(g->histogram, c->latency_index, c->sums.latency_count);
+	return true;
 }
 
 static int128
@@ -461,7 +482,8 @@ read_day_status(PendingGroups *groups, List *fresh)
 #define L_MODEL 1
 #define L_FIRST_KEYED (C_USER - C_PROVIDER)	/* user, tenant, endpoint, prompt version */
 
-static void
+/* Adds c to its day and to its groups of both tiers; false: a sum overflowed. */
+static bool
 add_contribution(PendingGroups *groups, DayEntry *day, const Contribution *c)
 {
 	GroupKey	key;
@@ -472,22 +494,27 @@ add_contribution(PendingGroups *groups, DayEntry *day, const Contribution *c)
 	if (day->summarized)
 	{
 		key = group_key('Q', DIM_OVERVIEW, c, floor_to(c->ts, QUARTER_USECS), L_PROVIDER, L_MODEL);
-		add_to_group(groups->quarters, groups->cxt, &key, c, true);
+		if (!add_to_group(groups->quarters, groups->cxt, &key, c, true))
+			return false;
 	}
 	if (day->detailed)
 	{
 		TimestampTz hour = floor_to(c->ts, USECS_PER_HOUR);
 
 		key = group_key('H', DIM_OVERVIEW, c, hour, -1, -1);
-		add_to_group(groups->hours, groups->cxt, &key, c, true);
+		if (!add_to_group(groups->hours, groups->cxt, &key, c, true))
+			return false;
 		key = group_key('H', DIM_MODEL, c, hour, L_PROVIDER, L_MODEL);
-		add_to_group(groups->hours, groups->cxt, &key, c, false);
+		if (!add_to_group(groups->hours, groups->cxt, &key, c, false))
+			return false;
 		for (Dimension dim = DIM_USER; dim <= DIM_PROMPT_VERSION; dim++)
 		{
 			key = group_key('H', dim, c, hour, L_FIRST_KEYED + (dim - DIM_USER), -1);
-			add_to_group(groups->hours, groups->cxt, &key, c, false);
+			if (!add_to_group(groups->hours, groups->cxt, &key, c, false))
+				return false;
 		}
 	}
+	return true;
 }
 
 #endif							/* HAVE_INT128 */
@@ -614,7 +641,8 @@ add_to_fine_group(GroupingReceiver *r, const Contribution *c, DayEntry *day)
 	}
 	else
 	{
-		sums_add(&f->sum.sums, &c->sums);
+		if (!sums_add(&f->sum.sums, &c->sums))
+			r->exact = false;
 		f->sum.raw_rows += c->raw_rows;
 		f->sum.adjustment_rows += c->adjustment_rows;
 	}
@@ -635,7 +663,8 @@ spread_fine_groups(GroupingReceiver *r)
 
 	hash_seq_init(&seq, r->fine);
 	while ((f = hash_seq_search(&seq)) != NULL)
-		add_contribution(r->groups, day_of(r->groups, &f->sum, &fresh), &f->sum);
+		if (!add_contribution(r->groups, day_of(r->groups, &f->sum, &fresh), &f->sum))
+			r->exact = false;
 	Assert(fresh == NIL);		/* every day was seen, and its status read */
 }
 
