@@ -29,6 +29,21 @@ typedef struct ExactSum
 } ExactSum;
 
 /*
+ * *to += value; false, and *to unchanged, when the sum does not fit (the
+ * builtin stores the wrapped sum even then, so it goes through a local).
+ */
+static inline bool
+opsmeter_int128_add(int128 *to, int128 value)
+{
+	int128		sum;
+
+	if (__builtin_add_overflow(*to, value, &sum))
+		return false;
+	*to = sum;
+	return true;
+}
+
+/*
  * A numeric as units of 10^-unit_scale and its display scale, read from the
  * value's stored digits; false when it has more decimal places than
  * unit_scale, is NaN or infinite, or reaches 10^36 units.

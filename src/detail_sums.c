@@ -45,17 +45,16 @@
 #include "tcop/dest.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "catalog.h"
 #include "exact_sums.h"
 #include "label_keys.h"
+#include "labels.h"
 
 PG_FUNCTION_INFO_V1(opsmeter_detail_sums);
 
@@ -409,16 +408,14 @@ run_statement(const char *sql, Oid *types, ParamListInfo params, DestReceiver *d
 	SPI_freeplan(plan);
 }
 
-/* whether the list holds every label of its enum type */
+/* whether the list holds every environment (labels.h: the enum's labels) */
 static bool
-every_enum_label(ArrayType *list)
+every_environment_listed(ArrayType *list)
 {
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
 	int			distinct = 0;
-	CatCList   *labels;
-	int			total;
 
 	deconstruct_array(list, ARR_ELEMTYPE(list), sizeof(Oid), true, TYPALIGN_INT, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
@@ -430,10 +427,7 @@ every_enum_label(ArrayType *list)
 		if (!seen)
 			distinct++;
 	}
-	labels = SearchSysCacheList1(ENUMTYPOIDNAME, ObjectIdGetDatum(ARR_ELEMTYPE(list)));
-	total = labels->n_members;
-	ReleaseSysCacheList(labels);
-	return distinct == total;
+	return distinct == opsmeter_environment_set.nlabels;
 }
 
 #ifdef HAVE_INT128
@@ -531,7 +525,7 @@ opsmeter_detail_sums(PG_FUNCTION_ARGS)
 		/* "= ($n)[1]" is "= ANY ($n)" only for a list of one */
 		one_mode = ARR_NDIM(modes) == 1 && ARR_DIMS(modes)[0] == 1 && ARR_LBOUND(modes)[0] == 1;
 	}
-	every_environment = every_enum_label(PG_GETARG_ARRAYTYPE_P(A_ENVS));
+	every_environment = every_environment_listed(PG_GETARG_ARRAYTYPE_P(A_ENVS));
 
 	params = makeParamList(P_COUNT);
 	params->numParams = P_COUNT;

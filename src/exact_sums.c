@@ -176,13 +176,11 @@ opsmeter_exact_sum_add(ExactSum *sum, Datum numeric, int unit_scale, MemoryConte
 {
 	int128		units;
 	int			scale;
-	int128		total;
 	MemoryContext old;
 
 	if (opsmeter_numeric_units(numeric, unit_scale, &units, &scale) &&
-		!__builtin_add_overflow(sum->units, units, &total))
+		opsmeter_int128_add(&sum->units, units))
 	{
-		sum->units = total;
 		sum->scale = Max(sum->scale, scale);
 		return;
 	}
@@ -197,14 +195,9 @@ opsmeter_exact_sum_add_int64(ExactSum *sum, int64 value, MemoryContext spill_cxt
 {
 	MemoryContext old;
 	Datum		numeric;
-	int128		total;
 
-	/* the builtin stores the wrapped sum even when it overflows */
-	if (!__builtin_add_overflow(sum->units, (int128) value, &total))
-	{
-		sum->units = total;
+	if (opsmeter_int128_add(&sum->units, value))
 		return;
-	}
 	old = MemoryContextSwitchTo(spill_cxt);
 	numeric = NumericGetDatum(int64_to_numeric(value));
 	sum->spill = sum->spill == (Datum) 0 ? numeric : DirectFunctionCall2(numeric_add, sum->spill, numeric);

@@ -281,18 +281,6 @@ group_key(char tier, Dimension dim, const Contribution *c, TimestampTz period_st
 	return key;
 }
 
-/* to += value; false, and to unchanged, when the sum does not fit */
-static bool
-add_int128(int128 *to, int128 value)
-{
-	int128		sum;
-
-	if (__builtin_add_overflow(*to, value, &sum))
-		return false;
-	*to = sum;
-	return true;
-}
-
 /*
  * Adds from's sums to to's; false when a 128-bit sum would overflow: a
  * cost is below 10^36 units, but 170 costs near it (or 170,000 of the
@@ -308,14 +296,14 @@ sums_add(Sums *to, const Sums *from)
 	to->unpriced_requests += from->unpriced_requests;
 	to->latency_count += from->latency_count;
 	to->cost_scale = Max(to->cost_scale, from->cost_scale);
-	return add_int128(&to->input_tokens, from->input_tokens) &&
-		add_int128(&to->output_tokens, from->output_tokens) &&
-		add_int128(&to->total_tokens, from->total_tokens) &&
-		add_int128(&to->cached_input_tokens, from->cached_input_tokens) &&
-		add_int128(&to->reasoning_tokens, from->reasoning_tokens) &&
-		add_int128(&to->unpriced_tokens, from->unpriced_tokens) &&
-		add_int128(&to->latency_sum_ms, from->latency_sum_ms) &&
-		add_int128(&to->cost_units, from->cost_units);
+	return opsmeter_int128_add(&to->input_tokens, from->input_tokens) &&
+		opsmeter_int128_add(&to->output_tokens, from->output_tokens) &&
+		opsmeter_int128_add(&to->total_tokens, from->total_tokens) &&
+		opsmeter_int128_add(&to->cached_input_tokens, from->cached_input_tokens) &&
+		opsmeter_int128_add(&to->reasoning_tokens, from->reasoning_tokens) &&
+		opsmeter_int128_add(&to->unpriced_tokens, from->unpriced_tokens) &&
+		opsmeter_int128_add(&to->latency_sum_ms, from->latency_sum_ms) &&
+		opsmeter_int128_add(&to->cost_units, from->cost_units);
 }
 
 /* Finds or makes the group of this key, and adds c to it; false: a sum overflowed. */
