@@ -83,16 +83,78 @@ opsmeter_schema_oid(void)
 	return nsp;
 }
 
+/*
+ * Relations by name, memorized the same way under their own epoch, which
+ * every invalidation of pg_class or pg_namespace by name bumps: partitions
+ * and key generations come and go all day, and each such change must not
+ * make every ingest look up the schema and enum labels again.  About a
+ * dozen fixed names are asked for, so the memory is a short list.
+ */
+#define MEMORIZED_RELATIONS 32
+
+typedef struct MemorizedRelation
+{
+	char		name[NAMEDATALEN];
+	Oid			relid;
+} MemorizedRelation;
+
+static MemorizedRelation memorized_relations[MEMORIZED_RELATIONS];
+static int	nmemorized_relations = 0;
+static uint64 relations_epoch = 1;
+static uint64 memorized_relations_epoch = 0;
+
+static void
+relation_names_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	relations_epoch++;
+}
+
+static Oid
+memorized_relid(const char *relname, uint64 epoch)
+{
+	if (memorized_relations_epoch != epoch)
+	{
+		nmemorized_relations = 0;
+		memorized_relations_epoch = epoch;
+		return InvalidOid;
+	}
+	for (int i = 0; i < nmemorized_relations; i++)
+		if (strcmp(memorized_relations[i].name, relname) == 0)
+			return memorized_relations[i].relid;
+	return InvalidOid;
+}
+
 Oid
 opsmeter_relid(const char *relname)
 {
-	Oid			relid = get_relname_relid(relname, opsmeter_schema_oid());
+	static bool watching = false;
+	uint64		epoch;
+	Oid			relid;
 
+	if (!watching)
+	{
+		CacheRegisterSyscacheCallback(RELNAMENSP, relation_names_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACENAME, relation_names_changed, (Datum) 0);
+		watching = true;
+	}
+	/* read before the lookup: an invalidation taken during it voids the answer */
+	epoch = relations_epoch;
+	relid = memorized_relid(relname, epoch);
+	if (OidIsValid(relid))
+		return relid;
+	relid = get_relname_relid(relname, opsmeter_schema_oid());
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"opsmeter.%s\" does not exist", relname),
 				 errhint("The opsmeter extension is damaged; reinstall it.")));
+	if (memorized_relations_epoch == epoch && nmemorized_relations < MEMORIZED_RELATIONS &&
+		strlen(relname) < NAMEDATALEN)
+	{
+		strlcpy(memorized_relations[nmemorized_relations].name, relname, NAMEDATALEN);
+		memorized_relations[nmemorized_relations].relid = relid;
+		nmemorized_relations++;
+	}
 	return relid;
 }
 
