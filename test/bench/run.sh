@@ -25,9 +25,14 @@
 #   (e) pgbench, 8 clients (-j 2), BENCH_SECONDS each: one event per
 #       transaction through opsmeter_ingest vs a bare prepared INSERT of the same
 #       row into bench.plain_events, in BENCH_E_ROUNDS alternating rounds (the
-#       median round of each side is its figure).  Then, for information, the same pair with
-#       synchronous_commit = off in the pgbench sessions only: with it on, both
-#       sides mostly wait for the WAL flush and the ratio hides the CPU per call.
+#       median round of each side is its figure).  Each round also times two
+#       floors, for information: the row and its key written by one SQL
+#       statement into opsmeter's own tables (pgbench_floor.sql), and the row
+#       alone into a table whose unique index holds the key, the floor of a
+#       design without a key row (pgbench_floor_key_in_row.sql).  Then, for
+#       information, the same rounds with synchronous_commit = off in the
+#       pgbench sessions only: with it on, both sides mostly wait for the WAL
+#       flush and the ratio hides the CPU per call.
 #   (f) one session ingesting BENCH_MEM_EVENTS single events (one transaction
 #       each, pgbench -c 1 -M prepared); the backend's memory growth.
 #
@@ -146,6 +151,7 @@ log "a sample event: $(q "SELECT doc FROM bench.src ORDER BY seq LIMIT 1")"
 
 reset_tables() {
 	q "TRUNCATE opsmeter.events, opsmeter.request_keys, bench.plain_events, bench.pl_events, bench.pl_request_keys" >/dev/null
+	if [[ -n "${KEY_IN_ROW:-}" ]]; then q "TRUNCATE $KEY_IN_ROW" >/dev/null; fi
 	q "CHECKPOINT" >/dev/null
 }
 
@@ -265,6 +271,14 @@ E_GEN_TABLE="$(q "SELECT 'opsmeter.' || opsmeter.key_generation_name($GEN)")"
 sed -e "s/@PART@/$E_PART/" -e "s/@DAY@/$E_DAY/g" -e "s/@GEN_TABLE@/$E_GEN_TABLE/" -e "s/@GEN@/$GEN/" \
 	"$HERE/pgbench_floor.sql" >"$WORK/pgbench_floor.sql"
 
+# For information, the floor of a design without a key row: the same row
+# into a copy of today's partition (its indexes) that also has a unique
+# (workspace_id, external_request_id) index (pgbench_floor_key_in_row.sql).
+q "CREATE TABLE bench.key_in_row (LIKE $E_PART INCLUDING DEFAULTS INCLUDING INDEXES);
+   CREATE UNIQUE INDEX key_in_row_key ON bench.key_in_row (workspace_id, external_request_id)" >/dev/null
+KEY_IN_ROW=bench.key_in_row
+sed -e "s/@DAY@/$E_DAY/g" "$HERE/pgbench_floor_key_in_row.sql" >"$WORK/pgbench_floor_key_in_row.sql"
+
 # pgbench_round MESSAGE PGOPTIONS SCRIPT [pgbench options]: one 8-client
 # run of SCRIPT on empty tables; sets RUN_TPS, RUN_TXNS and RUN_CPU_US (the
 # server's CPU per committed transaction).
@@ -282,13 +296,14 @@ pgbench_round() {
 	RUN_CPU_US="$(calc '%.1f' "($(server_cpu_s) - $c0) * 1e6 / $RUN_TXNS")"
 }
 
-# e_pair LABEL PGOPTIONS: E_ROUNDS rounds of the bare INSERT, opsmeter_ingest
-# and the floor (pgbench_floor.sql); sets INS_TPS / ING_TPS / FLOOR_TPS and
-# INS_CPU / ING_CPU / FLOOR_CPU (medians), INS_TXNS / ING_TXNS (totals over
-# the rounds) and PAIR_RATIOS (each round's ratio).
+# e_pair LABEL PGOPTIONS: E_ROUNDS rounds of the bare INSERT, opsmeter_ingest,
+# the floor (pgbench_floor.sql) and the key-in-row floor; sets INS_TPS /
+# ING_TPS / FLOOR_TPS / KIR_TPS and INS_CPU / ING_CPU / FLOOR_CPU / KIR_CPU
+# (medians), INS_TXNS / ING_TXNS (totals over the rounds) and PAIR_RATIOS
+# (each round's ratio).
 e_pair() {
 	local label="$1" opts="$2" r ins ing rows
-	local -a ins_tps=() ing_tps=() floor_tps=() ins_cpu=() ing_cpu=() floor_cpu=()
+	local -a ins_tps=() ing_tps=() floor_tps=() kir_tps=() ins_cpu=() ing_cpu=() floor_cpu=() kir_cpu=()
 	INS_TXNS=0
 	ING_TXNS=0
 	PAIR_RATIOS=""
@@ -308,6 +323,9 @@ e_pair() {
 		pgbench_round "($label) round $r/$E_ROUNDS: pgbench floor (row + key, one statement)" "$opts" "$WORK/pgbench_floor.sql" -D ws="$WS"
 		floor_tps+=("$RUN_TPS")
 		floor_cpu+=("$RUN_CPU_US")
+		pgbench_round "($label) round $r/$E_ROUNDS: pgbench key-in-row floor (row alone, unique key in its table)" "$opts" "$WORK/pgbench_floor_key_in_row.sql" -D ws="$WS"
+		kir_tps+=("$RUN_TPS")
+		kir_cpu+=("$RUN_CPU_US")
 		ins_tps+=("$ins")
 		ing_tps+=("$ing")
 		PAIR_RATIOS="$PAIR_RATIOS${PAIR_RATIOS:+, }$(calc '%.2f' "$ing / $ins")"
@@ -319,11 +337,13 @@ e_pair() {
 	INS_CPU="$(median "${ins_cpu[@]}")"
 	ING_CPU="$(median "${ing_cpu[@]}")"
 	FLOOR_CPU="$(median "${floor_cpu[@]}")"
+	KIR_TPS="$(median "${kir_tps[@]}")"
+	KIR_CPU="$(median "${kir_cpu[@]}")"
 }
 
 e_pair e ""
 E_INS_TPS="$INS_TPS" E_ING_TPS="$ING_TPS" E_INS_TXNS="$INS_TXNS" E_ING_TXNS="$ING_TXNS" E_ROUND_RATIOS="$PAIR_RATIOS"
-E_INS_CPU="$INS_CPU" E_ING_CPU="$ING_CPU" E_FLOOR_TPS="$FLOOR_TPS" E_FLOOR_CPU="$FLOOR_CPU"
+E_INS_CPU="$INS_CPU" E_ING_CPU="$ING_CPU" E_FLOOR_TPS="$FLOOR_TPS" E_FLOOR_CPU="$FLOOR_CPU" E_KIR_TPS="$KIR_TPS" E_KIR_CPU="$KIR_CPU"
 
 # Informational: the same pair with synchronous_commit = off in the pgbench
 # sessions (PGOPTIONS), so the ratio shows the CPU cost per call rather than
@@ -332,7 +352,7 @@ E_ASYNC="${BENCH_E_ASYNC:-1}"
 if [[ "$E_ASYNC" == 1 ]]; then
 	e_pair "e, info" "-c synchronous_commit=off"
 	E2_INS_TPS="$INS_TPS" E2_ING_TPS="$ING_TPS" E2_INS_TXNS="$INS_TXNS" E2_ING_TXNS="$ING_TXNS" E2_ROUND_RATIOS="$PAIR_RATIOS"
-	E2_INS_CPU="$INS_CPU" E2_ING_CPU="$ING_CPU" E2_FLOOR_TPS="$FLOOR_TPS" E2_FLOOR_CPU="$FLOOR_CPU"
+	E2_INS_CPU="$INS_CPU" E2_ING_CPU="$ING_CPU" E2_FLOOR_TPS="$FLOOR_TPS" E2_FLOOR_CPU="$FLOOR_CPU" E2_KIR_TPS="$KIR_TPS" E2_KIR_CPU="$KIR_CPU"
 fi
 
 # ---------------------------------------------------------------------------
@@ -461,10 +481,12 @@ TOTAL_SECS="$(calc '%.0f' "$T_END - $T_START")"
 	echo "| (d) PL/pgSQL bench_plpgsql_ingest, batches of $BATCH | $N | $D_SECS | $D_CPU s | $D_RATE | $D_RATIO (d/a); b/d = $BD_RATIO, c/d = $CD_RATIO | b/d >= 3 | $(pass "$BD_RATIO >= 3") |"
 	echo "| (e) pgbench bare prepared INSERT, 8 clients (baseline; median of $E_ROUNDS rounds) | $E_INS_TXNS | $E_ROUNDS x $SECS | ${E_INS_CPU} µs/call | $E_INS_TPS_R | 1.00 | baseline | - |"
 	echo "| (e) the floor: the same row into today's partition + its key into the open generation, one prepared statement | - | $E_ROUNDS x $SECS | ${E_FLOOR_CPU} µs/call | $(calc '%.0f' "$E_FLOOR_TPS") | $(calc '%.2f' "$E_FLOOR_TPS / $E_INS_TPS") (floor/bare INSERT) | info | - |"
+	echo "| (e) a design without a key row (not opsmeter's): the same row into a copy of today's partition with a unique key index | - | $E_ROUNDS x $SECS | ${E_KIR_CPU} µs/call | $(calc '%.0f' "$E_KIR_TPS") | $(calc '%.2f' "$E_KIR_TPS / $E_INS_TPS") (key-in-row floor/bare INSERT) | info | - |"
 	echo "| (e) pgbench opsmeter_ingest 1 event/txn, 8 clients (median of $E_ROUNDS rounds, alternating) | $E_ING_TXNS | $E_ROUNDS x $SECS | ${E_ING_CPU} µs/call | $E_ING_TPS_R | $E_RATIO (vs bare INSERT; rounds: $E_ROUND_RATIOS); $(calc '%.2f' "$E_ING_TPS / $E_FLOOR_TPS") of the floor | >= 0.9 | $(pass "$E_RATIO >= 0.9") |"
 	if [[ "$E_ASYNC" == 1 ]]; then
 		echo "| (e, CPU-bound) bare INSERT, synchronous_commit=off in the session | $E2_INS_TXNS | $E_ROUNDS x $SECS | ${E2_INS_CPU} µs/call | $(calc '%.0f' "$E2_INS_TPS") | 1.00 | baseline | - |"
 		echo "| (e, CPU-bound) the floor: the same row into today's partition + its key into the open generation, one prepared statement | - | $E_ROUNDS x $SECS | ${E2_FLOOR_CPU} µs/call | $(calc '%.0f' "$E2_FLOOR_TPS") | $(calc '%.2f' "$E2_FLOOR_TPS / $E2_INS_TPS") (floor/bare INSERT) | info | - |"
+		echo "| (e, CPU-bound) a design without a key row (not opsmeter's): the same row into a copy of today's partition with a unique key index | - | $E_ROUNDS x $SECS | ${E2_KIR_CPU} µs/call | $(calc '%.0f' "$E2_KIR_TPS") | $(calc '%.2f' "$E2_KIR_TPS / $E2_INS_TPS") (key-in-row floor/bare INSERT) | info | - |"
 		echo "| (e, CPU-bound) opsmeter_ingest, synchronous_commit=off in the session | $E2_ING_TXNS | $E_ROUNDS x $SECS | ${E2_ING_CPU} µs/call | $(calc '%.0f' "$E2_ING_TPS") | $(calc '%.2f' "$E2_ING_TPS / $E2_INS_TPS") (vs bare INSERT; rounds: $E2_ROUND_RATIOS); $(calc '%.2f' "$E2_ING_TPS / $E2_FLOOR_TPS") of the floor | >= 0.8 | $(pass "$E2_ING_TPS >= 0.8 * $E2_INS_TPS") |"
 	fi
 	echo "| (f) memory: 1 session, single-event calls | $F_TXNS | $F_SECS | - | $F_TPS_R | +$F_ANON_MB MB private/RssAnon (max +$F_ANON_MAX_MB); VmRSS +$F_RSS_MB MB | < 10 MB | $(pass "$F_ANON_MB < 10") |"
