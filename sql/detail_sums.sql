@@ -272,6 +272,14 @@ SELECT count(*) AS models_differing
            FROM opsmeter.facts('model', pg_temp.midnight() - interval '2 days', 'infinity', '{real}',
                                enum_range(NULL::opsmeter.environment))
           GROUP BY 1, 2)) x;
+-- The overview's pending read compares with modes[1] only when the list
+-- is 1-D and starts at 1: one mode given as '[2:2]={real}' or '{{real}}'
+-- counts the same 12 rows (modes[1] is NULL there).
+SELECT m.modes, sum(x.requests) AS overview_requests
+  FROM unnest('{"{real}", "[2:2]={real}", "{{real}}"}'::text[]) m(modes)
+  CROSS JOIN LATERAL opsmeter.facts('overview', pg_temp.midnight() - interval '2 days', 'infinity',
+                                    m.modes::opsmeter.data_mode[], enum_range(NULL::opsmeter.environment)) x
+ GROUP BY m.modes ORDER BY m.modes;
 DELETE FROM opsmeter.rollup_days WHERE workspace_id = opsmeter.active_workspace();
 RESET opsmeter.workspace;
 SELECT opsmeter_drop_workspace('sums_facts') IS NOT NULL AS dropped;

@@ -372,8 +372,11 @@ BEGIN
            -- Filters the planner leaves out when they keep every row (every
            -- environment), or makes one comparison (one data mode, the
            -- default): "= ANY" of a list costs each row a loop over it,
-           -- 0.4 ms of a 7-day list over 20,000 pending rows.
-           AND CASE WHEN cardinality(modes) = 1 THEN p.data_mode = modes[1] ELSE p.data_mode = ANY (modes) END
+           -- 0.4 ms of a 7-day list over 20,000 pending rows.  modes[1] is
+           -- that one mode only in a 1-D list starting at 1 ('[2:2]={real}'
+           -- and '{{real}}' hold one mode too).
+           AND CASE WHEN cardinality(modes) = 1 AND array_ndims(modes) = 1 AND array_lower(modes, 1) = 1
+                    THEN p.data_mode = modes[1] ELSE p.data_mode = ANY (modes) END
            AND (every_env OR p.environment = ANY (envs))
            AND (every_day_here    -- then the day test below is left out at plan time
                 OR (p.ts AT TIME ZONE 'UTC')::date <> ALL (raw_only))
