@@ -313,6 +313,37 @@ append_labels(StringInfo sql, bool grouped, char alias, const char *first, const
 }
 
 /*
+ * The sums of a summary or adjustment row (both tables have these columns),
+ * in the order the receiver reads them: the columns themselves, or their
+ * sums in the result's types for the grouped SQL.
+ */
+static void
+append_summed_columns(StringInfo sql, bool grouped, char alias)
+{
+	static const struct
+	{
+		const char *name;
+		bool		is_count;	/* summed as bigint, like the result's column */
+	}			columns[] = {
+		{"requests", true}, {"errors", true}, {"input_tokens", false},
+		{"output_tokens", false}, {"total_tokens", false}, {"cost_usd", false},
+		{"unpriced_requests", true}, {"unpriced_tokens", false},
+		{"latency_count", true}, {"latency_sum_ms", true},
+	};
+
+	for (size_t c = 0; c < lengthof(columns); c++)
+	{
+		if (c > 0)
+			appendStringInfoString(sql, ", ");
+		if (grouped)
+			appendStringInfo(sql, "sum(%c.%s)%s", alias, columns[c].name,
+							 columns[c].is_count ? "::bigint" : "");
+		else
+			appendStringInfo(sql, "%c.%s", alias, columns[c].name);
+	}
+}
+
+/*
  * The statement of one source: its rows (grouped = false), or its rows
  * grouped per label by SQL in the result's columns from requests on.
  */
@@ -327,14 +358,7 @@ statement(Source source, bool grouped, const Labels *labels, bool one_mode, bool
 	{
 		case SRC_SUMMARIES:
 			append_labels(&sql, grouped, 's', labels->summary_first, labels->summary_second);
-			appendStringInfoString(&sql, grouped ?
-								   "sum(s.requests)::bigint, sum(s.errors)::bigint, sum(s.input_tokens), "
-								   "sum(s.output_tokens), sum(s.total_tokens), sum(s.cost_usd), "
-								   "sum(s.unpriced_requests)::bigint, sum(s.unpriced_tokens), "
-								   "sum(s.latency_count)::bigint, sum(s.latency_sum_ms)::bigint" :
-								   "s.requests, s.errors, s.input_tokens, s.output_tokens, s.total_tokens, "
-								   "s.cost_usd, s.unpriced_requests, s.unpriced_tokens, s.latency_count, "
-								   "s.latency_sum_ms");
+			append_summed_columns(&sql, grouped, 's');
 			/* hourly rows at both ends, daily rows between: one range scan each */
 			appendStringInfo(&sql,
 							 " FROM (VALUES ('hour'::opsmeter.summary_grain, $%d, $%d), ('day', $%d, $%d),"
@@ -366,14 +390,7 @@ statement(Source source, bool grouped, const Labels *labels, bool one_mode, bool
 			break;
 		case SRC_ADJUSTMENTS:
 			append_labels(&sql, grouped, 'a', labels->raw_first, labels->raw_second);
-			appendStringInfoString(&sql, grouped ?
-								   "sum(a.requests)::bigint, sum(a.errors)::bigint, sum(a.input_tokens), "
-								   "sum(a.output_tokens), sum(a.total_tokens), sum(a.cost_usd), "
-								   "sum(a.unpriced_requests)::bigint, sum(a.unpriced_tokens), "
-								   "sum(a.latency_count)::bigint, sum(a.latency_sum_ms)::bigint" :
-								   "a.requests, a.errors, a.input_tokens, a.output_tokens, a.total_tokens, "
-								   "a.cost_usd, a.unpriced_requests, a.unpriced_tokens, a.latency_count, "
-								   "a.latency_sum_ms");
+			append_summed_columns(&sql, grouped, 'a');
 			/* adjustments are on any day of the window (pending_from is for raw rows) */
 			appendStringInfo(&sql,
 							 " FROM opsmeter.summary_adjustments a WHERE a.workspace_id = $%d"
